@@ -1,0 +1,46 @@
+# Folkgen: every set-up step lives here and in setup.py; nothing is installed by hand.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 8500
+REST_PORT ?= 8501
+# Beam flags for `make pipeline` (local multi-process DirectRunner by default).
+BEAM_FLAGS ?=
+
+.PHONY: demo test pipeline bench serve clean
+
+$(STAMP): setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(VENV): $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m serving.demo --saved-models saved_models --out out/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+pipeline: $(STAMP)
+	$(PY) -m preprocessing.run --corpus erk --output data/erk $(BEAM_FLAGS)
+	$(PY) -m preprocessing.run --corpus han --output data/han $(BEAM_FLAGS)
+	$(PY) -m trainer.task --model lstm --data data/erk --export saved_models/lstm_erk --job-dir runs/lstm_erk
+	$(PY) -m trainer.task --model lstm --data data/han --export saved_models/lstm_han --job-dir runs/lstm_han
+	$(PY) -m trainer.task --model random --data data/erk --export saved_models/random_erk --job-dir runs/random_erk
+	$(PY) -m trainer.evaluate --model saved_models/lstm_erk --data data/erk --split test --output runs/lstm_erk/test_metrics.json
+	$(PY) -m trainer.evaluate --model saved_models/lstm_han --data data/han --split test --output runs/lstm_han/test_metrics.json
+	$(PY) -m trainer.evaluate --model saved_models/random_erk --data data/erk --split test --output runs/random_erk/test_metrics.json
+
+bench: $(STAMP)
+	$(PY) bench/preprocess.py
+	$(PY) bench/train.py
+	$(PY) bench/generate.py
+
+serve: $(STAMP)
+	$(PY) -m serving.server --port $(PORT) --rest_api_port $(REST_PORT) --model_config_file serving/models.config
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

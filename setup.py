@@ -1,0 +1,37 @@
+"""Folkgen: folk melody generation with Beam preprocessing, Keras training and TF-Serving-style serving."""
+from setuptools import find_packages, setup
+
+INSTALL_REQUIRES = [
+    "tensorflow==2.21.*",
+    "keras>=3.10,<4",
+    "apache-beam[tfrecord]==2.77.*",
+    "tensorflow-datasets==4.9.*",
+    "tensorflow-serving-api==2.21.*",
+    "grpcio>=1.60,<2",
+    "music21==10.*",
+    "verovio>=6,<7",
+    "mido>=1.3,<2",
+    "numpy>=1.26,<3",
+    "rich>=13,<16",
+    "pyyaml>=6,<7",
+]
+
+EXTRAS_REQUIRE = {
+    "dev": [
+        "pytest>=8,<10",
+        "hypothesis>=6,<7",
+        "pretty-midi>=0.2.11,<0.3",
+    ],
+}
+
+setup(
+    name="folkgen",
+    version="0.1.0",
+    description="Generate folk melodies with deep learning: Beam preprocessing, Keras models, TF Serving.",
+    python_requires=">=3.10,<3.13",
+    packages=find_packages(include=["preprocessing", "preprocessing.*", "trainer", "trainer.*", "serving", "serving.*"]),
+    package_data={"serving": ["models.config"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": ["folkgen=serving.cli:main"]},
+)
