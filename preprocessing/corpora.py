@@ -1,0 +1,294 @@
+"""Corpora: listing source files and splitting them into raw tunes.
+
+A corpus is named by one of ``corpus_names()`` (collections music21 ships in its corpus folder,
+read from disk, no network), ``dir:PATH`` (a folder, recursively: ``.abc``, ``.krn``,
+``.xml`` / ``.musicxml`` / ``.mxl``, ``.mid`` / ``.midi``) or ``irishman:PATH`` (a JSON file, or a
+folder of them, in the IrishMAN layout: a list of records, or JSON lines, each with
+``abc notation`` and ``control code`` keys).
+
+``list_sources`` is cheap (paths only); ``read_source`` reads one file and yields its tunes, or
+a ``DeadLetter`` for what cannot become a tune (empty file, binary bytes, duplicate tune).
+
+Tune ids: ``Source.corpus`` is the corpus name for named corpora, the folder's base name for
+``dir:PATH``, and ``"irishman"`` for ``irishman:PATH``, so ids do not depend on where the data
+lives; ``RawTune.index`` is the 0-based position of the tune (or record) in its file. A dead
+letter for a whole file has the id ``"<corpus>/<label>"``.
+
+O'Neill's 1850 as shipped holds 2,009 ABC tunes in 39 files, 169 of them second transcriptions
+of a tune already in an earlier file (``0732-0758_bs`` / ``_mh``, ``1116-1135_mh`` / ``_ml``,
+``1556-1576`` + ``1577-1624`` / ``1556-1624``, ``1710-1750`` inside ``1701-1780``, ``0626-0635``
+inside ``0626-0700``, single tunes at range boundaries). Each becomes a ``duplicate`` dead letter
+naming the kept one (the first in file-name order), leaving 1,840 tunes. Numbers alone are not
+enough: ``0626-0700`` labels tune 700 as ``X:800`` and ``1701-1780`` ends with a different tune
+1781 than ``1781-1800``, so a repeat needs the same number and either the same title or both
+files' name ranges claiming that number (see ``_oneills_duplicates``).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator
+
+from preprocessing.records import ENCODING_TUNE, DeadLetter, RawTune, Source, make_excerpt
+
+logger = logging.getLogger(__name__)
+
+DIR_PREFIX = "dir:"
+IRISHMAN_PREFIX = "irishman:"
+IRISHMAN_CORPUS = "irishman"
+IRISHMAN_EXTENSIONS = (".json", ".jsonl")
+
+FORMAT_BY_EXTENSION = {
+    ".abc": "abc",
+    ".krn": "kern",
+    ".xml": "musicxml",
+    ".musicxml": "musicxml",
+    ".mxl": "musicxml",
+    ".mid": "midi",
+    ".midi": "midi",
+}
+# Formats whose files must be text (the others may be binary: .mxl is a zip, MIDI is binary).
+_TEXT_EXTENSIONS = (".abc", ".krn", ".xml", ".musicxml", ".json", ".jsonl")
+
+ONEILLS_FOLDER = "oneills1850"
+_ESSEN = "essenFolksong"
+# name -> ((folder inside music21's corpus, file-name regex), ...)
+NAMED_CORPORA: dict[str, tuple[tuple[str, str], ...]] = {
+    "erk": ((_ESSEN, r"erk\d+\.abc"),),
+    "han": ((_ESSEN, r"han\d+\.abc"),),
+    "kinder": ((_ESSEN, r"kinder\d*\.abc"),),
+    "fink": ((_ESSEN, r"fink\d*\.abc"),),
+    "essen": ((_ESSEN, r"(?!test).*\.abc"),),
+    "oneills": ((ONEILLS_FOLDER, r".*\.abc"),),
+    "ryans": (("ryansMammoth", r".*\.abc"),),
+    "irish": ((ONEILLS_FOLDER, r".*\.abc"), ("ryansMammoth", r".*\.abc")),
+}
+
+_X_LINE = re.compile(r"^X:")
+_FIELD_LINE = re.compile(r"^[A-Za-z+]:")
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f]")
+
+
+def corpus_names() -> list[str]:
+    """The named corpora, sorted."""
+    return sorted(NAMED_CORPORA)
+
+
+def music21_corpus_root() -> str:
+    """The folder of music21's bundled corpus (imported lazily: music21 is slow to import)."""
+    import music21.corpus  # pylint: disable=import-outside-toplevel
+
+    return os.path.dirname(music21.corpus.__file__)
+
+
+def list_sources(corpus: str) -> list[Source]:
+    """The files of ``corpus`` (a name, ``dir:PATH`` or ``irishman:PATH``), sorted by label."""
+    if corpus.startswith(DIR_PREFIX):
+        root = _existing_path(corpus, corpus[len(DIR_PREFIX):], want_dir=True)
+        name = os.path.basename(os.path.normpath(root))
+        return _walk(name, root, tuple(FORMAT_BY_EXTENSION))
+    if corpus.startswith(IRISHMAN_PREFIX):
+        path = _existing_path(corpus, corpus[len(IRISHMAN_PREFIX):], want_dir=False)
+        if os.path.isfile(path):
+            return [Source(IRISHMAN_CORPUS, path, os.path.basename(path))]
+        return _walk(IRISHMAN_CORPUS, path, IRISHMAN_EXTENSIONS)
+    if corpus not in NAMED_CORPORA:
+        raise ValueError(
+            f"unknown corpus {corpus!r}; expected one of {corpus_names()}, "
+            f"'{DIR_PREFIX}PATH' or '{IRISHMAN_PREFIX}PATH'"
+        )
+    root = music21_corpus_root()
+    sources = []
+    for folder, pattern in NAMED_CORPORA[corpus]:
+        regex = re.compile(pattern)
+        for filename in sorted(os.listdir(os.path.join(root, folder))):
+            if regex.fullmatch(filename):
+                label = f"{folder}/{filename}"
+                sources.append(Source(corpus, os.path.join(root, folder, filename), label))
+    return sources
+
+
+def read_source(source: Source) -> Iterator[RawTune | DeadLetter]:
+    """Yields the raw tunes of one file, or dead letters for what cannot become a tune."""
+    with open(source.path, "rb") as handle:
+        data = handle.read()
+    extension = os.path.splitext(source.path)[1].lower()
+    if not data.strip():
+        yield _file_dead_letter(source, "empty_file", f"file {source.path!r} is empty", "")
+        return
+    if extension not in _TEXT_EXTENSIONS:
+        yield RawTune(source.corpus, source.label, 0, FORMAT_BY_EXTENSION[extension], data)
+        return
+    text = decode_text(data)
+    if text is None:
+        yield _file_dead_letter(
+            source, "not_text", f"file {source.path!r} holds binary bytes, not UTF-8 or Latin-1 text",
+            make_excerpt(data[:80].decode("latin-1")),
+        )
+        return
+    if extension in IRISHMAN_EXTENSIONS:
+        yield from _irishman_records(source, text)
+    elif extension == ".abc":
+        yield from _abc_tunes(source, text)
+    else:
+        yield RawTune(source.corpus, source.label, 0, FORMAT_BY_EXTENSION[extension], text.encode("utf-8"))
+
+
+def decode_text(data: bytes) -> str | None:
+    """UTF-8 (else cp1252, else Latin-1) text, or None for binary bytes (NUL or control chars)."""
+    for codec in ("utf-8", "cp1252", "latin-1"):
+        try:
+            text = data.decode(codec)
+            break
+        except UnicodeDecodeError:
+            continue
+    text = text.lstrip("\ufeff")
+    return None if _CONTROL_CHARS.search(text) else text
+
+
+def split_abc_tunes(text: str) -> list[str]:
+    """One ABC file -> its tunes' texts, split at ``X:`` lines.
+
+    Field lines before the first ``X:`` (the file header) are inherited: each tune gets them
+    right after its ``X:`` line, so the tune's own fields still override them. A file without
+    any ``X:`` line is one tune.
+    """
+    lines = text.splitlines()
+    starts = [number for number, line in enumerate(lines) if _X_LINE.match(line)]
+    if not starts:
+        return [text.strip() + "\n"] if text.strip() else []
+    file_header = [line.rstrip() for line in lines[: starts[0]] if _FIELD_LINE.match(line)]
+    tunes = []
+    for start, end in zip(starts, starts[1:] + [len(lines)]):
+        body = "\n".join(lines[start + 1 : end]).strip("\n")
+        tunes.append("\n".join([lines[start].rstrip(), *file_header, body]).rstrip() + "\n")
+    return tunes
+
+
+def _abc_tunes(source: Source, text: str) -> Iterator[RawTune | DeadLetter]:
+    duplicates = _oneills_duplicates() if source.label.startswith(ONEILLS_FOLDER + "/") else {}
+    for index, tune_text in enumerate(split_abc_tunes(text)):
+        kept = duplicates.get((source.label, index))
+        if kept is not None:
+            yield DeadLetter(
+                source.corpus, f"{source.corpus}/{source.label}#{index}", _abc_field(tune_text, "T"),
+                ENCODING_TUNE, "duplicate",
+                f"second transcription of O'Neill's X:{_abc_field(tune_text, 'X')}, "
+                f"kept as {source.corpus}/{kept[0]}#{kept[1]}",
+                make_excerpt(tune_text),
+            )
+            continue
+        yield RawTune(source.corpus, source.label, index, "abc", tune_text.encode("utf-8"))
+
+
+@functools.lru_cache(maxsize=1)
+def _oneills_duplicates() -> dict[tuple[str, int], tuple[str, int]]:
+    """(label, index) of each repeated O'Neill's tune -> (label, index) of the one kept.
+
+    Files are read in name order; a tune repeats an earlier one with the same ``X:`` number
+    when their titles match (case, punctuation and "the" ignored) or when both files' names
+    claim that number (``1556-1576`` and ``1556-1624`` both claim 1564).
+    """
+    folder = os.path.join(music21_corpus_root(), ONEILLS_FOLDER)
+    earlier: dict[str, list[tuple[str, int, str, bool]]] = {}
+    duplicates: dict[tuple[str, int], tuple[str, int]] = {}
+    for filename in sorted(name for name in os.listdir(folder) if name.endswith(".abc")):
+        label = f"{ONEILLS_FOLDER}/{filename}"
+        with open(os.path.join(folder, filename), "rb") as handle:
+            text = decode_text(handle.read()) or ""
+        for index, tune_text in enumerate(split_abc_tunes(text)):
+            number = _abc_field(tune_text, "X")
+            title = _title_key(_abc_field(tune_text, "T"))
+            claimed = _file_claims(filename, number)
+            match = next(
+                (entry for entry in earlier.get(number, []) if entry[2] == title or (entry[3] and claimed)),
+                None,
+            )
+            if match is None:
+                earlier.setdefault(number, []).append((label, index, title, claimed))
+            else:
+                duplicates[(label, index)] = (match[0], match[1])
+    return duplicates
+
+
+def _file_claims(filename: str, number: str) -> bool:
+    """Whether a file named ``"0732-0758_bs.abc"`` claims tune ``number`` by its range."""
+    bounds = re.match(r"(\d+)-(\d+)", filename)
+    return bool(bounds and number.isdigit() and int(bounds.group(1)) <= int(number) <= int(bounds.group(2)))
+
+
+def _title_key(title: str) -> str:
+    return " ".join(word for word in re.findall(r"[a-z0-9]+", title.lower()) if word != "the")
+
+
+def _abc_field(tune_text: str, name: str) -> str:
+    """The value of the first ``name:`` field line, stripped ("" when absent)."""
+    match = re.search(rf"^{name}:(.*)$", tune_text, flags=re.MULTILINE)
+    return match.group(1).strip() if match else ""
+
+
+def _irishman_records(source: Source, text: str) -> Iterator[RawTune | DeadLetter]:
+    try:
+        parsed = json.loads(text)
+        records = parsed if isinstance(parsed, list) else [parsed]
+    except json.JSONDecodeError:
+        records = None
+    if records is None:  # JSON lines
+        records = []
+        for number, line in enumerate(text.splitlines()):
+            if not line.strip():
+                continue
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                records.append(_BadRecord(f"line {number + 1} is not JSON: {error}", line))
+    for index, record in enumerate(records):
+        tune_id = f"{source.corpus}/{source.label}#{index}"
+        if isinstance(record, _BadRecord):
+            yield DeadLetter(source.corpus, tune_id, "", ENCODING_TUNE, "parse_error", record.detail,
+                             make_excerpt(record.line))
+        elif not isinstance(record, dict):
+            yield DeadLetter(source.corpus, tune_id, "", ENCODING_TUNE, "parse_error",
+                             f"record {index} is a {type(record).__name__}, not a JSON object",
+                             make_excerpt(json.dumps(record)))
+        else:
+            content = json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8")
+            yield RawTune(source.corpus, source.label, index, "irishman", content)
+
+
+class _BadRecord:
+    """A JSON line that did not parse, kept so that its dead letter keeps its index."""
+
+    def __init__(self, detail: str, line: str) -> None:
+        self.detail = detail
+        self.line = line
+
+
+def _file_dead_letter(source: Source, reason: str, detail: str, excerpt: str) -> DeadLetter:
+    return DeadLetter(source.corpus, f"{source.corpus}/{source.label}", "", ENCODING_TUNE, reason, detail, excerpt)
+
+
+def _existing_path(corpus: str, path: str, want_dir: bool) -> str:
+    if not path or not os.path.exists(path) or (want_dir and not os.path.isdir(path)):
+        kind = "folder" if want_dir else "file or folder"
+        raise ValueError(
+            f"corpus {corpus!r}: {kind} {path!r} does not exist; known corpus names are "
+            f"{corpus_names()} (or '{DIR_PREFIX}PATH', '{IRISHMAN_PREFIX}PATH')"
+        )
+    return path
+
+
+def _walk(corpus: str, root: str, extensions: tuple[str, ...]) -> list[Source]:
+    sources = []
+    for folder, subfolders, filenames in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        for filename in filenames:
+            if filename.startswith(".") or os.path.splitext(filename)[1].lower() not in extensions:
+                continue
+            path = os.path.join(folder, filename)
+            label = os.path.relpath(path, root).replace(os.sep, "/")
+            sources.append(Source(corpus, path, label))
+    return sorted(sources, key=lambda source: source.label)
