@@ -1,0 +1,152 @@
+"""tf.data input from a preprocessing output folder (see ``preprocessing/schema.py``).
+
+The songs of a split are read through TFDS, mapped to token ids with the folder's timestep
+vocabulary, joined into one stream (each song followed by one ``/``), and cut into windows:
+inputs ``window[:-1]`` and targets ``window[1:]``, so every step of a window is a target. All of
+it streams: memory is bounded by the shuffle buffers, not by the corpus.
+"""
+from __future__ import annotations
+
+import logging
+import pathlib
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from preprocessing import encoding, schema
+from trainer.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The timestep symbols in index order and their training-split counts."""
+
+    symbols: tuple[str, ...]
+    counts: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if encoding.DELIMITER not in self.symbols:
+            raise ValueError(f"vocabulary {list(self.symbols)} lacks the delimiter {encoding.DELIMITER!r}")
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError(f"vocabulary has duplicate symbols: {list(self.symbols)}")
+
+    @property
+    def size(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def delimiter_id(self) -> int:
+        return self.symbols.index(encoding.DELIMITER)
+
+    def encode(self, symbols: list[str]) -> list[int]:
+        """Symbols -> ids; an unknown symbol raises ValueError naming it."""
+        index = {symbol: position for position, symbol in enumerate(self.symbols)}
+        unknown = sorted({symbol for symbol in symbols if symbol not in index})
+        if unknown:
+            raise ValueError(f"symbols not in the vocabulary: {unknown}")
+        return [index[symbol] for symbol in symbols]
+
+
+def load_vocabulary(data_dir: str | pathlib.Path) -> Vocabulary:
+    """Reads ``<data_dir>/vocabulary.tsv``; a missing file raises ValueError naming it."""
+    path = pathlib.Path(data_dir) / schema.VOCABULARY_FILE
+    if not path.is_file():
+        raise ValueError(f"no vocabulary file {str(path)!r} (is {str(data_dir)!r} a preprocessing output?)")
+    entries = schema.read_vocabulary(str(path))
+    return Vocabulary(tuple(s for s, _ in entries), tuple(c for _, c in entries))
+
+
+def check_data_dir(data_dir: str | pathlib.Path) -> None:
+    """Raises ValueError naming ``data_dir`` unless it holds TFRecords, TFDS metadata and a vocabulary."""
+    path = pathlib.Path(data_dir)
+    if not path.is_dir():
+        raise ValueError(f"data folder {str(path)!r} does not exist")
+    if not any(path.glob("*.tfrecord*")):
+        raise ValueError(f"data folder {str(path)!r} holds no TFRecords (*.tfrecord*); run preprocessing.run first")
+    if not (path / "dataset_info.json").is_file():
+        raise ValueError(f"data folder {str(path)!r} has no dataset_info.json (not a TFDS dataset)")
+    load_vocabulary(path)
+
+
+def count_songs(data_dir: str | pathlib.Path, split: str) -> int:
+    """Number of examples of ``split`` recorded in the TFDS metadata."""
+    builder = tfds.builder_from_directory(str(data_dir))
+    if split not in builder.info.splits:
+        raise ValueError(f"split {split!r} not in {str(data_dir)!r}; it has {sorted(builder.info.splits)}")
+    return builder.info.splits[split].num_examples
+
+
+def song_symbols(data_dir: str | pathlib.Path, split: str, *, shuffle_files: bool = False) -> tf.data.Dataset:
+    """The split's songs as string tensors ``[steps]``; tunes without a timestep encoding are skipped."""
+    if count_songs(data_dir, split) == 0:
+        raise ValueError(f"split {split!r} of {str(data_dir)!r} has no songs")
+    builder = tfds.builder_from_directory(str(data_dir))
+    examples = builder.as_dataset(split=split, shuffle_files=shuffle_files)
+    songs = examples.map(lambda example: example[schema.FEATURE_TIMESTEP], num_parallel_calls=tf.data.AUTOTUNE)
+    return songs.filter(lambda song: tf.size(song) > 0)
+
+
+def song_tokens(songs: tf.data.Dataset, vocabulary: Vocabulary) -> tf.data.Dataset:
+    """String songs ``[steps]`` -> int32 ids ``[steps]``; songs holding an unknown symbol are dropped."""
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(vocabulary.symbols), tf.range(vocabulary.size, dtype=tf.int32)
+        ),
+        default_value=-1,
+    )
+    tokens = songs.map(table.lookup, num_parallel_calls=tf.data.AUTOTUNE)
+    return tokens.filter(lambda ids: tf.reduce_min(ids) >= 0)
+
+
+def windows(token_songs: tf.data.Dataset, window: int, delimiter_id: int) -> tf.data.Dataset:
+    """Songs of ids ``[steps]`` -> ``(inputs [window], targets [window])``, targets shifted by one.
+
+    The songs are joined into one stream, each followed by the delimiter, and cut into
+    consecutive chunks of ``window`` ids; a chunk's targets are its ids from the second on plus
+    the next chunk's first id, so every stream position but the last is a target exactly once.
+    """
+    delimiter = tf.constant([delimiter_id], tf.int32)
+    stream = token_songs.map(lambda ids: tf.concat([ids, delimiter], axis=0)).unbatch()
+    chunks = stream.batch(window, drop_remainder=True)
+
+    def pair(state, chunk):
+        previous, has_previous = state
+        targets = tf.concat([previous[1:], chunk[:1]], axis=0)
+        return (chunk, tf.constant(True)), (previous, targets, has_previous)
+
+    initial = (tf.zeros([window], tf.int32), tf.constant(False))
+    paired = chunks.scan(initial, pair).filter(lambda inputs, targets, valid: valid)
+    return paired.map(lambda inputs, targets, valid: (inputs, targets))
+
+
+def window_batches(
+    data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary, config: TrainConfig, *, training: bool
+) -> tf.data.Dataset:
+    """Batches ``(inputs [B, window], targets [B, window])`` of ``split``; shuffled when ``training``."""
+    songs = song_symbols(data_dir, split, shuffle_files=training)
+    if training:
+        songs = songs.shuffle(config.shuffle_songs, seed=config.seed, reshuffle_each_iteration=True)
+    examples = windows(song_tokens(songs, vocabulary), config.window, vocabulary.delimiter_id)
+    if training:
+        examples = examples.shuffle(config.shuffle_windows, seed=config.seed, reshuffle_each_iteration=True)
+    return examples.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def load_song_arrays(data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary) -> tuple[list[np.ndarray], int]:
+    """The split's songs as id arrays (for evaluation), and how many were dropped for unknown symbols."""
+    all_songs = list(song_symbols(data_dir, split).as_numpy_iterator())
+    index = {symbol: position for position, symbol in enumerate(vocabulary.symbols)}
+    arrays, dropped = [], 0
+    for song in all_songs:
+        symbols = [symbol.decode("utf-8") for symbol in song]
+        if any(symbol not in index for symbol in symbols):
+            dropped += 1
+            continue
+        arrays.append(np.array([index[symbol] for symbol in symbols], dtype=np.int32))
+    if dropped:
+        logger.warning("%s/%s: %d songs dropped for symbols outside the vocabulary", data_dir, split, dropped)
+    return arrays, dropped
