@@ -1,0 +1,284 @@
+"""The Beam preprocessing job: read -> parse/encode -> split -> write.
+
+``run_preprocessing`` checks the corpus and the output folder before any work, builds the
+labelled stages below, runs them and returns the ``stats.json`` document:
+
+    ListSources -> ReadTunes -> ReshuffleTunes -> Parse/Encode -> Split -> ShardByHash
+      -> GroupShards -> WriteShards -> Finalize (TFDS metadata, vocabularies, stats)
+    dead letters of every stage -> DeadLetters (dead_letters.jsonl), per-reason Beam counters
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from preprocessing import corpora, schema, statistics, tfds_output
+from preprocessing.records import ENCODING_TUNE, DeadLetter, RawTune, Source, make_excerpt
+from preprocessing.split import shard_of, split_of
+from preprocessing.tunes import process_tune
+
+_LOG = logging.getLogger(__name__)
+
+METRICS_NAMESPACE = "folkgen.preprocessing"
+DEAD = "dead_letters"
+EVENTS = "stat_events"
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """What one preprocessing job reads and writes.
+
+    ``num_shards`` is the number of hash buckets per split; empty buckets are dropped, so a
+    split has at most that many TFRecord files.
+    """
+
+    corpus: str
+    output: str
+    num_shards: int = 4
+
+    def __post_init__(self) -> None:
+        if not self.corpus:
+            raise ValueError(f"corpus must be named, got {self.corpus!r}")
+        if not self.output:
+            raise ValueError(f"output must be named, got {self.output!r}")
+        if self.num_shards < 1:
+            raise ValueError(f"num_shards must be >= 1, got {self.num_shards}")
+
+
+def skip_counter_name(encoding: str, reason: str) -> str:
+    """The Beam counter name of one skip reason (``encoding == "tune"``: tune skipped whole)."""
+    return f"skipped_{encoding}_{reason}"
+
+
+def _internal_dead_letter(corpus: str, tune_id: str, reason: str, error: Exception, excerpt: str) -> DeadLetter:
+    return DeadLetter(corpus, tune_id, "", ENCODING_TUNE, reason, f"{type(error).__name__}: {error}", excerpt)
+
+
+class ReadTunesFn(beam.DoFn):
+    """Source -> RawTune (main output) and files or tunes skipped whole (``DEAD``)."""
+
+    def __init__(self) -> None:
+        self._read = Metrics.counter(METRICS_NAMESPACE, "tunes_read")
+
+    def process(self, source: Source) -> Iterator[object]:
+        try:
+            items = list(corpora.read_source(source))
+        except Exception as error:  # noqa: BLE001 - one unreadable file must not stop the job
+            items = [_internal_dead_letter(source.corpus, f"{source.corpus}/{source.label}", "read_error", error, "")]
+        for item in items:
+            self._read.inc()
+            yield beam.pvalue.TaggedOutput(EVENTS, statistics.read_event())
+            if isinstance(item, DeadLetter):
+                yield beam.pvalue.TaggedOutput(DEAD, item)
+            else:
+                yield item
+
+
+class ParseEncodeFn(beam.DoFn):
+    """RawTune -> ``(example, serialized tf.train.Example)`` for kept tunes; dead letters to ``DEAD``."""
+
+    def __init__(self) -> None:
+        self._kept = Metrics.counter(METRICS_NAMESPACE, "tunes_kept")
+        self._features = None
+
+    def setup(self) -> None:
+        self._features = tfds_output.features()
+
+    def process(self, raw: RawTune) -> Iterator[object]:
+        excerpt = make_excerpt(raw.content[:400].decode("utf-8", errors="replace"))
+        try:
+            result = process_tune(raw)
+            example, letters = result.example, list(result.dead_letters)
+            serialized = tfds_output.serialize_example(self._features, example) if example is not None else None
+        except Exception as error:  # noqa: BLE001 - process_tune should not raise; never let one tune stop the job
+            example, serialized = None, None
+            letters = [_internal_dead_letter(raw.corpus, raw.tune_id, "internal_error", error, excerpt)]
+        if example is not None and serialized is not None:
+            self._kept.inc()
+            yield example, serialized
+        elif not any(letter.encoding == ENCODING_TUNE for letter in letters):
+            letters.append(DeadLetter(raw.corpus, raw.tune_id, "", ENCODING_TUNE, "no_example", "no example and no reason given", excerpt))
+        for letter in letters:
+            yield beam.pvalue.TaggedOutput(DEAD, letter)
+
+
+def _count_dead_letter(letter: DeadLetter) -> DeadLetter:
+    Metrics.counter(METRICS_NAMESPACE, skip_counter_name(letter.encoding, letter.reason)).inc()
+    return letter
+
+
+def _with_split(example_and_record: tuple[dict, bytes]) -> tuple[str, dict, bytes]:
+    example, record = example_and_record
+    return split_of(str(example[schema.FEATURE_ID])), example, record
+
+
+def _shard_key(item: tuple[str, dict, bytes], num_shards: int) -> tuple[tuple[str, int], tuple[str, bytes]]:
+    split, example, record = item
+    tune_id = str(example[schema.FEATURE_ID])
+    return (split, shard_of(tune_id, num_shards)), (tune_id, record)
+
+
+def _write_shard(keyed: tuple[tuple[str, int], Sequence[tuple[str, bytes]]], output: str) -> tfds_output.WrittenShard:
+    (split, index), records = keyed
+    return tfds_output.write_shard(output, split, index, records)
+
+
+def _in_training_split(item: tuple[str, dict, bytes]) -> bool:
+    return item[0] == "train"
+
+
+def _kept_events(item: tuple[str, dict, bytes]) -> list[statistics.StatEvent]:
+    split, example, _ = item
+    return statistics.kept_events(example, split)
+
+
+def _timestep_counts(item: tuple[str, dict, bytes]) -> Counter:
+    return Counter(item[1].get(schema.FEATURE_TIMESTEP) or ())
+
+
+def _abc_counts(item: tuple[str, dict, bytes]) -> Counter:
+    return Counter(str(item[1].get(schema.FEATURE_ABC) or ""))
+
+
+def _dead_letter_line(letter: DeadLetter) -> str:
+    return json.dumps(letter.to_json(), ensure_ascii=False, sort_keys=False)
+
+
+def _finalize(
+    _: None,
+    config: PreprocessConfig,
+    shards: list[tfds_output.WrittenShard],
+    sections: dict[str, Counter],
+    timestep_counts: Counter,
+    abc_counts: Counter,
+) -> None:
+    """Writes the TFDS metadata, both vocabularies and ``stats.json`` (runs once)."""
+    tfds_output.finalize_dataset(
+        config.output, shards, description=f"Folk melodies of corpus {config.corpus!r}, one example per tune."
+    )
+    timestep_vocabulary = statistics.timestep_vocabulary(timestep_counts)
+    abc_vocabulary = statistics.abc_vocabulary(abc_counts)
+    tfds_output.write_vocabulary_file(os.path.join(config.output, schema.VOCABULARY_FILE), timestep_vocabulary)
+    tfds_output.write_vocabulary_file(os.path.join(config.output, schema.ABC_VOCABULARY_FILE), abc_vocabulary)
+    stats = statistics.summarise(config.corpus, sections, len(timestep_vocabulary), len(abc_vocabulary))
+    tfds_output.write_json(os.path.join(config.output, schema.STATS_FILE), stats)
+
+
+def build_pipeline(pipeline: beam.Pipeline, sources: Sequence[Source], config: PreprocessConfig) -> None:
+    """Adds the labelled preprocessing stages for ``sources`` to ``pipeline``."""
+    read = (
+        pipeline
+        | "ListSources" >> beam.Create(list(sources))
+        | "ReadTunes" >> beam.ParDo(ReadTunesFn()).with_outputs(DEAD, EVENTS, main="tunes")
+    )
+    parsed = (
+        read.tunes
+        | "ReshuffleTunes" >> beam.Reshuffle()
+        | "Parse/Encode" >> beam.ParDo(ParseEncodeFn()).with_outputs(DEAD, main="kept")
+    )
+    kept = parsed.kept | "Split" >> beam.Map(_with_split)
+
+    shards = (
+        kept
+        | "ShardByHash" >> beam.Map(_shard_key, num_shards=config.num_shards)
+        | "GroupShards" >> beam.GroupByKey()
+        | "WriteShards" >> beam.Map(_write_shard, output=config.output)
+    )
+
+    dead_letters = (
+        (read[DEAD], parsed[DEAD])
+        | "MergeDeadLetters" >> beam.Flatten()
+        | "CountSkips" >> beam.Map(_count_dead_letter)
+    )
+    _ = (
+        dead_letters
+        | "DeadLetterJson" >> beam.Map(_dead_letter_line)
+        | "DeadLetters" >> beam.io.WriteToText(
+            os.path.join(config.output, schema.DEAD_LETTERS_FILE), shard_name_template="", num_shards=1
+        )
+    )
+
+    events = (
+        read[EVENTS],
+        kept | "KeptEvents" >> beam.FlatMap(_kept_events),
+        dead_letters | "SkipEvents" >> beam.FlatMap(statistics.dead_letter_events),
+    ) | "MergeEvents" >> beam.Flatten()
+    sections = events | "CombineStats" >> beam.CombineGlobally(statistics.StatsCombineFn())
+
+    train = kept | "TrainOnly" >> beam.Filter(_in_training_split)
+    timestep_counts = (
+        train
+        | "TimestepSymbols" >> beam.Map(_timestep_counts)
+        | "CountTimestepSymbols" >> beam.CombineGlobally(statistics.CounterSumFn())
+    )
+    abc_counts = (
+        train
+        | "AbcCharacters" >> beam.Map(_abc_counts)
+        | "CountAbcCharacters" >> beam.CombineGlobally(statistics.CounterSumFn())
+    )
+
+    _ = (
+        pipeline
+        | "FinalizeTrigger" >> beam.Create([None])
+        | "Finalize" >> beam.Map(
+            _finalize,
+            config=config,
+            shards=beam.pvalue.AsList(shards),
+            sections=beam.pvalue.AsSingleton(sections),
+            timestep_counts=beam.pvalue.AsSingleton(timestep_counts),
+            abc_counts=beam.pvalue.AsSingleton(abc_counts),
+        )
+    )
+
+
+def check_inputs(config: PreprocessConfig) -> list[Source]:
+    """Fails fast, before any Beam work: unknown corpus, no files, or unwritable output.
+
+    Raises ValueError naming the bad corpus or output.
+    """
+    sources = corpora.list_sources(config.corpus)
+    if not sources:
+        raise ValueError(f"corpus {config.corpus!r} has no tune files")
+    tfds_output.prepare_output(config.output)
+    return sources
+
+
+def run_preprocessing(*, corpus: str, output: str, num_shards: int = 4, beam_args: Sequence[str] = ()) -> dict:
+    """Runs the whole job and returns its ``stats.json`` document.
+
+    ``beam_args`` are Beam pipeline flags (``--runner``, ``--direct_num_workers``, Dataflow flags).
+    Raises ValueError for a bad corpus or output (before any work), RuntimeError when the counts
+    do not add up.
+    """
+    config = PreprocessConfig(corpus=corpus, output=output, num_shards=num_shards)
+    sources = check_inputs(config)
+    _LOG.info("preprocessing %d files of corpus %r into %s", len(sources), corpus, output)
+    options = PipelineOptions(list(beam_args))
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, sources, config)
+    result = pipeline.run()
+    result.wait_until_finish()
+    stats = tfds_output.read_json(os.path.join(output, schema.STATS_FILE))
+    _log_summary(stats, output)
+    if not stats["invariant_holds"]:
+        raise RuntimeError(f"counts do not add up in {output}: {statistics.INVARIANT} is false: {stats}")
+    return stats
+
+
+def _log_summary(stats: dict, output: str) -> None:
+    _LOG.info(
+        "corpus %r: %d tunes read, %d kept, %d skipped %s; per split %s; timestep vocabulary %d symbols",
+        stats["corpus"], stats["tunes_read"], stats["tunes_kept"], stats["tunes_skipped"],
+        stats["skipped_by_reason"], stats["tunes_per_split"], stats["timestep_vocabulary_size"],
+    )
+    _LOG.info("skipped encodings by reason: %s", stats["skipped_encodings_by_reason"])
+    _LOG.info("wrote TFRecords + TFDS metadata, %s, %s, %s and %s to %s", schema.VOCABULARY_FILE,
+              schema.ABC_VOCABULARY_FILE, schema.STATS_FILE, schema.DEAD_LETTERS_FILE, output)
