@@ -295,9 +295,9 @@ DEFAULT_KEY = "C"
 def normalise_abc(text: str) -> str:
     """One tune's ABC -> the character model's text: ``X:1``, ``L:``, ``M:``, ``K:`` then the body.
 
-    Keeps the first L and M header values (``L:1/8`` added when absent, ``M`` omitted when
-    absent, ``K:C`` added when absent) and, in the body, the music lines and mid-tune ``L:``,
-    ``M:``, ``K:`` field lines. Drops comments (``%...``, ``%%`` directives), every other field
+    Keeps the last L and M header values (a tune's own fields come after the file-header lines it
+    inherits; ``L:1/8`` added when absent, ``M`` omitted when absent, ``K:C`` added when absent)
+    and, in the body, the music lines and mid-tune ``L:``, ``M:``, ``K:`` field lines. Drops comments (``%...``, ``%%`` directives), every other field
     (T, C, O, S, Z, N, H, B, A, D, F, R, P, Q, W, w, ...), blank lines, and collapses runs of
     spaces and tabs to one space, trimming both ends of each line. Raises EncodingError
     ``"empty_body"`` when no music line remains.
@@ -317,7 +317,7 @@ def normalise_abc(text: str) -> str:
         name, value = field.group(1), field.group(2).strip()
         if in_header:
             if name in ("L", "M", "K"):
-                header.setdefault(name, value)
+                header[name] = value  # a tune's own field overrides an inherited one
             in_header = name != "K"
         elif name in _BODY_FIELDS:
             body.append(f"{name}:{value}")
