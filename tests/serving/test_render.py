@@ -1,0 +1,187 @@
+"""Every format written for a known token sequence, read back with other tools."""
+from __future__ import annotations
+
+import re
+import wave
+from fractions import Fraction
+
+import mido
+import numpy as np
+import pytest
+from music21 import converter
+
+from preprocessing.encoding import Event
+from serving import abc_writer, audio, render
+from serving.notation import layout_bars, parse_key, parse_meter, spell
+
+# Primer "/ 60 _ _ _" then generated symbols; the generation ends at its first "/".
+TOKENS = ("/ 60 _ _ _ 62 _ 64 _ _ _ _ _ r _ 71 _ _ _ _ _ _ _ _ 61 _ 66 _ "
+          "69 _ _ _ 72 _ _ _ _ _ _ _ _ _ / 60 _ 62").split()
+PRIMER_LENGTH = 5
+# The same melody as events in C: (MIDI pitch or None, quarter notes); the last note is 2.5 quarters.
+EVENTS_IN_C = [(60, 1.0), (62, 0.5), (64, 1.5), (None, 0.5), (71, 2.25), (61, 0.5), (66, 0.5),
+               (69, 1.0), (72, 2.5)]
+
+
+def _expected(semitones: int) -> list[tuple[int | None, float]]:
+    return [(None if p is None else p + semitones, q) for p, q in EVENTS_IN_C]
+
+
+def _merged_music21(score) -> list[tuple[int | None, float]]:
+    """music21 notes/rests with ties merged (by their tie marks: music21's stripTies misses some
+    chains) and trailing (bar-filling) rests dropped."""
+    events: list[tuple[int | None, float]] = []
+    tied_on = False
+    for element in score.flatten().notesAndRests:
+        midi = None if element.isRest else element.pitch.midi
+        if tied_on and events and events[-1][0] == midi:
+            events[-1] = (midi, events[-1][1] + float(element.quarterLength))
+        else:
+            events.append((midi, float(element.quarterLength)))
+        tied_on = element.tie is not None and element.tie.type in ("start", "continue")
+    while events and events[-1][0] is None:
+        events.pop()
+    return events
+
+
+def _mido_events(path: str) -> list[tuple[int | None, float]]:
+    """Notes of a MIDI file read with mido, gaps as rests, in quarter notes."""
+    midi = mido.MidiFile(path)
+    events, now, onset, current = [], 0, 0, None
+    for message in mido.merge_tracks(midi.tracks):
+        now += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            if now > onset:
+                events.append((None, (now - onset) / midi.ticks_per_beat))
+            onset, current = now, message.note
+        elif message.type in ("note_off", "note_on") and message.note == current:
+            events.append((current, (now - onset) / midi.ticks_per_beat))
+            onset, current = now, None
+    return events
+
+
+@pytest.fixture(scope="module", params=[("C", "4/4", 0), ("G", "3/4", -5), ("Bb", "6/8", -2), ("Em", "3/4", -5)])
+def written(request, tmp_path_factory):
+    key_name, meter_name, semitones = request.param
+    melody = render.melody_from_timesteps(TOKENS, PRIMER_LENGTH, parse_key(key_name), parse_meter(meter_name))
+    out = tmp_path_factory.mktemp(f"render_{key_name}")
+    return melody, render.write_formats(melody, render.FORMATS, str(out), "melody"), _expected(semitones)
+
+
+def test_decoded_melody_is_the_tokens_transposed(written):
+    melody, _, expected = written
+    assert [(e.pitch, e.quarters) for e in melody.events] == expected
+    assert melody.notes == 8 and melody.quarters == pytest.approx(10.25)
+
+
+def test_midi_reads_back_with_mido_and_music21(written):
+    _, paths, expected = written
+    assert _mido_events(paths["mid"]) == expected
+    assert _merged_music21(converter.parse(paths["mid"])) == expected
+
+
+def test_musicxml_reads_back_with_music21(written):
+    melody, paths, expected = written
+    score = converter.parse(paths["musicxml"])
+    assert _merged_music21(score) == expected
+    assert score.recurse().getElementsByClass("TimeSignature")[0].ratioString == str(melody.meter)
+    assert score.recurse().getElementsByClass("KeySignature")[0].sharps == melody.key.fifths
+
+
+def test_abc_reads_back_with_music21(written):
+    melody, paths, expected = written
+    text = open(paths["abc"], encoding="utf-8").read()
+    assert re.search(rf"^M:{melody.meter}$", text, re.M) and re.search(rf"^K:{melody.key.name}$", text, re.M)
+    score = converter.parse(text, format="abc")
+    assert _merged_music21(score) == expected
+
+
+def test_svg_shows_every_written_note(written):
+    melody, paths, _ = written
+    svg = open(paths["svg"], encoding="utf-8").read()
+    assert svg.lstrip().startswith("<svg")
+    written_notes = sum(piece.pitch is not None for bar in layout_bars(list(melody.events), melody.key, melody.meter)
+                        for piece in bar)
+    assert svg.count('class="note"') == written_notes >= melody.notes
+
+
+def test_wav_lasts_the_melody_and_sounds_its_first_pitch(written):
+    melody, paths, expected = written
+    with wave.open(paths["wav"]) as handle:
+        rate, frames = handle.getframerate(), handle.getnframes()
+        samples = np.frombuffer(handle.readframes(frames), dtype="<i2").astype(np.float32)
+    assert frames / rate == pytest.approx(melody.quarters * 60 / render.DEFAULT_TEMPO_BPM, abs=0.01)
+    first = samples[: int(0.4 * rate)]  # the first note lasts a quarter (0.5 s)
+    spectrum = np.abs(np.fft.rfft(first * np.hanning(first.size)))
+    peak_hz = np.argmax(spectrum) * rate / first.size
+    assert peak_hz == pytest.approx(440 * 2 ** ((expected[0][0] - 69) / 12), rel=0.03)
+    assert np.abs(samples).max() > 1000
+
+
+def test_abc_accidentals_hold_to_the_bar_end_and_ties_cross_bar_lines():
+    events = [Event(66, 0.5), Event(65, 0.5), Event(77, 0.5), Event(66, 2.5)]
+    text = abc_writer.abc_body(events, parse_key("G"), parse_meter("3/4"))
+    assert text == "F =F =f ^F3- | F2 |]"
+    score = converter.parse("X:1\nM:3/4\nL:1/8\nK:G\n" + text + "\n", format="abc")
+    assert _merged_music21(score) == [(e.pitch, e.quarters) for e in events]
+
+
+def test_abc_octaves_and_lengths():
+    events = [Event(48, 0.25), Event(84, 0.75), Event(None, 0.25), Event(59, 3.0), Event(85, 0.25)]
+    assert abc_writer.abc_body(events, parse_key("C"), parse_meter("4/4")) == "C,/2 c'3/2 z/2 B,4- B,3/2- | B,/2 ^c'/2 |]"
+
+
+@pytest.mark.parametrize("midi, key_name, name", [
+    (70, "C", "B-4"), (66, "C", "F#4"), (61, "C", "C#4"), (59, "Bb", "B3"), (63, "Em", "D#4"),
+    (61, "Dm", "C#4"), (66, "Gm", "F#4"), (71, "F#", "B4"), (59, "Gb", "C-4"), (65, "C#m", "E#4"),
+])
+def test_spelling_follows_the_key(midi, key_name, name):
+    spelled = spell(midi, parse_key(key_name))
+    assert spelled.music21_name == name and spelled.midi == midi
+
+
+@pytest.mark.parametrize("text, fifths", [("D", 2), ("Em", 1), ("Bb", -2), ("F#m", 3), ("D dorian", 0),
+                                          ("ebm", -6), ("C#", 7)])
+def test_keys_parse(text, fifths):
+    assert parse_key(text).fifths == fifths
+
+
+@pytest.mark.parametrize("bad", ["H", "G#", "Cx", "Dfoo", ""])
+def test_bad_key_is_named(bad):
+    with pytest.raises(ValueError, match=re.escape(repr(bad))):
+        parse_key(bad)
+
+
+@pytest.mark.parametrize("bad", ["3/5", "0/4", "3-4", "waltz", "64/4"])
+def test_bad_meter_is_named(bad):
+    with pytest.raises(ValueError, match=re.escape(repr(bad))):
+        parse_meter(bad)
+
+
+def test_meter_bar_length():
+    assert parse_meter("6/8").bar_quarters == Fraction(3) and parse_meter("C|").bar_quarters == Fraction(4)
+
+
+def test_unknown_format_is_named(tmp_path):
+    melody = render.melody_from_timesteps(["60", "_"], 0)
+    with pytest.raises(ValueError, match="'pdf'"):
+        render.write_formats(melody, ["mid", "pdf"], str(tmp_path), "x")
+
+
+def test_generation_without_notes_is_an_error():
+    with pytest.raises(ValueError, match="no notes"):
+        render.melody_from_timesteps(["/", "/", "r", "_", "/"], 2)
+
+
+def test_character_model_abc_keeps_its_text_and_transposes_on_request():
+    text = "X:1\nL:1/8\nM:6/8\nK:D\nd2 f a2 f | g3 f3 |\n"
+    own = render.melody_from_abc(text)
+    assert own.abc_text == text and own.key.name == "D" and str(own.meter) == "6/8"
+    assert [e.pitch for e in own.events] == [74, 78, 81, 78, 79, 78]
+    moved = render.melody_from_abc(text, key=parse_key("G"))
+    assert moved.abc_text is None and [e.pitch for e in moved.events] == [79, 83, 86, 83, 84, 83]
+
+
+def test_numpy_synthesiser_is_silent_on_rests():
+    samples = audio.synthesise([Event(None, 1.0), Event(69, 1.0)], tempo_bpm=60, sample_rate=8000)
+    assert samples.shape == (16000,) and np.all(samples[:8000] == 0) and np.abs(samples[8000:]).max() > 0.5
