@@ -1,0 +1,267 @@
+"""Model configs and version management, as TensorFlow Serving does it.
+
+Each model has a base path holding integer version directories (`<base_path>/<version>/`, a
+SavedModel each). A poller looks at every base path every `poll_wait_seconds`, loads new versions
+in the background and switches to them atomically: a request resolves its servable once, holds a
+reference to it, and so completes on the old version even if that version is unloaded meanwhile.
+Directory names that are not integers (temp dirs of an export in progress) are ignored. A base
+path that does not exist yet is logged and polled until it appears.
+
+Relative base paths are resolved against the server's current directory (as TF Serving does).
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Mapping
+
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow_serving.config import model_server_config_pb2
+
+LOGGER = logging.getLogger(__name__)
+# TF Serving retries a failed load a few times, then gives up on that version.
+MAX_LOAD_ATTEMPTS = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionPolicy:
+    """Which versions to serve: the latest `num_versions`, all of them, or a specific set."""
+
+    kind: str = "latest"  # "latest" | "all" | "specific"
+    num_versions: int = 1
+    versions: frozenset[int] = frozenset()
+
+    def candidates(self, versions: list[int]) -> list[int]:
+        """The versions this policy may serve, highest first."""
+        ordered = sorted(versions, reverse=True)
+        if self.kind == "specific":
+            return [version for version in ordered if version in self.versions]
+        return ordered
+
+    def choose(self, versions: list[int]) -> list[int]:
+        """The versions to serve among the loaded `versions`, highest first."""
+        chosen = self.candidates(versions)
+        return chosen[: self.num_versions] if self.kind == "latest" else chosen
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """One entry of a ModelServerConfig."""
+
+    name: str
+    base_path: Path
+    policy: VersionPolicy = VersionPolicy()
+    version_labels: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Servable:
+    """One loaded version of a model: the loaded SavedModel and its SignatureDefs."""
+
+    name: str
+    version: int
+    path: Path
+    loaded: Any  # the object from tf.saved_model.load; keeps the signatures' variables alive
+    signature_defs: Mapping[str, meta_graph_pb2.SignatureDef]
+
+    def signature(self, name: str) -> Any:
+        """The concrete function serving signature `name` (KeyError if absent)."""
+        return self.loaded.signatures[name]
+
+
+@dataclasses.dataclass(frozen=True)
+class VersionStatus:
+    """A version's state as GetModelStatus reports it (LOADING, AVAILABLE, END) and any error."""
+
+    version: int
+    state: str
+    error: str = ""
+
+
+def _policy_from_proto(proto: Any) -> VersionPolicy:
+    which = proto.WhichOneof("policy_choice")
+    if which == "all":
+        return VersionPolicy(kind="all")
+    if which == "specific":
+        return VersionPolicy(kind="specific", versions=frozenset(int(v) for v in proto.specific.versions))
+    if which == "latest" and proto.latest.num_versions > 0:
+        return VersionPolicy(kind="latest", num_versions=proto.latest.num_versions)
+    return VersionPolicy()
+
+
+def parse_model_config(text: str, source: str = "<config>") -> list[ModelConfig]:
+    """Parse a text-format ModelServerConfig (`model_config_list { config { ... } }`)."""
+    proto = model_server_config_pb2.ModelServerConfig()
+    try:
+        text_format.Parse(text, proto)
+    except text_format.ParseError as error:
+        raise ValueError(f"{source}: not a text-format ModelServerConfig: {error}") from error
+    if proto.WhichOneof("config") != "model_config_list":
+        raise ValueError(f"{source}: expected a model_config_list")
+    configs = []
+    for entry in proto.model_config_list.config:
+        if not entry.name or not entry.base_path:
+            raise ValueError(f"{source}: every config needs a name and a base_path, got {entry}")
+        if entry.model_platform not in ("", "tensorflow"):
+            raise ValueError(f"{source}: model {entry.name!r} has unsupported platform {entry.model_platform!r}")
+        configs.append(
+            ModelConfig(
+                name=entry.name,
+                base_path=Path(entry.base_path).absolute(),
+                policy=_policy_from_proto(entry.model_version_policy),
+                version_labels=dict(entry.version_labels),
+            )
+        )
+    names = [config.name for config in configs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"{source}: duplicate model names {duplicates}")
+    return configs
+
+
+def read_model_config_file(path: Path) -> list[ModelConfig]:
+    """Read and parse a ModelServerConfig file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ValueError(f"cannot read --model_config_file {str(path)!r}: {error}") from error
+    return parse_model_config(text, source=str(path))
+
+
+def read_signature_defs(export_dir: Path) -> dict[str, meta_graph_pb2.SignatureDef]:
+    """The SignatureDef map of the SavedModel's serving MetaGraph, read from saved_model.pb."""
+    saved_model = saved_model_pb2.SavedModel()
+    saved_model.ParseFromString((export_dir / "saved_model.pb").read_bytes())
+    for meta_graph in saved_model.meta_graphs:
+        if "serve" in meta_graph.meta_info_def.tags:
+            return dict(meta_graph.signature_def)
+    raise ValueError(f"{export_dir}: no MetaGraph tagged 'serve'")
+
+
+def load_servable(name: str, version: int, export_dir: Path) -> Servable:
+    """Load one version directory."""
+    signature_defs = read_signature_defs(export_dir)
+    loaded = tf.saved_model.load(str(export_dir))
+    return Servable(name=name, version=version, path=export_dir, loaded=loaded, signature_defs=signature_defs)
+
+
+def list_versions(base_path: Path) -> list[int]:
+    """Integer version directories under `base_path` (none if it does not exist)."""
+    if not base_path.is_dir():
+        return []
+    return sorted(int(entry.name) for entry in base_path.iterdir() if entry.is_dir() and entry.name.isdigit())
+
+
+class ModelVersions:
+    """The versions of one model: which are loaded, and their states."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.config = config
+        self._lock = threading.Lock()
+        self._servables: dict[int, Servable] = {}  # replaced, never mutated, under the lock
+        self._statuses: dict[int, VersionStatus] = {}
+        self._failed_attempts: dict[int, int] = {}
+        self._warned_missing = False
+
+    def servables(self) -> dict[int, Servable]:
+        """A snapshot of the loaded versions."""
+        return self._servables
+
+    def statuses(self) -> dict[int, VersionStatus]:
+        """A snapshot of every version seen so far and its state."""
+        with self._lock:
+            return dict(self._statuses)
+
+    def _set_status(self, status: VersionStatus) -> None:
+        with self._lock:
+            self._statuses[status.version] = status
+
+    def poll(self) -> None:
+        """Load wanted versions not loaded yet, then unload versions no longer wanted."""
+        base_path = self.config.base_path
+        present = list_versions(base_path)
+        if not present:
+            if not self._warned_missing:
+                LOGGER.warning("No versions of servable %s found under base path %s; waiting for one", self.config.name, base_path)
+                self._warned_missing = True
+            self._unload([version for version in self._servables if version not in present])
+            return
+        self._warned_missing = False
+        loadable = [v for v in present if self._failed_attempts.get(v, 0) < MAX_LOAD_ATTEMPTS]
+        policy = self.config.policy
+        wanted_count = policy.num_versions if policy.kind == "latest" else len(present)
+        # Highest first; a version that fails to load is passed over for the next one.
+        for version in policy.candidates(loadable):
+            if len([v for v in self._servables if v in present and v >= version]) >= wanted_count:
+                break
+            if version not in self._servables:
+                self._load(version)
+        loaded_wanted = self.config.policy.choose([v for v in present if v in self._servables])
+        self._unload([version for version in self._servables if version not in loaded_wanted])
+
+    def _load(self, version: int) -> None:
+        name = self.config.name
+        export_dir = self.config.base_path / str(version)
+        LOGGER.info("Loading servable %s version %d from %s", name, version, export_dir)
+        self._set_status(VersionStatus(version, "LOADING"))
+        try:
+            servable = load_servable(name, version, export_dir)
+        except Exception as error:  # a broken export must not stop the server
+            attempts = self._failed_attempts.get(version, 0) + 1
+            self._failed_attempts[version] = attempts
+            LOGGER.error("Loading %s version %d failed (attempt %d): %s", name, version, attempts, error)
+            self._set_status(VersionStatus(version, "END", f"{type(error).__name__}: {error}"))
+            return
+        with self._lock:
+            self._servables = {**self._servables, version: servable}
+            self._statuses[version] = VersionStatus(version, "AVAILABLE")
+        LOGGER.info("Successfully loaded servable %s version %d", name, version)
+
+    def _unload(self, versions: list[int]) -> None:
+        if not versions:
+            return
+        with self._lock:
+            self._servables = {v: s for v, s in self._servables.items() if v not in versions}
+            for version in versions:
+                self._statuses[version] = VersionStatus(version, "END")
+        for version in versions:
+            LOGGER.info("Unloaded servable %s version %d", self.config.name, version)
+
+
+class ModelRegistry:
+    """Every configured model, polled by one background thread."""
+
+    def __init__(self, configs: list[ModelConfig], poll_wait_seconds: float = 1.0) -> None:
+        self.models = {config.name: ModelVersions(config) for config in configs}
+        self.poll_wait_seconds = poll_wait_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def poll_all(self) -> None:
+        """One pass over every base path."""
+        for model in self.models.values():
+            try:
+                model.poll()
+            except OSError as error:
+                LOGGER.error("Polling %s failed: %s", model.config.base_path, error)
+
+    def start_polling(self) -> None:
+        """Poll every `poll_wait_seconds` in a daemon thread (0: the initial poll only)."""
+        if self.poll_wait_seconds <= 0:
+            return
+        self._thread = threading.Thread(target=self._poll_loop, name="model-poller", daemon=True)
+        self._thread.start()
+
+    def _poll_loop(self) -> None:
+        while not self._stop.wait(self.poll_wait_seconds):
+            self.poll_all()
+
+    def stop(self) -> None:
+        """Stop polling (loaded models stay until the process ends)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
