@@ -1,0 +1,44 @@
+"""Shared fixtures: a real preprocessing output of the tiny test corpus, made once per session."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# `.venv/bin/pytest` (unlike `python -m pytest`) does not put the repository root on sys.path.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+TINY_CORPUS = REPO_ROOT / "tests" / "testdata" / "tiny_corpus"
+
+
+def run_preprocessing_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Runs ``python -m preprocessing.run ARGS`` from the repository root; returns the finished process."""
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run(
+        [sys.executable, "-m", "preprocessing.run", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Folder written by the real Beam job (2 worker processes) for ``tests/testdata/tiny_corpus``.
+
+    Holds the TFDS dataset (``tfds.builder_from_directory``), vocabularies, stats and dead letters.
+    Treat it as read-only: it is shared by every test of the session.
+    """
+    output = tmp_path_factory.mktemp("tiny_dataset")
+    process = run_preprocessing_cli(
+        "--corpus", f"dir:{TINY_CORPUS}", "--output", str(output), "--direct_num_workers", "2"
+    )
+    if process.returncode != 0:
+        raise RuntimeError(f"preprocessing of the tiny corpus failed:\n{process.stdout}\n{process.stderr}")
+    return output
