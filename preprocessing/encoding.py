@@ -296,7 +296,8 @@ def normalise_abc(text: str) -> str:
     """One tune's ABC -> the character model's text: ``X:1``, ``L:``, ``M:``, ``K:`` then the body.
 
     Keeps the last L and M header values (a tune's own fields come after the file-header lines it
-    inherits; ``L:1/8`` added when absent, ``M`` omitted when absent, ``K:C`` added when absent)
+    inherits; when ``L`` is absent the standard's default is written, ``default_unit_length``;
+    ``M`` omitted when absent, ``K:C`` added when absent)
     and, in the body, the music lines and mid-tune ``L:``, ``M:``, ``K:`` field lines. Drops comments (``%...``, ``%%`` directives), every other field
     (T, C, O, S, Z, N, H, B, A, D, F, R, P, Q, W, w, ...), blank lines, and collapses runs of
     spaces and tabs to one space, trimming both ends of each line. Raises EncodingError
@@ -323,11 +324,21 @@ def normalise_abc(text: str) -> str:
             body.append(f"{name}:{value}")
     if not any(_FIELD_LINE.match(line) is None for line in body):
         raise EncodingError("empty_body", f"ABC tune has no music lines: {' '.join(text.split())[:80]!r}")
-    lines = ["X:1", f"L:{header.get('L') or DEFAULT_UNIT_LENGTH}"]
+    lines = ["X:1", f"L:{header.get('L') or default_unit_length(header.get('M', ''))}"]
     if header.get("M"):
         lines.append(f"M:{header['M']}")
     lines.append(f"K:{header.get('K') or DEFAULT_KEY}")
     return "\n".join(lines + body) + "\n"
+
+
+def default_unit_length(meter: str) -> str:
+    """The ABC standard's unit note length for a tune without ``L:``: ``1/16`` when the meter is
+    below 3/4 (e.g. ``2/4``), else ``1/8`` (also for no meter, ``C``, ``C|`` and free meter)."""
+    numerator, slash, denominator = meter.partition("/")
+    if slash and numerator.strip().isdigit() and denominator.strip().isdigit() and int(denominator) > 0:
+        if int(numerator) / int(denominator) < 0.75:
+            return "1/16"
+    return DEFAULT_UNIT_LENGTH
 
 
 def _strip_comment(line: str) -> str:

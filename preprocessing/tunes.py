@@ -39,9 +39,10 @@ _TIME_TOLERANCE = 1e-6
 class TuneError(ValueError):
     """A whole tune cannot be used; ``reason`` is the dead letter's reason code."""
 
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, title: str = "") -> None:
         super().__init__(message)
         self.reason = reason
+        self.title = title
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,10 @@ def process_tune(raw: RawTune) -> TuneResult:
         abc_text = _irishman_abc(raw) if raw.fmt == "irishman" else text if raw.fmt == "abc" else None
         melody = parse_melody(raw, abc_text)
     except TuneError as error:
-        return TuneResult(None, (_dead_letter(raw, "", ENCODING_TUNE, error.reason, str(error), text),))
+        return TuneResult(None, (_dead_letter(raw, error.title, ENCODING_TUNE, error.reason, str(error), text),))
     except Exception as error:  # pylint: disable=broad-except  # music21 raises anything on bad input
         detail = f"music21 could not parse {raw.fmt} tune {raw.tune_id}: {type(error).__name__}: {error}"
         return TuneResult(None, (_dead_letter(raw, "", ENCODING_TUNE, "parse_error", detail, text),))
-    if not any(event.pitch is not None for event in melody.events):
-        detail = f"tune {raw.tune_id} has no notes ({len(melody.events)} rests)"
-        return TuneResult(None, (_dead_letter(raw, melody.title, ENCODING_TUNE, "no_notes", detail, text),))
     return _encode(raw, melody, abc_text, text)
 
 
@@ -121,12 +119,17 @@ def parse_melody(raw: RawTune, abc_text: str | None = None) -> Melody:
     parts = getattr(score, "parts", None)
     part = parts[0] if parts else score
     flat = part.flatten()
-    events = _melody_events(flat, raw)
+    title = ((score.metadata.title or "") if score.metadata is not None else "").strip()
+    try:
+        events = _melody_events(flat, raw)
+    except TuneError as error:
+        raise TuneError(error.reason, str(error), title) from error
+    if not any(event.pitch is not None for event in events):
+        raise TuneError("no_notes", f"tune {raw.tune_id} has no notes ({len(events)} rests)", title)
     tonic, mode = _declared_key(flat) or _analysed_key(flat)
     meters = flat.getElementsByClass("TimeSignature")
     meter = meters[0].ratioString if meters else ""
-    title = (score.metadata.title or "") if score.metadata is not None else ""
-    return Melody(tuple(events), title.strip(), tonic, mode, meter)
+    return Melody(tuple(events), title, tonic, mode, meter)
 
 
 def _parse_score(raw: RawTune, abc_text: str | None):
