@@ -42,14 +42,6 @@ class Vocabulary:
     def delimiter_id(self) -> int:
         return self.symbols.index(encoding.DELIMITER)
 
-    def encode(self, symbols: list[str]) -> list[int]:
-        """Symbols -> ids; an unknown symbol raises ValueError naming it."""
-        index = {symbol: position for position, symbol in enumerate(self.symbols)}
-        unknown = sorted({symbol for symbol in symbols if symbol not in index})
-        if unknown:
-            raise ValueError(f"symbols not in the vocabulary: {unknown}")
-        return [index[symbol] for symbol in symbols]
-
 
 def load_vocabulary(data_dir: str | pathlib.Path) -> Vocabulary:
     """Reads ``<data_dir>/vocabulary.tsv``; a missing file raises ValueError naming it."""
