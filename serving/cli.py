@@ -1,0 +1,189 @@
+"""``folkgen``: generate folk melodies from a served model, or list the served models.
+
+    folkgen generate --model lstm_erk --primer twinkle --steps 256 --num 4 --temperature 0.8 \\
+        --top-p 0.95 --seed 7 --key G --meter 3/4 --formats mid,musicxml,abc,svg,wav --out out/
+    folkgen models
+
+Bad input ends with one line ``folkgen: error: ...`` and a non-zero exit status.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+from google.protobuf import text_format
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from tensorflow_serving.config import model_server_config_pb2
+
+from preprocessing.encoding import EncodingError
+
+from serving import client as model_client
+from serving import render
+from serving.generation import SAMPLING_MODES, GenerationConfig, generate
+from serving.notation import parse_key, parse_meter
+from serving.primers import NAMED_PRIMERS, PrimerSource
+from serving.sampling import GREEDY, SamplingSettings
+
+DEFAULT_GRPC_SERVER = "localhost:8500"
+DEFAULT_REST_SERVER = "localhost:8501"
+DEFAULT_MODELS_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models.config")
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """Reports a usage error as one line (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"folkgen: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog="folkgen", description="Generate folk melodies with a served model.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+
+    gen = commands.add_parser("generate", help="sample melodies and write them as music files")
+    gen.add_argument("--model", default="lstm_erk", help="served model name (default lstm_erk)")
+    gen.add_argument("--version", type=int, help="model version (default: the newest)")
+    primer = gen.add_mutually_exclusive_group()
+    primer.add_argument("--primer", default="twinkle",
+                        help=f"a named primer ({', '.join(NAMED_PRIMERS)}) or symbols such as '60 _ _ _ 62 _'")
+    primer.add_argument("--primer-abc", help="the primer as ABC text")
+    primer.add_argument("--primer-file", help="the primer as an ABC, MIDI or MusicXML file")
+    gen.add_argument("--steps", type=int, default=256, help="tokens to sample per melody")
+    gen.add_argument("--num", type=int, default=1, help="number of melodies")
+    gen.add_argument("--temperature", type=float, default=1.0)
+    gen.add_argument("--top-k", type=int, default=0, help="0 = off")
+    gen.add_argument("--top-p", type=float, default=1.0, help="1.0 = off")
+    gen.add_argument("--greedy", action="store_true", help="always the most probable symbol (top-k 1)")
+    gen.add_argument("--seed", type=int, default=0, help="melody i uses seed + i")
+    gen.add_argument("--key", help="key to write in, e.g. G, Em, Bb (default C / the model's own)")
+    gen.add_argument("--meter", help="meter, e.g. 3/4 (default 4/4 / the model's own)")
+    gen.add_argument("--formats", default=",".join(render.FORMATS), help=f"comma-separated: {','.join(render.FORMATS)}")
+    gen.add_argument("--tempo", type=float, default=render.DEFAULT_TEMPO_BPM, help="quarter notes per minute")
+    gen.add_argument("--out", default="out", help="output folder")
+    gen.add_argument("--sampling", choices=SAMPLING_MODES, default="client",
+                     help="client: loop over the step signature here; server: the generate signature")
+    _add_server_flags(gen)
+
+    models = commands.add_parser("models", help="list served models, versions and signatures")
+    models.add_argument("--model", action="append", help="model name (repeatable; default: those in --config)")
+    models.add_argument("--config", default=DEFAULT_MODELS_CONFIG, help="a models.config naming the models")
+    _add_server_flags(models)
+    return parser
+
+
+def _add_server_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", help=f"host:port (default {DEFAULT_GRPC_SERVER}, {DEFAULT_REST_SERVER} with --rest)")
+    parser.add_argument("--rest", action="store_true", help="use the REST API instead of gRPC")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``folkgen`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _generate(args) if args.command == "generate" else _list_models(args)
+    except (ValueError, EncodingError, model_client.ClientError) as error:
+        print(f"folkgen: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("folkgen: interrupted", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def config_from_args(args: argparse.Namespace) -> GenerationConfig:
+    """Validates the flags (ValueError naming a bad one) into a GenerationConfig."""
+    settings = GREEDY if args.greedy else SamplingSettings(args.temperature, args.top_k, args.top_p)
+    if args.primer_file is not None:
+        source = PrimerSource(file=args.primer_file)
+    elif args.primer_abc is not None:
+        source = PrimerSource(abc=args.primer_abc)
+    elif args.primer in NAMED_PRIMERS:
+        source = PrimerSource(name=args.primer)
+    else:
+        source = PrimerSource(symbols=args.primer)
+    return GenerationConfig(
+        primer=source, steps=args.steps, num=args.num, settings=settings, seed=args.seed,
+        key=parse_key(args.key) if args.key else None, meter=parse_meter(args.meter) if args.meter else None,
+        formats=tuple(name.strip() for name in args.formats.split(",") if name.strip()),
+        out_dir=args.out, sampling=args.sampling, tempo_bpm=args.tempo)
+
+
+def _server(args: argparse.Namespace) -> str:
+    return args.server or (DEFAULT_REST_SERVER if args.rest else DEFAULT_GRPC_SERVER)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    retry = model_client.RetryPolicy(timeout_s=args.timeout)
+    client = model_client.connect(_server(args), args.model, args.rest, args.version, retry)
+    console = Console(stderr=True)
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), console=console, transient=True) as progress:
+            task = progress.add_task(f"{args.model}: {config.num} melodies ({config.sampling} sampling)", total=None)
+            results = generate(client, config, args.model,
+                               on_step=lambda done, total: progress.update(task, completed=done, total=total))
+    finally:
+        client.close()
+    Console().print(_summary(results, config))
+    failed = [result for result in results if result.error]
+    for result in failed:
+        print(f"folkgen: error: seed {result.seed}: {result.error} (tokens in {result.paths['tokens']})", file=sys.stderr)
+    return EXIT_ERROR if len(failed) == len(results) else 0
+
+
+def _summary(results, config: GenerationConfig) -> Table:
+    table = Table(title=f"{len(results)} melodies in {config.out_dir}")
+    for column in ("seed", "notes", "quarters", "bars", "files"):
+        table.add_column(column)
+    for result in results:
+        melody = result.melody
+        if melody is None:
+            table.add_row(str(result.seed), "-", "-", "-", f"not rendered: {result.error}")
+            continue
+        bars = melody.quarters / float(melody.meter.bar_quarters)
+        table.add_row(str(result.seed), str(melody.notes), f"{melody.quarters:g}", f"{bars:.1f}",
+                      "\n".join(result.paths.values()))
+    return table
+
+
+def _list_models(args: argparse.Namespace) -> int:
+    names = args.model or _names_in_config(args.config)
+    table = Table(title=f"models at {_server(args)}")
+    for column in ("model", "version", "state", "signatures"):
+        table.add_column(column)
+    for name in names:
+        try:
+            (_, statuses, signatures), = model_client.list_models(_server(args), [name], args.rest)
+        except model_client.ModelNotFoundError:
+            table.add_row(name, "-", "not served", "")
+            continue
+        for status in statuses:
+            table.add_row(name, str(status.version), status.state + (f" ({status.error})" if status.error else ""),
+                          ", ".join(sorted(signatures)))
+    Console().print(table)
+    return 0
+
+
+def _names_in_config(path: str) -> list[str]:
+    """Model names listed in a TF Serving models.config (text-format ModelServerConfig)."""
+    if not os.path.isfile(path):
+        raise ValueError(f"models config {path!r} does not exist")
+    with open(path, encoding="utf-8") as handle:
+        try:
+            config = text_format.Parse(handle.read(), model_server_config_pb2.ModelServerConfig())
+        except text_format.ParseError as error:
+            raise ValueError(f"cannot parse models config {path!r}: {error}") from None
+    return [entry.name for entry in config.model_config_list.config]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

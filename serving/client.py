@@ -1,0 +1,375 @@
+"""Clients of a TF-Serving-compatible model server (the official one or `serving.server`).
+
+`GrpcModelClient` speaks PredictionService / ModelService through the official
+tensorflow-serving-api stubs; `RestModelClient` speaks TF Serving's REST API with urllib. Both
+retry UNAVAILABLE with exponential backoff, give every call a deadline, and learn the vocabulary
+from the model's `vocabulary` signature. `sample_melodies` is the client-side sampling loop of
+`serving/README.md`, batching the rows of several melodies into one `step` call.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import grpc
+import numpy as np
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from serving.sampling import SamplingSettings, choose, uniform
+from serving.tensors import array_from_proto, array_to_proto
+
+logger = logging.getLogger(__name__)
+
+TOKEN_SIGNATURES = ("vocabulary", "step", "generate")
+_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+class ClientError(Exception):
+    """A request the server could not answer; the message is one line for the user."""
+
+
+class ServerUnavailableError(ClientError):
+    """No server answers at the address."""
+
+
+class ModelNotFoundError(ClientError):
+    """The server does not serve the model (or version)."""
+
+
+class MissingSignatureError(ClientError):
+    """The model has no signature of that name."""
+
+
+class RequestRejectedError(ClientError):
+    """The server refused the request (INVALID_ARGUMENT and the like)."""
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    dtype: str  # "DT_INT32"
+    shape: tuple[int, ...]  # -1 for an unknown dimension
+
+
+@dataclass(frozen=True)
+class Signature:
+    inputs: dict[str, TensorInfo]
+    outputs: dict[str, TensorInfo]
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    version: int
+    state: str  # "AVAILABLE", "LOADING", ...
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Deadline per call and retries with exponential backoff on UNAVAILABLE."""
+
+    timeout_s: float = 30.0
+    generate_timeout_s: float = 600.0
+    attempts: int = 4
+    first_backoff_s: float = 0.25
+
+    def backoffs(self) -> list[float]:
+        return [self.first_backoff_s * 2**attempt for attempt in range(self.attempts - 1)]
+
+
+class ModelClient:
+    """What both transports share: the token-model calls built on `predict` and `metadata`."""
+
+    address: str
+    model: str
+
+    def __init__(self, address: str, model: str, version: int | None = None,
+                 retry: RetryPolicy = RetryPolicy()) -> None:
+        self.address = address
+        self.model = model
+        self.version = version
+        self.retry = retry
+
+    # Transport-specific -------------------------------------------------------------------
+    def predict(self, signature: str, inputs: dict[str, np.ndarray], timeout_s: float | None = None) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def metadata(self) -> dict[str, Signature]:
+        """The model's signatures by name."""
+        raise NotImplementedError
+
+    def status(self) -> list[VersionStatus]:
+        """The model's versions and their states."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Releases the connection."""
+
+    # Token-model calls ----------------------------------------------------------------------
+    def unavailable_message(self) -> str:
+        return f"no model server answers at {self.address}: start one with `make serve`"
+
+    @cached_property
+    def signatures(self) -> dict[str, Signature]:
+        return self.metadata()
+
+    def require_signature(self, name: str) -> Signature:
+        """The signature, or MissingSignatureError naming the model and the signature."""
+        if name not in self.signatures:
+            raise MissingSignatureError(
+                f"model {self.model!r} has no {name!r} signature (it has {', '.join(sorted(self.signatures)) or 'none'}); "
+                f"token models need {', '.join(TOKEN_SIGNATURES)}")
+        return self.signatures[name]
+
+    @cached_property
+    def state_size(self) -> int:
+        """S, the flattened recurrent state size, from the `step` signature."""
+        return self.require_signature("step").inputs["state"].shape[-1]
+
+    @cached_property
+    def symbols(self) -> list[str]:
+        """The vocabulary in index order (cached)."""
+        return self.vocabulary()
+
+    def vocabulary(self) -> list[str]:
+        """The model's symbols, in index order, from its `vocabulary` signature."""
+        self.require_signature("vocabulary")
+        symbols = self.predict("vocabulary", {})["symbols"]
+        return [symbol.decode("utf-8") if isinstance(symbol, bytes) else str(symbol) for symbol in symbols.tolist()]
+
+    def step(self, tokens: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """tokens int32 `[B]`, state float32 `[B, S]` -> (logits float32 `[B, V]`, state `[B, S]`)."""
+        self.require_signature("step")
+        outputs = self.predict("step", {"token": np.asarray(tokens, np.int32),
+                                        "state": np.asarray(state, np.float32)})
+        return outputs["logits"].astype(np.float32), outputs["state"].astype(np.float32)
+
+    def generate(self, primer: np.ndarray, primer_length: np.ndarray, steps: np.ndarray,
+                 temperature: np.ndarray, top_k: np.ndarray, top_p: np.ndarray, seed: np.ndarray) -> np.ndarray:
+        """Server-side sampling: every input has the batch dimension `[B]` (primer `[B, P]`);
+        returns int32 tokens `[B, max(steps)]`, -1 past a row's steps."""
+        self.require_signature("generate")
+        inputs = {"primer": np.asarray(primer, np.int32), "primer_length": np.asarray(primer_length, np.int32),
+                  "steps": np.asarray(steps, np.int32), "temperature": np.asarray(temperature, np.float32),
+                  "top_k": np.asarray(top_k, np.int32), "top_p": np.asarray(top_p, np.float32),
+                  "seed": np.asarray(seed, np.int32)}
+        return self.predict("generate", inputs, self.retry.generate_timeout_s)["tokens"]
+
+    def _with_retries(self, call: Callable[[], object], is_unavailable: Callable[[Exception], bool]):
+        for backoff in self.retry.backoffs() + [None]:
+            try:
+                return call()
+            except Exception as error:  # classified below; anything else propagates
+                if not is_unavailable(error):
+                    raise
+                if backoff is None:
+                    raise ServerUnavailableError(self.unavailable_message()) from None
+                logger.info("%s unavailable, retrying in %.2f s", self.address, backoff)
+                time.sleep(backoff)
+        raise AssertionError("unreachable")
+
+
+class GrpcModelClient(ModelClient):
+    """gRPC client over the official PredictionService and ModelService stubs."""
+
+    def __init__(self, address: str, model: str, version: int | None = None,
+                 retry: RetryPolicy = RetryPolicy()) -> None:
+        super().__init__(address, model, version, retry)
+        self._channel = grpc.insecure_channel(address, options=[
+            ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES)])
+        self._predictions = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def _spec(self, spec, signature: str = "") -> None:
+        spec.name = self.model
+        if signature:
+            spec.signature_name = signature
+        if self.version is not None:
+            spec.version.value = self.version
+
+    def _call(self, method, request, timeout_s: float):
+        def attempt():
+            try:
+                return method(request, timeout=timeout_s)
+            except grpc.RpcError as error:
+                self._raise_for(error)
+        return self._with_retries(attempt, lambda e: isinstance(e, grpc.RpcError)
+                                  and e.code() == grpc.StatusCode.UNAVAILABLE)
+
+    def _raise_for(self, error: grpc.RpcError) -> None:
+        code, details = error.code(), (error.details() or "").splitlines()[0] if error.details() else ""
+        if code == grpc.StatusCode.UNAVAILABLE:
+            raise error
+        if code == grpc.StatusCode.NOT_FOUND:
+            raise ModelNotFoundError(f"model {self.model!r} is not served at {self.address}: {details}") from None
+        if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise ServerUnavailableError(f"the model server at {self.address} did not answer in time") from None
+        raise RequestRejectedError(f"model {self.model!r} refused the request ({code.name}): {details}") from None
+
+    def predict(self, signature: str, inputs: dict[str, np.ndarray], timeout_s: float | None = None) -> dict[str, np.ndarray]:
+        request = predict_pb2.PredictRequest()
+        self._spec(request.model_spec, signature)
+        for name, array in inputs.items():
+            request.inputs[name].CopyFrom(array_to_proto(array))
+        response = self._call(self._predictions.Predict, request, timeout_s or self.retry.timeout_s)
+        return {name: array_from_proto(proto) for name, proto in response.outputs.items()}
+
+    def metadata(self) -> dict[str, Signature]:
+        request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        self._spec(request.model_spec)
+        response = self._call(self._predictions.GetModelMetadata, request, self.retry.timeout_s)
+        definitions = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(definitions)
+        return {name: Signature(_infos_from_proto(d.inputs), _infos_from_proto(d.outputs))
+                for name, d in definitions.signature_def.items()}
+
+    def status(self) -> list[VersionStatus]:
+        request = get_model_status_pb2.GetModelStatusRequest()
+        self._spec(request.model_spec)
+        response = self._call(self._models.GetModelStatus, request, self.retry.timeout_s)
+        state_names = get_model_status_pb2.ModelVersionStatus.State.Name
+        return [VersionStatus(s.version, state_names(s.state), s.status.error_message)
+                for s in response.model_version_status]
+
+
+class RestModelClient(ModelClient):
+    """Client of TF Serving's REST API (``/v1/models/NAME[/versions/N][:predict|/metadata]``)."""
+
+    def __init__(self, address: str, model: str, version: int | None = None,
+                 retry: RetryPolicy = RetryPolicy()) -> None:
+        base = address if address.startswith(("http://", "https://")) else f"http://{address}"
+        super().__init__(base.rstrip("/"), model, version, retry)
+
+    def _url(self, suffix: str = "") -> str:
+        version = f"/versions/{self.version}" if self.version is not None else ""
+        return f"{self.address}/v1/models/{self.model}{version}{suffix}"
+
+    def _request(self, url: str, body: dict | None, timeout_s: float) -> dict:
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+
+        def attempt():
+            try:
+                with urllib.request.urlopen(request, timeout=timeout_s) as response:
+                    return json.loads(response.read())
+            except urllib.error.HTTPError as error:
+                message = _rest_error_message(error)
+                if error.code == 404:
+                    raise ModelNotFoundError(f"model {self.model!r} is not served at {self.address}: {message}") from None
+                if error.code == 503:
+                    raise ConnectionError(message) from None
+                raise RequestRejectedError(f"model {self.model!r} refused the request (HTTP {error.code}): {message}") from None
+
+        return self._with_retries(attempt, lambda e: isinstance(e, (urllib.error.URLError, ConnectionError, TimeoutError))
+                                  and not isinstance(e, urllib.error.HTTPError))
+
+    def predict(self, signature: str, inputs: dict[str, np.ndarray], timeout_s: float | None = None) -> dict[str, np.ndarray]:
+        body = {"signature_name": signature, "inputs": {name: array.tolist() for name, array in inputs.items()}}
+        outputs = self._request(self._url(":predict"), body, timeout_s or self.retry.timeout_s)["outputs"]
+        if not isinstance(outputs, dict):  # TF Serving returns a lone output unnamed
+            (name,) = self.require_signature(signature).outputs
+            outputs = {name: outputs}
+        return {name: np.asarray(value) for name, value in outputs.items()}
+
+    def metadata(self) -> dict[str, Signature]:
+        answer = self._request(self._url("/metadata"), None, self.retry.timeout_s)
+        definitions = answer["metadata"]["signature_def"]["signature_def"]
+        return {name: Signature(_infos_from_json(d.get("inputs", {})), _infos_from_json(d.get("outputs", {})))
+                for name, d in definitions.items()}
+
+    def status(self) -> list[VersionStatus]:
+        answer = self._request(self._url(), None, self.retry.timeout_s)
+        return [VersionStatus(int(s["version"]), s["state"], s.get("status", {}).get("error_message", ""))
+                for s in answer["model_version_status"]]
+
+
+def connect(address: str, model: str, rest: bool = False, version: int | None = None,
+            retry: RetryPolicy = RetryPolicy()) -> ModelClient:
+    """A gRPC client (default) or a REST one."""
+    return (RestModelClient if rest else GrpcModelClient)(address, model, version, retry)
+
+
+def list_models(address: str, names: Sequence[str], rest: bool = False) -> list[tuple[str, list[VersionStatus], dict[str, Signature]]]:
+    """``(name, versions, signatures)`` per named model (signatures empty when none is available)."""
+    listed = []
+    for name in names:
+        client = connect(address, name, rest)
+        try:
+            statuses = client.status()
+            available = any(status.state == "AVAILABLE" for status in statuses)
+            listed.append((name, statuses, client.metadata() if available else {}))
+        finally:
+            client.close()
+    return listed
+
+
+def sample_melodies(client: ModelClient, primers: Sequence[Sequence[int]], steps: int,
+                    settings: SamplingSettings, seeds: Sequence[int],
+                    on_step: Callable[[int, int], None] | None = None) -> list[list[int]]:
+    """Client-side sampling over `step`: every melody's rows go in one `step` call per time step.
+
+    Each row feeds its primer from the zero state, then samples `steps` tokens with
+    ``uniform(seed, i)`` (the same tokens as `generate` for the same seed). ``on_step(done,
+    total)`` reports progress. Returns the sampled tokens per melody (primer excluded).
+    """
+    if len(primers) != len(seeds):
+        raise ValueError(f"{len(primers)} primers but {len(seeds)} seeds")
+    if any(len(primer) < 1 for primer in primers):
+        raise ValueError("every primer needs at least one token")
+    rows = len(primers)
+    lengths = [len(primer) for primer in primers]
+    logits = np.zeros((rows, len(client.symbols)), np.float32)
+    state = np.zeros((rows, client.state_size), np.float32)
+    sampled: list[list[int]] = [[] for _ in range(rows)]
+    total = max(lengths) + steps
+    for t in range(total):
+        fed = np.zeros(rows, np.int32)
+        for row in range(rows):
+            index = t - lengths[row]
+            if index < 0:
+                fed[row] = primers[row][t]
+            elif index < steps:
+                fed[row] = choose(logits[row], settings.temperature, settings.top_k, settings.top_p,
+                                  uniform(seeds[row], index))
+                sampled[row].append(int(fed[row]))
+        # A row needs the model while it still has a token to sample after this one.
+        active = np.array([t - lengths[row] < steps - 1 for row in range(rows)])
+        if active.any():
+            logits[active], state[active] = client.step(fed[active], state[active])
+        if on_step is not None:
+            on_step(t + 1, total)
+    return sampled
+
+
+def _infos_from_proto(tensors) -> dict[str, TensorInfo]:
+    return {name: TensorInfo(types_pb2.DataType.Name(info.dtype), tuple(dim.size for dim in info.tensor_shape.dim))
+            for name, info in tensors.items()}
+
+
+def _infos_from_json(tensors: dict) -> dict[str, TensorInfo]:
+    return {name: TensorInfo(info.get("dtype", ""),
+                             tuple(int(dim.get("size", -1)) for dim in info.get("tensor_shape", {}).get("dim", [])))
+            for name, info in tensors.items()}
+
+
+def _rest_error_message(error: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(error.read()).get("error", error.reason)).splitlines()[0]
+    except (ValueError, AttributeError):
+        return str(error.reason)

@@ -1,0 +1,100 @@
+"""``make demo``: serve the trained models, generate melodies in every format, stop the server.
+
+    python -m serving.demo --saved-models saved_models --out out/demo
+
+Starts ``python -m serving.server`` on free ports in the background, generates melodies from each
+model with client-side sampling (primer "Ah vous dirais-je maman"), writes them under
+``OUT/<model>/``, prints where they are, and stops the server (on errors too).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from serving import client as model_client
+from serving.generation import GenerationConfig, generate
+from serving.primers import PrimerSource
+from serving.sampling import SamplingSettings
+from serving.server import start_subprocess
+
+DEFAULT_MODELS = ("lstm_erk", "lstm_han")
+SERVER_START_TIMEOUT_S = 300.0
+
+
+def exported_models(saved_models: Path, names: Sequence[str]) -> list[str]:
+    """The names, checked to have an exported integer version; ValueError naming a missing one."""
+    for name in names:
+        base = saved_models / name
+        if not base.is_dir() or not any(child.name.isdigit() for child in base.iterdir()):
+            raise ValueError(f"no exported version of model {name!r} under {str(base)!r}: "
+                             "train it first (`make pipeline`)")
+    return list(names)
+
+
+def write_models_config(saved_models: Path, names: Sequence[str], path: Path) -> None:
+    """A TF Serving models.config serving ``saved_models/<name>`` for each name."""
+    entries = "".join(f'  config {{\n    name: "{name}"\n    base_path: "{(saved_models / name).absolute()}"\n'
+                      f'    model_platform: "tensorflow"\n  }}\n' for name in names)
+    path.write_text(f"model_config_list {{\n{entries}}}\n", encoding="utf-8")
+
+
+def run_demo(saved_models: Path, out_dir: Path, names: Sequence[str], num: int, steps: int, seed: int) -> dict[str, list]:
+    """Serves ``names`` from ``saved_models``, writes ``num`` melodies per model under ``out_dir``;
+    returns the GeneratedMelody results per model."""
+    names = exported_models(saved_models, names)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="folkgen-demo-") as scratch:
+        config_path = Path(scratch) / "models.config"
+        write_models_config(saved_models, names, config_path)
+        with start_subprocess(names, model_config_file=config_path, timeout=SERVER_START_TIMEOUT_S) as server:
+            for name in names:
+                config = GenerationConfig(primer=PrimerSource(name="twinkle"), steps=steps, num=num,
+                                          settings=SamplingSettings(temperature=0.9, top_k=0, top_p=0.95),
+                                          seed=seed, out_dir=str(out_dir / name))
+                client = model_client.GrpcModelClient(server.grpc_address, name)
+                try:
+                    results[name] = generate(client, config, name)
+                finally:
+                    client.close()
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m serving.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--saved-models", type=Path, default=Path("saved_models"))
+    parser.add_argument("--out", type=Path, default=Path("out/demo"))
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model names")
+    parser.add_argument("--num", type=int, default=2, help="melodies per model")
+    parser.add_argument("--steps", type=int, default=256, help="tokens sampled per melody")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    console = Console()
+    try:
+        with console.status("starting the model server and generating melodies..."):
+            results = run_demo(args.saved_models, args.out, [n.strip() for n in args.models.split(",") if n.strip()],
+                               args.num, args.steps, args.seed)
+    except (ValueError, RuntimeError, model_client.ClientError) as error:
+        print(f"demo: error: {error}", file=sys.stderr)
+        return 1
+    table = Table(title=f"Folkgen demo: melodies in {os.fspath(args.out)}")
+    for column in ("model", "seed", "notes", "files"):
+        table.add_column(column)
+    for name, melodies in results.items():
+        for melody in melodies:
+            notes = str(melody.melody.notes) if melody.melody else f"not rendered: {melody.error}"
+            table.add_row(name, str(melody.seed), notes, "\n".join(melody.paths.values()))
+    console.print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Generate melodies from a served model and write them: primer -> tokens -> Melody -> files.
+
+The library side of ``folkgen generate`` and of the demo.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from serving import primers, render
+from serving.client import ModelClient, sample_melodies
+from serving.notation import C_MAJOR, COMMON_TIME, Key, Meter
+from serving.primers import PrimerSource
+from serving.sampling import SamplingSettings
+
+logger = logging.getLogger(__name__)
+
+SAMPLING_MODES = ("client", "server")
+_ABC_TUNE_ENDS = ("\n\n", "\nX:")
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """What to generate: ``num`` melodies of ``steps`` tokens from one primer, seeds
+    ``seed .. seed + num - 1``, written in ``formats`` under ``out_dir``."""
+
+    primer: PrimerSource
+    steps: int = 256
+    num: int = 1
+    settings: SamplingSettings = SamplingSettings()
+    seed: int = 0
+    key: Key | None = None
+    meter: Meter | None = None
+    formats: tuple[str, ...] = render.FORMATS
+    out_dir: str = "out"
+    sampling: str = "client"
+    tempo_bpm: float = render.DEFAULT_TEMPO_BPM
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps!r}")
+        if self.num < 1:
+            raise ValueError(f"num must be >= 1, got {self.num!r}")
+        if self.sampling not in SAMPLING_MODES:
+            raise ValueError(f"unknown sampling {self.sampling!r}; expected one of {SAMPLING_MODES}")
+        if not -2**31 <= self.seed <= 2**31 - self.num:
+            raise ValueError(f"seed must fit in int32, got {self.seed!r}")
+        unknown = [name for name in self.formats if name not in render.FORMATS]
+        if unknown:
+            raise ValueError(f"unknown format {unknown[0]!r}; expected some of {', '.join(render.FORMATS)}")
+        if self.tempo_bpm <= 0:
+            raise ValueError(f"tempo must be > 0, got {self.tempo_bpm!r}")
+
+
+@dataclass(frozen=True)
+class GeneratedMelody:
+    """One written melody: its seed, tokens (primer + sampled), files, or why it could not be rendered."""
+
+    seed: int
+    tokens: tuple[str, ...]
+    primer_length: int
+    paths: dict[str, str]
+    melody: render.Melody | None
+    error: str = ""
+
+
+def generate(client: ModelClient, config: GenerationConfig, name: str,
+             on_step: Callable[[int, int], None] | None = None) -> list[GeneratedMelody]:
+    """Samples ``config.num`` melodies from ``client``'s model and writes them as ``name_seedN.*``."""
+    vocabulary = client.symbols
+    primer = primers.primer_symbols(config.primer, vocabulary)
+    primer_ids = primers.encode(primer, vocabulary)
+    seeds = [config.seed + offset for offset in range(config.num)]
+    if config.sampling == "client":
+        sampled = sample_melodies(client, [primer_ids] * config.num, config.steps, config.settings, seeds, on_step)
+    else:
+        sampled = _sample_on_server(client, primer_ids, config, seeds)
+        if on_step is not None:
+            on_step(1, 1)
+    results = []
+    for seed, ids in zip(seeds, sampled):
+        tokens = primer + [vocabulary[index] for index in ids]
+        results.append(_write(tokens, len(primer), seed, config, f"{name}_seed{seed}",
+                              primers.is_character_vocabulary(vocabulary)))
+    return results
+
+
+def _sample_on_server(client: ModelClient, primer_ids: list[int], config: GenerationConfig,
+                      seeds: Sequence[int]) -> list[list[int]]:
+    rows = len(seeds)
+    tokens = client.generate(
+        primer=np.tile(np.asarray(primer_ids, np.int32), (rows, 1)),
+        primer_length=np.full(rows, len(primer_ids)), steps=np.full(rows, config.steps),
+        temperature=np.full(rows, config.settings.temperature), top_k=np.full(rows, config.settings.top_k),
+        top_p=np.full(rows, config.settings.top_p), seed=np.asarray(seeds))
+    return [[int(token) for token in row if token >= 0] for row in tokens]
+
+
+def _write(tokens: list[str], primer_length: int, seed: int, config: GenerationConfig, stem: str,
+           characters: bool) -> GeneratedMelody:
+    """Renders one melody; a melody that cannot be rendered keeps its tokens (as text) and the error."""
+    try:
+        if characters:
+            text = "".join(tokens[:primer_length]) + _cut_abc(tokens[primer_length:])
+            melody = render.melody_from_abc(text, config.key, config.meter, title=stem)
+        else:
+            melody = render.melody_from_timesteps(tokens, primer_length, config.key or C_MAJOR,
+                                                  config.meter or COMMON_TIME, title=stem)
+        paths = render.write_formats(melody, config.formats, config.out_dir, stem, config.tempo_bpm)
+        return GeneratedMelody(seed, tuple(tokens), primer_length, paths, melody)
+    except ValueError as error:
+        path = _save_tokens(tokens, characters, config.out_dir, stem)
+        logger.warning("melody %s not rendered (%s); its tokens are in %s", stem, error, path)
+        return GeneratedMelody(seed, tuple(tokens), primer_length, {"tokens": path}, None, str(error))
+
+
+def _cut_abc(generated: Sequence[str]) -> str:
+    """A character model's generation up to the end of its tune (a blank line or the next X:)."""
+    text = "".join(generated)
+    ends = [text.find(marker) for marker in _ABC_TUNE_ENDS if marker in text]
+    return text[: min(ends)] if ends else text
+
+
+def _save_tokens(tokens: list[str], characters: bool, out_dir: str, stem: str) -> str:
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, f"{stem}.tokens.txt")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("".join(tokens) if characters else " ".join(tokens))
+    return path
