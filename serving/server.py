@@ -57,8 +57,9 @@ class ServerOptions:
                 raise ValueError(f"--{name} must be in 0..65535, got {value}")
         if self.file_system_poll_wait_seconds < 0:
             raise ValueError(f"--file_system_poll_wait_seconds must be >= 0, got {self.file_system_poll_wait_seconds}")
-        if self.grpc_workers < 1:
-            raise ValueError(f"grpc_workers must be >= 1, got {self.grpc_workers}")
+        for name in ("max_batch_rows", "max_steps", "max_request_bytes", "grpc_workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
 
 
 def build_parser() -> argparse.ArgumentParser:
