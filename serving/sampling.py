@@ -1,0 +1,178 @@
+"""Client-side sampling for token models, in pure NumPy.
+
+Implements the algorithm of `serving/README.md` ("Sampling, bit for bit") exactly as the
+`generate` signature does in TensorFlow (`trainer/export.py`), so that the client looping over
+`step` and the server running `generate` draw the same tokens for the same seed.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+_MASK32 = 0xFFFFFFFF
+_INT32_MIN = -(2**31)
+_INT32_MAX = 2**31 - 1
+_FLOAT32_MAX = np.float32(np.finfo(np.float32).max)
+
+StepFn = Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""One model step: (token, state `[S]`) -> (logits `[V]`, new state `[S]`)."""
+AllowedFn = Callable[[int, Sequence[int]], "np.ndarray | None"]
+"""Per-step mask hook: (sample index, tokens sampled so far) -> bool `[V]` or None (all allowed)."""
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How to pick each token: `top_k = 0` and `top_p = 1.0` switch those filters off."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+
+    def __post_init__(self) -> None:
+        validate_settings(self.temperature, self.top_k, self.top_p)
+
+
+def validate_settings(temperature: float, top_k: int, top_p: float) -> None:
+    """Raise ValueError naming the first bad value (temperature <= 0, top_k < 0, top_p outside (0, 1])."""
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    if int(top_k) != top_k or top_k < 0:
+        raise ValueError(f"top_k must be an integer >= 0 (0 = off), got {top_k!r}")
+    if not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1] (1.0 = off), got {top_p!r}")
+
+
+GREEDY = SamplingSettings(temperature=1.0, top_k=1, top_p=1.0)
+
+
+def uniform(seed: int, index: int) -> float:
+    """The counter-based draw in [0, 1) for sample `index` of the melody with `seed` (int32)."""
+    if not _INT32_MIN <= seed <= _INT32_MAX:
+        raise ValueError(f"seed must fit in int32, got {seed!r}")
+    if not 0 <= index <= _INT32_MAX:
+        raise ValueError(f"index must be in [0, 2**31), got {index!r}")
+    x = ((seed & 0x7FFFFFFF) * 69069 + index * 1013904223 + 1) & _MASK32
+    if x == 0:
+        x = 0x9E3779B9
+    for _ in range(4):
+        x ^= (x << 13) & _MASK32
+        x ^= x >> 17
+        x ^= (x << 5) & _MASK32
+    return (x >> 8) / 2**24
+
+
+def _weights(logits: np.ndarray, temperature: np.float32, allowed: np.ndarray) -> np.ndarray:
+    """Unnormalised float32 probabilities `[V]`; NaN and disallowed symbols get 0."""
+    possible = allowed & ~np.isnan(logits)
+    z = np.minimum(np.where(possible, logits, -np.inf), _FLOAT32_MAX).astype(np.float32)
+    finite = possible & (z > -np.inf)
+    if not finite.any():
+        return allowed.astype(np.float32)
+    shifted = np.where(finite, (z - z[finite].max()) / temperature, np.float32(-np.inf))
+    return np.exp(shifted.astype(np.float64)).astype(np.float32)
+
+
+def choose(
+    logits: np.ndarray,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    u: float,
+    allowed: np.ndarray | None = None,
+) -> int:
+    """Pick one symbol index from log-probabilities `logits` `[V]` with the draw `u` in [0, 1).
+
+    `allowed` is an optional bool mask `[V]`; NaN logits are never chosen; if no symbol has a
+    finite logit the choice is uniform over the allowed ones.
+    """
+    validate_settings(temperature, top_k, top_p)
+    if not 0.0 <= u < 1.0:
+        raise ValueError(f"u must be in [0, 1), got {u!r}")
+    row = np.asarray(logits, dtype=np.float32)
+    if row.ndim != 1 or row.size == 0:
+        raise ValueError(f"logits must be a non-empty 1-D array, got shape {row.shape}")
+    if allowed is None:
+        mask = np.ones(row.shape, dtype=bool)
+    else:
+        mask = np.asarray(allowed, dtype=bool)
+        if mask.shape != row.shape:
+            raise ValueError(f"allowed must have shape {row.shape}, got {mask.shape}")
+        if not mask.any():
+            raise ValueError("allowed masks out every symbol")
+    p = _weights(row, np.float32(temperature), mask)
+    order = np.argsort(-p, kind="stable")
+    q = p[order]
+    positions = np.arange(q.size)
+    if top_k > 0:
+        q = np.where(positions < top_k, q, np.float32(0))
+    c0 = np.cumsum(q, dtype=np.float32)
+    keep = (c0 - q < np.float32(top_p) * c0[-1]) | (positions == 0)
+    q = np.where(keep, q, np.float32(0))
+    c = np.cumsum(q, dtype=np.float32)
+    below = int(np.count_nonzero(c <= np.float32(u) * c[-1]))
+    last_kept = int(np.max(np.where(q > 0, positions, 0)))
+    return int(order[min(below, last_kept)])
+
+
+def greedy(logits: np.ndarray, allowed: np.ndarray | None = None) -> int:
+    """The most probable allowed symbol (ties to the lower index)."""
+    return choose(logits, 1.0, 1, 1.0, 0.0, allowed)
+
+
+def sample_temperature(
+    logits: np.ndarray, temperature: float, u: float, allowed: np.ndarray | None = None
+) -> int:
+    """Sample from the whole distribution sharpened/flattened by `temperature`."""
+    return choose(logits, temperature, 0, 1.0, u, allowed)
+
+
+def sample_top_k(
+    logits: np.ndarray, k: int, u: float, temperature: float = 1.0, allowed: np.ndarray | None = None
+) -> int:
+    """Sample among the `k` most probable symbols."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k!r}")
+    return choose(logits, temperature, k, 1.0, u, allowed)
+
+
+def sample_top_p(
+    logits: np.ndarray, p: float, u: float, temperature: float = 1.0, allowed: np.ndarray | None = None
+) -> int:
+    """Sample from the smallest head of the distribution holding probability mass `p`."""
+    return choose(logits, temperature, 0, p, u, allowed)
+
+
+def sample_loop(
+    step: StepFn,
+    initial_state: np.ndarray,
+    primer: Sequence[int],
+    steps: int,
+    settings: SamplingSettings,
+    seed: int,
+    allowed_fn: AllowedFn | None = None,
+) -> list[int]:
+    """The contract's loop for one melody: feed `primer` through `step`, then sample `steps` tokens.
+
+    Returns the sampled tokens only (primer excluded); the same as `generate` for the same seed.
+    """
+    if len(primer) < 1:
+        raise ValueError(f"primer must hold at least one token, got {list(primer)!r}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps!r}")
+    state = np.asarray(initial_state, dtype=np.float32)
+    logits = None
+    for token in primer:
+        logits, state = step(int(token), state)
+    sampled: list[int] = []
+    for index in range(steps):
+        allowed = allowed_fn(index, sampled) if allowed_fn is not None else None
+        token = choose(
+            logits, settings.temperature, settings.top_k, settings.top_p, uniform(seed, index), allowed
+        )
+        sampled.append(token)
+        if index + 1 < steps:
+            logits, state = step(token, state)
+    return sampled
