@@ -8,6 +8,7 @@ tune is kept when it has at least one note and at least one encoding succeeded.
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -113,32 +114,146 @@ def _encode(raw: RawTune, melody: Melody, abc_text: str | None, text: str) -> Tu
 def parse_melody(raw: RawTune, abc_text: str | None = None) -> Melody:
     """Parses ``raw`` with music21 and extracts its melody; TuneError (or music21's errors) on failure.
 
-    ``abc_text`` is the ABC to parse for ``abc`` and ``irishman`` tunes.
+    ``abc_text`` is the ABC to parse for ``abc`` and ``irishman`` tunes: it goes through music21's
+    ABC tokenizer only (``abc_melody``); the other formats through a music21 Score
+    (``score_melody``).
     """
-    score = _parse_score(raw, abc_text)
+    if raw.fmt in ("abc", "irishman"):
+        return abc_melody(abc_text or "", raw.tune_id)
+    return score_melody(_parse_score(raw), raw.tune_id)
+
+
+def abc_melody(text: str, tune_id: str) -> Melody:
+    """One ABC tune's melody from music21's ABC tokens (``abcFormat.ABCHandler``).
+
+    Reads what ``converter.parse(text, format="abc")`` would put in the first part (durations
+    with broken rhythms and tuplets, accidentals carried through bars, key signatures, ties,
+    grace notes) without building the Score: the Score's re-barring and beaming cost ~10x more
+    than tokenizing. Clef transpositions in ``K:`` are ignored (the ABC standard's reading).
+    """
+    from music21 import abcFormat  # pylint: disable=import-outside-toplevel
+
+    handler = abcFormat.ABCFile().readstr(text)
+    voices = handler.splitByVoice()
+    if len(voices) > 1:  # common header, then the first voice, as music21's first part
+        handler = voices[0] + voices[1]
+    builder = _MelodyBuilder(tune_id)
+    title, meter, declared_key = None, "", None
+    bar = 1
+    for token in handler.tokens:
+        if isinstance(token, abcFormat.ABCMetadata):
+            if token.isTitle() and title is None:
+                title = token.data.strip()
+            elif token.isMeter() and not meter:
+                signature = token.getTimeSignatureObject()
+                meter = signature.ratioString if signature is not None else ""
+            elif token.isKey() and declared_key is None:
+                declared_key = _key_of_signature(token.getKeySignatureObject())
+        elif isinstance(token, abcFormat.ABCBar):
+            bar += 1
+        elif isinstance(token, abcFormat.ABCNote) and not token.inGrace:
+            quarters = float(token.quarterLength)
+            if token.activeTuplet is not None:
+                quarters *= float(token.activeTuplet.tupletMultiplier())
+            if isinstance(token, abcFormat.ABCChord):
+                pitches = [_midi_number(sub.pitchName) for sub in token.subTokens
+                           if isinstance(sub, abcFormat.ABCNote) and sub.pitchName]
+                if len(set(pitches)) > 1:
+                    raise TuneError("chord", f"chord {token.src!r} in bar {bar} of monophonic tune {tune_id}",
+                                    title or "")
+                builder.add(pitches[0] if pitches else None, quarters, token.tie)
+            else:
+                pitch = None if token.isRest or not token.pitchName else _midi_number(token.pitchName)
+                builder.add(pitch, quarters, token.tie)
+    return _finish(builder.events, title or "", declared_key, meter, tune_id)
+
+
+def score_melody(score, tune_id: str) -> Melody:
+    """The melody of a music21 Score (its first part, flattened)."""
     parts = getattr(score, "parts", None)
-    part = parts[0] if parts else score
-    flat = part.flatten()
+    flat = (parts[0] if parts else score).flatten()
     title = ((score.metadata.title or "") if score.metadata is not None else "").strip()
-    try:
-        events = _melody_events(flat, raw)
-    except TuneError as error:
-        raise TuneError(error.reason, str(error), title) from error
-    if not any(event.pitch is not None for event in events):
-        raise TuneError("no_notes", f"tune {raw.tune_id} has no notes ({len(events)} rests)", title)
-    tonic, mode = _declared_key(flat) or _analysed_key(flat)
+    builder = _MelodyBuilder(tune_id)
+    for element in flat.notesAndRests:
+        if element.duration.isGrace:
+            continue
+        where = f"measure {element.measureNumber} (offset {float(element.offset):g} quarters)"
+        pitch = None
+        if element.isChord and not element.isRest:
+            pitches = sorted({pitch.midi for pitch in element.pitches})
+            if len(pitches) > 1:
+                names = " ".join(pitch.nameWithOctave for pitch in element.pitches)
+                raise TuneError("chord", f"chord [{names}] at {where} in monophonic tune {tune_id}", title)
+            pitch = pitches[0] if pitches else None
+        elif not element.isRest:
+            pitch = int(element.pitch.midi)
+        tie = None if element.isRest or element.tie is None else element.tie.type
+        builder.add_at(float(element.offset), pitch, float(element.quarterLength), tie, where, title)
+    signatures = flat.getElementsByClass("KeySignature")
     meters = flat.getElementsByClass("TimeSignature")
-    meter = meters[0].ratioString if meters else ""
+    declared_key = _key_of_signature(signatures[0]) if signatures else None
+    return _finish(builder.events, title, declared_key, meters[0].ratioString if meters else "", tune_id)
+
+
+def _finish(events: list[Event], title: str, declared_key: tuple[str, str] | None, meter: str,
+            tune_id: str) -> Melody:
+    if not any(event.pitch is not None for event in events):
+        raise TuneError("no_notes", f"tune {tune_id} has no notes ({len(events)} rests)", title)
+    tonic, mode = declared_key or _analysed_key(events)
     return Melody(tuple(events), title, tonic, mode, meter)
 
 
-def _parse_score(raw: RawTune, abc_text: str | None):
+class _MelodyBuilder:
+    """Collects a monophonic melody's events: tied notes merged into one event."""
+
+    def __init__(self, tune_id: str) -> None:
+        self.tune_id = tune_id
+        self.events: list[Event] = []
+        self._end = 0.0
+        self._tie_open = False
+
+    def add(self, pitch: int | None, quarters: float, tie: str | None) -> None:
+        """Appends a note (or rest) that starts where the previous event ends."""
+        if quarters <= 0:
+            return
+        last = self.events[-1] if self.events else None
+        if self._tie_open and pitch is not None and last is not None and last.pitch == pitch and tie in (
+                "continue", "stop"):
+            self.events[-1] = Event(pitch, last.quarters + quarters)
+        else:
+            self.events.append(Event(pitch, quarters))
+        self._tie_open = pitch is not None and tie in ("start", "continue")
+        self._end += quarters
+
+    def add_at(self, offset: float, pitch: int | None, quarters: float, tie: str | None, where: str,
+               title: str) -> None:
+        """Appends an event starting at ``offset``: a gap becomes a rest, an overlap a TuneError."""
+        if quarters <= 0:
+            return
+        if offset < self._end - _TIME_TOLERANCE:
+            raise TuneError(
+                "overlapping_notes",
+                f"event at {where} starts before the previous one ends ({self._end:g}) in tune "
+                f"{self.tune_id}: not monophonic", title,
+            )
+        if offset > self._end + _TIME_TOLERANCE:
+            self.add(None, offset - self._end, None)
+        self.add(pitch, quarters, tie)
+
+
+@functools.lru_cache(maxsize=512)
+def _midi_number(pitch_name: str) -> int:
+    """music21 pitch name (``"F#4"``, ``"B-3"``) -> MIDI number."""
+    from music21 import pitch  # pylint: disable=import-outside-toplevel
+
+    return int(pitch.Pitch(pitch_name).midi)
+
+
+def _parse_score(raw: RawTune):
     import music21  # pylint: disable=import-outside-toplevel  # slow import, only in workers
 
     music21_format = _MUSIC21_FORMATS[raw.fmt]
-    if raw.fmt in ("abc", "irishman"):
-        parsed = music21.converter.parse(abc_text, format=music21_format)
-    elif raw.fmt in _BINARY_SUFFIXES and not _looks_like_text(raw.content):
+    if raw.fmt in _BINARY_SUFFIXES and not _looks_like_text(raw.content):
         parsed = _parse_binary(raw, music21_format)
     else:
         parsed = music21.converter.parse(raw.content.decode("utf-8"), format=music21_format)
@@ -162,66 +277,30 @@ def _parse_binary(raw: RawTune, music21_format: str):
         os.remove(path)
 
 
-def _melody_events(flat, raw: RawTune) -> list[Event]:
-    """Notes and rests of a flattened monophonic part: ties merged, grace notes dropped, gaps
-    filled with rests; a chord or overlapping notes raise TuneError naming where."""
-    events: list[Event] = []
-    end = 0.0
-    tie_open = False
-    for element in flat.notesAndRests:
-        quarters = float(element.quarterLength)
-        if element.duration.isGrace or quarters <= 0:
-            continue
-        offset = float(element.offset)
-        if element.isChord and not element.isRest:
-            pitches = " ".join(pitch.nameWithOctave for pitch in element.pitches)
-            raise TuneError(
-                "chord",
-                f"chord [{pitches}] at measure {element.measureNumber} (offset {offset:g} quarters) "
-                f"in monophonic tune {raw.tune_id}",
-            )
-        if offset < end - _TIME_TOLERANCE:
-            raise TuneError(
-                "overlapping_notes",
-                f"{element.name} at measure {element.measureNumber} (offset {offset:g} quarters) starts "
-                f"before the previous event ends ({end:g}) in tune {raw.tune_id}: not monophonic",
-            )
-        if offset > end + _TIME_TOLERANCE:
-            events.append(Event(None, offset - end))
-            tie_open = False
-        pitch = None if element.isRest else int(element.pitch.midi)
-        tie = None if element.isRest or element.tie is None else element.tie.type
-        if tie_open and pitch is not None and events and events[-1].pitch == pitch and tie in ("continue", "stop"):
-            events[-1] = Event(pitch, events[-1].quarters + quarters)
-        else:
-            events.append(Event(pitch, quarters))
-        tie_open = tie in ("start", "continue")
-        end = offset + quarters
-    return events
-
-
-def _declared_key(flat) -> tuple[str, str] | None:
-    """(tonic, mode) of the first Key or KeySignature.
+def _key_of_signature(signature) -> tuple[str, str] | None:
+    """(tonic, mode) of a music21 Key or KeySignature (None for None).
 
     A bare signature (no declared tonic, e.g. kern ``*k[f#]`` without ``*G:``) or a mode outside
     ``encoding.canonical_mode`` is read as the major key of that signature; the transposition is
     the same either way, as it moves the signature.
     """
-    signatures = flat.getElementsByClass("KeySignature")
-    if not signatures:
+    if signature is None:
         return None
-    first = signatures[0]
-    if hasattr(first, "tonic") and hasattr(first, "mode"):
+    if hasattr(signature, "tonic") and hasattr(signature, "mode"):
         try:
-            return _tonic_name(first.tonic.name), encoding.canonical_mode(first.mode or "major")
+            return _tonic_name(signature.tonic.name), encoding.canonical_mode(signature.mode or "major")
         except ValueError:
-            logger.debug("mode %r of %s is not a known mode; reading it as major", first.mode, first)
-    return _tonic_name(first.asKey("major").tonic.name), "major"
+            logger.debug("mode %r of %s is not a known mode; reading it as major", signature.mode, signature)
+    return _tonic_name(signature.asKey("major").tonic.name), "major"
 
 
-def _analysed_key(flat) -> tuple[str, str]:
-    """(tonic, mode) from music21's key analysis, for tunes that declare no key."""
-    key = flat.analyze("key")
+def _analysed_key(events: list[Event]) -> tuple[str, str]:
+    """(tonic, mode) from music21's key analysis of the notes, for tunes that declare no key."""
+    from music21 import note, stream  # pylint: disable=import-outside-toplevel
+
+    notes = stream.Stream([note.Note(event.pitch, quarterLength=event.quarters)
+                           for event in events if event.pitch is not None])
+    key = notes.analyze("key")
     return _tonic_name(key.tonic.name), encoding.canonical_mode(key.mode)
 
 
