@@ -148,15 +148,20 @@ def coverage(sequence_lengths: Iterable[int], length: int) -> float:
 def load_sequences(data_dir: str, split: str, kind: str) -> tuple[list[np.ndarray], list[str]]:
     """Reads the ``kind`` codes of every tune of ``split`` from a preprocessing output folder.
 
-    Returns ``(sequences, ids)``; tunes whose encoding was skipped (empty sequence) are left out.
+    Returns ``(sequences, ids)``; tunes whose encoding was skipped (empty sequence) are left out,
+    and a split absent from the folder (no tune fell in it) gives empty lists.
     """
     import tensorflow_datasets as tfds  # heavy import, only when reading a dataset
 
     alphabet_for(kind)
     if split not in schema.SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {schema.SPLITS}")
-    dataset = tfds.builder_from_directory(data_dir).as_dataset(split=split)
+    builder = tfds.builder_from_directory(data_dir)
     sequences, ids = [], []
+    if split not in builder.info.splits:  # the preprocessing job writes no empty split
+        logger.warning("%s has no %s split", data_dir, split)
+        return sequences, ids
+    dataset = builder.as_dataset(split=split)
     for example in tfds.as_numpy(dataset):
         codes = np.asarray(example[kind], np.int32)
         if codes.size:

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from trainer import vae_data
+from trainer import vae_data, vae_export, vae_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,11 @@ def _dense_stack(hidden_dim: int, name: str) -> keras.Sequential:
         ],
         name=name,
     )
+
+
+def _codes_of(data) -> tf.Tensor:
+    """The int32 codes [B, L] of a batch: a bare tensor (``fit``) or an ``(x, y, weights)`` tuple."""
+    return data[0] if isinstance(data, (tuple, list)) else data
 
 
 class Vae(keras.Model):
@@ -220,7 +225,8 @@ class Vae(keras.Model):
         self.trackers["total_loss"].update_state(total)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-    def train_step(self, codes: tf.Tensor) -> dict[str, tf.Tensor]:
+    def train_step(self, data) -> dict[str, tf.Tensor]:
+        codes = _codes_of(data)
         with tf.GradientTape() as tape:
             reconstruction, kl = self._loss_terms(codes, training=True)
             total = reconstruction + self.kl_weight * kl
@@ -228,8 +234,9 @@ class Vae(keras.Model):
         self.optimizer.apply(gradients, self.trainable_weights)
         return self._record(reconstruction, kl, total)
 
-    def test_step(self, codes: tf.Tensor) -> dict[str, tf.Tensor]:
+    def test_step(self, data) -> dict[str, tf.Tensor]:
         """Validation losses with the posterior sampled, as in training, and the full KL weight."""
+        codes = _codes_of(data)
         mean, logvar = self.encode(codes)
         logits = self.decode_logits(self.sample_z(mean, logvar))
         reconstruction = tf.reduce_mean(self.reconstruction_loss(codes, logits))
@@ -260,3 +267,85 @@ def build_vae(config: VaeConfig) -> Vae:
     )
     model.optimizer.build(model.trainable_variables)
     return model
+
+
+def load_split(data_dir: str, split: str, config: VaeConfig) -> tuple[vae_data.PaddedCodes, list[int]]:
+    """The padded rows of ``split`` and the unpadded length of every tune in it."""
+    sequences, ids = vae_data.load_sequences(data_dir, split, config.kind)
+    padded = vae_data.pad_codes(sequences, config.length, vae_data.alphabet_for(config.kind), config.overflow, ids)
+    return padded, [len(sequence) for sequence in sequences]
+
+
+def _training_callbacks(config: VaeConfig, job_dir: pathlib.Path, has_validation: bool) -> list:
+    callbacks = [
+        KlWarmup(config),
+        keras.callbacks.BackupAndRestore(backup_dir=str(job_dir / "backup")),
+        keras.callbacks.CSVLogger(str(job_dir / "history.csv"), append=True),
+    ]
+    if has_validation:
+        callbacks.append(
+            keras.callbacks.ModelCheckpoint(
+                str(job_dir / "best.weights.h5"), monitor="val_total_loss", mode="min", save_best_only=True,
+                save_weights_only=True,
+            )
+        )
+        if config.patience:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_total_loss", mode="min", patience=config.patience, restore_best_weights=True
+                )
+            )
+    return callbacks
+
+
+def train_vae(config: VaeConfig, data_dir: str, job_dir: str, export_base: str | None = None) -> dict:
+    """Trains ``config`` on a preprocessing output folder and returns the test metrics.
+
+    Writes ``job_dir/{history.csv, best.weights.h5, last.weights.h5, metrics.json}`` (an
+    interrupted run resumes from ``job_dir/backup``); with ``export_base``, also exports a new
+    SavedModel version there (``metrics["export_path"]``). With ``patience`` > 0 the weights
+    kept are those of the best validation epoch, otherwise those of the last epoch (the slides).
+    """
+    job_path = pathlib.Path(job_dir)
+    job_path.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(config.seed)
+    splits, all_lengths = {}, []
+    for split in ("train", "validation", "test"):
+        splits[split], lengths = load_split(data_dir, split, config)
+        all_lengths.extend(lengths)
+    if not len(splits["train"].codes):
+        raise ValueError(f"no {config.kind} codes in the train split of {data_dir!r}")
+    model = build_vae(config)
+    train = tf.data.Dataset.from_tensor_slices(splits["train"].codes)
+    train = train.shuffle(len(splits["train"].codes), seed=config.seed).batch(config.batch_size)
+    has_validation = len(splits["validation"].codes) > 0
+    validation = (
+        tf.data.Dataset.from_tensor_slices(splits["validation"].codes).batch(config.batch_size)
+        if has_validation else None
+    )
+    started = time.monotonic()
+    history = model.fit(
+        train, validation_data=validation, epochs=config.epochs, verbose=0, shuffle=False,  # tf.data shuffles
+        callbacks=_training_callbacks(config, job_path, has_validation),
+    )
+    train_seconds = time.monotonic() - started
+    model.save_weights(str(job_path / "last.weights.h5"))
+    evaluated = splits["test"] if len(splits["test"].codes) else splits["validation"]
+    metrics = vae_metrics.evaluate_vae(
+        model, config.latent_dim, model.alphabet, evaluated, splits["train"], seed=config.seed
+    )
+    metrics.update(
+        {
+            "model": config.name,
+            "coverage": vae_data.coverage(all_lengths, config.length),
+            "truncated": sum(padded.truncated for padded in splits.values()),
+            "epochs_run": len(history.history.get("total_loss", [])),
+            "train_seconds": round(train_seconds, 2),
+            **{key: float(values[-1]) for key, values in history.history.items()},
+        }
+    )
+    if export_base is not None:
+        metrics["export_path"] = str(vae_export.export_vae(model, config, export_base))
+    (job_path / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    logger.info("%s trained in %.1fs: %s", config.name, train_seconds, metrics)
+    return metrics
