@@ -42,6 +42,12 @@ class Vocabulary:
     def delimiter_id(self) -> int:
         return self.symbols.index(encoding.DELIMITER)
 
+    def stream_counts(self, num_songs: int) -> np.ndarray:
+        """Counts ``[V]`` of the joined stream: the delimiter counted at least once per song."""
+        counts = np.array(self.counts, dtype=np.int64)
+        counts[self.delimiter_id] = max(counts[self.delimiter_id], num_songs)
+        return counts
+
 
 def load_vocabulary(data_dir: str | pathlib.Path) -> Vocabulary:
     """Reads ``<data_dir>/vocabulary.tsv``; a missing file raises ValueError naming it."""

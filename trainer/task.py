@@ -237,7 +237,7 @@ def train(
     _write_json(os.path.join(paths.job_dir, CONFIG_FILE), {"preset": preset, "config": dataclasses.asdict(config)})
 
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config, vocabulary.counts)
+    model = build_model(config, vocabulary.stream_counts(data.count_songs(data_dir, "train")))
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
