@@ -20,11 +20,14 @@ from typing import Any, Mapping
 import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 LOGGER = logging.getLogger(__name__)
 # TF Serving retries a failed load a few times, then gives up on that version.
 MAX_LOAD_ATTEMPTS = 3
+WARMUP_REQUESTS = Path("assets.extra") / "tf_serving_warmup_requests"
+MAX_WARMUP_REQUESTS = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,11 +145,35 @@ def read_signature_defs(export_dir: Path) -> dict[str, meta_graph_pb2.SignatureD
     raise ValueError(f"{export_dir}: no MetaGraph tagged 'serve'")
 
 
+def run_warmup_requests(servable: Servable) -> int:
+    """Replay `assets.extra/tf_serving_warmup_requests` (PredictionLogs) as TF Serving does; return the count.
+
+    A failing warmup request fails the load, as in TF Serving.
+    """
+    path = servable.path / WARMUP_REQUESTS
+    if not path.is_file():
+        return 0
+    count = 0
+    for record in tf.data.TFRecordDataset(str(path)).take(MAX_WARMUP_REQUESTS):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        if log.WhichOneof("log_type") != "predict_log":
+            raise ValueError(f"{path}: only predict_log warmup records are supported, got {log.WhichOneof('log_type')}")
+        request = log.predict_log.request
+        function = servable.signature(request.model_spec.signature_name or "serving_default")
+        function(**{name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()})
+        count += 1
+    return count
+
+
 def load_servable(name: str, version: int, export_dir: Path) -> Servable:
-    """Load one version directory."""
+    """Load one version directory and replay its warmup requests, if any."""
     signature_defs = read_signature_defs(export_dir)
     loaded = tf.saved_model.load(str(export_dir))
-    return Servable(name=name, version=version, path=export_dir, loaded=loaded, signature_defs=signature_defs)
+    servable = Servable(name=name, version=version, path=export_dir, loaded=loaded, signature_defs=signature_defs)
+    warmed = run_warmup_requests(servable)
+    if warmed:
+        LOGGER.info("Ran %d warmup requests for %s version %d", warmed, name, version)
+    return servable
 
 
 def list_versions(base_path: Path) -> list[int]:

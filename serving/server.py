@@ -130,15 +130,15 @@ class ModelServer:
         if self.grpc_port == 0:
             raise OSError(f"cannot bind gRPC to {host}:{self.options.port}")
         self._grpc_server.start()
-        rest = "off"
+        rest = "REST off"
         if self.options.rest_api_port:
             self._rest_server = RestServer((host, self.options.rest_api_port), self.registry, self.limits)
             self.rest_port = self._rest_server.server_address[1]
             self._rest_thread = threading.Thread(target=self._rest_server.serve_forever, name="rest", daemon=True)
             self._rest_thread.start()
-            rest = f"http://{host}:{self.rest_port}"
+            rest = f"REST on http://{host}:{self.rest_port}"
         self.registry.start_polling()
-        LOGGER.info("Serving gRPC on %s:%d, REST on %s", host, self.grpc_port, rest)
+        LOGGER.info("Serving gRPC on %s:%d, %s", host, self.grpc_port, rest)
 
     def stop(self, grace_seconds: float = 5.0) -> None:
         """Stop accepting requests, let those in flight finish (up to the grace period), stop polling."""

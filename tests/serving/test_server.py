@@ -23,6 +23,7 @@ from tensorflow_serving.apis import (
     get_model_status_pb2,
     model_service_pb2_grpc,
     predict_pb2,
+    prediction_log_pb2,
     prediction_service_pb2_grpc,
 )
 
@@ -86,7 +87,21 @@ def export_tiny_token_model(base_path: Path, version: int, offset: int) -> Path:
             "vocabulary": model.vocabulary.get_concrete_function(),
         },
     )
+    write_warmup_requests(temp_dir / "assets.extra" / "tf_serving_warmup_requests")
     return temp_dir.rename(base_path / str(version))
+
+
+def write_warmup_requests(path: Path) -> None:
+    """TF Serving's warmup file: PredictionLogs the server replays before a version is AVAILABLE."""
+    path.parent.mkdir(parents=True)
+    requests = [
+        predict_request(generate_inputs(), signature="generate"),
+        predict_request({"token": np.array([1], np.int32), "state": np.zeros((1, 1), np.float32)}, signature="step"),
+    ]
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for request in requests:
+            log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
+            writer.write(log.SerializeToString())
 
 
 def expected_tokens(primer: list[list[int]], lengths: list[int], steps: list[int], seeds: list[int], offset: int) -> list[list[int]]:
@@ -239,6 +254,12 @@ def test_grpc_status_reports_available_and_failed_versions(model_stub):
     assert statuses[3].state == get_model_status_pb2.ModelVersionStatus.END
     assert statuses[3].status.error_message  # the broken export says why
     assert 9 not in statuses  # the non-integer temp dir is ignored
+
+
+def test_warmup_requests_ran_before_the_version_was_available(server):
+    log = server.log()
+    assert "Ran 2 warmup requests for tiny version 1" in log
+    assert log.index("Ran 2 warmup requests for tiny version 1") < log.index("Serving gRPC on")
 
 
 # ---- REST, as TF Serving's docs show it ----
