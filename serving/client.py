@@ -107,7 +107,7 @@ class ModelClient:
         raise NotImplementedError
 
     def metadata(self) -> dict[str, Signature]:
-        """The model's signatures by name."""
+        """The model's signatures by name (internal ones such as ``__saved_model_init_op`` left out)."""
         raise NotImplementedError
 
     def status(self) -> list[VersionStatus]:
@@ -237,7 +237,7 @@ class GrpcModelClient(ModelClient):
         definitions = get_model_metadata_pb2.SignatureDefMap()
         response.metadata["signature_def"].Unpack(definitions)
         return {name: Signature(_infos_from_proto(d.inputs), _infos_from_proto(d.outputs))
-                for name, d in definitions.signature_def.items()}
+                for name, d in definitions.signature_def.items() if not name.startswith("__")}
 
     def status(self) -> list[VersionStatus]:
         request = get_model_status_pb2.GetModelStatusRequest()
@@ -291,7 +291,7 @@ class RestModelClient(ModelClient):
         answer = self._request(self._url("/metadata"), None, self.retry.timeout_s)
         definitions = answer["metadata"]["signature_def"]["signature_def"]
         return {name: Signature(_infos_from_json(d.get("inputs", {})), _infos_from_json(d.get("outputs", {})))
-                for name, d in definitions.items()}
+                for name, d in definitions.items() if not name.startswith("__")}
 
     def status(self) -> list[VersionStatus]:
         answer = self._request(self._url(), None, self.retry.timeout_s)
