@@ -17,11 +17,6 @@ class TensorConversionError(ValueError):
     """A request value cannot become a tensor of the expected type; the message names the value."""
 
 
-def dtype_name(dtype_enum: int) -> str:
-    """`types_pb2.DT_INT32` -> `"int32"`."""
-    return tf.dtypes.as_dtype(dtype_enum).name
-
-
 def array_from_proto(proto: tensor_pb2.TensorProto) -> np.ndarray:
     """Decode a TensorProto (any of its encodings) into a NumPy array of its own dtype."""
     try:

@@ -27,7 +27,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving.server import start_subprocess
+from serving.server import ServerOptions, free_port, start_in_process, start_subprocess
 
 SYMBOLS = ["/", "r", "_", "60", "62", "64", "65"]
 VOCAB_SIZE = len(SYMBOLS)
@@ -424,6 +424,19 @@ def test_bad_rest_request_is_refused_and_serving_goes_on(server, prediction_stub
     status, _ = post_json(f"{server.rest_url}/v1/models/tiny:predict", {"instances": rows()})
     assert status == 200
     assert_still_serving(prediction_stub)
+
+
+def test_in_process_server_for_benchmarks_and_demos(model_root):
+    options = ServerOptions(
+        model_name="solo", model_base_path=model_root / "saved_models" / "tiny", port=0, rest_api_port=free_port()
+    )
+    with start_in_process(options, ["solo"]) as running:
+        status, body = post_json(f"{running.rest_url}/v1/models/solo:predict", {"signature_name": "vocabulary", "inputs": {}})
+        assert (status, body) == (200, {"outputs": SYMBOLS})
+        with grpc.insecure_channel(running.grpc_address) as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            response = stub.Predict(predict_request(generate_inputs(), model="solo"), timeout=30)
+        assert response.model_spec.version.value == 1
 
 
 # ---- version management (last: it changes the served version) ----
