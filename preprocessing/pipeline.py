@@ -20,7 +20,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from preprocessing import corpora, schema, statistics, tfds_output
+from preprocessing import corpora, output_folder, schema, statistics
 from preprocessing.records import ENCODING_TUNE, DeadLetter, RawTune, Source, make_excerpt
 from preprocessing.split import shard_of, split_of
 from preprocessing.tunes import process_tune
@@ -88,16 +88,20 @@ class ParseEncodeFn(beam.DoFn):
     def __init__(self) -> None:
         self._kept = Metrics.counter(METRICS_NAMESPACE, "tunes_kept")
         self._features = None
+        self._serialize = None
 
     def setup(self) -> None:
+        from preprocessing import tfds_output  # TensorFlow loads in the workers only
+
         self._features = tfds_output.features()
+        self._serialize = tfds_output.serialize_example
 
     def process(self, raw: RawTune) -> Iterator[object]:
         excerpt = make_excerpt(raw.content[:400].decode("utf-8", errors="replace"))
         try:
             result = process_tune(raw)
             example, letters = result.example, list(result.dead_letters)
-            serialized = tfds_output.serialize_example(self._features, example) if example is not None else None
+            serialized = self._serialize(self._features, example) if example is not None else None
         except Exception as error:  # noqa: BLE001 - process_tune should not raise; never let one tune stop the job
             example, serialized = None, None
             letters = [_internal_dead_letter(raw.corpus, raw.tune_id, "internal_error", error, excerpt)]
@@ -126,7 +130,10 @@ def _shard_key(item: tuple[str, dict, bytes], num_shards: int) -> tuple[tuple[st
     return (split, shard_of(tune_id, num_shards)), (tune_id, record)
 
 
-def _write_shard(keyed: tuple[tuple[str, int], Sequence[tuple[str, bytes]]], output: str) -> tfds_output.WrittenShard:
+def _write_shard(keyed: tuple[tuple[str, int], Sequence[tuple[str, bytes]]], output: str):
+    """Writes one shard; returns its ``tfds_output.WrittenShard``."""
+    from preprocessing import tfds_output  # TensorFlow loads in the workers only
+
     (split, index), records = keyed
     return tfds_output.write_shard(output, split, index, records)
 
@@ -155,21 +162,26 @@ def _dead_letter_line(letter: DeadLetter) -> str:
 def _finalize(
     _: None,
     config: PreprocessConfig,
-    shards: list[tfds_output.WrittenShard],
+    shards: list,
     sections: dict[str, Counter],
     timestep_counts: Counter,
     abc_counts: Counter,
 ) -> None:
-    """Writes the TFDS metadata, both vocabularies and ``stats.json`` (runs once)."""
+    """Writes the TFDS metadata, both vocabularies and ``stats.json`` (runs once).
+
+    ``shards`` holds the ``tfds_output.WrittenShard`` of every shard written.
+    """
+    from preprocessing import tfds_output  # TensorFlow loads in the workers only
+
     tfds_output.finalize_dataset(
         config.output, shards, description=f"Folk melodies of corpus {config.corpus!r}, one example per tune."
     )
     timestep_vocabulary = statistics.timestep_vocabulary(timestep_counts)
     abc_vocabulary = statistics.abc_vocabulary(abc_counts)
-    tfds_output.write_vocabulary_file(os.path.join(config.output, schema.VOCABULARY_FILE), timestep_vocabulary)
-    tfds_output.write_vocabulary_file(os.path.join(config.output, schema.ABC_VOCABULARY_FILE), abc_vocabulary)
+    output_folder.write_vocabulary_file(os.path.join(config.output, schema.VOCABULARY_FILE), timestep_vocabulary)
+    output_folder.write_vocabulary_file(os.path.join(config.output, schema.ABC_VOCABULARY_FILE), abc_vocabulary)
     stats = statistics.summarise(config.corpus, sections, len(timestep_vocabulary), len(abc_vocabulary))
-    tfds_output.write_json(os.path.join(config.output, schema.STATS_FILE), stats)
+    output_folder.write_json(os.path.join(config.output, schema.STATS_FILE), stats)
 
 
 def build_pipeline(pipeline: beam.Pipeline, sources: Sequence[Source], config: PreprocessConfig) -> None:
@@ -247,7 +259,7 @@ def check_inputs(config: PreprocessConfig) -> list[Source]:
     sources = corpora.list_sources(config.corpus)
     if not sources:
         raise ValueError(f"corpus {config.corpus!r} has no tune files")
-    tfds_output.prepare_output(config.output)
+    output_folder.prepare_output(config.output)
     return sources
 
 
@@ -266,7 +278,7 @@ def run_preprocessing(*, corpus: str, output: str, num_shards: int = 4, beam_arg
     build_pipeline(pipeline, sources, config)
     result = pipeline.run()
     result.wait_until_finish()
-    stats = tfds_output.read_json(os.path.join(output, schema.STATS_FILE))
+    stats = output_folder.read_json(os.path.join(output, schema.STATS_FILE))
     _log_summary(stats, output)
     if not stats["invariant_holds"]:
         raise RuntimeError(f"counts do not add up in {output}: {statistics.INVARIANT} is false: {stats}")

@@ -56,6 +56,7 @@ def with_local_defaults(beam_args: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
     flags, beam_args = parse_flags(sys.argv[1:] if argv is None else argv)
     try:
         run_preprocessing(corpus=flags.corpus, output=flags.output, num_shards=flags.num_shards, beam_args=beam_args)

@@ -1,4 +1,4 @@
-"""Writing the output folder: TFRecord shards with TFDS metadata, vocabularies, stats, dead letters.
+"""The TFDS part of the output folder: TFRecord shards and their metadata.
 
 Every file goes through ``tf.io.gfile``, so ``output`` may be a local folder or a ``gs://`` URL.
 Shards are written under temporary names by the Beam workers, then renamed to TFDS's
@@ -7,10 +7,8 @@ is known (TFDS cannot represent an empty shard or an empty split, so neither is 
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,12 +18,11 @@ from tensorflow_datasets.core import dataset_info, naming
 from tensorflow_datasets.core import splits as split_lib
 from tensorflow_datasets.core import utils as tfds_utils
 
-from preprocessing import schema
+from preprocessing import output_folder, schema
 
 _LOG = logging.getLogger(__name__)
 
 FILE_FORMAT = "tfrecord"
-_TEMP_PREFIX = ".tmp-shard-"
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,7 @@ def shard_file_name(split: str, index: int, num_shards: int) -> str:
 
 def temp_shard_path(output: str, split: str, index: int) -> str:
     """Where a worker writes shard ``index`` of ``split`` before the final rename."""
-    return os.path.join(output, f"{_TEMP_PREFIX}{split}-{index:05d}")
+    return os.path.join(output, f"{output_folder.TEMP_SHARD_PREFIX}{split}-{index:05d}")
 
 
 def write_shard(output: str, split: str, index: int, records: Iterable[tuple[str, bytes]]) -> WrittenShard:
@@ -89,29 +86,6 @@ def write_shard(output: str, split: str, index: int, records: Iterable[tuple[str
             writer.write(record)
             count += 1
     return WrittenShard(split, index, path, count, tf.io.gfile.stat(path).length)
-
-
-def prepare_output(output: str) -> None:
-    """Creates ``output`` and checks it is writable; removes shards of an earlier run.
-
-    Raises ValueError naming ``output`` when it is a file, or cannot be created or written.
-    """
-    if tf.io.gfile.exists(output) and not tf.io.gfile.isdir(output):
-        raise ValueError(f"output {output!r} exists and is not a folder")
-    probe = os.path.join(output, ".write-probe")
-    try:
-        tf.io.gfile.makedirs(output)
-        with tf.io.gfile.GFile(probe, "w") as handle:
-            handle.write("ok")
-        tf.io.gfile.remove(probe)
-    except (tf.errors.OpError, OSError) as error:
-        raise ValueError(f"output {output!r} cannot be written: {error}") from error
-    stale = tf.io.gfile.glob(os.path.join(output, f"{schema.DATASET_NAME}-*.{FILE_FORMAT}-*"))
-    stale += tf.io.gfile.glob(os.path.join(output, f"{_TEMP_PREFIX}*"))
-    for path in stale:
-        tf.io.gfile.remove(path)
-    if stale:
-        _LOG.info("removed %d shard files of an earlier run in %s", len(stale), output)
 
 
 def finalize_dataset(output: str, shards: Sequence[WrittenShard], description: str) -> dict[str, int]:
@@ -159,23 +133,3 @@ def finalize_dataset(output: str, shards: Sequence[WrittenShard], description: s
     info.set_splits(split_lib.SplitDict(split_infos))
     info.write_to_directory(output)
     return per_split
-
-
-def write_vocabulary_file(path: str, entries: list[tuple[str, int]]) -> None:
-    """``schema.write_vocabulary`` to any ``tf.io.gfile`` path (written locally, then copied)."""
-    with tempfile.TemporaryDirectory() as folder:
-        local = os.path.join(folder, os.path.basename(path))
-        schema.write_vocabulary(local, entries)
-        tf.io.gfile.copy(local, path, overwrite=True)
-
-
-def write_json(path: str, document: Mapping[str, object]) -> None:
-    """Writes ``document`` as indented UTF-8 JSON."""
-    with tf.io.gfile.GFile(path, "w") as handle:
-        handle.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-
-
-def read_json(path: str) -> dict:
-    """Reads a JSON file written by ``write_json``."""
-    with tf.io.gfile.GFile(path, "r") as handle:
-        return json.load(handle)
