@@ -47,10 +47,9 @@ class _VaeServingModule(tf.Module):
 
     def _checked(self, codes: tf.Tensor) -> tf.Tensor:
         valid = tf.reduce_any(tf.equal(codes[..., None], self.alphabet), axis=-1)
-        check = tf.debugging.assert_equal(
-            tf.reduce_all(valid), True,
-            message=f"codes outside the {self.kind} alphabet (first bad codes follow)",
-            data=[tf.boolean_mask(codes, tf.logical_not(valid))[:10]],
+        check = tf.debugging.Assert(
+            tf.reduce_all(valid),
+            [f"codes outside the {self.kind} alphabet, first ones:", tf.boolean_mask(codes, tf.logical_not(valid))[:10]],
         )
         with tf.control_dependencies([check]):
             return tf.identity(codes)

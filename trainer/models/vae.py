@@ -154,10 +154,14 @@ class Vae(keras.Model):
 
     def code_indices(self, codes: tf.Tensor) -> tf.Tensor:
         """int32 codes [B, L] (valid codes only) -> alphabet positions [B, L]."""
-        return tf.gather(self._code_to_index, codes)
+        return tf.gather(self._code_to_index, tf.cast(codes, tf.int32))
 
     def encoder_inputs(self, codes: tf.Tensor) -> tf.Tensor:
-        """int32 codes [B, L] -> float32 [B, L] (normalised) or [B, L * C] (one-hot)."""
+        """int32 codes [B, L] -> float32 [B, L] (normalised) or [B, L * C] (one-hot).
+
+        Codes are cast to int32 first: Keras may trace ``call`` with float inputs on save.
+        """
+        codes = tf.cast(codes, tf.int32)
         if self.config.output == "sigmoid":
             low, high = float(self.alphabet.low), float(self.alphabet.high)
             return (tf.cast(codes, tf.float32) - low) / (high - low)

@@ -1,0 +1,116 @@
+"""VAE exports: integer versions written atomically, loaded in a fresh process, every signature."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trainer import vae_export
+from trainer.models import vae
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LENGTH, LATENT = 12, 3
+
+# Runs in a fresh interpreter: loads every export given on the command line, calls every
+# signature with a batch of 3 and prints one JSON object per export.
+_PROBE = r"""
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+for path in sys.argv[1:]:
+    loaded = tf.saved_model.load(path)
+    sig = loaded.signatures
+    info = {key: value.numpy() for key, value in sig["info"]().items()}
+    alphabet = info["alphabet"]
+    length, latent = int(info["length"]), int(info["latent_dim"])
+    codes = tf.constant(np.resize(alphabet, (3, length)).astype(np.int32))
+    encoded = sig["encode"](codes=codes)
+    decoded = sig["decode"](z=encoded["mean"])
+    rebuilt = sig["reconstruct"](codes=codes)
+    sampled = sig["sample"](seed=tf.constant([7, 8, 7], tf.int32))
+    alone = sig["sample"](seed=tf.constant([8], tf.int32))
+    default = sig["serving_default"](seed=tf.constant([7], tf.int32))
+    try:
+        sig["encode"](codes=tf.fill([1, length], 98))
+        bad_codes = "accepted"
+    except tf.errors.InvalidArgumentError as error:
+        bad_codes = error.message
+    shapes = lambda outputs: {k: [v.dtype.name, v.shape.as_list()] for k, v in outputs.items()}
+    print(json.dumps({
+        "signatures": sorted(sig.keys()),
+        "kind": info["kind"].decode(), "output": info["output"].decode(), "length": length,
+        "latent_dim": latent, "pad_code": int(info["pad_code"]), "alphabet": alphabet.tolist(),
+        "encode": shapes(encoded), "decode": shapes(decoded), "reconstruct": shapes(rebuilt),
+        "sample": shapes(sampled),
+        "mean": encoded["mean"].numpy().tolist(),
+        "reconstruct_is_decode_of_mean": bool(np.array_equal(rebuilt["codes"], decoded["codes"])),
+        "same_seed_same_row": bool(np.array_equal(sampled["z"][0], sampled["z"][2])),
+        "row_independent_of_batch": bool(np.allclose(sampled["z"][1], alone["z"][0])),
+        "default_is_sample": bool(np.allclose(default["z"][0], sampled["z"][0])),
+        "sample_codes": sampled["codes"].numpy().tolist(),
+        "bad_codes": bad_codes,
+    }))
+"""
+
+
+def _tiny_config(preset: str) -> vae.VaeConfig:
+    return dataclasses.replace(vae.VAE_PRESETS[preset], length=LENGTH, hidden_dim=16, latent_dim=LATENT)
+
+
+def _probe(paths: list[Path]) -> list[dict]:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    process = subprocess.run(
+        [sys.executable, "-c", _PROBE, *map(str, paths)], cwd=REPO_ROOT, env=env,
+        capture_output=True, text=True, timeout=240,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    return [json.loads(line) for line in process.stdout.splitlines() if line.startswith("{")]
+
+
+def test_exports_load_in_a_fresh_process_and_every_signature_answers(tmp_path):
+    notes_config, rhythms_config = _tiny_config("vae_notes"), _tiny_config("vae_rhythms_cat")
+    notes_model, rhythms_model = vae.build_vae(notes_config), vae.build_vae(rhythms_config)
+    first = vae_export.export_vae(notes_model, notes_config, tmp_path / "vae_notes")
+    second = vae_export.export_vae(notes_model, notes_config, tmp_path / "vae_notes")
+    rhythms = vae_export.export_vae(rhythms_model, rhythms_config, tmp_path / "vae_rhythms_cat")
+    assert (first.name, second.name, rhythms.name) == ("1", "2", "1")
+    assert sorted(entry.name for entry in (tmp_path / "vae_notes").iterdir()) == ["1", "2"]  # no temp dir left
+    saved_config = json.loads((first / "assets.extra" / vae_export.CONFIG_ASSET).read_text())
+    assert vae.VaeConfig(**saved_config) == notes_config
+
+    notes, cat = _probe([first, rhythms])
+    for answer, config, kind in ((notes, notes_config, "notes"), (cat, rhythms_config, "rhythms")):
+        assert answer["signatures"] == ["decode", "encode", "info", "reconstruct", "sample", "serving_default"]
+        assert (answer["kind"], answer["output"], answer["length"], answer["latent_dim"]) == (
+            kind, config.output, LENGTH, LATENT)
+        assert answer["encode"] == {"mean": ["float32", [3, LATENT]], "logvar": ["float32", [3, LATENT]]}
+        assert answer["sample"]["codes"] == ["int32", [3, LENGTH]]
+        assert answer["sample"]["z"] == ["float32", [3, LATENT]]
+        assert answer["reconstruct"] == answer["decode"]
+        assert answer["reconstruct_is_decode_of_mean"] and answer["same_seed_same_row"]
+        assert answer["row_independent_of_batch"] and answer["default_is_sample"]
+        assert f"codes outside the {kind} alphabet" in answer["bad_codes"] and "98" in answer["bad_codes"]
+    assert notes["decode"]["values"] == ["float32", [3, LENGTH]]
+    assert notes["alphabet"] == list(range(50, 98)) + [99] and notes["pad_code"] == 99
+    assert cat["decode"]["probabilities"] == ["float32", [3, LENGTH, 8]]
+    assert cat["alphabet"] == list(range(8)) and cat["pad_code"] == 7
+    assert set(np.ravel(cat["sample_codes"])) <= set(range(8))
+
+    codes = np.resize(np.array(notes["alphabet"], np.int32), (3, LENGTH))
+    in_process_mean, _ = notes_model.encode(codes)
+    np.testing.assert_allclose(notes["mean"], in_process_mean.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_export_refuses_a_base_path_that_is_a_file(tmp_path):
+    config = _tiny_config("vae_rhythms")
+    target = tmp_path / "not_a_folder"
+    target.write_text("x")
+    with pytest.raises(FileExistsError):
+        vae_export.export_vae(vae.build_vae(config), config, target)
