@@ -64,15 +64,21 @@ def uniform(seed: int, index: int) -> float:
     return (x >> 8) / 2**24
 
 
-def _weights(logits: np.ndarray, temperature: np.float32, allowed: np.ndarray) -> np.ndarray:
-    """Unnormalised float32 probabilities `[V]`; NaN and disallowed symbols get 0."""
+def _ranked_weights(
+    logits: np.ndarray, temperature: np.float32, allowed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rank key, unnormalised float32 probabilities), both `[V]`; p is non-increasing in the key.
+
+    NaN and disallowed symbols get key -inf and p 0; with no finite possible logit every allowed
+    symbol gets key 0 and p 1 (uniform).
+    """
     possible = allowed & ~np.isnan(logits)
-    z = np.minimum(np.where(possible, logits, -np.inf), _FLOAT32_MAX).astype(np.float32)
-    finite = possible & (z > -np.inf)
+    key = np.minimum(np.where(possible, logits, -np.inf), _FLOAT32_MAX).astype(np.float32)
+    finite = key > -np.inf
     if not finite.any():
-        return allowed.astype(np.float32)
-    shifted = np.where(finite, (z - z[finite].max()) / temperature, np.float32(-np.inf))
-    return np.exp(shifted.astype(np.float64)).astype(np.float32)
+        return np.where(allowed, np.float32(0), np.float32(-np.inf)), allowed.astype(np.float32)
+    shifted = np.where(finite, (key - key[finite].max()) / temperature, np.float32(-np.inf))
+    return key, np.exp(shifted.astype(np.float64)).astype(np.float32)
 
 
 def choose(
@@ -102,8 +108,8 @@ def choose(
             raise ValueError(f"allowed must have shape {row.shape}, got {mask.shape}")
         if not mask.any():
             raise ValueError("allowed masks out every symbol")
-    p = _weights(row, np.float32(temperature), mask)
-    order = np.argsort(-p, kind="stable")
+    key, p = _ranked_weights(row, np.float32(temperature), mask)
+    order = np.argsort(-key, kind="stable")
     q = p[order]
     positions = np.arange(q.size)
     if top_k > 0:

@@ -51,13 +51,16 @@ def graph_choose(
     vocab_size = tf.shape(logits)[1]
     possible = tf.logical_not(tf.math.is_nan(logits))
     neg_inf = tf.constant(-np.inf, tf.float32)
-    z = tf.minimum(tf.where(possible, logits, neg_inf), _FLOAT32_MAX)
-    finite = tf.logical_and(possible, z > neg_inf)
-    peak = tf.reduce_max(tf.where(finite, z, neg_inf), axis=1, keepdims=True)
-    shifted = tf.where(finite, (z - peak) / temperature[:, None], neg_inf)
+    key = tf.minimum(tf.where(possible, logits, neg_inf), _FLOAT32_MAX)
+    finite = key > neg_inf
+    any_finite = tf.reduce_any(finite, axis=1, keepdims=True)
+    peak = tf.reduce_max(key, axis=1, keepdims=True)
+    shifted = tf.where(finite, (key - peak) / temperature[:, None], neg_inf)
     p = tf.cast(tf.exp(tf.cast(shifted, tf.float64)), tf.float32)
-    p = tf.where(tf.reduce_any(finite, axis=1, keepdims=True), p, tf.ones_like(p))
-    q, order = tf.math.top_k(p, k=vocab_size, sorted=True)
+    p = tf.where(any_finite, p, tf.ones_like(p))
+    key = tf.where(any_finite, key, tf.zeros_like(key))
+    order = tf.math.top_k(key, k=vocab_size, sorted=True).indices
+    q = tf.gather(p, order, batch_dims=1)
     positions = tf.range(vocab_size)[None, :]
     zero = tf.zeros_like(q)
     q = tf.where(tf.logical_or(top_k[:, None] <= 0, positions < top_k[:, None]), q, zero)

@@ -1,0 +1,309 @@
+"""trainer/export.py: real SavedModels of tiny token models, loaded back in a fresh process."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import prediction_log_pb2
+
+from serving import sampling
+from trainer.config import TrainConfig
+from trainer.export import WARMUP_FILE, export_token_model, graph_choose, graph_uniform
+from trainer.models.lstm import build_lstm_model
+from trainer.models.random_baseline import build_random_model
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+VOCAB_SIZE = 9
+VOCABULARY = [f"sym{index}" for index in range(VOCAB_SIZE)]
+SEQUENCE = [3, 1, 4, 1, 5, 0, 2, 6, 5, 3, 8, 7]
+# (primer, steps, temperature, top_k, top_p, seed): greedy, temperature, top-k, top-p, mixed, empty.
+ROWS = [
+    ([2, 7, 1], 17, 1.0, 1, 1.0, 11),
+    ([4], 23, 0.7, 0, 1.0, -5),
+    ([1, 1], 9, 1.0, 3, 1.0, 2**31 - 1),
+    ([8, 0, 3, 3], 30, 1.3, 0, 0.8, 4242),
+    ([5], 12, 1.5, 5, 0.9, 0),
+    ([6, 2], 0, 1.0, 0, 1.0, 99),
+]
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
+    from serving import sampling
+
+    request = json.loads(sys.argv[1])
+    rows, sequence, report = request["rows"], request["sequence"], {}
+
+    def generate(signature, rows):
+        width = max(len(row[0]) for row in rows)
+        out = signature(
+            primer=tf.constant([row[0] + [0] * (width - len(row[0])) for row in rows], tf.int32),
+            primer_length=tf.constant([len(row[0]) for row in rows], tf.int32),
+            steps=tf.constant([row[1] for row in rows], tf.int32),
+            temperature=tf.constant([row[2] for row in rows], tf.float32),
+            top_k=tf.constant([row[3] for row in rows], tf.int32),
+            top_p=tf.constant([row[4] for row in rows], tf.float32),
+            seed=tf.constant([row[5] for row in rows], tf.int32),
+        )["tokens"]
+        return out
+
+    for directory in request["exports"]:
+        loaded = tf.saved_model.load(directory)  # keep a reference while calling its signatures
+        signatures = loaded.signatures
+        state_size = signatures["step"].structured_input_signature[1]["state"].shape[1]
+        step = signatures["step"]
+
+        def step_one(token, state):
+            out = step(token=tf.constant([token], tf.int32), state=tf.constant(state[None]))
+            return out["logits"].numpy()[0], out["state"].numpy()[0]
+
+        batch = step(token=tf.constant([0, 1, 2], tf.int32), state=tf.zeros([3, state_size]))
+        state, logits = np.zeros(state_size, np.float32), []
+        for token in sequence:
+            row_logits, state = step_one(token, state)
+            logits.append(row_logits.tolist())
+        tokens = generate(signatures["generate"], rows)
+        errors = {}
+        bad_rows = {
+            "temperature": [[1], 3, 0.0, 0, 1.0, 1],
+            "top_p": [[1], 3, 1.0, 0, 1.5, 1],
+            "primer_length": [[], 3, 1.0, 0, 1.0, 1],
+        }
+        for name, bad_row in bad_rows.items():
+            try:
+                generate(signatures["generate"], [bad_row])
+                errors[name] = "accepted"
+            except tf.errors.InvalidArgumentError as error:
+                errors[name] = type(error).__name__ + ": " + str(error)
+        try:
+            step(token=tf.constant([1000], tf.int32), state=tf.zeros([1, state_size]))
+            errors["token"] = "accepted"
+        except tf.errors.InvalidArgumentError as error:
+            errors["token"] = type(error).__name__
+        warmed = []
+        for record in tf.data.TFRecordDataset(str(directory) + "/assets.extra/tf_serving_warmup_requests"):
+            predict = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+            inputs = {key: tf.constant(tf.make_ndarray(proto)) for key, proto in predict.inputs.items()}
+            outputs = signatures[predict.model_spec.signature_name](**inputs)
+            warmed.append([predict.model_spec.signature_name, sorted(outputs)])
+        report[directory] = {
+            "signatures": sorted(signatures),
+            "symbols": [s.decode() for s in signatures["vocabulary"]()["symbols"].numpy()],
+            "serving_default_inputs": sorted(signatures["serving_default"].structured_input_signature[1]),
+            "state_size": state_size,
+            "batch_step": {key: [value.dtype.name, value.shape.as_list()] for key, value in batch.items()},
+            "sequence_logits": logits,
+            "generate": {"dtype": tokens.dtype.name, "tokens": tokens.numpy().tolist()},
+            "alone": [generate(signatures["generate"], [row]).numpy()[0].tolist() for row in rows],
+            "client": [
+                sampling.sample_loop(
+                    step_one, np.zeros(state_size, np.float32), row[0], row[1],
+                    sampling.SamplingSettings(row[2], row[3], row[4]), row[5],
+                )
+                for row in rows
+            ],
+            "errors": errors,
+            "warmup": warmed,
+        }
+    print("REPORT " + json.dumps(report))
+    """
+)
+
+
+@dataclass(frozen=True)
+class Exported:
+    """One exported model, the Keras model it came from and its LSTM state size."""
+
+    model: keras.Model
+    directory: pathlib.Path
+    state_size: int
+
+
+def _lstm(encoding: str, units: int, layers: int) -> keras.Model:
+    keras.utils.set_random_seed(7)
+    config = TrainConfig(architecture="lstm", units=units, layers=layers, input_encoding=encoding, embedding_dim=5)
+    return build_lstm_model(config, VOCAB_SIZE)
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory) -> dict[str, Exported]:
+    root = tmp_path_factory.mktemp("saved_models")
+    one_hot = _lstm("one_hot", 16, 2)
+    embedding = _lstm("embedding", 8, 1)
+    frequencies = np.arange(1, VOCAB_SIZE + 1, dtype=np.float64)
+    baseline = build_random_model(frequencies)
+    (root / "random").mkdir()
+    (root / "random" / "3").mkdir()  # an older version
+    (root / "random" / "notes").mkdir()  # not a version
+    first_random = export_token_model(baseline, VOCABULARY, root / "random")
+    return {
+        "one_hot": Exported(one_hot, export_token_model(one_hot, VOCABULARY, root / "lstm"), 2 * 2 * 16),
+        "embedding": Exported(embedding, export_token_model(embedding, VOCABULARY, root / "emb", warmup=True), 2 * 8),
+        "random_first": Exported(baseline, first_random, 1),
+        "random": Exported(baseline, export_token_model(baseline, VOCABULARY, root / "random"), 1),
+    }
+
+
+@pytest.fixture(scope="module")
+def probe(exports: dict[str, Exported]) -> dict[str, dict]:
+    """Every export loaded in one fresh Python process; its answers by export name."""
+    names = ["one_hot", "embedding", "random"]
+    request = {"exports": [str(exports[name].directory) for name in names], "rows": ROWS, "sequence": SEQUENCE}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, json.dumps(request)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.split("REPORT ", 1)[1])
+    return {name: report[str(exports[name].directory)] for name in names}
+
+
+def test_versions_increment_past_existing_integers_and_leave_no_staging(exports: dict[str, Exported]) -> None:
+    assert exports["random_first"].directory.name == "4"
+    assert exports["random"].directory.name == "5"
+    assert exports["one_hot"].directory.name == "1"
+    base = exports["random"].directory.parent
+    assert sorted(path.name for path in base.iterdir()) == ["3", "4", "5", "notes"]
+
+
+def test_a_file_as_base_path_is_rejected(tmp_path: pathlib.Path) -> None:
+    target = tmp_path / "occupied"
+    target.write_text("not a folder")
+    with pytest.raises(ValueError, match="occupied"):
+        export_token_model(build_random_model(np.ones(3)), ["a", "b", "c"], target)
+
+
+def test_vocabulary_must_match_the_model_output() -> None:
+    with pytest.raises(ValueError, match="2 symbols"):
+        export_token_model(build_random_model(np.ones(3)), ["a", "b"], "/nonexistent/never-written")
+
+
+def test_unsupported_recurrent_layers_are_rejected(tmp_path: pathlib.Path) -> None:
+    tokens = keras.Input((None,), dtype="int32")
+    hidden = keras.layers.GRU(4, return_sequences=True, name="gru_layer")(keras.layers.Embedding(3, 2)(tokens))
+    model = keras.Model(tokens, keras.layers.Dense(3, activation="softmax")(hidden))
+    with pytest.raises(ValueError, match="gru_layer"):
+        export_token_model(model, ["a", "b", "c"], tmp_path / "gru")
+    assert not (tmp_path / "gru").exists() or not any((tmp_path / "gru").iterdir())
+
+
+@pytest.mark.parametrize("name", ["one_hot", "embedding", "random"])
+def test_every_signature_answers_with_the_contract_shapes(
+    name: str, exports: dict[str, Exported], probe: dict[str, dict]
+) -> None:
+    answer = probe[name]
+    assert answer["signatures"] == ["generate", "serving_default", "step", "vocabulary"]
+    assert answer["serving_default_inputs"] == sorted(
+        ["primer", "primer_length", "steps", "temperature", "top_k", "top_p", "seed"]
+    )
+    assert answer["symbols"] == VOCABULARY
+    assert answer["state_size"] == exports[name].state_size
+    assert answer["batch_step"] == {
+        "logits": ["float32", [3, VOCAB_SIZE]],
+        "state": ["float32", [3, exports[name].state_size]],
+    }
+    tokens = np.array(answer["generate"]["tokens"])
+    assert answer["generate"]["dtype"] == "int32"
+    assert tokens.shape == (len(ROWS), max(row[1] for row in ROWS))
+    for row, sampled in zip(ROWS, tokens):
+        assert ((sampled[: row[1]] >= 0) & (sampled[: row[1]] < VOCAB_SIZE)).all()
+        assert (sampled[row[1] :] == -1).all()
+
+
+@pytest.mark.parametrize("name", ["one_hot", "embedding", "random"])
+def test_step_logits_are_the_keras_models_log_probabilities(
+    name: str, exports: dict[str, Exported], probe: dict[str, dict]
+) -> None:
+    probabilities = exports[name].model(np.array([SEQUENCE], np.int32), training=False).numpy()[0]
+    np.testing.assert_allclose(np.exp(probe[name]["sequence_logits"]), probabilities, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["one_hot", "embedding", "random"])
+def test_generate_equals_client_sampling_over_step_and_rows_are_independent(
+    name: str, probe: dict[str, dict]
+) -> None:
+    answer = probe[name]
+    for row, batched, alone, client in zip(ROWS, answer["generate"]["tokens"], answer["alone"], answer["client"]):
+        steps = row[1]
+        assert batched[:steps] == client, row
+        assert alone[:steps] == client, row
+    different_seeds = {tuple(client) for client in answer["client"] if client}
+    assert len(different_seeds) == len([row for row in ROWS if row[1]])
+
+
+def test_greedy_rows_follow_the_argmax_of_the_step_logits(probe: dict[str, dict]) -> None:
+    answer = probe["random"]
+    most_likely = VOCAB_SIZE - 1  # the baseline's frequencies grow with the index
+    greedy = [client for row, client in zip(ROWS, answer["client"]) if row[3] == 1]
+    assert greedy and all(token == most_likely for client in greedy for token in client)
+
+
+@pytest.mark.parametrize("name", ["one_hot", "random"])
+def test_bad_requests_fail_with_invalid_argument(name: str, probe: dict[str, dict]) -> None:
+    errors = probe[name]["errors"]
+    assert "temperature must be > 0" in errors["temperature"]
+    assert "top_p must be in (0, 1]" in errors["top_p"]
+    assert errors["primer_length"].startswith("InvalidArgumentError")
+    assert errors["token"] == "InvalidArgumentError"
+
+
+def test_warmup_requests_parse_and_run(exports: dict[str, Exported], probe: dict[str, dict]) -> None:
+    records = list(tf.data.TFRecordDataset(str(exports["one_hot"].directory / WARMUP_FILE)))
+    requests = [prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request for r in records]
+    assert [request.model_spec.signature_name for request in requests] == ["generate", "step"]
+    assert sorted(requests[1].inputs) == ["state", "token"]
+    assert probe["one_hot"]["warmup"] == [["generate", ["tokens"]], ["step", ["logits", "state"]]]
+
+
+def test_saved_model_cli_lists_the_signatures(exports: dict[str, Exported]) -> None:
+    cli = pathlib.Path(sys.executable).parent / "saved_model_cli"
+    shown = subprocess.run(
+        [str(cli), "show", "--all", "--dir", str(exports["one_hot"].directory)],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    for signature in ("vocabulary", "step", "generate", "serving_default"):
+        assert f"signature_def['{signature}']" in shown.stdout
+    assert "outputs['tokens'] tensor_info" in shown.stdout
+
+
+def test_graph_uniform_matches_the_numpy_draws() -> None:
+    rng = np.random.default_rng(3)
+    seeds = np.concatenate([[0, -1, 2**31 - 1, -(2**31), 69069], rng.integers(-(2**31), 2**31, 300)]).astype(np.int32)
+    indices = np.concatenate([[0, 0, 1, 2**31 - 1, 5], rng.integers(0, 2**31, 300)]).astype(np.int32)
+    graph = graph_uniform(tf.constant(seeds), tf.constant(indices)).numpy()
+    expected = [sampling.uniform(int(seed), int(index)) for seed, index in zip(seeds, indices)]
+    assert graph.dtype == np.float32
+    assert graph.tolist() == expected
+
+
+def test_graph_choose_matches_the_numpy_sampler_bit_for_bit() -> None:
+    rng = np.random.default_rng(5)
+    rows, size = 2000, 11
+    logits = (rng.standard_normal((rows, size)) * rng.choice([0.1, 3.0, 30.0], (rows, 1))).astype(np.float32)
+    logits[rng.random((rows, size)) < 0.1] = np.nan
+    logits[rng.random((rows, size)) < 0.1] = -np.inf
+    logits[rng.random((rows, size)) < 0.15] = -1.0  # ties
+    logits[:20] = np.nan  # rows with nothing possible: uniform
+    temperature = rng.choice([0.05, 0.5, 1.0, 1.7, 4.0], rows).astype(np.float32)
+    top_k = rng.choice([0, 0, 1, 2, 5, 20], rows).astype(np.int32)
+    top_p = rng.choice([1.0, 1.0, 0.9, 0.5, 0.05], rows).astype(np.float32)
+    u = (rng.integers(0, 2**24, rows) / 2**24).astype(np.float32)
+    graph = graph_choose(*(tf.constant(x) for x in (logits, temperature, top_k, top_p, u))).numpy()
+    expected = [
+        sampling.choose(logits[i], float(temperature[i]), int(top_k[i]), float(top_p[i]), float(u[i]))
+        for i in range(rows)
+    ]
+    assert graph.tolist() == expected
