@@ -6,7 +6,6 @@ Errors are `ServingError`s carrying the gRPC status code TF Serving would answer
 from __future__ import annotations
 
 import dataclasses
-import logging
 from typing import Mapping
 
 import grpc
@@ -16,7 +15,6 @@ from tensorflow.core.protobuf import meta_graph_pb2
 
 from serving.model_registry import ModelRegistry, Servable, VersionStatus
 
-LOGGER = logging.getLogger(__name__)
 DEFAULT_SIGNATURE = "serving_default"
 STEPS_INPUT = "steps"
 

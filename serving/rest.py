@@ -158,6 +158,9 @@ class RestHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, self._metadata(spec) if suffix == "/metadata" else self._status(spec))
         except ServingError as error:
             self._send_error(error)
+        except Exception as error:  # a bug must cost one request, not the connection's answer
+            LOGGER.exception("%s %s failed", self.command, self.path)
+            self._send_error(ServingError(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}"))
 
     def do_POST(self) -> None:
         try:
@@ -168,6 +171,9 @@ class RestHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, self._predict(spec, body))
         except ServingError as error:
             self._send_error(error)
+        except Exception as error:  # a bug must cost one request, not the connection's answer
+            LOGGER.exception("%s %s failed", self.command, self.path)
+            self._send_error(ServingError(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}"))
 
     def _read_json(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)

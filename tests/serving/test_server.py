@@ -7,7 +7,6 @@ gathers a row of a fixed log-probability table (so an out-of-range token fails i
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 import urllib.error
