@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from preprocessing import corpora, output_folder, schema, statistics
@@ -62,6 +63,10 @@ def _internal_dead_letter(corpus: str, tune_id: str, reason: str, error: Excepti
     return DeadLetter(corpus, tune_id, "", ENCODING_TUNE, reason, f"{type(error).__name__}: {error}", excerpt)
 
 
+def _excerpt(raw: RawTune) -> str:
+    return make_excerpt(raw.content[:400].decode("utf-8", errors="replace"))
+
+
 class ReadTunesFn(beam.DoFn):
     """Source -> RawTune (main output) and files or tunes skipped whole (``DEAD``)."""
 
@@ -97,19 +102,18 @@ class ParseEncodeFn(beam.DoFn):
         self._serialize = tfds_output.serialize_example
 
     def process(self, raw: RawTune) -> Iterator[object]:
-        excerpt = make_excerpt(raw.content[:400].decode("utf-8", errors="replace"))
         try:
             result = process_tune(raw)
             example, letters = result.example, list(result.dead_letters)
             serialized = self._serialize(self._features, example) if example is not None else None
         except Exception as error:  # noqa: BLE001 - process_tune should not raise; never let one tune stop the job
             example, serialized = None, None
-            letters = [_internal_dead_letter(raw.corpus, raw.tune_id, "internal_error", error, excerpt)]
+            letters = [_internal_dead_letter(raw.corpus, raw.tune_id, "internal_error", error, _excerpt(raw))]
         if example is not None and serialized is not None:
             self._kept.inc()
             yield example, serialized
         elif not any(letter.encoding == ENCODING_TUNE for letter in letters):
-            letters.append(DeadLetter(raw.corpus, raw.tune_id, "", ENCODING_TUNE, "no_example", "no example and no reason given", excerpt))
+            letters.append(DeadLetter(raw.corpus, raw.tune_id, "", ENCODING_TUNE, "no_example", "no example and no reason given", _excerpt(raw)))
         for letter in letters:
             yield beam.pvalue.TaggedOutput(DEAD, letter)
 
@@ -280,9 +284,18 @@ def run_preprocessing(*, corpus: str, output: str, num_shards: int = 4, beam_arg
     result.wait_until_finish()
     stats = output_folder.read_json(os.path.join(output, schema.STATS_FILE))
     _log_summary(stats, output)
+    _log_counters(result)
     if not stats["invariant_holds"]:
         raise RuntimeError(f"counts do not add up in {output}: {statistics.INVARIANT} is false: {stats}")
     return stats
+
+
+def _log_counters(result: beam.runners.runner.PipelineResult) -> None:
+    counters = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))["counters"]
+    totals = Counter()
+    for counter in counters:
+        totals[counter.key.metric.name] += counter.committed or 0
+    _LOG.info("Beam counters: %s", dict(sorted(totals.items())))
 
 
 def _log_summary(stats: dict, output: str) -> None:
