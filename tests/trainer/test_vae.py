@@ -28,7 +28,7 @@ def write_tiny_dataset(folder, lengths_per_split: dict[str, list[int]], seed: in
     """Writes a real TFDS folder (the preprocessing job's writer) of random tunes of given lengths."""
     rng = np.random.default_rng(seed)
     connector = tfds_output.features()
-    tfds_output.prepare_output(str(folder))
+    folder.mkdir(parents=True)
     shards = []
     for split, lengths in lengths_per_split.items():
         records = []
@@ -195,6 +195,19 @@ def test_train_vae_on_a_tiny_tfds_folder(tmp_path, preset):
         assert metrics["sample_valid_share"] == 1.0
     written = json.loads((tmp_path / "job" / "metrics.json").read_text())
     assert written["model"] == config.name and written["train_seconds"] == metrics["train_seconds"]
-    assert (tmp_path / "job" / "last.weights.h5").exists() and (tmp_path / "job" / "best.weights.h5").exists()
+    assert (tmp_path / "job" / "final.weights.h5").exists() and (tmp_path / "job" / "best.weights.h5").exists()
     with pytest.raises(ValueError, match="more than length=16"):
         vae.train_vae(dataclasses.replace(config, overflow="refuse"), str(tmp_path / "data"), str(tmp_path / "job2"))
+
+
+def test_codes_of_the_real_tiny_preprocessing_output_are_valid(tiny_dataset):
+    loaded = {kind: {split: vae_data.load_sequences(str(tiny_dataset), split, kind) for split in ("train", "test")}
+              for kind in (vae_data.NOTES, vae_data.RHYTHMS)}
+    assert loaded[vae_data.NOTES]["train"][0], "the tiny corpus has tunes in its train split"
+    for split in ("train", "test"):
+        (notes, note_ids), (rhythms, rhythm_ids) = loaded[vae_data.NOTES][split], loaded[vae_data.RHYTHMS][split]
+        assert note_ids == rhythm_ids
+        assert [len(row) for row in notes] == [len(row) for row in rhythms]
+        padded = vae_data.pad_codes(notes, 256, vae_data.NOTES_ALPHABET, "refuse", note_ids)
+        assert vae_data.NOTES_ALPHABET.is_valid(padded.codes).all()
+        assert vae_data.RHYTHMS_ALPHABET.is_valid(vae_data.pad_codes(rhythms, 256, vae_data.RHYTHMS_ALPHABET).codes).all()

@@ -305,10 +305,11 @@ def _training_callbacks(config: VaeConfig, job_dir: pathlib.Path, has_validation
 def train_vae(config: VaeConfig, data_dir: str, job_dir: str, export_base: str | None = None) -> dict:
     """Trains ``config`` on a preprocessing output folder and returns the test metrics.
 
-    Writes ``job_dir/{history.csv, best.weights.h5, last.weights.h5, metrics.json}`` (an
+    Writes ``job_dir/{history.csv, best.weights.h5, final.weights.h5, metrics.json}`` (an
     interrupted run resumes from ``job_dir/backup``); with ``export_base``, also exports a new
-    SavedModel version there (``metrics["export_path"]``). With ``patience`` > 0 the weights
-    kept are those of the best validation epoch, otherwise those of the last epoch (the slides).
+    SavedModel version there (``metrics["export_path"]``). The final weights, evaluated and
+    exported, are those of the best validation epoch when ``patience`` > 0, otherwise those of the
+    last epoch (as in the slides).
     """
     job_path = pathlib.Path(job_dir)
     job_path.mkdir(parents=True, exist_ok=True)
@@ -333,7 +334,7 @@ def train_vae(config: VaeConfig, data_dir: str, job_dir: str, export_base: str |
         callbacks=_training_callbacks(config, job_path, has_validation),
     )
     train_seconds = time.monotonic() - started
-    model.save_weights(str(job_path / "last.weights.h5"))
+    model.save_weights(str(job_path / "final.weights.h5"))
     evaluated = splits["test"] if len(splits["test"].codes) else splits["validation"]
     metrics = vae_metrics.evaluate_vae(
         model, config.latent_dim, model.alphabet, evaluated, splits["train"], seed=config.seed
