@@ -142,8 +142,9 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _summary(results, config: GenerationConfig) -> Table:
     table = Table(title=f"{len(results)} melodies in {config.out_dir}")
-    for column in ("seed", "notes", "quarters", "bars", "files"):
+    for column in ("seed", "notes", "quarters", "bars"):
         table.add_column(column)
+    table.add_column("files", overflow="fold")
     for result in results:
         melody = result.melody
         if melody is None:
@@ -151,7 +152,7 @@ def _summary(results, config: GenerationConfig) -> Table:
             continue
         bars = melody.quarters / float(melody.meter.bar_quarters)
         table.add_row(str(result.seed), str(melody.notes), f"{melody.quarters:g}", f"{bars:.1f}",
-                      "\n".join(result.paths.values()))
+                      " ".join(os.path.basename(path) for path in result.paths.values()))
     return table
 
 

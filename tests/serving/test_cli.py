@@ -1,0 +1,190 @@
+"""`folkgen` and the demo against a real `python -m serving.server` serving tiny exported models."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mido
+import numpy as np
+import pytest
+from music21 import converter
+
+from serving import cli, demo, primers, render
+from serving import client as model_client
+from serving.notation import parse_key, parse_meter
+from serving.server import free_port, start_subprocess
+from test_client import VOCABULARY, export_tiny_models
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def saved_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("saved_models")
+    names = export_tiny_models(root)
+    demo.write_models_config(root, names, root / "models.config")
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(saved_models):
+    with start_subprocess(["lstm_erk", "no_step"], model_config_file=saved_models / "models.config") as running:
+        yield running
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def generate_args(server, out: Path, *extra: str) -> list[str]:
+    return ["generate", "--server", server.grpc_address, "--model", "lstm_erk", "--steps", "48",
+            "--out", str(out), *extra]
+
+
+def midi_events(path: str) -> list[tuple[int | None, float]]:
+    """Notes and gaps of a MIDI file read with mido, in quarter notes."""
+    midi = mido.MidiFile(path)
+    events, now, onset, current = [], 0, 0, None
+    for message in mido.merge_tracks(midi.tracks):
+        now += message.time
+        if message.type == "note_on" and message.velocity > 0:
+            if now > onset:
+                events.append((None, (now - onset) / midi.ticks_per_beat))
+            onset, current = now, message.note
+        elif message.type in ("note_off", "note_on") and message.note == current:
+            events.append((current, (now - onset) / midi.ticks_per_beat))
+            onset, current = now, None
+    return events
+
+
+def test_generate_writes_every_format_from_the_served_tokens(server, tmp_path, capsys):
+    code, out, err = run(capsys, *generate_args(server, tmp_path, "--num", "2", "--seed", "7", "--temperature", "0.8",
+                                                "--top-p", "0.95", "--key", "G", "--meter", "3/4"))
+    assert code == 0, err
+    primer = primers.primer_symbols(primers.PrimerSource(name="twinkle"), VOCABULARY)
+    client = model_client.connect(server.grpc_address, "lstm_erk")
+    ids = primers.encode(primer, VOCABULARY)
+    tokens = client.generate(np.array([ids, ids]), np.array([len(ids)] * 2), np.array([48, 48]), np.array([0.8, 0.8]),
+                             np.array([0, 0]), np.array([0.95, 0.95]), np.array([7, 8]))
+    client.close()
+    for seed, row in zip((7, 8), tokens):
+        expected = render.melody_from_timesteps(primer + [VOCABULARY[i] for i in row], len(primer),
+                                                parse_key("G"), parse_meter("3/4"))
+        stem = tmp_path / f"lstm_erk_seed{seed}"
+        assert all((stem.with_suffix(f".{name}")).stat().st_size > 0 for name in render.FORMATS)
+        events = [(e.pitch, e.quarters) for e in expected.events]
+        while events[-1][0] is None:  # MIDI cannot show trailing rests
+            events.pop()
+        assert midi_events(str(stem.with_suffix(".mid"))) == events
+        abc = stem.with_suffix(".abc").read_text()
+        assert "K:G\n" in abc and "M:3/4\n" in abc
+        assert converter.parse(abc, format="abc").flatten().notes[0].pitch.midi == 60 - 5  # twinkle, in G
+        assert f"lstm_erk_seed{seed}.mid" in out
+    assert "2 melodies" in out
+
+
+@pytest.mark.parametrize("variant", [["--sampling", "server"], ["--rest"]])
+def test_server_sampling_and_rest_give_the_same_melody(server, tmp_path, capsys, variant):
+    assert run(capsys, *generate_args(server, tmp_path / "a", "--seed", "3", "--formats", "abc"))[0] == 0
+    args = generate_args(server, tmp_path / "b", "--seed", "3", "--formats", "abc", *variant)
+    if "--rest" in variant:
+        args[args.index("--server") + 1] = server.rest_url
+    code, _, err = run(capsys, *args)
+    assert code == 0, err
+    assert (tmp_path / "a" / "lstm_erk_seed3.abc").read_text() == (tmp_path / "b" / "lstm_erk_seed3.abc").read_text()
+
+
+def test_greedy_ignores_the_seed(server, tmp_path, capsys):
+    for seed in ("1", "2"):
+        assert run(capsys, *generate_args(server, tmp_path / seed, "--greedy", "--seed", seed, "--formats", "abc"))[0] == 0
+    first, second = ((tmp_path / seed / f"lstm_erk_seed{seed}.abc").read_text().split("\n", 2)[2] for seed in "12")
+    assert first == second  # past the X: and T: lines
+
+
+def test_primers_from_symbols_abc_text_and_files(server, tmp_path, capsys):
+    code, _, err = run(capsys, *generate_args(server, tmp_path / "symbols", "--primer", "64 _ _ _ 62 _", "--formats", "abc"))
+    assert code == 0, err
+    # D major ABC primer: moved to C major before it reaches the model, so it starts on C (60).
+    code, _, err = run(capsys, *generate_args(server, tmp_path / "abc", "--primer-abc", "X:1\nL:1/4\nK:D\nD E F G|",
+                                              "--formats", "mid"))
+    assert code == 0, err
+    assert midi_events(str(tmp_path / "abc" / "lstm_erk_seed0.mid"))[:3] == [(60, 1.0), (62, 1.0), (64, 1.0)]
+    code, _, err = run(capsys, *generate_args(server, tmp_path / "file", "--primer-file",
+                                              str(tmp_path / "abc" / "lstm_erk_seed0.mid"), "--formats", "abc"))
+    assert code == 0, err
+
+
+def test_character_vocabulary_primers_are_abc_text():
+    characters = sorted(set("X:1\nL/8M4K:CDEFGABcdefgabz|,'^_=- 2356"))
+    text = "".join(primers.primer_symbols(primers.PrimerSource(name="twinkle"), characters))
+    assert text.startswith("X:1\nL:1/8\nM:4/4\nK:C\n")
+    score = converter.parse(text, format="abc")
+    assert [n.pitch.midi for n in score.flatten().notes][:7] == [60, 60, 67, 67, 69, 69, 67]
+    assert primers.encode(list("CDE"), characters) == [characters.index(c) for c in "CDE"]
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code != 0
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("folkgen: error:") and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("extra, fragments", [
+    (["--temperature", "0"], ["temperature", "0.0"]),
+    (["--top-p", "0"], ["top_p", "0.0"]),
+    (["--top-p", "1.5"], ["top_p", "1.5"]),
+    (["--key", "H"], ["'H'"]),
+    (["--meter", "3/5"], ["'3/5'"]),
+    (["--formats", "mid,pdf"], ["'pdf'"]),
+    (["--primer", "60 _ 200 _"], ["'200'", "'79'"]),
+    (["--primer", "twinkel"], ["'twinkel'"]),
+    (["--model", "lstm_nope"], ["'lstm_nope'"]),
+    (["--model", "no_step"], ["'no_step'", "'step'"]),
+    (["--primer-abc", "X:1\nL:1/4\nK:C\nz4|"], ["no melody"]),
+    (["--primer-file", "/nonexistent/tune.abc"], ["'/nonexistent/tune.abc'"]),
+])
+def test_bad_input_is_a_one_line_error(server, tmp_path, capsys, extra, fragments):
+    code, _, err = run(capsys, *generate_args(server, tmp_path, *extra))
+    assert_one_line_error(code, err, *fragments)
+
+
+def test_server_down_is_a_one_line_error(tmp_path, capsys):
+    address = f"127.0.0.1:{free_port()}"
+    code, _, err = run(capsys, "generate", "--server", address, "--out", str(tmp_path))
+    assert_one_line_error(code, err, f"no model server answers at {address}: start one with `make serve`")
+
+
+def test_models_lists_versions_and_signatures(server, saved_models, tmp_path, capsys):
+    demo.write_models_config(saved_models, ["lstm_erk", "ghost"], tmp_path / "models.config")
+    code, out, err = run(capsys, "models", "--server", server.grpc_address, "--config", str(tmp_path / "models.config"))
+    assert code == 0, err
+    row = next(line for line in out.splitlines() if "lstm_erk" in line)
+    assert "AVAILABLE" in row and "step" in row and "generate" in row
+    assert "not served" in next(line for line in out.splitlines() if "ghost" in line)
+
+
+def test_console_entry_point_reports_usage_errors_in_one_line():
+    process = subprocess.run([sys.executable, "-m", "serving.cli", "generate", "--steps", "many"], cwd=REPO_ROOT,
+                             capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, timeout=120)
+    assert process.returncode == cli.EXIT_USAGE
+    assert process.stderr.strip().splitlines()[-1].startswith("folkgen: error: argument --steps")
+
+
+def test_demo_serves_both_models_and_writes_every_format(saved_models, tmp_path):
+    results = demo.run_demo(saved_models, tmp_path, ["lstm_erk", "lstm_han"], num=1, steps=32, seed=7)
+    assert set(results) == {"lstm_erk", "lstm_han"}
+    for name, melodies in results.items():
+        assert melodies[0].melody is not None and melodies[0].melody.notes >= 14  # at least the primer
+        for fmt in render.FORMATS:
+            assert (tmp_path / name / f"{name}_seed7.{fmt}").stat().st_size > 0
+
+
+def test_demo_names_a_model_that_was_never_exported(saved_models, tmp_path):
+    with pytest.raises(ValueError, match="'random_erk'"):
+        demo.run_demo(saved_models, tmp_path, ["lstm_erk", "random_erk"], num=1, steps=8, seed=0)
