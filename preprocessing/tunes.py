@@ -129,9 +129,11 @@ def abc_melody(text: str, tune_id: str) -> Melody:
     Reads what ``converter.parse(text, format="abc")`` would put in the first part (durations
     with broken rhythms and tuplets, accidentals carried through bars, key signatures, ties,
     grace notes) without building the Score: the Score's re-barring and beaming cost ~10x more
-    than tokenizing. Clef transpositions in ``K:`` are ignored (the ABC standard's reading).
+    than tokenizing. Differences from the Score, by design: notes annotated ``">"`` are kept
+    (music21's Score drops them), the meter is the first declared ``M:`` (the Score may report
+    a pickup bar's), and clef transpositions in ``K:`` are ignored (the ABC standard's reading).
     """
-    from music21 import abcFormat  # pylint: disable=import-outside-toplevel
+    from music21 import abcFormat, metadata  # pylint: disable=import-outside-toplevel
 
     handler = abcFormat.ABCFile().readstr(text)
     voices = handler.splitByVoice()
@@ -142,8 +144,8 @@ def abc_melody(text: str, tune_id: str) -> Melody:
     bar = 1
     for token in handler.tokens:
         if isinstance(token, abcFormat.ABCMetadata):
-            if token.isTitle() and title is None:
-                title = token.data.strip()
+            if token.isTitle() and title is None:  # "Jug of Punch, The" -> "The Jug of Punch", as music21
+                title = metadata.Text(token.data.strip()).getNormalizedArticle()
             elif token.isMeter() and not meter:
                 signature = token.getTimeSignatureObject()
                 meter = signature.ratioString if signature is not None else ""
@@ -175,7 +177,7 @@ def score_melody(score, tune_id: str) -> Melody:
     title = ((score.metadata.title or "") if score.metadata is not None else "").strip()
     builder = _MelodyBuilder(tune_id)
     for element in flat.notesAndRests:
-        if element.duration.isGrace:
+        if element.duration.isGrace or "Harmony" in element.classes:  # chord symbols are not notes
             continue
         where = f"measure {element.measureNumber} (offset {float(element.offset):g} quarters)"
         pitch = None
