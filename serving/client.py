@@ -213,7 +213,8 @@ class GrpcModelClient(ModelClient):
                                   and e.code() == grpc.StatusCode.UNAVAILABLE)
 
     def _raise_for(self, error: grpc.RpcError) -> None:
-        code, details = error.code(), (error.details() or "").splitlines()[0] if error.details() else ""
+        code = error.code()
+        details = next(iter((error.details() or "").splitlines()), "")
         if code == grpc.StatusCode.UNAVAILABLE:
             raise error
         if code == grpc.StatusCode.NOT_FOUND:
