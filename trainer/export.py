@@ -44,34 +44,47 @@ def graph_uniform(seed: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
     return tf.cast(bitwise.right_shift(x, 8), tf.float32) / float(2**24)
 
 
+def make_chooser(
+    temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor, vocab_size: int
+) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Prepare per-row settings `[B]` once; the result maps (logits `[B, V]`, u `[B]`) -> int32 `[B]`."""
+    neg_inf = tf.constant(-np.inf, tf.float32)
+    temperature = temperature[:, None]
+    top_p = top_p[:, None]
+    positions = tf.range(vocab_size)[None, :]
+    within_top_k = tf.logical_or(top_k[:, None] <= 0, positions < top_k[:, None])  # [B, V]
+    first = tf.equal(positions, 0)
+
+    def choose(logits: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
+        possible = tf.logical_not(tf.math.is_nan(logits))
+        key = tf.minimum(tf.where(possible, logits, neg_inf), _FLOAT32_MAX)
+        finite = key > neg_inf
+        any_finite = tf.reduce_any(finite, axis=1, keepdims=True)
+        peak = tf.reduce_max(key, axis=1, keepdims=True)
+        shifted = tf.where(finite, (key - peak) / temperature, neg_inf)
+        p = tf.cast(tf.exp(tf.cast(shifted, tf.float64)), tf.float32)
+        p = tf.where(any_finite, p, tf.ones_like(p))
+        key = tf.where(any_finite, key, tf.zeros_like(key))
+        order = tf.math.top_k(key, k=vocab_size, sorted=True).indices
+        q = tf.gather(p, order, batch_dims=1)
+        zero = tf.zeros_like(q)
+        q = tf.where(within_top_k, q, zero)
+        c0 = tf.cumsum(q, axis=1)
+        q = tf.where(tf.logical_or(c0 - q < top_p * c0[:, -1:], first), q, zero)
+        c = tf.cumsum(q, axis=1)
+        below = tf.reduce_sum(tf.cast(c <= u[:, None] * c[:, -1:], tf.int32), axis=1)
+        last_kept = tf.reduce_max(tf.where(q > 0, positions, tf.zeros_like(positions)), axis=1)
+        chosen = tf.minimum(below, last_kept)
+        return tf.gather(order, chosen[:, None], batch_dims=1)[:, 0]
+
+    return choose
+
+
 def graph_choose(
     logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor, u: tf.Tensor
 ) -> tf.Tensor:
     """Pick one symbol per row: logits float32 `[B, V]`, settings and `u` `[B]` -> int32 `[B]`."""
-    vocab_size = tf.shape(logits)[1]
-    possible = tf.logical_not(tf.math.is_nan(logits))
-    neg_inf = tf.constant(-np.inf, tf.float32)
-    key = tf.minimum(tf.where(possible, logits, neg_inf), _FLOAT32_MAX)
-    finite = key > neg_inf
-    any_finite = tf.reduce_any(finite, axis=1, keepdims=True)
-    peak = tf.reduce_max(key, axis=1, keepdims=True)
-    shifted = tf.where(finite, (key - peak) / temperature[:, None], neg_inf)
-    p = tf.cast(tf.exp(tf.cast(shifted, tf.float64)), tf.float32)
-    p = tf.where(any_finite, p, tf.ones_like(p))
-    key = tf.where(any_finite, key, tf.zeros_like(key))
-    order = tf.math.top_k(key, k=vocab_size, sorted=True).indices
-    q = tf.gather(p, order, batch_dims=1)
-    positions = tf.range(vocab_size)[None, :]
-    zero = tf.zeros_like(q)
-    q = tf.where(tf.logical_or(top_k[:, None] <= 0, positions < top_k[:, None]), q, zero)
-    c0 = tf.cumsum(q, axis=1)
-    keep = tf.logical_or(c0 - q < top_p[:, None] * c0[:, -1:], tf.equal(positions, 0))
-    q = tf.where(keep, q, zero)
-    c = tf.cumsum(q, axis=1)
-    below = tf.reduce_sum(tf.cast(c <= u[:, None] * c[:, -1:], tf.int32), axis=1)
-    last_kept = tf.reduce_max(tf.where(q > 0, positions, tf.zeros_like(positions)), axis=1)
-    chosen = tf.minimum(below, last_kept)
-    return tf.gather(order, chosen[:, None], batch_dims=1)[:, 0]
+    return make_chooser(temperature, top_k, top_p, logits.shape[1])(logits, u)
 
 
 # ---------------------------------------------------------------- one step of the model
@@ -120,18 +133,17 @@ def plan_step(model: keras.Model) -> StepPlan:
 
 def run_step(plan: StepPlan, token: tf.Tensor, state: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """token int32 `[B]`, state float32 `[B, S]` -> (log-probabilities `[B, V]`, state `[B, S]`)."""
-    x = token[:, None]
+    x = token
     new_state: list[tf.Tensor] = []
     for stage in plan.stages:
         if isinstance(stage, _LstmSlot):
             h = state[:, stage.offset : stage.offset + stage.units]
             c = state[:, stage.offset + stage.units : stage.offset + 2 * stage.units]
-            output, (h, c) = stage.layer.cell(x[:, 0, :], [h, c], training=False)
+            x, (h, c) = stage.layer.cell(x, [h, c], training=False)
             new_state += [h, c]
-            x = output[:, None, :]
         else:
             x = stage(x)
-    probabilities = tf.cast(x[:, 0, :], tf.float32)
+    probabilities = tf.cast(x, tf.float32)
     logits = tf.math.log(tf.maximum(probabilities, _FLOAT32_TINY))
     next_state = tf.concat(new_state, axis=1) if new_state else state
     return logits, next_state
@@ -160,6 +172,7 @@ def _generate_loop(
     primer_width = tf.shape(primer)[1]
     iterations = tf.maximum(tf.reduce_max(primer_length + steps), 1)
     max_steps = tf.maximum(tf.reduce_max(steps), 0)
+    choose = make_chooser(temperature, top_k, top_p, plan.vocab_size)
     draws = graph_uniform(seed[:, None], tf.range(tf.maximum(max_steps, 1))[None, :])  # [B, T]
 
     def body(t, logits, state, emitted):
@@ -167,7 +180,7 @@ def _generate_loop(
         sampling = tf.logical_and(index >= 0, index < steps)
         draw_index = tf.clip_by_value(index, 0, tf.shape(draws)[1] - 1)
         u = tf.gather(draws, draw_index[:, None], batch_dims=1)[:, 0]
-        sampled = graph_choose(logits, temperature, top_k, top_p, u)
+        sampled = choose(logits, u)
         primer_token = primer[:, tf.minimum(t, primer_width - 1)]
         fed = tf.where(t < primer_length, primer_token, sampled)
         emitted = emitted.write(t, tf.where(sampling, sampled, -tf.ones_like(sampled)))
