@@ -63,15 +63,16 @@ def process_tune(raw: RawTune) -> TuneResult:
     try:
         abc_text = _irishman_abc(raw) if raw.fmt == "irishman" else text if raw.fmt == "abc" else None
         melody = parse_melody(raw, abc_text)
+        semitones = encoding.transposition_semitones(melody.tonic, melody.mode)
     except TuneError as error:
         return TuneResult(None, (_dead_letter(raw, error.title, ENCODING_TUNE, error.reason, str(error), text),))
     except Exception as error:  # pylint: disable=broad-except  # music21 raises anything on bad input
         detail = f"music21 could not parse {raw.fmt} tune {raw.tune_id}: {type(error).__name__}: {error}"
         return TuneResult(None, (_dead_letter(raw, "", ENCODING_TUNE, "parse_error", detail, text),))
-    return _encode(raw, melody, abc_text, text)
+    return _encode(raw, melody, semitones, abc_text, abc_text or text)
 
 
-def _encode(raw: RawTune, melody: Melody, abc_text: str | None, text: str) -> TuneResult:
+def _encode(raw: RawTune, melody: Melody, semitones: int, abc_text: str | None, text: str) -> TuneResult:
     dead_letters: list[DeadLetter] = []
 
     def attempt(encoding_name: str, encode: Callable[[], object], empty: object) -> object:
@@ -80,8 +81,6 @@ def _encode(raw: RawTune, melody: Melody, abc_text: str | None, text: str) -> Tu
         except EncodingError as error:
             dead_letters.append(_dead_letter(raw, melody.title, encoding_name, error.reason, str(error), text))
             return empty
-
-    semitones = encoding.transposition_semitones(melody.tonic, melody.mode)
 
     def transposed() -> list[Event]:
         return encoding.transpose_events(melody.events, semitones)
@@ -94,7 +93,10 @@ def _encode(raw: RawTune, melody: Melody, abc_text: str | None, text: str) -> Tu
     if abc_text is not None:
         abc = attempt(ENCODING_ABC, lambda: encoding.normalise_abc(abc_text), "")
     if not (timestep or notes or abc):
-        return TuneResult(None, tuple(dead_letters))
+        reasons = ", ".join(f"{letter.encoding}: {letter.reason}" for letter in dead_letters)
+        detail = f"every encoding of tune {raw.tune_id} failed ({reasons})"
+        skipped = _dead_letter(raw, melody.title, ENCODING_TUNE, "no_encoding", detail, text)
+        return TuneResult(None, (skipped, *dead_letters))
     example = {
         schema.FEATURE_ID: raw.tune_id,
         schema.FEATURE_CORPUS: raw.corpus,

@@ -206,3 +206,12 @@ def test_abc_chord_is_a_dead_letter_naming_the_bar() -> None:
     (letter,) = result.dead_letters
     assert (letter.reason, letter.title) == ("chord", "Chordy")
     assert "'[CEG]4' in bar 2" in letter.detail
+
+
+def test_tune_whose_every_encoding_fails_is_skipped_with_a_tune_dead_letter() -> None:
+    kern = "**kern\n*M5/16\n*k[]\n*C:\n=1\n16.c\n16d\n8e\n*-\n"  # dotted 16th: 0.375 quarters
+    result = process_tune(RawTune("test", "odd.krn", 0, "kern", kern.encode()))
+    assert result.example is None
+    assert [(letter.encoding, letter.reason) for letter in result.dead_letters] == [
+        ("tune", "no_encoding"), ("timestep", "unacceptable_duration"), ("vae", "unacceptable_duration")]
+    assert "timestep: unacceptable_duration" in result.dead_letters[0].detail
