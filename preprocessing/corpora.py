@@ -93,6 +93,8 @@ def list_sources(corpus: str) -> list[Source]:
     if corpus.startswith(IRISHMAN_PREFIX):
         path = _existing_path(corpus, corpus[len(IRISHMAN_PREFIX):], want_dir=False)
         if os.path.isfile(path):
+            if not path.lower().endswith(IRISHMAN_EXTENSIONS):
+                raise ValueError(f"corpus {corpus!r}: IrishMAN file {path!r} is not {' or '.join(IRISHMAN_EXTENSIONS)}")
             return [Source(IRISHMAN_CORPUS, path, os.path.basename(path))]
         return _walk(IRISHMAN_CORPUS, path, IRISHMAN_EXTENSIONS)
     if corpus not in NAMED_CORPORA:

@@ -87,6 +87,9 @@ def test_unknown_corpus_and_missing_path_name_the_value_and_known_names(tmp_path
         corpora.list_sources(f"dir:{tmp_path / 'nowhere'}")
     with pytest.raises(ValueError, match="missing.json"):
         corpora.list_sources(f"irishman:{tmp_path / 'missing.json'}")
+    (tmp_path / "train.csv").write_text("control code,abc notation\n")
+    with pytest.raises(ValueError, match=r"train.csv' is not .json or .jsonl"):
+        corpora.list_sources(f"irishman:{tmp_path / 'train.csv'}")
 
 
 def test_named_music21_corpora_counts() -> None:
