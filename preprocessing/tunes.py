@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +61,7 @@ class Melody:
 def process_tune(raw: RawTune) -> TuneResult:
     """Parses and encodes one tune; never raises on bad content (bad content -> dead letters)."""
     text = _source_text(raw)
+    abc_text: str | None = None
     try:
         abc_text = _irishman_abc(raw) if raw.fmt == "irishman" else text if raw.fmt == "abc" else None
         melody = parse_melody(raw, abc_text)
@@ -68,7 +70,8 @@ def process_tune(raw: RawTune) -> TuneResult:
         return TuneResult(None, (_dead_letter(raw, error.title, ENCODING_TUNE, error.reason, str(error), text),))
     except Exception as error:  # pylint: disable=broad-except  # music21 raises anything on bad input
         detail = f"music21 could not parse {raw.fmt} tune {raw.tune_id}: {type(error).__name__}: {error}"
-        return TuneResult(None, (_dead_letter(raw, "", ENCODING_TUNE, "parse_error", detail, text),))
+        title = _abc_title(abc_text) if raw.fmt in ("abc", "irishman") and abc_text else ""
+        return TuneResult(None, (_dead_letter(raw, title, ENCODING_TUNE, "parse_error", detail, text),))
     return _encode(raw, melody, semitones, abc_text, abc_text or text)
 
 
@@ -311,6 +314,12 @@ def _analysed_key(events: list[Event]) -> tuple[str, str]:
 def _tonic_name(music21_name: str) -> str:
     """music21's ``"B-"`` -> ``"Bb"``; ``"F#"`` unchanged."""
     return music21_name.replace("-", "b")
+
+
+def _abc_title(text: str) -> str:
+    """The first ``T:`` field of an ABC tune ("" when absent), for dead letters of unparsable tunes."""
+    match = re.search(r"^T:(.*)$", text, flags=re.MULTILINE)
+    return match.group(1).strip() if match else ""
 
 
 def _irishman_abc(raw: RawTune) -> str:

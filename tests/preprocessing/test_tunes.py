@@ -105,6 +105,7 @@ def test_one_broken_tune_among_good_ones(tmp_path: Path) -> None:
     assert [(letter.encoding, letter.tune_id) for letter in skipped] == [
         ("tune", f"{tmp_path.name}/mixed.abc#1"), ("tune", f"{tmp_path.name}/mixed.abc#2")]
     assert skipped[0].reason == "no_notes" and skipped[0].title == "Broken"
+    assert skipped[1].reason == "parse_error" and skipped[1].title == "No key, no length"
 
 
 def test_kern_chord_is_a_dead_letter_naming_where() -> None:
@@ -154,6 +155,11 @@ def test_midi_and_musicxml_files(tmp_path: Path) -> None:
         example = process_tune(raw).example
         assert (example["transpose"], example["meter"]) == (3, "3/4"), raw.fmt
         assert [note for note in example["notes"] if note != encoding.NOTE_REST] == [72, 76, 79, 84, 79]
+
+
+def test_irishman_record_that_is_not_json_is_a_parse_error() -> None:
+    result = process_tune(RawTune("irishman", "train.json", 3, "irishman", b"{not json"))
+    assert result.example is None and result.dead_letters[0].reason == "parse_error"
 
 
 def test_binary_garbage_in_a_midi_file_is_a_parse_error() -> None:
