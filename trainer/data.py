@@ -121,6 +121,12 @@ def windows(token_songs: tf.data.Dataset, window: int, delimiter_id: int) -> tf.
     return paired.map(lambda inputs, targets, valid: (inputs, targets))
 
 
+def count_windows(data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary, window: int) -> int:
+    """How many ``window``-step training examples ``split`` yields (one streaming pass)."""
+    examples = windows(song_tokens(song_symbols(data_dir, split), vocabulary), window, vocabulary.delimiter_id)
+    return int(examples.reduce(np.int64(0), lambda count, _: count + 1))
+
+
 def window_batches(
     data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary, config: TrainConfig, *, training: bool
 ) -> tf.data.Dataset:

@@ -161,13 +161,16 @@ def validate_inputs(config: TrainConfig, data_dir: str, paths: RunPaths) -> data
     """Every check that can fail before training; returns the data's vocabulary."""
     data.check_data_dir(data_dir)
     vocabulary = data.load_vocabulary(data_dir)
-    for split in ("train", "validation"):
-        if data.count_songs(data_dir, split) == 0:
-            raise ValueError(f"split {split!r} of {data_dir!r} has no songs")
     if paths.export_path is not None:
         if tf.io.gfile.exists(paths.export_path) and not tf.io.gfile.isdir(paths.export_path):
             raise ValueError(f"export path {paths.export_path!r} exists and is a file, not a folder")
     _check_resume_state(config, vocabulary, paths)
+    for split in ("train", "validation"):
+        if data.count_windows(data_dir, split, vocabulary, config.window) == 0:
+            raise ValueError(
+                f"split {split!r} of {data_dir!r} is too short for one {config.window}-step window "
+                f"(needs at least {2 * config.window} steps); lower window with --set window=N"
+            )
     return vocabulary
 
 

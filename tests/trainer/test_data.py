@@ -1,0 +1,65 @@
+"""tf.data input: windowing of the joined stream, and reading a real preprocessing output."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from preprocessing import schema
+from trainer import data
+from trainer.config import resolve_config
+
+
+def _songs_dataset(songs):
+    return tf.data.Dataset.from_generator(
+        lambda: (np.array(song, np.int32) for song in songs), output_signature=tf.TensorSpec([None], tf.int32)
+    )
+
+
+def test_windows_shift_targets_by_one_and_cover_the_stream():
+    songs = [[5, 6, 7], [8, 9], [10, 11, 12, 13]]
+    stream = [5, 6, 7, 0, 8, 9, 0, 10, 11, 12, 13, 0]  # each song followed by the delimiter 0
+    pairs = list(data.windows(_songs_dataset(songs), window=4, delimiter_id=0).as_numpy_iterator())
+    assert len(pairs) == 2  # chunks of 4: three full chunks, the last one only supplies a target
+    for index, (inputs, targets) in enumerate(pairs):
+        assert inputs.shape == targets.shape == (4,)
+        np.testing.assert_array_equal(inputs, stream[4 * index : 4 * index + 4])
+        np.testing.assert_array_equal(targets, stream[4 * index + 1 : 4 * index + 5])
+
+
+def test_window_batches_of_a_real_preprocessing_output(tiny_dataset):
+    vocabulary = data.load_vocabulary(tiny_dataset)
+    assert vocabulary.symbols[vocabulary.delimiter_id] == "/"
+    config = resolve_config("lstm", {"window": "16", "batch_size": "4"})
+    batches = list(data.window_batches(tiny_dataset, "train", vocabulary, config, training=True))
+    inputs, targets = batches[0]
+    assert inputs.shape == targets.shape == (4, 16)
+    assert inputs.dtype == targets.dtype == tf.int32
+    every_input = np.concatenate([b[0].numpy().ravel() for b in batches])
+    assert every_input.min() >= 0 and every_input.max() < vocabulary.size
+    songs, dropped = data.load_song_arrays(tiny_dataset, "train", vocabulary)
+    assert dropped == 0 and len(songs) == data.count_songs(tiny_dataset, "train")
+    stream_length = sum(len(song) + 1 for song in songs)
+    assert sum(len(b[0]) for b in batches) == stream_length // 16 - 1
+
+
+def test_unknown_symbols_drop_the_song(tiny_dataset):
+    full = data.load_vocabulary(tiny_dataset)
+    pitch = next(s for s in full.symbols if s.isdigit())
+    reduced = data.Vocabulary(tuple(s for s in full.symbols if s != pitch), (1,) * (full.size - 1))
+    kept, dropped = data.load_song_arrays(tiny_dataset, "train", reduced)
+    assert dropped >= 1 and len(kept) + dropped == data.count_songs(tiny_dataset, "train")
+
+
+def test_a_folder_without_tfrecords_is_named(tmp_path):
+    (tmp_path / schema.VOCABULARY_FILE).write_text("/\t0\n_\t3\n")
+    with pytest.raises(ValueError, match=f"{tmp_path}.*no TFRecords"):
+        data.check_data_dir(tmp_path)
+    with pytest.raises(ValueError, match="does not exist"):
+        data.check_data_dir(tmp_path / "missing")
+
+
+def test_vocabulary_without_delimiter_is_rejected(tmp_path):
+    (tmp_path / schema.VOCABULARY_FILE).write_text("_\t3\n60\t2\n")
+    with pytest.raises(ValueError, match="delimiter"):
+        data.load_vocabulary(tmp_path)
+    with pytest.raises(ValueError, match="no vocabulary file"):
+        data.load_vocabulary(tmp_path / "elsewhere")
