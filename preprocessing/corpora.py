@@ -68,7 +68,7 @@ NAMED_CORPORA: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 _X_LINE = re.compile(r"^X:")
-_FIELD_LINE = re.compile(r"^[A-Za-z+]:")
+_FIELD_LINE = re.compile(r"^[A-Za-z+]:(?![|:])")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f]")
 
 

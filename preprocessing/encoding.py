@@ -285,7 +285,7 @@ def transpose_events(events: Sequence[Event], semitones: int) -> list[Event]:
 
 # --- ABC ------------------------------------------------------------------------------------
 
-_FIELD_LINE = re.compile(r"^([A-Za-z+]):(.*)$")
+_FIELD_LINE = re.compile(r"^([A-Za-z+]):(?![|:])(.*)$")  # "A:|" is a note and a repeat
 # Fields kept in the body: mid-tune changes of unit length, meter and key.
 _BODY_FIELDS = ("L", "M", "K")
 DEFAULT_UNIT_LENGTH = "1/8"

@@ -141,6 +141,11 @@ def test_normalise_abc_tune_fields_override_inherited_file_header() -> None:
     assert encoding.normalise_abc(text) == encoding.normalise_abc(text + "\n\n")
 
 
+def test_normalise_abc_keeps_music_lines_that_start_like_a_field() -> None:
+    text = "X:1\nM:2/4\nK:D\nA2 d2|\nA:|B2 c2|]\n"
+    assert encoding.normalise_abc(text) == "X:1\nL:1/16\nM:2/4\nK:D\nA2 d2|\nA:|B2 c2|]\n"
+
+
 def test_normalise_abc_without_music_is_an_error() -> None:
     with pytest.raises(EncodingError, match="no music lines") as caught:
         encoding.normalise_abc("X:1\nT:Only a title\nK:D\n")
