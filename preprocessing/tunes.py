@@ -1,10 +1,13 @@
 """One raw tune in, one example (the features of ``preprocessing.schema``) and its dead letters out.
 
-``process_tune`` parses the tune with music21, takes the melody (first part, flattened; ties
-merged, grace notes dropped), reads the declared key, meter and title, transposes the encoded
+``process_tune`` parses the tune with music21 (ABC through its tokenizer, ``abc_melody``; kern,
+MusicXML and MIDI through a Score, ``score_melody``), takes the melody (first part or voice; ties
+merged, grace notes dropped, a chord is a ``chord`` dead letter), reads the declared key (music21's
+key analysis only when none is declared), the first meter and the title, transposes the encoded
 pitches to C major / A minor, then computes each encoding independently (``timestep``,
 ``notes`` + ``rhythms``, ``abc``). A failed encoding is an empty feature plus a dead letter; the
-tune is kept when it has at least one note and at least one encoding succeeded.
+tune is kept when it has at least one note and at least one encoding succeeded, else it gets a
+``tune`` dead letter too (``no_encoding``).
 """
 from __future__ import annotations
 
