@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import os
 import re
 from collections.abc import Iterator
 
 from preprocessing.records import ENCODING_TUNE, DeadLetter, RawTune, Source, make_excerpt
 
-logger = logging.getLogger(__name__)
 
 DIR_PREFIX = "dir:"
 IRISHMAN_PREFIX = "irishman:"
