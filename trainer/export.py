@@ -152,8 +152,9 @@ def run_step(plan: StepPlan, token: tf.Tensor, state: tf.Tensor) -> tuple[tf.Ten
 # ---------------------------------------------------------------- the exported module
 
 
-def _check_inputs(condition: tf.Tensor, message: str) -> tf.Operation:
-    return tf.debugging.Assert(tf.reduce_all(condition), [message])
+def _check_inputs(condition: tf.Tensor, message: str, values: tf.Tensor) -> tf.Operation:
+    """An INVALID_ARGUMENT error carrying `message` and the offending input `values` if not all hold."""
+    return tf.debugging.Assert(tf.reduce_all(condition), [message, values], summarize=16)
 
 
 def _generate_loop(
@@ -224,8 +225,11 @@ def build_serving_module(model: keras.Model, vocabulary: Sequence[str]) -> tf.Mo
 
     def checked_step(token: tf.Tensor, state: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         checks = [
-            _check_inputs(tf.logical_and(token >= 0, token < size), "token out of vocabulary range"),
-            _check_inputs(tf.equal(tf.shape(state)[0], tf.shape(token)[0]), "state/token batch differ"),
+            _check_inputs(tf.logical_and(token >= 0, token < size), "token out of vocabulary range:", token),
+            _check_inputs(
+                tf.equal(tf.shape(state)[0], tf.shape(token)[0]), "state/token batch sizes differ:",
+                tf.stack([tf.shape(state)[0], tf.shape(token)[0]]),
+            ),
         ]
         with tf.control_dependencies(checks):
             return run_step(plan, tf.identity(token), state)
@@ -257,19 +261,16 @@ def build_serving_module(model: keras.Model, vocabulary: Sequence[str]) -> tf.Mo
     )
     def generate_fn(primer, primer_length, steps, temperature, top_k, top_p, seed):
         batch = tf.shape(primer)[0]
+        sizes = tf.stack([tf.shape(t)[0] for t in (primer_length, steps, temperature, top_k, top_p, seed)])
         checks = [
-            _check_inputs(
-                tf.stack([tf.shape(t)[0] for t in (primer_length, steps, temperature, top_k, top_p, seed)])
-                == batch,
-                "every input needs the same batch size as primer",
-            ),
-            _check_inputs(primer_length >= 1, "primer_length must be >= 1"),
-            _check_inputs(primer_length <= tf.shape(primer)[1], "primer_length exceeds primer width"),
-            _check_inputs(tf.logical_and(primer >= 0, primer < size), "primer token out of range"),
-            _check_inputs(steps >= 0, "steps must be >= 0"),
-            _check_inputs(tf.logical_and(temperature > 0, temperature <= _FLOAT32_MAX), "temperature must be > 0"),
-            _check_inputs(top_k >= 0, "top_k must be >= 0"),
-            _check_inputs(tf.logical_and(top_p > 0, top_p <= 1), "top_p must be in (0, 1]"),
+            _check_inputs(tf.equal(sizes, batch), "every input needs the batch size of primer:", sizes),
+            _check_inputs(primer_length >= 1, "primer_length must be >= 1:", primer_length),
+            _check_inputs(primer_length <= tf.shape(primer)[1], "primer_length exceeds primer width:", primer_length),
+            _check_inputs(tf.logical_and(primer >= 0, primer < size), "primer token out of range:", primer),
+            _check_inputs(steps >= 0, "steps must be >= 0:", steps),
+            _check_inputs(tf.logical_and(temperature > 0, temperature <= _FLOAT32_MAX), "temperature must be > 0:", temperature),
+            _check_inputs(top_k >= 0, "top_k must be >= 0:", top_k),
+            _check_inputs(tf.logical_and(top_p > 0, top_p <= 1), "top_p must be in (0, 1]:", top_p),
         ]
         with tf.control_dependencies(checks):
             tokens = _generate_loop(

@@ -91,7 +91,7 @@ PROBE = textwrap.dedent(
             step(token=tf.constant([1000], tf.int32), state=tf.zeros([1, state_size]))
             errors["token"] = "accepted"
         except tf.errors.InvalidArgumentError as error:
-            errors["token"] = type(error).__name__
+            errors["token"] = type(error).__name__ + ": " + str(error)
         warmed = []
         for record in tf.data.TFRecordDataset(str(directory) + "/assets.extra/tf_serving_warmup_requests"):
             predict = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
@@ -253,10 +253,10 @@ def test_greedy_rows_follow_the_argmax_of_the_step_logits(probe: dict[str, dict]
 @pytest.mark.parametrize("name", ["one_hot", "random"])
 def test_bad_requests_fail_with_invalid_argument(name: str, probe: dict[str, dict]) -> None:
     errors = probe[name]["errors"]
-    assert "temperature must be > 0" in errors["temperature"]
-    assert "top_p must be in (0, 1]" in errors["top_p"]
-    assert errors["primer_length"].startswith("InvalidArgumentError")
-    assert errors["token"] == "InvalidArgumentError"
+    assert "[temperature must be > 0:] [0]" in errors["temperature"]
+    assert "[top_p must be in (0, 1]:] [1.5]" in errors["top_p"]
+    assert "[primer_length must be >= 1:] [0]" in errors["primer_length"]
+    assert "[token out of vocabulary range:] [1000]" in errors["token"]
 
 
 def test_warmup_requests_parse_and_run(exports: dict[str, Exported], probe: dict[str, dict]) -> None:
