@@ -109,7 +109,10 @@ class StepPlan:
 
 
 def plan_step(model: keras.Model) -> StepPlan:
-    """Walk `model.layers` (a chain: ids -> encoding -> [LSTM, Dropout]* -> Dense softmax)."""
+    """Walk `model.layers` (a chain: ids -> encoding -> [LSTM, Dropout]* -> Dense softmax).
+
+    Sets `use_cudnn=False` on every LSTM of `model`, so that no cuDNN kernel reaches the export.
+    """
     stages: list[object] = []
     offset = 0
     for layer in model.layers:
