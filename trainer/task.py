@@ -6,6 +6,9 @@ Writes under the job dir: ``history.csv`` (one row per epoch, appended across re
 Rerunning the same command after the process was killed resumes from the last finished epoch.
 Output paths default to Vertex AI's ``AIP_MODEL_DIR`` (export), ``AIP_CHECKPOINT_DIR`` and
 ``AIP_TENSORBOARD_LOG_DIR`` when those are set.
+
+The VAE presets (``--model vae_notes_cat``, see ``trainer.models.vae.VAE_PRESETS``) train with
+``trainer.models.vae.train_vae``: everything but the export is written under the job dir.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from preprocessing import schema
 from trainer import data
 from trainer.config import PRESETS, TrainConfig, parse_assignments, resolve_config
 from trainer.models import build_model
+from trainer.models.vae import VAE_PRESETS, resolve_vae_config, train_vae
 
 logger = logging.getLogger(__name__)
 
@@ -273,9 +277,22 @@ def train(
     return metrics
 
 
+def train_vae_preset(args: argparse.Namespace) -> dict:
+    """Trains the VAE preset named by ``--model`` with the parsed flags; returns its metrics."""
+    for flag, value in (("--checkpoint-dir", args.checkpoint_dir), ("--tensorboard-dir", args.tensorboard_dir)):
+        if value:
+            raise ValueError(f"{flag} {value!r} is not used by VAE presets: they write everything under --job-dir")
+    config = resolve_vae_config(args.model, parse_assignments(args.set))
+    paths = RunPaths.resolve(args.job_dir, preset=args.model, export_path=args.export)
+    data.check_data_dir(args.data)
+    if paths.export_path is not None and os.path.exists(paths.export_path) and not os.path.isdir(paths.export_path):
+        raise ValueError(f"export path {paths.export_path!r} exists and is a file, not a folder")
+    return train_vae(config, args.data, paths.job_dir, paths.export_path)
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help=f"preset name, one of {sorted(PRESETS)}")
+    parser.add_argument("--model", required=True, help=f"preset name, one of {sorted(PRESETS) + sorted(VAE_PRESETS)}")
     parser.add_argument("--data", required=True, help="preprocessing output folder")
     parser.add_argument("--job-dir", help="run folder (default runs/<model>)")
     parser.add_argument("--export", help="SavedModel base path; a new integer version is written (default $AIP_MODEL_DIR)")
@@ -293,6 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if args.model in VAE_PRESETS:
+            train_vae_preset(args)
+            return 0
+        if args.model not in PRESETS:
+            raise ValueError(f"unknown preset {args.model!r}; known presets: {sorted(PRESETS) + sorted(VAE_PRESETS)}")
         config = resolve_config(args.model, parse_assignments(args.set))
         paths = RunPaths.resolve(
             args.job_dir, preset=args.model, checkpoint_dir=args.checkpoint_dir,

@@ -13,6 +13,7 @@ import json
 import logging
 import pathlib
 import time
+from collections.abc import Mapping
 
 import keras
 import numpy as np
@@ -91,6 +92,32 @@ VAE_PRESETS: dict[str, VaeConfig] = {
         kl_warmup_epochs=30, patience=20,
     ),
 }
+
+
+# Fields a run may not override: they name the preset's model and its data.
+FIXED_FIELDS = ("name", "kind")
+
+
+def resolve_vae_config(preset: str, overrides: Mapping[str, str] | None = None) -> VaeConfig:
+    """The named VAE preset with ``overrides`` (field name -> flag string) parsed and applied.
+
+    ValueError names an unknown preset, an unknown or fixed field, or a value of the wrong type.
+    """
+    if preset not in VAE_PRESETS:
+        raise ValueError(f"unknown VAE preset {preset!r}; known VAE presets: {sorted(VAE_PRESETS)}")
+    fields = {field.name: field for field in dataclasses.fields(VaeConfig)}
+    values: dict[str, object] = {}
+    for name, text in (overrides or {}).items():
+        if name not in fields:
+            raise ValueError(f"unknown VAE config field {name!r}; known fields: {sorted(fields)}")
+        if name in FIXED_FIELDS:
+            raise ValueError(f"field {name!r} is fixed by the preset; pick another --model")
+        parse = {"int": int, "float": float, "str": str}[str(fields[name].type)]
+        try:
+            values[name] = parse(text)
+        except ValueError:
+            raise ValueError(f"field {name!r} expects {parse.__name__}, got {text!r}") from None
+    return dataclasses.replace(VAE_PRESETS[preset], **values)
 
 
 def reparameterize(mean: tf.Tensor, logvar: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
