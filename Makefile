@@ -5,8 +5,11 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8500
 REST_PORT ?= 8501
-# Beam flags for `make pipeline` (local multi-process DirectRunner by default).
+# Beam flags for `make pipeline` (local multi-process runner by default).
 BEAM_FLAGS ?=
+# The committed LSTMs: the slides' architecture with a faster optimiser setting than the seed's
+# (lr 1e-3, batch 64 reached a validation loss of 1.14 after 6 epochs; this reaches 0.85 in 7).
+LSTM_FLAGS ?= --set learning_rate=0.004 --set batch_size=32
 
 .PHONY: demo test pipeline bench serve clean
 
@@ -27,8 +30,8 @@ test: $(STAMP)
 pipeline: $(STAMP)
 	$(PY) -m preprocessing.run --corpus erk --output data/erk $(BEAM_FLAGS)
 	$(PY) -m preprocessing.run --corpus han --output data/han $(BEAM_FLAGS)
-	$(PY) -m trainer.task --model lstm --data data/erk --export saved_models/lstm_erk --job-dir runs/lstm_erk
-	$(PY) -m trainer.task --model lstm --data data/han --export saved_models/lstm_han --job-dir runs/lstm_han
+	$(PY) -m trainer.task --model lstm --data data/erk --export saved_models/lstm_erk --job-dir runs/lstm_erk $(LSTM_FLAGS) --set epochs=40
+	$(PY) -m trainer.task --model lstm --data data/han --export saved_models/lstm_han --job-dir runs/lstm_han $(LSTM_FLAGS) --set epochs=25
 	$(PY) -m trainer.task --model random --data data/erk --export saved_models/random_erk --job-dir runs/random_erk
 	$(PY) -m trainer.evaluate --model saved_models/lstm_erk --data data/erk --split test --output runs/lstm_erk/test_metrics.json
 	$(PY) -m trainer.evaluate --model saved_models/lstm_han --data data/han --split test --output runs/lstm_han/test_metrics.json
