@@ -3,6 +3,7 @@
     folkgen generate --model lstm_erk --primer twinkle --steps 256 --num 4 --temperature 0.8 \\
         --top-p 0.95 --seed 7 --key G --meter 3/4 --formats mid,musicxml,abc,svg,wav --out out/
     folkgen models
+    folkgen vae sample|reconstruct|interpolate ...   (see serving/vae_cli.py)
 
 Bad input ends with one line ``folkgen: error: ...`` and a non-zero exit status.
 """
@@ -23,7 +24,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from preprocessing.encoding import EncodingError
 
 from serving import client as model_client
-from serving import render
+from serving import render, vae_cli
 from serving.generation import SAMPLING_MODES, GenerationConfig, generate
 from serving.notation import parse_key, parse_meter
 from serving.primers import NAMED_PRIMERS, PrimerSource
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--model", action="append", help="model name (repeatable; default: those in --config)")
     models.add_argument("--config", default=DEFAULT_MODELS_CONFIG, help="a models.config naming the models")
     _add_server_flags(models)
+    vae_cli.add_vae_parser(commands, _add_server_flags)
     return parser
 
 
@@ -89,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "vae":
+            return vae_cli.run(args, _server(args))
         return _generate(args) if args.command == "generate" else _list_models(args)
     except (ValueError, EncodingError, model_client.ClientError) as error:
         print(f"folkgen: error: {error}", file=sys.stderr)
