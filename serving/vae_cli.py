@@ -24,7 +24,7 @@ from preprocessing.encoding import Event, transpose_events
 from serving import client as model_client
 from serving import render
 from serving.notation import COMMON_TIME, C_MAJOR, Key, Meter, parse_key, parse_meter
-from serving.vae_client import (NOTES, OVERFLOW_POLICIES, RHYTHMS, Tune, VaeInfo, VaeModel, agreement, interpolate,
+from serving.vae_client import (NOTES, OVERFLOW_POLICIES, RHYTHMS, Tune, VaeInfo, VaeModel, interpolate,
                                 join_codes, read_tune, tune_codes)
 
 DEFAULT_NOTES_MODEL = "vae_notes_erk"
@@ -32,7 +32,7 @@ DEFAULT_RHYTHMS_MODEL = "vae_rhythms_erk"
 EXIT_ERROR = 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class Rendered:
     """One melody written (``paths``) or not (``error``)."""
 
@@ -177,12 +177,11 @@ def _print_agreement(notes: np.ndarray, rhythms: np.ndarray, rebuilt_notes: np.n
     table = Table(title=f"reconstruction of {positions} events")
     for column in ("feature", "right", "share", "per position ('|' right)"):
         table.add_column(column, overflow="fold")
-    both = (notes == rebuilt_notes) & (rhythms == rebuilt_rhythms)
-    for feature, original, rebuilt in (("notes", notes, rebuilt_notes), ("rhythms", rhythms, rebuilt_rhythms),
-                                       ("both", both, np.ones_like(both))):
-        share = agreement(original, rebuilt, positions)
-        strip = "".join("|" if right else "." for right in np.asarray(original) == np.asarray(rebuilt))
-        table.add_row(feature, f"{round(share * positions)}/{positions}", f"{share:.1%}", strip)
+    notes_right, rhythms_right = notes == rebuilt_notes, rhythms == rebuilt_rhythms
+    for feature, right in (("notes", notes_right), ("rhythms", rhythms_right), ("both", notes_right & rhythms_right)):
+        share = float(np.mean(right)) if positions else 1.0
+        strip = "".join("|" if position_right else "." for position_right in right)
+        table.add_row(feature, f"{int(np.sum(right))}/{positions}", f"{share:.1%}", strip)
     Console().print(table)
 
 

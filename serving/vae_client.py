@@ -169,13 +169,6 @@ def join_codes(notes: np.ndarray, rhythms: np.ndarray, notes_pad: int, rhythms_p
     return decode_vae([note for note, _ in pairs], [rhythm for _, rhythm in pairs])
 
 
-def agreement(original: np.ndarray, reconstruction: np.ndarray, positions: int) -> float:
-    """Share of the first ``positions`` codes that the reconstruction got right (1.0 for none)."""
-    if positions == 0:
-        return 1.0
-    return float(np.mean(np.asarray(original)[:positions] == np.asarray(reconstruction)[:positions]))
-
-
 def interpolate(start: np.ndarray, end: np.ndarray, steps: int) -> np.ndarray:
     """Latents [Z], [Z] -> [steps, Z] evenly spaced from ``start`` to ``end`` (both included)."""
     if steps < 2:
