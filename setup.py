@@ -4,6 +4,7 @@ from setuptools import find_packages, setup
 INSTALL_REQUIRES = [
     "tensorflow==2.21.*",
     "keras>=3.10,<4",
+    "tensorboard==2.21.*",
     "apache-beam[tfrecord]==2.77.*",
     "tensorflow-datasets==4.9.*",
     "tensorflow-serving-api==2.21.*",

@@ -93,8 +93,12 @@ def _json_scalar(item: Any) -> Any:
     return item
 
 
-def array_to_json(array: np.ndarray) -> Any:
-    """Convert an array to nested JSON lists (bytes as text, or `{"b64": ...}` when not UTF-8)."""
+def array_to_json(array: np.ndarray | bytes) -> Any:
+    """Convert an array to nested JSON lists (bytes as text, or `{"b64": ...}` when not UTF-8).
+
+    A scalar string output arrives from TensorFlow as plain `bytes`, so it is wrapped first.
+    """
+    array = np.asarray(array, dtype=object if isinstance(array, bytes) else None)
     if array.dtype == object:
         return _nested_map(array.tolist())
     return array.tolist()
