@@ -6,7 +6,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mido
 import numpy as np
 import pytest
 from music21 import converter
@@ -16,6 +15,7 @@ from serving import client as model_client
 from serving.notation import parse_key, parse_meter
 from serving.server import free_port, start_subprocess
 from test_client import VOCABULARY, export_tiny_models
+from midi_events import midi_events
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,22 +43,6 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 def generate_args(server, out: Path, *extra: str) -> list[str]:
     return ["generate", "--server", server.grpc_address, "--model", "lstm_erk", "--steps", "48",
             "--out", str(out), *extra]
-
-
-def midi_events(path: str) -> list[tuple[int | None, float]]:
-    """Notes and gaps of a MIDI file read with mido, in quarter notes."""
-    midi = mido.MidiFile(path)
-    events, now, onset, current = [], 0, 0, None
-    for message in mido.merge_tracks(midi.tracks):
-        now += message.time
-        if message.type == "note_on" and message.velocity > 0:
-            if now > onset:
-                events.append((None, (now - onset) / midi.ticks_per_beat))
-            onset, current = now, message.note
-        elif message.type in ("note_off", "note_on") and message.note == current:
-            events.append((current, (now - onset) / midi.ticks_per_beat))
-            onset, current = now, None
-    return events
 
 
 def test_generate_writes_every_format_from_the_served_tokens(server, tmp_path, capsys):

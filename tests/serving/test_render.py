@@ -5,7 +5,6 @@ import re
 import wave
 from fractions import Fraction
 
-import mido
 import numpy as np
 import pytest
 from music21 import converter
@@ -13,6 +12,7 @@ from music21 import converter
 from preprocessing.encoding import Event
 from serving import abc_writer, audio, render
 from serving.notation import layout_bars, parse_key, parse_meter, spell
+from midi_events import midi_events as _mido_events
 
 # Primer "/ 60 _ _ _" then generated symbols; the generation ends at its first "/".
 TOKENS = ("/ 60 _ _ _ 62 _ 64 _ _ _ _ _ r _ 71 _ _ _ _ _ _ _ _ 61 _ 66 _ "
@@ -41,22 +41,6 @@ def _merged_music21(score) -> list[tuple[int | None, float]]:
         tied_on = element.tie is not None and element.tie.type in ("start", "continue")
     while events and events[-1][0] is None:
         events.pop()
-    return events
-
-
-def _mido_events(path: str) -> list[tuple[int | None, float]]:
-    """Notes of a MIDI file read with mido, gaps as rests, in quarter notes."""
-    midi = mido.MidiFile(path)
-    events, now, onset, current = [], 0, 0, None
-    for message in mido.merge_tracks(midi.tracks):
-        now += message.time
-        if message.type == "note_on" and message.velocity > 0:
-            if now > onset:
-                events.append((None, (now - onset) / midi.ticks_per_beat))
-            onset, current = now, message.note
-        elif message.type in ("note_off", "note_on") and message.note == current:
-            events.append((current, (now - onset) / midi.ticks_per_beat))
-            onset, current = now, None
     return events
 
 
