@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 INPUT_ENCODINGS = ("one_hot", "embedding")
+# The example feature a token model learns (see ``trainer.data.FEATURES``).
+FEATURES = ("timestep", "abc")
 
 
 @dataclass(frozen=True)
@@ -22,10 +24,12 @@ class TrainConfig:
     ``architecture`` selects the model builder; ``window`` is the number of input steps per
     training example (targets are the same steps shifted by one); ``epochs`` is an upper bound,
     early stopping ends a run after ``patience`` epochs without a better validation loss.
-    ``steps_per_epoch`` of 0 means one full pass over the training stream.
+    ``steps_per_epoch`` of 0 means one full pass over the training stream. ``feature`` is what the
+    model reads: ``timestep`` symbols, or the ``abc`` text one character per step.
     """
 
     architecture: str
+    feature: str = "timestep"
     units: int = 256
     layers: int = 1
     dropout: float = 0.2
@@ -53,6 +57,8 @@ class TrainConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.learning_rate <= 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.feature not in FEATURES:
+            raise ValueError(f"feature {self.feature!r} is not one of {FEATURES}")
         if self.input_encoding not in INPUT_ENCODINGS:
             raise ValueError(
                 f"input_encoding {self.input_encoding!r} is not one of {INPUT_ENCODINGS}"
@@ -76,6 +82,19 @@ def register_preset(name: str, config: TrainConfig) -> None:
 register_preset("lstm", TrainConfig(architecture="lstm"))
 # The slides' random-generation baseline: training-split symbol frequencies, nothing to fit.
 register_preset("random", TrainConfig(architecture="random", epochs=0))
+# The report's character-level ABC model: Embedding(16) -> LSTM(64) -> Dense, Adam 1e-3, batch 8,
+# 25 epochs; trained here on windows of the tune stream instead of every tune padded to the
+# longest one.
+register_preset("abc_lstm_seed", TrainConfig(
+    architecture="lstm", feature="abc", input_encoding="embedding", embedding_dim=16, units=64,
+    dropout=0.0, window=256, batch_size=8, epochs=25, patience=3,
+))
+# Our default character model: wider and two layers deep, so that it keeps count of a bar's
+# length and of a tune's sections over a 256-character window.
+register_preset("abc_lstm", TrainConfig(
+    architecture="lstm", feature="abc", input_encoding="embedding", embedding_dim=32, units=256, layers=2,
+    dropout=0.1, window=256, batch_size=32, learning_rate=2e-3, epochs=40, patience=3,
+))
 
 
 def _parse_field(field: dataclasses.Field, text: str) -> object:

@@ -1,9 +1,11 @@
 """tf.data input from a preprocessing output folder (see ``preprocessing/schema.py``).
 
-The songs of a split are read through TFDS, mapped to token ids with the folder's timestep
-vocabulary, joined into one stream (each song followed by one ``/``), and cut into windows:
-inputs ``window[:-1]`` and targets ``window[1:]``, so every step of a window is a target. All of
-it streams: memory is bounded by the shuffle buffers, not by the corpus.
+The songs of a split are read through TFDS as symbols of one feature (``timestep``: the 38-symbol
+text; ``abc``: the normalised ABC text, one symbol per character), mapped to token ids with the
+folder's vocabulary of that feature, joined into one stream (each song followed by its
+feature's delimiter: ``/``, or a newline, which leaves a blank line between ABC tunes), and cut
+into windows: inputs ``window[:-1]`` and targets ``window[1:]``, so every step of a window is a
+target. All of it streams: memory is bounded by the shuffle buffers, not by the corpus.
 """
 from __future__ import annotations
 
@@ -21,18 +23,37 @@ from trainer.config import TrainConfig
 logger = logging.getLogger(__name__)
 
 
+# feature -> (vocabulary file, symbol that ends every song in the training stream)
+FEATURES = {
+    schema.FEATURE_TIMESTEP: (schema.VOCABULARY_FILE, encoding.DELIMITER),
+    schema.FEATURE_ABC: (schema.ABC_VOCABULARY_FILE, "\n"),
+}
+
+
+def _check_feature(feature: str) -> None:
+    if feature not in FEATURES:
+        raise ValueError(f"unknown feature {feature!r}; known: {sorted(FEATURES)}")
+
+
 @dataclass(frozen=True)
 class Vocabulary:
-    """The timestep symbols in index order and their training-split counts."""
+    """The symbols of one feature in index order and their training-split counts."""
 
     symbols: tuple[str, ...]
     counts: tuple[int, ...]
+    feature: str = schema.FEATURE_TIMESTEP
 
     def __post_init__(self) -> None:
-        if encoding.DELIMITER not in self.symbols:
-            raise ValueError(f"vocabulary {list(self.symbols)} lacks the delimiter {encoding.DELIMITER!r}")
+        _check_feature(self.feature)
+        if self.delimiter not in self.symbols:
+            raise ValueError(f"vocabulary {list(self.symbols)} lacks the delimiter {self.delimiter!r}")
         if len(set(self.symbols)) != len(self.symbols):
             raise ValueError(f"vocabulary has duplicate symbols: {list(self.symbols)}")
+
+    @property
+    def delimiter(self) -> str:
+        """The symbol that ends every song in the training stream."""
+        return FEATURES[self.feature][1]
 
     @property
     def size(self) -> int:
@@ -40,7 +61,7 @@ class Vocabulary:
 
     @property
     def delimiter_id(self) -> int:
-        return self.symbols.index(encoding.DELIMITER)
+        return self.symbols.index(self.delimiter)
 
     def stream_counts(self, num_songs: int) -> np.ndarray:
         """Counts ``[V]`` of the joined stream: the delimiter counted at least once per song."""
@@ -49,13 +70,14 @@ class Vocabulary:
         return counts
 
 
-def load_vocabulary(data_dir: str | pathlib.Path) -> Vocabulary:
-    """Reads ``<data_dir>/vocabulary.tsv``; a missing file raises ValueError naming it."""
-    path = pathlib.Path(data_dir) / schema.VOCABULARY_FILE
+def load_vocabulary(data_dir: str | pathlib.Path, feature: str = schema.FEATURE_TIMESTEP) -> Vocabulary:
+    """Reads the ``feature``'s vocabulary file of ``data_dir``; a missing file raises ValueError naming it."""
+    _check_feature(feature)
+    path = pathlib.Path(data_dir) / FEATURES[feature][0]
     if not path.is_file():
         raise ValueError(f"no vocabulary file {str(path)!r} (is {str(data_dir)!r} a preprocessing output?)")
     entries = schema.read_vocabulary(str(path))
-    return Vocabulary(tuple(s for s, _ in entries), tuple(c for _, c in entries))
+    return Vocabulary(tuple(s for s, _ in entries), tuple(c for _, c in entries), feature)
 
 
 def check_data_dir(data_dir: str | pathlib.Path) -> None:
@@ -78,13 +100,23 @@ def count_songs(data_dir: str | pathlib.Path, split: str) -> int:
     return builder.info.splits[split].num_examples
 
 
-def song_symbols(data_dir: str | pathlib.Path, split: str, *, shuffle_files: bool = False) -> tf.data.Dataset:
-    """The split's songs as string tensors ``[steps]``; tunes without a timestep encoding are skipped."""
+def song_symbols(
+    data_dir: str | pathlib.Path, split: str, *, shuffle_files: bool = False, feature: str = schema.FEATURE_TIMESTEP
+) -> tf.data.Dataset:
+    """The split's songs as string tensors ``[steps]`` of ``feature``'s symbols (ABC text split into
+    characters); tunes without that encoding are skipped."""
+    _check_feature(feature)
     if count_songs(data_dir, split) == 0:
         raise ValueError(f"split {split!r} of {str(data_dir)!r} has no songs")
     builder = tfds.builder_from_directory(str(data_dir))
     examples = builder.as_dataset(split=split, shuffle_files=shuffle_files)
-    songs = examples.map(lambda example: example[schema.FEATURE_TIMESTEP], num_parallel_calls=tf.data.AUTOTUNE)
+    if feature == schema.FEATURE_ABC:
+        def symbols(example):
+            return tf.strings.unicode_split(example[feature], "UTF-8")
+    else:
+        def symbols(example):
+            return example[feature]
+    songs = examples.map(symbols, num_parallel_calls=tf.data.AUTOTUNE)
     return songs.filter(lambda song: tf.size(song) > 0)
 
 
@@ -123,7 +155,8 @@ def windows(token_songs: tf.data.Dataset, window: int, delimiter_id: int) -> tf.
 
 def count_windows(data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary, window: int) -> int:
     """How many ``window``-step training examples ``split`` yields (one streaming pass)."""
-    examples = windows(song_tokens(song_symbols(data_dir, split), vocabulary), window, vocabulary.delimiter_id)
+    songs = song_symbols(data_dir, split, feature=vocabulary.feature)
+    examples = windows(song_tokens(songs, vocabulary), window, vocabulary.delimiter_id)
     return int(examples.reduce(np.int64(0), lambda count, _: count + 1))
 
 
@@ -131,7 +164,7 @@ def window_batches(
     data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary, config: TrainConfig, *, training: bool
 ) -> tf.data.Dataset:
     """Batches ``(inputs [B, window], targets [B, window])`` of ``split``; shuffled when ``training``."""
-    songs = song_symbols(data_dir, split, shuffle_files=training)
+    songs = song_symbols(data_dir, split, shuffle_files=training, feature=vocabulary.feature)
     if training:
         songs = songs.shuffle(config.shuffle_songs, seed=config.seed, reshuffle_each_iteration=True)
     examples = windows(song_tokens(songs, vocabulary), config.window, vocabulary.delimiter_id)
@@ -142,7 +175,7 @@ def window_batches(
 
 def load_song_arrays(data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary) -> tuple[list[np.ndarray], int]:
     """The split's songs as id arrays (for evaluation), and how many were dropped for unknown symbols."""
-    all_songs = list(song_symbols(data_dir, split).as_numpy_iterator())
+    all_songs = list(song_symbols(data_dir, split, feature=vocabulary.feature).as_numpy_iterator())
     index = {symbol: position for position, symbol in enumerate(vocabulary.symbols)}
     arrays, dropped = [], 0
     for song in all_songs:

@@ -43,7 +43,7 @@ LAST_CHECKPOINT = "last.keras"
 BACKUP_DIR = "backup"
 EPOCH_TIME_KEY = "epoch_time_s"
 # Fields that shape the weights: a resumed run must keep them.
-ARCHITECTURE_FIELDS = ("architecture", "units", "layers", "input_encoding", "embedding_dim")
+ARCHITECTURE_FIELDS = ("architecture", "feature", "units", "layers", "input_encoding", "embedding_dim")
 
 
 @dataclass(frozen=True)
@@ -164,7 +164,7 @@ def _check_resume_state(config: TrainConfig, vocabulary: data.Vocabulary, paths:
 def validate_inputs(config: TrainConfig, data_dir: str, paths: RunPaths) -> data.Vocabulary:
     """Every check that can fail before training; returns the data's vocabulary."""
     data.check_data_dir(data_dir)
-    vocabulary = data.load_vocabulary(data_dir)
+    vocabulary = data.load_vocabulary(data_dir, config.feature)
     if paths.export_path is not None:
         if tf.io.gfile.exists(paths.export_path) and not tf.io.gfile.isdir(paths.export_path):
             raise ValueError(f"export path {paths.export_path!r} exists and is a file, not a folder")
