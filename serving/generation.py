@@ -105,7 +105,7 @@ def _write(tokens: list[str], primer_length: int, seed: int, config: GenerationC
     """Renders one melody; a melody that cannot be rendered keeps its tokens (as text) and the error."""
     try:
         if characters:
-            text = "".join(tokens[:primer_length]) + _cut_abc(tokens[primer_length:])
+            text = _cut_abc("".join(tokens[:primer_length]), tokens[primer_length:])
             melody = render.melody_from_abc(text, config.key, config.meter, title=stem)
         else:
             melody = render.melody_from_timesteps(tokens, primer_length, config.key or C_MAJOR,
@@ -118,10 +118,13 @@ def _write(tokens: list[str], primer_length: int, seed: int, config: GenerationC
         return GeneratedMelody(seed, tuple(tokens), primer_length, {"tokens": path}, None, str(error))
 
 
-def _cut_abc(generated: Sequence[str]) -> str:
-    """A character model's generation up to the end of its tune (a blank line or the next X:)."""
-    text = "".join(generated)
-    ends = [text.find(marker) for marker in _ABC_TUNE_ENDS if marker in text]
+def _cut_abc(primer: str, generated: Sequence[str]) -> str:
+    """A character model's primer and generation up to the end of its tune: the first blank line
+    or next ``X:`` that the generation writes or completes (a primer ending in a newline followed by
+    a generated newline is a blank line)."""
+    text = primer + "".join(generated)
+    ends = [text.find(marker, max(0, len(primer) - len(marker) + 1)) for marker in _ABC_TUNE_ENDS]
+    ends = [end for end in ends if end >= 0]
     return text[: min(ends)] if ends else text
 
 

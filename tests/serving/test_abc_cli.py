@@ -1,0 +1,181 @@
+"""`folkgen generate` on character-level ABC models served by a real `python -m serving.server`.
+
+Two exports of the abc_lstm_seed architecture over the tiny dataset's ABC characters:
+``abc_untrained`` (fresh weights: its text may or may not parse) and ``abc_dance``, whose output
+layer ignores its input and puts all the probability on "D", "E", "F", " " and "|", so every
+sample is a valid tune body and the rendering path is exercised with known pitches.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from music21 import converter
+
+from serving import cli, generation, render
+from serving import client as model_client
+from serving.demo import write_models_config
+from serving.primers import PrimerSource
+from serving.sampling import SamplingSettings
+from serving.server import start_subprocess
+from trainer import data
+from trainer.config import resolve_config
+from trainer.export import export_token_model
+from trainer.models import build_model
+
+PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
+# The dance model's output distribution: log-probabilities up to a constant.
+DANCE_BIASES = {"D": 0.0, "E": 0.0, "F": 0.0, " ": -1.0, "|": -2.0}
+DANCE_PITCHES = {"D": 62, "E": 64, "F": 66}  # in D major, F is F sharp
+ELSEWHERE = -30.0
+FORMATS = ("mid", "musicxml", "abc")
+
+
+@pytest.fixture(scope="module")
+def vocabulary(tiny_dataset) -> list[str]:
+    return list(data.load_vocabulary(tiny_dataset, "abc").symbols)
+
+
+def _export_abc_models(saved_models: Path, vocabulary: list[str]) -> list[str]:
+    config = resolve_config("abc_lstm_seed")
+    keras.utils.set_random_seed(11)
+    export_token_model(build_model(config, np.ones(len(vocabulary))), vocabulary, saved_models / "abc_untrained",
+                       warmup=False)
+    dance = build_model(config, np.ones(len(vocabulary)))
+    kernel, _ = dance.get_layer("dense").get_weights()
+    bias = np.array([DANCE_BIASES.get(symbol, ELSEWHERE) for symbol in vocabulary], np.float32)
+    dance.get_layer("dense").set_weights([np.zeros_like(kernel), bias])
+    export_token_model(dance, vocabulary, saved_models / "abc_dance", warmup=False)
+    return ["abc_untrained", "abc_dance"]
+
+
+@pytest.fixture(scope="module")
+def server(vocabulary, tmp_path_factory):
+    saved_models = tmp_path_factory.mktemp("abc_saved_models")
+    names = _export_abc_models(saved_models, vocabulary)
+    write_models_config(saved_models, names, saved_models / "models.config")
+    with start_subprocess(names, model_config_file=saved_models / "models.config") as running:
+        yield running
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def generate_args(server, model: str, out: Path, *extra: str) -> list[str]:
+    return ["generate", "--server", server.grpc_address, "--model", model, "--primer-abc", PRIMER,
+            "--num", "2", "--steps", "200", "--formats", ",".join(FORMATS), "--out", str(out), *extra]
+
+
+def _expected_pitches(generated: str) -> list[int]:
+    """The dance model's tune ends at nothing (no newline can be drawn): every D/E/F is a note."""
+    return [DANCE_PITCHES[character] for character in generated if character in DANCE_PITCHES]
+
+
+def test_dance_model_melodies_render_to_every_format(server, tmp_path, capsys):
+    code, out, err = run(capsys, *generate_args(server, "abc_dance", tmp_path, "--seed", "4"))
+    assert code == 0, err
+    assert "2 melodies" in out and "not rendered" not in out
+    texts = set()
+    for seed in (4, 5):
+        stem = tmp_path / f"abc_dance_seed{seed}"
+        assert not stem.with_suffix(".tokens.txt").exists()
+        abc = stem.with_suffix(".abc").read_text(encoding="utf-8")
+        assert abc.startswith(PRIMER) and len(abc) == len(PRIMER) + 200
+        generated = abc[len(PRIMER):]
+        assert set(generated) <= set(DANCE_BIASES)
+        expected = _expected_pitches(generated)
+        assert len(expected) > 100
+        from_abc = converter.parse(abc, format="abc")
+        from_xml = converter.parse(str(stem.with_suffix(".musicxml")), format="musicxml")
+        for score in (from_abc, from_xml):
+            assert [note.pitch.midi for note in score.flatten().notes] == expected
+        assert from_xml.flatten().getTimeSignatures()[0].ratioString == "6/8"
+        midi = converter.parse(str(stem.with_suffix(".mid")), format="midi")
+        assert [note.pitch.midi for note in midi.flatten().notes] == expected
+        texts.add(generated)
+    assert len(texts) == 2  # seeds 4 and 5 sample different tunes
+
+
+def test_untrained_model_writes_files_or_its_text_and_the_reason(server, tmp_path, capsys):
+    code, _, err = run(capsys, *generate_args(server, "abc_untrained", tmp_path, "--seed", "0"))
+    rendered = 0
+    for seed in (0, 1):
+        stem = tmp_path / f"abc_untrained_seed{seed}"
+        tokens_file = stem.with_suffix(".tokens.txt")
+        if tokens_file.exists():
+            text = tokens_file.read_text(encoding="utf-8")
+            assert text.startswith(PRIMER) and len(text) == len(PRIMER) + 200
+            assert not any(stem.with_suffix(f".{name}").exists() for name in FORMATS)
+            assert f"folkgen: error: seed {seed}: " in err and str(tokens_file) in err
+        else:
+            rendered += 1
+            abc = stem.with_suffix(".abc").read_text(encoding="utf-8")
+            assert abc.startswith(PRIMER)
+            assert len(converter.parse(str(stem.with_suffix(".musicxml")), format="musicxml").flatten().notes) > 0
+    assert code == (0 if rendered else cli.EXIT_ERROR), err
+
+
+def test_a_tune_ends_at_a_blank_line_even_across_the_primer(server, tmp_path, capsys, vocabulary):
+    # A primer ending in a newline, then a generated newline: a blank line, the tune has no notes.
+    assert generation._cut_abc(PRIMER, list("\nDEF|")) == PRIMER[:-1]
+    assert generation._cut_abc(PRIMER, list("X:2\nK:G\nG|")) == PRIMER[:-1]
+    assert generation._cut_abc(PRIMER + "DE", list("F|\n\nX:2")) == PRIMER + "DEF|"
+    assert generation._cut_abc(PRIMER + "DE", list("F|\nFED|\nX:2\n")) == PRIMER + "DEF|\nFED|"
+    assert generation._cut_abc(PRIMER, list("DEF|")) == PRIMER + "DEF|"
+
+
+@pytest.mark.parametrize("character", ["€", "a"])
+def test_a_primer_character_outside_the_vocabulary_is_named(server, tmp_path, capsys, vocabulary, character):
+    assert character not in vocabulary  # the tiny corpus's training tunes never use a lowercase a
+    primer = PRIMER + f"DE{character}F|"
+    code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "abc_dance",
+                       "--primer-abc", primer, "--out", str(tmp_path), "--formats", "abc")
+    assert code == cli.EXIT_ERROR
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("folkgen: error:") and "Traceback" not in err, err
+    assert f"primer symbol {character!r} at position {len(PRIMER) + 2}" in lines[0]
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("model", ["abc_untrained", "abc_dance"])
+def test_server_and_client_sampling_give_the_same_text(server, tmp_path, capsys, model):
+    for sampling in ("client", "server"):
+        args = generate_args(server, model, tmp_path / sampling, "--seed", "21", "--temperature", "1.3",
+                             "--sampling", sampling)
+        args[args.index("--formats") + 1] = "abc"
+        assert run(capsys, *args)[0] in (0, cli.EXIT_ERROR)
+    for seed in (21, 22):
+        for suffix in (".abc", ".tokens.txt"):
+            client_file = tmp_path / "client" / f"{model}_seed{seed}{suffix}"
+            server_file = tmp_path / "server" / f"{model}_seed{seed}{suffix}"
+            assert client_file.exists() == server_file.exists()
+            if client_file.exists():
+                assert client_file.read_text(encoding="utf-8") == server_file.read_text(encoding="utf-8")
+
+    client = model_client.connect(server.grpc_address, model)
+    try:
+        results = {
+            sampling: generation.generate(client, generation.GenerationConfig(
+                primer=PrimerSource(abc=PRIMER), steps=120, num=2, seed=3, sampling=sampling, formats=("abc",),
+                settings=SamplingSettings(temperature=1.0, top_k=0, top_p=0.9), out_dir=str(tmp_path / sampling / "lib")),
+                model)
+            for sampling in ("client", "server")
+        }
+    finally:
+        client.close()
+    assert [r.tokens for r in results["client"]] == [r.tokens for r in results["server"]]
+    assert all(len(r.tokens) == len(PRIMER) + 120 for r in results["client"])
+    assert results["client"][0].tokens != results["client"][1].tokens
+
+
+def test_greedy_dance_is_one_repeated_character(server, tmp_path, capsys):
+    code, _, err = run(capsys, *generate_args(server, "abc_dance", tmp_path, "--greedy", "--num", "1"))
+    assert code == 0, err
+    abc = (tmp_path / "abc_dance_seed0.abc").read_text(encoding="utf-8")
+    assert abc == PRIMER + "D" * 200  # ties go to the lower index: "D" before "E" and "F"
+    assert render.melody_from_abc(abc).notes == 200
