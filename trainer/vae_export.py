@@ -105,6 +105,15 @@ def _existing_versions(base_path: pathlib.Path) -> list[int]:
     return sorted(int(entry.name) for entry in base_path.iterdir() if entry.is_dir() and entry.name.isdigit())
 
 
+def _inference_copy(model):
+    """The trained weights in a fresh, uncompiled VAE of the same config, so that the export holds
+    no optimizer slots (Adam's two would triple its size)."""
+    copy = type(model)(model.config)
+    copy(tf.fill([1, model.config.length], model.alphabet.pad_code))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def export_vae(model, config, base_path: str | os.PathLike) -> pathlib.Path:
     """Writes ``base_path/<next integer version>/`` (SavedModel + ``assets.extra/vae_config.json``).
 
@@ -113,7 +122,7 @@ def export_vae(model, config, base_path: str | os.PathLike) -> pathlib.Path:
     """
     base_path = pathlib.Path(base_path)
     base_path.mkdir(parents=True, exist_ok=True)
-    module = _VaeServingModule(model, config)
+    module = _VaeServingModule(_inference_copy(model), config)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=base_path))
     try:
         tf.saved_model.save(module, str(staging), signatures=module.signatures())

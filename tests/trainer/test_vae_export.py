@@ -114,3 +114,21 @@ def test_export_refuses_a_base_path_that_is_a_file(tmp_path):
     target.write_text("x")
     with pytest.raises(FileExistsError):
         vae_export.export_vae(vae.build_vae(config), config, target)
+
+
+def test_export_keeps_the_trained_weights_and_no_optimizer_slots(tmp_path):
+    import tensorflow as tf
+
+    config = _tiny_config("vae_rhythms_cat")
+    model = vae.build_vae(config)
+    for weight in model.trainable_weights:  # weights no fresh model could have by chance
+        weight.assign(np.random.default_rng(3).normal(0.0, 0.3, weight.shape).astype("float32"))
+    version = vae_export.export_vae(model, config, tmp_path / "vae")
+    loaded = tf.saved_model.load(str(version))
+    codes = tf.constant(np.random.default_rng(4).integers(0, 8, (2, LENGTH)), tf.int32)
+    expected_mean, _ = model.encode(codes)
+    np.testing.assert_allclose(loaded.signatures["encode"](codes=codes)["mean"].numpy(), expected_mean.numpy(), rtol=1e-5)
+    saved = tf.train.list_variables(str(version / "variables" / "variables"))
+    saved_floats = sum(int(np.prod(shape)) for name, shape in saved if "_CHECKPOINTABLE_OBJECT_GRAPH" not in name)
+    model_floats = sum(int(np.prod(weight.shape)) for weight in model.weights)
+    assert saved_floats <= model_floats < 2 * saved_floats  # Adam's slots would double it
