@@ -71,6 +71,7 @@ def melody_from_timesteps(symbols: Sequence[str], primer_length: int, key: Key =
 def melody_from_abc(text: str, key: Key | None = None, meter: Meter | None = None,
                     title: str = "Folkgen melody") -> Melody:
     """A character model's ABC text -> a Melody; moved onto ``key``'s signature when given."""
+    text = with_unit_length(text)
     score = score_reader.parse_abc_text(text)
     events = score_reader.melody_events(score, f"melody {title!r}")
     own_key = score_reader.declared_key(score)
@@ -81,6 +82,16 @@ def melody_from_abc(text: str, key: Key | None = None, meter: Meter | None = Non
     semitones = (key.semitones_from_c() - own_key.semitones_from_c()) % 12
     semitones = semitones - 12 if semitones > 5 else semitones
     return Melody(tuple(transpose_events(events, semitones)), key, meter or own_meter, title)
+
+
+def with_unit_length(text: str) -> str:
+    """ABC text whose header (the lines before ``K:``) has neither ``L:`` nor ``M:`` gets the
+    standard's default ``L:1/8`` before its ``K:`` line (music21 cannot read its notes otherwise)."""
+    lines = text.split("\n")
+    key_line = next((index for index, line in enumerate(lines) if line.startswith("K:")), None)
+    if key_line is None or any(line.startswith(("L:", "M:")) for line in lines[:key_line]):
+        return text
+    return "\n".join([*lines[:key_line], "L:1/8", *lines[key_line:]])
 
 
 def to_stream(melody: Melody, tempo_bpm: float = DEFAULT_TEMPO_BPM) -> stream.Score:

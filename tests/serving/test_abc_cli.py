@@ -179,3 +179,13 @@ def test_greedy_dance_is_one_repeated_character(server, tmp_path, capsys):
     abc = (tmp_path / "abc_dance_seed0.abc").read_text(encoding="utf-8")
     assert abc == PRIMER + "D" * 200  # ties go to the lower index: "D" before "E" and "F"
     assert render.melody_from_abc(abc).notes == 200
+
+
+def test_a_primer_without_unit_length_or_meter_renders_in_eighths(server, tmp_path, capsys):
+    code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "abc_dance", "--greedy",
+                       "--primer-abc", "X:1\nK:D\n", "--steps", "12", "--formats", "abc,musicxml", "--out", str(tmp_path))
+    assert code == 0, err
+    abc = (tmp_path / "abc_dance_seed0.abc").read_text(encoding="utf-8")
+    assert abc == "X:1\nL:1/8\nK:D\n" + "D" * 12  # the ABC standard's default unit length, written out
+    notes = converter.parse(str(tmp_path / "abc_dance_seed0.musicxml"), format="musicxml").flatten().notes
+    assert [(n.pitch.midi, float(n.quarterLength)) for n in notes] == [(62, 0.5)] * 12
