@@ -331,6 +331,20 @@ def normalise_abc(text: str) -> str:
     return "\n".join(lines + body) + "\n"
 
 
+# What ends one tune in a character model's output: a blank line (the training stream's separator)
+# or the next tune's ``X:`` field.
+ABC_TUNE_ENDS = ("\n\n", "\nX:")
+
+
+def first_abc_tune(text: str) -> tuple[str, bool]:
+    """The first tune of generated ABC ``text`` (up to its final newline) and whether it ended
+    there; an unfinished tune is the whole text."""
+    ends = [text.find(marker) for marker in ABC_TUNE_ENDS if marker in text]
+    if not ends:
+        return text, False
+    return text[: min(ends) + 1], True
+
+
 def default_unit_length(meter: str) -> str:
     """The ABC standard's unit note length for a tune without ``L:``: ``1/16`` when the meter is
     below 3/4 (e.g. ``2/4``), else ``1/8`` (also for no meter, ``C``, ``C|`` and free meter)."""

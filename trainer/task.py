@@ -171,9 +171,12 @@ def validate_inputs(config: TrainConfig, data_dir: str, paths: RunPaths) -> data
     _check_resume_state(config, vocabulary, paths)
     for split in ("train", "validation"):
         if data.count_windows(data_dir, split, vocabulary, config.window) == 0:
+            _, dropped = data.load_song_arrays(data_dir, split, vocabulary)
             raise ValueError(
                 f"split {split!r} of {data_dir!r} is too short for one {config.window}-step window "
-                f"(needs at least {2 * config.window} steps); lower window with --set window=N"
+                f"(needs at least {2 * config.window} steps; {dropped} of its tunes were dropped for "
+                f"{config.feature} symbols outside the training split's vocabulary); "
+                "lower window with --set window=N"
             )
     return vocabulary
 

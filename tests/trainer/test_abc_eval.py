@@ -1,0 +1,108 @@
+"""Generated-ABC quality (parse share, full bars) and the character model's evaluation tool."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from preprocessing.encoding import first_abc_tune
+from trainer import abc_eval, abc_quality, data
+from trainer.config import resolve_config
+from trainer.export import export_token_model
+from trainer.models import build_model
+
+HEADER = "X:1\nL:1/8\nM:3/4\nK:G\n"
+
+
+def test_a_tune_whose_bars_fill_the_meter_is_all_full():
+    quality = abc_quality.score_tune(HEADER + "ABc def | g2 f2 e2 | d6 |]\n")
+    assert quality == abc_quality.TuneQuality(True, has_meter=True, bars=3, full_bars=3, exempt_bars=0)
+
+
+def test_pickup_and_section_end_bars_are_exempt_but_a_short_middle_bar_is_not():
+    # pickup "D", short bar "GA" in the middle, short bar before ":|", pickup after it
+    quality = abc_quality.score_tune(HEADER + "D | GAB cde | GA | d6 | B4 :| D | G6 |]\n")
+    assert (quality.bars, quality.full_bars, quality.exempt_bars) == (7, 3, 3)
+    summary = abc_quality.summarise([quality])
+    assert summary.full_bar_share == pytest.approx(3 / 4)
+    assert summary.strict_full_bar_share == pytest.approx(3 / 7)
+
+
+def test_an_overfull_bar_counts_once_and_not_full():
+    # music21's Score would re-bar "ABCDEFGAB" into a full bar and a remainder
+    quality = abc_quality.score_tune(HEADER + "ABc def | ABCDEFGAB | d6 |]\n")
+    assert (quality.bars, quality.full_bars, quality.exempt_bars) == (3, 2, 0)
+
+
+def test_triplets_and_meter_changes_are_measured():
+    quality = abc_quality.score_tune(HEADER + "(3ABc d2 e2 | g6 ||\nM:2/4\nA2 B2 | c4 |]\n")
+    assert (quality.bars, quality.full_bars) == (4, 4)
+
+
+def test_unparsable_or_empty_text_is_not_parsed_and_says_why():
+    garbage = abc_quality.score_tune("garbage ))) [[[")
+    assert not garbage.parsed and garbage.error
+    empty = abc_quality.score_tune("X:1\nK:C\n")
+    assert (empty.parsed, empty.error) == (False, "no notes")
+    no_meter = abc_quality.score_tune("X:1\nL:1/8\nK:C\nCDEF GABc |]\n")
+    assert no_meter.parsed and not no_meter.has_meter and no_meter.bars == 0
+
+
+def test_first_tune_ends_at_a_blank_line_or_the_next_x_field():
+    assert first_abc_tune(HEADER + "abc|\n\nX:1\nK:C\n") == (HEADER + "abc|\n", True)
+    assert first_abc_tune(HEADER + "abc|\nX:2\n") == (HEADER + "abc|\n", True)
+    assert first_abc_tune(HEADER + "abc|") == (HEADER + "abc|", False)
+
+
+def test_primer_characters_outside_the_vocabulary_are_named():
+    with pytest.raises(ValueError, match=r"\['ü', '€'\]"):
+        abc_eval.encode_primer("X:1\nü€", ["X", ":", "1", "\n"])
+    with pytest.raises(ValueError, match="empty"):
+        abc_eval.encode_primer("", ["X"])
+    assert abc_eval.encode_primer("X:1\n", ["\n", "1", ":", "X"]) == [3, 2, 1, 0]
+
+
+def test_bad_sampling_settings_are_refused():
+    with pytest.raises(ValueError, match="temperature"):
+        abc_eval.SamplingSettings(temperature=0.0)
+    with pytest.raises(ValueError, match="tunes"):
+        abc_eval.SamplingSettings(tunes=0)
+
+
+@pytest.fixture(scope="module")
+def untrained_abc_model(tiny_dataset, tmp_path_factory):
+    """A freshly initialised seed-preset character model exported on the tiny corpus's vocabulary."""
+    vocabulary = data.load_vocabulary(tiny_dataset, "abc")
+    model = build_model(resolve_config("abc_lstm_seed"), np.array(vocabulary.counts))
+    base = tmp_path_factory.mktemp("abc_model") / "abc_tiny"
+    export_token_model(model, list(vocabulary.symbols), base, warmup=False)
+    return base, vocabulary
+
+
+def test_evaluation_generates_scores_and_writes_samples(untrained_abc_model, tiny_dataset, tmp_path):
+    base, vocabulary = untrained_abc_model
+    samples, output = tmp_path / "samples.abc", tmp_path / "report.json"
+    code = abc_eval.main(["--model", str(base), "--data", str(tiny_dataset), "--split", "train", "--tunes", "3", "--steps", "40",
+                          "--samples", str(samples), "--output", str(output)])
+    assert code == 0
+    report = json.loads(output.read_text())
+    assert report["generated"]["tunes"] == 3
+    assert report["sampling"]["steps"] == 40 and report["primer"] == "X:1\n"
+    # an untrained model predicts nearly uniformly: log V nats per character
+    assert report["loss"]["nats_per_character"] == pytest.approx(math.log(vocabulary.size), abs=0.05)
+    assert report["loss"]["tunes"] > 0 and report["loss"]["characters"] > 100
+    assert report["real_tunes"]["parse_share"] == 1.0 and report["real_tunes"]["full_bar_share"] > 0.9
+    written = samples.read_text()
+    assert [line for line in written.splitlines() if line.startswith("X:")][:3] == ["X:1", "X:2", "X:3"]
+
+
+def test_same_seed_same_tunes_and_a_timestep_model_is_refused(untrained_abc_model, tmp_path):
+    base, _ = untrained_abc_model
+    version = next(base.iterdir())
+    settings = abc_eval.SamplingSettings(tunes=2, steps=30, seed=5)
+    first = abc_eval.generate_tunes(version, "X:1\n", settings)
+    assert first == abc_eval.generate_tunes(version, "X:1\n", settings)
+    assert all(text.startswith("X:1\n") for text, _ in first)
+    assert abc_eval.main(["--model", str(base), "--primer", "X:1\\n€", "--tunes", "1"]) == 2

@@ -1,0 +1,183 @@
+"""Scores an exported character-level ABC model: generated tunes and loss per character.
+
+``python -m trainer.abc_eval --model saved_models/abc_irish --data data/irish --tunes 200``
+
+Samples ``--tunes`` tunes through the SavedModel's ``generate`` signature (in process, the same
+graph TF Serving runs), cuts each at the end of its first tune, and reports the share that
+music21 parses and the share of full bars (``trainer.abc_quality``); the same bar shares of the
+split's real tunes are given beside them as the reference. With ``--data`` it also scores the
+split tune by tune through ``step`` from the zero state: nats per character, each tune's closing
+newline included (the training stream's targets).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import pathlib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from preprocessing.encoding import first_abc_tune
+from trainer import abc_quality, data
+from trainer.evaluate import StepScorer, latest_version_dir
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PRIMER = "X:1\n"
+
+
+@dataclass(frozen=True)
+class SamplingSettings:
+    """How the tunes are drawn; the seeds are ``seed, seed + 1, ...``."""
+
+    tunes: int = 200
+    steps: int = 1500
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int = 0
+    batch_size: int = 100
+
+    def __post_init__(self) -> None:
+        for name in ("tunes", "steps", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
+
+
+def encode_primer(primer: str, symbols: Sequence[str]) -> list[int]:
+    """Primer text -> character ids; ValueError naming every character outside the vocabulary."""
+    if not primer:
+        raise ValueError("the primer is empty; give at least one character, e.g. 'X:1\\n'")
+    index = {symbol: position for position, symbol in enumerate(symbols)}
+    unknown = sorted({char for char in primer if char not in index})
+    if unknown:
+        raise ValueError(f"primer characters {unknown} are not in the model's vocabulary")
+    return [index[char] for char in primer]
+
+
+def generate_tunes(model_dir: str | pathlib.Path, primer: str, settings: SamplingSettings) -> list[tuple[str, bool]]:
+    """``settings.tunes`` generations as (first tune's text, whether it ended within the steps)."""
+    loaded = tf.saved_model.load(str(model_dir))
+    generate = loaded.signatures["generate"]
+    symbols = [symbol.decode("utf-8") for symbol in loaded.signatures["vocabulary"]()["symbols"].numpy()]
+    if not all(len(symbol) == 1 for symbol in symbols):
+        raise ValueError(f"{str(model_dir)!r} is not a character model (its symbols include {symbols[:5]})")
+    primer_ids = encode_primer(primer, symbols)
+    tunes = []
+    for start in range(0, settings.tunes, settings.batch_size):
+        rows = min(settings.batch_size, settings.tunes - start)
+        out = generate(
+            primer=tf.constant([primer_ids] * rows, tf.int32),
+            primer_length=tf.fill([rows], len(primer_ids)),
+            steps=tf.fill([rows], settings.steps),
+            temperature=tf.fill([rows], np.float32(settings.temperature)),
+            top_k=tf.fill([rows], settings.top_k),
+            top_p=tf.fill([rows], np.float32(settings.top_p)),
+            seed=tf.range(settings.seed + start, settings.seed + start + rows, dtype=tf.int32),
+        )
+        for row in out["tokens"].numpy():
+            text = primer + "".join(symbols[token] for token in row if token >= 0)
+            tunes.append(first_abc_tune(text))
+        logger.info("generated %d / %d tunes", len(tunes), settings.tunes)
+    return tunes
+
+
+def loss_per_character(model_dir: str | pathlib.Path, data_dir: str, split: str, batch_size: int = 128) -> dict:
+    """Nats per character of ``split``'s tunes (closing newline included), tune by tune from zero state."""
+    scorer = StepScorer(model_dir)
+    vocabulary = data.Vocabulary(scorer.symbols, (0,) * len(scorer.symbols), "abc")
+    songs, dropped = data.load_song_arrays(data_dir, split, vocabulary)
+    if not songs:
+        raise ValueError(f"split {split!r} of {data_dir!r} has no ABC tunes the model's vocabulary can encode")
+    framed = [np.append(song, vocabulary.delimiter_id).astype(np.int32) for song in songs]
+    total_nats, characters = 0.0, 0
+    for start in range(0, len(framed), batch_size):
+        chunk = framed[start : start + batch_size]
+        for song, probs in zip(chunk, scorer.song_probs(chunk, vocabulary.delimiter_id)):
+            total_nats -= float(np.log(np.maximum(probs[np.arange(len(song)), song], 1e-300)).sum())
+            characters += len(song)
+    return {"split": split, "tunes": len(songs), "tunes_dropped_unknown_characters": dropped,
+            "characters": characters, "nats_per_character": total_nats / characters,
+            "bits_per_character": total_nats / characters / math.log(2)}
+
+
+def real_tune_quality(data_dir: str, split: str) -> abc_quality.QualitySummary:
+    """The bar shares of ``split``'s own tunes: what the generated ones are compared with."""
+    texts = (b"".join(chars).decode("utf-8") for chars in data.song_symbols(data_dir, split, feature="abc").as_numpy_iterator())
+    return abc_quality.summarise(abc_quality.score_tune(text) for text in texts)
+
+
+def evaluate(model_path: str, primer: str, settings: SamplingSettings, data_dir: str | None = None,
+             split: str = "validation", samples_path: str | None = None) -> dict:
+    """The whole report as a JSON-ready dict; writes the generated tunes to ``samples_path`` if given."""
+    model_dir = latest_version_dir(model_path)
+    tunes = generate_tunes(model_dir, primer, settings)
+    qualities = [abc_quality.score_tune(text) for text, _ in tunes]
+    errors = [quality.error for quality in qualities if not quality.parsed]
+    report = {
+        "model": str(model_dir),
+        "primer": primer,
+        "sampling": {name: getattr(settings, name) for name in SamplingSettings.__dataclass_fields__},
+        "generated": abc_quality.summarise(qualities).to_json(),
+        "unfinished_tunes": sum(not ended for _, ended in tunes),
+        "parse_errors": errors[:10],
+    }
+    if data_dir is not None:
+        report["loss"] = loss_per_character(model_dir, data_dir, split)
+        report["real_tunes"] = {"split": split, **real_tune_quality(data_dir, split).to_json()}
+    if samples_path:
+        pathlib.Path(samples_path).parent.mkdir(parents=True, exist_ok=True)
+        body = "\n".join(_numbered(text, number) for number, (text, _) in enumerate(tunes, start=1))
+        pathlib.Path(samples_path).write_text(body, encoding="utf-8")
+    return report
+
+
+def _numbered(text: str, number: int) -> str:
+    """One tune for a multi-tune ABC file: its ``X:`` line set to ``number``, ending in a newline."""
+    first, newline, rest = text.partition("\n")
+    tune = f"X:{number}{newline}{rest}" if first.startswith("X:") else f"X:{number}\n{text}"
+    return tune if tune.endswith("\n") else tune + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Score generated tunes and loss per character of an ABC model.")
+    parser.add_argument("--model", required=True, help="SavedModel base path (latest version is used)")
+    parser.add_argument("--data", help="preprocessing output folder: also report loss per character")
+    parser.add_argument("--split", default="validation", choices=("train", "validation", "test"))
+    parser.add_argument("--primer", default=DEFAULT_PRIMER, help="ABC text every tune starts from (default 'X:1\\n')")
+    parser.add_argument("--tunes", type=int, default=SamplingSettings.tunes)
+    parser.add_argument("--steps", type=int, default=SamplingSettings.steps, help="characters sampled per tune")
+    parser.add_argument("--temperature", type=float, default=SamplingSettings.temperature)
+    parser.add_argument("--top-k", type=int, default=SamplingSettings.top_k)
+    parser.add_argument("--top-p", type=float, default=SamplingSettings.top_p)
+    parser.add_argument("--seed", type=int, default=SamplingSettings.seed)
+    parser.add_argument("--samples", help="write the generated tunes here as one ABC file")
+    parser.add_argument("--output", help="write the report as JSON here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = SamplingSettings(args.tunes, args.steps, args.temperature, args.top_k, args.top_p, args.seed)
+        report = evaluate(args.model, args.primer.replace("\\n", "\n"), settings, args.data, args.split, args.samples)
+    except ValueError as error:
+        logger.error("%s", error)
+        return 2
+    text = json.dumps(report, indent=2)
+    sys.stdout.write(text + "\n")
+    if args.output:
+        pathlib.Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        pathlib.Path(args.output).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
