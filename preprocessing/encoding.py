@@ -336,10 +336,13 @@ def normalise_abc(text: str) -> str:
 ABC_TUNE_ENDS = ("\n\n", "\nX:")
 
 
-def first_abc_tune(text: str) -> tuple[str, bool]:
-    """The first tune of generated ABC ``text`` (up to its final newline) and whether it ended
-    there; an unfinished tune is the whole text."""
-    ends = [text.find(marker) for marker in ABC_TUNE_ENDS if marker in text]
+def first_abc_tune(text: str, search_from: int = 0) -> tuple[str, bool]:
+    """The first tune of generated ABC ``text`` (up to and including its last newline) and whether
+    it ended there; an unfinished tune is the whole text. Only ends completed at or after
+    ``search_from`` count (the length of a primer, whose own blank lines do not end the tune; a
+    primer's final newline followed by a generated one does)."""
+    ends = [text.find(marker, max(0, search_from - len(marker) + 1)) for marker in ABC_TUNE_ENDS]
+    ends = [end for end in ends if end >= 0]
     if not ends:
         return text, False
     return text[: min(ends) + 1], True

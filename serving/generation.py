@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from preprocessing.encoding import first_abc_tune
 from serving import primers, render
 from serving.client import ModelClient, sample_melodies
 from serving.notation import C_MAJOR, COMMON_TIME, Key, Meter
@@ -20,7 +21,6 @@ from serving.sampling import SamplingSettings
 logger = logging.getLogger(__name__)
 
 SAMPLING_MODES = ("client", "server")
-_ABC_TUNE_ENDS = ("\n\n", "\nX:")
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def _write(tokens: list[str], primer_length: int, seed: int, config: GenerationC
     """Renders one melody; a melody that cannot be rendered keeps its tokens (as text) and the error."""
     try:
         if characters:
-            text = _cut_abc("".join(tokens[:primer_length]), tokens[primer_length:])
+            text, _ = first_abc_tune("".join(tokens), search_from=len("".join(tokens[:primer_length])))
             melody = render.melody_from_abc(text, config.key, config.meter, title=stem)
         else:
             melody = render.melody_from_timesteps(tokens, primer_length, config.key or C_MAJOR,
@@ -116,16 +116,6 @@ def _write(tokens: list[str], primer_length: int, seed: int, config: GenerationC
         path = _save_tokens(tokens, characters, config.out_dir, stem)
         logger.warning("melody %s not rendered (%s); its tokens are in %s", stem, error, path)
         return GeneratedMelody(seed, tuple(tokens), primer_length, {"tokens": path}, None, str(error))
-
-
-def _cut_abc(primer: str, generated: Sequence[str]) -> str:
-    """A character model's primer and generation up to the end of its tune: the first blank line
-    or next ``X:`` that the generation writes or completes (a primer ending in a newline followed by
-    a generated newline is a blank line)."""
-    text = primer + "".join(generated)
-    ends = [text.find(marker, max(0, len(primer) - len(marker) + 1)) for marker in _ABC_TUNE_ENDS]
-    ends = [end for end in ends if end >= 0]
-    return text[: min(ends)] if ends else text
 
 
 def _save_tokens(tokens: list[str], characters: bool, out_dir: str, stem: str) -> str:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from music21 import converter
 
-from serving import cli, generation, render
+from serving import cli, render
 from serving import client as model_client
 from serving.demo import write_models_config
 from serving.sampling import SamplingSettings
@@ -117,15 +117,6 @@ def test_untrained_model_writes_files_or_its_text_and_the_reason(server, tmp_pat
             assert abc.startswith(PRIMER)
             assert len(converter.parse(str(stem.with_suffix(".musicxml")), format="musicxml").flatten().notes) > 0
     assert code == (0 if rendered else cli.EXIT_ERROR), err
-
-
-def test_a_tune_ends_at_a_blank_line_even_across_the_primer():
-    # A primer ending in a newline, then a generated newline: a blank line, the tune has no notes.
-    assert generation._cut_abc(PRIMER, list("\nDEF|")) == PRIMER[:-1]
-    assert generation._cut_abc(PRIMER, list("X:2\nK:G\nG|")) == PRIMER[:-1]
-    assert generation._cut_abc(PRIMER + "DE", list("F|\n\nX:2")) == PRIMER + "DEF|"
-    assert generation._cut_abc(PRIMER + "DE", list("F|\nFED|\nX:2\n")) == PRIMER + "DEF|\nFED|"
-    assert generation._cut_abc(PRIMER, list("DEF|")) == PRIMER + "DEF|"
 
 
 @pytest.mark.parametrize("character", ["€", "a"])

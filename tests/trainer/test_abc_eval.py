@@ -56,6 +56,16 @@ def test_first_tune_ends_at_a_blank_line_or_the_next_x_field():
     assert first_abc_tune(HEADER + "abc|") == (HEADER + "abc|", False)
 
 
+def test_only_ends_the_generation_writes_or_completes_count():
+    def cut(primer: str, generated: str) -> str:
+        return first_abc_tune(primer + generated, search_from=len(primer))[0]
+
+    assert cut(HEADER, "\nDEF|") == HEADER  # the primer's last newline and a generated one
+    assert cut(HEADER, "X:2\nK:G\nG|") == HEADER
+    assert cut(HEADER + "DE", "F|\nFED|\nX:2\n") == HEADER + "DEF|\nFED|\n"
+    assert cut("X:1\n\nK:D\n", "DEF|") == "X:1\n\nK:D\nDEF|"  # the primer's own blank line
+
+
 def test_primer_characters_outside_the_vocabulary_are_named():
     with pytest.raises(ValueError, match=r"\['ü', '€'\]"):
         abc_eval.encode_primer("X:1\nü€", ["X", ":", "1", "\n"])
