@@ -348,6 +348,27 @@ def first_abc_tune(text: str, search_from: int = 0) -> tuple[str, bool]:
     return text[: min(ends) + 1], True
 
 
+# A note or rest followed by a length multiplier of three or more digits ("e943").
+_LONG_NOTE = re.compile(r"(?<![A-Za-z])[_=^]*[A-Ga-gzx][,']*(\d{3,})")
+MAX_NOTE_UNITS = 99
+
+
+def check_abc_note_lengths(text: str) -> None:
+    """Raises EncodingError ``"implausible_note_length"`` naming the first note of the body lines
+    longer than ``MAX_NOTE_UNITS`` unit lengths: no tune holds one, a badly trained model may
+    write one, and music21 takes tens of seconds to parse it."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _FIELD_LINE.match(line):
+            continue
+        match = _LONG_NOTE.search(_strip_comment(line))
+        if match is not None and int(match.group(1)) > MAX_NOTE_UNITS:
+            raise EncodingError(
+                "implausible_note_length",
+                f"note {match.group(0)!r} on line {number} lasts {int(match.group(1))} unit lengths "
+                f"(at most {MAX_NOTE_UNITS} are accepted)",
+            )
+
+
 def default_unit_length(meter: str) -> str:
     """The ABC standard's unit note length for a tune without ``L:``: ``1/16`` when the meter is
     below 3/4 (e.g. ``2/4``), else ``1/8`` (also for no meter, ``C``, ``C|`` and free meter)."""

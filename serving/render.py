@@ -16,7 +16,7 @@ from music21 import key as m21key
 from music21 import metadata, note, pitch, stream, tempo, tie
 from music21 import meter as m21meter
 
-from preprocessing.encoding import DELIMITER, HOLD, Event, transpose_events, decode_timestep
+from preprocessing.encoding import DELIMITER, HOLD, Event, check_abc_note_lengths, decode_timestep, transpose_events
 from serving import abc_writer, audio, score_reader
 from serving.notation import C_MAJOR, COMMON_TIME, Key, Meter, layout_bars
 
@@ -72,6 +72,7 @@ def melody_from_abc(text: str, key: Key | None = None, meter: Meter | None = Non
                     title: str = "Folkgen melody") -> Melody:
     """A character model's ABC text -> a Melody; moved onto ``key``'s signature when given."""
     text = with_unit_length(text)
+    check_abc_note_lengths(text)
     score = score_reader.parse_abc_text(text)
     events = score_reader.melody_events(score, f"melody {title!r}")
     own_key = score_reader.declared_key(score)

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from preprocessing.encoding import check_abc_note_lengths
+
 logger = logging.getLogger(__name__)
 
 _TOLERANCE = 1e-6
@@ -71,6 +73,7 @@ def score_tune(text: str) -> TuneQuality:
     from music21 import abcFormat, converter, stream  # pylint: disable=import-outside-toplevel
 
     try:
+        check_abc_note_lengths(text)
         score = converter.parse(text, format="abc")
         parts = list(score.parts) if isinstance(score, stream.Score) else [score]
         if not parts or not any(part.recurse().notes for part in parts):

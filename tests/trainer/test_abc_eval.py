@@ -116,3 +116,9 @@ def test_same_seed_same_tunes_and_a_timestep_model_is_refused(untrained_abc_mode
     assert first == abc_eval.generate_tunes(version, "X:1\n", settings)
     assert all(text.startswith("X:1\n") for text, _ in first)
     assert abc_eval.main(["--model", str(base), "--primer", "X:1\\n€", "--tunes", "1"]) == 2
+
+
+def test_a_note_of_hundreds_of_units_is_refused_before_music21_parses_it():
+    quality = abc_quality.score_tune(HEADER + "DEF e943 | ABc |]\n")  # music21 alone takes ~20 s on it
+    assert not quality.parsed and "'e943'" in quality.error and "943 unit lengths" in quality.error
+    assert abc_quality.score_tune("X:100\nT:Reel 100\n" + HEADER[4:] + "g6 |]\n").parsed  # fields may hold 100
