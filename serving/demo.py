@@ -3,8 +3,10 @@
     python -m serving.demo --saved-models saved_models --out out/demo
 
 Starts ``python -m serving.server`` on free ports in the background, generates melodies from each
-model with client-side sampling (primer "Ah vous dirais-je maman"), writes them under
-``OUT/<model>/``, prints where they are, and stops the server (on errors too).
+token model with client-side sampling (the timestep LSTMs from the primer "Ah vous dirais-je
+maman", the character model from an ABC header of a jig in D), samples melodies from the notes
+and rhythms VAEs (``folkgen vae sample``), writes them under ``OUT/<model>/`` and ``OUT/vae/``,
+prints where they are, and stops the server (on errors too).
 """
 from __future__ import annotations
 
@@ -19,13 +21,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from serving import cli
 from serving import client as model_client
 from serving.generation import GenerationConfig, generate
-from serving.primers import PrimerSource
+from serving.primers import PrimerSource, is_character_vocabulary
 from serving.sampling import SamplingSettings
 from serving.server import start_subprocess
 
-DEFAULT_MODELS = ("lstm_erk", "lstm_han")
+DEFAULT_MODELS = ("lstm_erk", "lstm_han", "abc_irish")
+DEFAULT_VAES = ("vae_notes_erk", "vae_rhythms_erk")
+# A character model starts from an ABC header and needs more steps: a tune of the Irish corpus
+# averages about 260 characters.
+ABC_PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
+CHARACTER_MODEL_STEPS = 800
 SERVER_START_TIMEOUT_S = 300.0
 
 
@@ -46,32 +54,56 @@ def write_models_config(saved_models: Path, names: Sequence[str], path: Path) ->
     path.write_text(f"model_config_list {{\n{entries}}}\n", encoding="utf-8")
 
 
-def run_demo(saved_models: Path, out_dir: Path, names: Sequence[str], num: int, steps: int, seed: int) -> dict[str, list]:
-    """Serves ``names`` from ``saved_models``, writes ``num`` melodies per model under ``out_dir``;
-    returns the GeneratedMelody results per model."""
+def run_demo(saved_models: Path, out_dir: Path, names: Sequence[str], num: int, steps: int, seed: int,
+             vaes: Sequence[str] = ()) -> dict[str, list]:
+    """Serves ``names`` (and the notes and rhythms VAEs ``vaes``, if given) from ``saved_models``,
+    writes ``num`` melodies per model under ``out_dir``; returns the GeneratedMelody results per
+    token model."""
+    if vaes and len(vaes) != 2:
+        raise ValueError(f"give two VAEs (notes, rhythms), got {list(vaes)}")
     names = exported_models(saved_models, names)
+    served = names + exported_models(saved_models, vaes)
     results = {}
     with tempfile.TemporaryDirectory(prefix="folkgen-demo-") as scratch:
         config_path = Path(scratch) / "models.config"
-        write_models_config(saved_models, names, config_path)
-        with start_subprocess(names, model_config_file=config_path, timeout=SERVER_START_TIMEOUT_S) as server:
+        write_models_config(saved_models, served, config_path)
+        with start_subprocess(served, model_config_file=config_path, timeout=SERVER_START_TIMEOUT_S) as server:
             for name in names:
-                config = GenerationConfig(primer=PrimerSource(name="twinkle"), steps=steps, num=num,
-                                          settings=SamplingSettings(temperature=0.9, top_k=0, top_p=0.95),
-                                          seed=seed, out_dir=str(out_dir / name))
                 client = model_client.GrpcModelClient(server.grpc_address, name)
                 try:
-                    results[name] = generate(client, config, name)
+                    results[name] = generate(client, _generation_config(client, out_dir / name, num, steps, seed), name)
                 finally:
                     client.close()
+            if vaes:
+                _sample_vaes(server.grpc_address, vaes, out_dir / "vae", num, seed)
     return results
+
+
+def _generation_config(client: model_client.ModelClient, out_dir: Path, num: int, steps: int,
+                       seed: int) -> GenerationConfig:
+    """The demo's settings: the twinkle primer, or an ABC header for a character model."""
+    characters = is_character_vocabulary(client.symbols)
+    return GenerationConfig(
+        primer=PrimerSource(abc=ABC_PRIMER) if characters else PrimerSource(name="twinkle"),
+        steps=max(steps, CHARACTER_MODEL_STEPS) if characters else steps, num=num,
+        settings=SamplingSettings(temperature=0.9, top_k=0, top_p=0.95), seed=seed, out_dir=str(out_dir))
+
+
+def _sample_vaes(address: str, vaes: Sequence[str], out_dir: Path, num: int, seed: int) -> None:
+    """``folkgen vae sample`` against the demo's server; RuntimeError if it fails."""
+    code = cli.main(["vae", "sample", "--server", address, "--notes-model", vaes[0], "--rhythms-model", vaes[1],
+                     "--num", str(num), "--seed", str(seed), "--out", str(out_dir)])
+    if code != 0:
+        raise RuntimeError(f"folkgen vae sample with {list(vaes)} failed (exit {code})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m serving.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--saved-models", type=Path, default=Path("saved_models"))
     parser.add_argument("--out", type=Path, default=Path("out/demo"))
-    parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model names")
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated token model names")
+    parser.add_argument("--vaes", default=",".join(DEFAULT_VAES),
+                        help="the notes and rhythms VAEs, comma-separated ('' to skip them)")
     parser.add_argument("--num", type=int, default=2, help="melodies per model")
     parser.add_argument("--steps", type=int, default=256, help="tokens sampled per melody")
     parser.add_argument("--seed", type=int, default=7)
@@ -80,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     try:
         with console.status("starting the model server and generating melodies..."):
-            results = run_demo(args.saved_models, args.out, [n.strip() for n in args.models.split(",") if n.strip()],
-                               args.num, args.steps, args.seed)
+            results = run_demo(args.saved_models, args.out, _names(args.models), args.num, args.steps, args.seed,
+                               _names(args.vaes))
     except (ValueError, RuntimeError, model_client.ClientError) as error:
         print(f"demo: error: {error}", file=sys.stderr)
         return 1
@@ -94,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             table.add_row(name, str(melody.seed), notes, "\n".join(melody.paths.values()))
     console.print(table)
     return 0
+
+
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 if __name__ == "__main__":

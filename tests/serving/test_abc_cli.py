@@ -7,6 +7,7 @@ sample is a valid tune body and the rendering path is exercised with known pitch
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import keras
@@ -14,15 +15,14 @@ import numpy as np
 import pytest
 from music21 import converter
 
-from serving import cli, render
+from serving import cli, demo, render
 from serving import client as model_client
-from serving.demo import write_models_config
 from serving.sampling import SamplingSettings
 from serving.server import start_subprocess
-from trainer import data
+from trainer import data, vae_export
 from trainer.config import resolve_config
 from trainer.export import export_token_model
-from trainer.models import build_model
+from trainer.models import build_model, vae
 
 PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
 # The dance model's output distribution: log-probabilities up to a constant.
@@ -54,7 +54,7 @@ def _export_abc_models(saved_models: Path, vocabulary: list[str]) -> list[str]:
 def server(vocabulary, tmp_path_factory):
     saved_models = tmp_path_factory.mktemp("abc_saved_models")
     names = _export_abc_models(saved_models, vocabulary)
-    write_models_config(saved_models, names, saved_models / "models.config")
+    demo.write_models_config(saved_models, names, saved_models / "models.config")
     with start_subprocess(names, model_config_file=saved_models / "models.config") as running:
         yield running
 
@@ -178,3 +178,20 @@ def test_a_primer_without_unit_length_or_meter_renders_in_eighths(server, tmp_pa
     assert abc == "X:1\nL:1/8\nK:D\n" + "D" * 12  # the ABC standard's default unit length, written out
     notes = converter.parse(str(tmp_path / "abc_dance_seed0.musicxml"), format="musicxml").flatten().notes
     assert [(n.pitch.midi, float(n.quarterLength)) for n in notes] == [(62, 0.5)] * 12
+
+
+def test_demo_generates_from_a_character_model_and_samples_the_vaes(vocabulary, tmp_path):
+    saved_models = tmp_path / "saved_models"
+    _export_abc_models(saved_models, vocabulary)
+    for name, preset in (("notes_tiny", "vae_notes_cat"), ("rhythms_tiny", "vae_rhythms_cat")):
+        config = dataclasses.replace(vae.VAE_PRESETS[preset], length=16, hidden_dim=8, latent_dim=2)
+        vae_export.export_vae(vae.build_vae(config), config, saved_models / name)
+    out = tmp_path / "demo"
+    results = demo.run_demo(saved_models, out, ["abc_dance"], num=1, steps=8, seed=0,
+                            vaes=["notes_tiny", "rhythms_tiny"])
+    [melody] = results["abc_dance"]
+    # a character model gets the ABC header primer and enough steps for a tune
+    assert "".join(melody.tokens).startswith(demo.ABC_PRIMER)
+    assert len(melody.tokens) == len(demo.ABC_PRIMER) + demo.CHARACTER_MODEL_STEPS
+    assert converter.parse(melody.paths["musicxml"], format="musicxml").flatten().notes
+    assert sorted(path.suffix for path in (out / "vae").iterdir()) == sorted(f".{fmt}" for fmt in render.FORMATS)

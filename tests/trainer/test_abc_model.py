@@ -1,10 +1,10 @@
 """The character-level ABC model: presets, the abc data stream, a real training run and its export.
 
-The tiny dataset's ``abc_vocabulary.tsv`` holds the training split's characters only, and its one
-validation tune uses a character ("a") no training tune has, so ``song_tokens`` drops it and no
-abc run could validate. The training test therefore copies the dataset and widens its ABC
-vocabulary to every character of every split (count 0 for the unseen ones), as the timestep
-vocabulary already lists symbols never seen in training.
+The tiny dataset's ``abc_vocabulary.tsv`` holds the training split's characters only (as the
+report built it), and its one validation tune uses a character ("a") no training tune has, so
+``song_tokens`` drops it and no abc run could validate. The training test therefore copies the
+dataset and widens its ABC vocabulary to every character of every split (count 0 for the unseen
+ones).
 """
 from __future__ import annotations
 
