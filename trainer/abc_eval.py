@@ -7,7 +7,8 @@ graph TF Serving runs), cuts each at the end of its first tune, and reports the 
 music21 parses and the share of full bars (``trainer.abc_quality``); the same bar shares of the
 split's real tunes are given beside them as the reference. With ``--data`` it also scores the
 split tune by tune through ``step`` from the zero state: nats per character, each tune's closing
-newline included (the training stream's targets).
+newline included (the training stream's targets); and it compares the generated tunes with the
+training split's (whole tunes and music lines reproduced verbatim).
 """
 from __future__ import annotations
 
@@ -111,10 +112,24 @@ def loss_per_character(model_dir: str | pathlib.Path, data_dir: str, split: str,
             "bits_per_character": total_nats / characters / math.log(2)}
 
 
-def real_tune_quality(data_dir: str, split: str) -> abc_quality.QualitySummary:
-    """The bar shares of ``split``'s own tunes: what the generated ones are compared with."""
-    texts = (b"".join(chars).decode("utf-8") for chars in data.song_symbols(data_dir, split, feature="abc").as_numpy_iterator())
-    return abc_quality.summarise(abc_quality.score_tune(text) for text in texts)
+def split_texts(data_dir: str, split: str) -> list[str]:
+    """The normalised ABC text of every tune of ``split``."""
+    songs = data.song_symbols(data_dir, split, feature="abc").as_numpy_iterator()
+    return [b"".join(chars).decode("utf-8") for chars in songs]
+
+
+def novelty(generated: Sequence[str], training: Sequence[str], min_line_length: int = 10) -> dict:
+    """How much of the generated text is new: distinct tunes, whole training tunes reproduced, and
+    the share of music lines (``min_line_length`` characters or more) found verbatim in training."""
+    training_lines = {line for text in training for line in text.splitlines()}
+    lines = [line for text in generated for line in text.splitlines()
+             if len(line) >= min_line_length and not line[:2].rstrip().endswith(":")]
+    return {
+        "distinct_tunes": len(set(generated)),
+        "training_tunes_reproduced": len(set(generated) & set(training)),
+        "music_lines": len(lines),
+        "music_lines_copied_share": round(sum(line in training_lines for line in lines) / len(lines), 4) if lines else 0.0,
+    }
 
 
 def evaluate(model_path: str, primer: str, settings: SamplingSettings, data_dir: str | None = None,
@@ -134,7 +149,9 @@ def evaluate(model_path: str, primer: str, settings: SamplingSettings, data_dir:
     }
     if data_dir is not None:
         report["loss"] = loss_per_character(model_dir, data_dir, split)
-        report["real_tunes"] = {"split": split, **real_tune_quality(data_dir, split).to_json()}
+        real = [abc_quality.score_tune(text) for text in split_texts(data_dir, split)]
+        report["real_tunes"] = {"split": split, **abc_quality.summarise(real).to_json()}
+        report["novelty"] = novelty([text for text, _ in tunes], split_texts(data_dir, "train"))
     if samples_path:
         pathlib.Path(samples_path).parent.mkdir(parents=True, exist_ok=True)
         body = "\n".join(_numbered(text, number) for number, (text, _) in enumerate(tunes, start=1))

@@ -122,3 +122,12 @@ def test_a_note_of_hundreds_of_units_is_refused_before_music21_parses_it():
     quality = abc_quality.score_tune(HEADER + "DEF e943 | ABc |]\n")  # music21 alone takes ~20 s on it
     assert not quality.parsed and "'e943'" in quality.error and "943 unit lengths" in quality.error
     assert abc_quality.score_tune("X:100\nT:Reel 100\n" + HEADER[4:] + "g6 |]\n").parsed  # fields may hold 100
+
+
+def test_novelty_counts_reproduced_tunes_and_copied_music_lines():
+    training = [HEADER + "ABc def | g2 f2 e2 |\nd6 | B6 |]\n", HEADER + "GAB cde |]\n"]
+    generated = [training[0], HEADER + "ABc def | g2 f2 e2 |\nc6 | A6 |]\n", training[0]]
+    report = abc_eval.novelty(generated, training)
+    assert report["distinct_tunes"] == 2 and report["training_tunes_reproduced"] == 1
+    # music lines of 10+ characters, header fields excluded: 3 tunes x 2 lines, 5 of them copied
+    assert report["music_lines"] == 6 and report["music_lines_copied_share"] == pytest.approx(5 / 6, abs=1e-4)
