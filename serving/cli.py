@@ -25,7 +25,8 @@ from preprocessing.encoding import EncodingError
 
 from serving import client as model_client
 from serving import render, vae_cli
-from serving.generation import SAMPLING_MODES, GenerationConfig, generate
+from serving.generation import (DEFAULT_CHARACTER_STEPS, DEFAULT_STEPS, SAMPLING_MODES, GenerationConfig,
+                                generate)
 from serving.notation import parse_key, parse_meter
 from serving.primers import NAMED_PRIMERS, PrimerSource
 from serving.sampling import GREEDY, SamplingSettings
@@ -56,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"a named primer ({', '.join(NAMED_PRIMERS)}) or symbols such as '60 _ _ _ 62 _'")
     primer.add_argument("--primer-abc", help="the primer as ABC text")
     primer.add_argument("--primer-file", help="the primer as an ABC, MIDI or MusicXML file")
-    gen.add_argument("--steps", type=int, default=256, help="tokens to sample per melody")
+    gen.add_argument("--steps", type=int, help=f"tokens to sample per melody (default {DEFAULT_STEPS}; "
+                     f"{DEFAULT_CHARACTER_STEPS} characters for a character model)")
     gen.add_argument("--num", type=int, default=1, help="number of melodies")
     gen.add_argument("--temperature", type=float, default=1.0)
     gen.add_argument("--top-k", type=int, default=0, help="0 = off")

@@ -30,10 +30,8 @@ from serving.server import start_subprocess
 
 DEFAULT_MODELS = ("lstm_erk", "lstm_han", "abc_irish")
 DEFAULT_VAES = ("vae_notes_erk", "vae_rhythms_erk")
-# A character model starts from an ABC header and needs more steps: a tune of the Irish corpus
-# averages about 260 characters.
+# A character model starts from an ABC header (and samples generation.DEFAULT_CHARACTER_STEPS).
 ABC_PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
-CHARACTER_MODEL_STEPS = 800
 SERVER_START_TIMEOUT_S = 300.0
 
 
@@ -81,11 +79,12 @@ def run_demo(saved_models: Path, out_dir: Path, names: Sequence[str], num: int, 
 
 def _generation_config(client: model_client.ModelClient, out_dir: Path, num: int, steps: int,
                        seed: int) -> GenerationConfig:
-    """The demo's settings: the twinkle primer, or an ABC header for a character model."""
+    """The demo's settings: the twinkle primer, or an ABC header and the default steps for a
+    character model."""
     characters = is_character_vocabulary(client.symbols)
     return GenerationConfig(
         primer=PrimerSource(abc=ABC_PRIMER) if characters else PrimerSource(name="twinkle"),
-        steps=max(steps, CHARACTER_MODEL_STEPS) if characters else steps, num=num,
+        steps=None if characters else steps, num=num,
         settings=SamplingSettings(temperature=0.9, top_k=0, top_p=0.95), seed=seed, out_dir=str(out_dir))
 
 

@@ -23,13 +23,19 @@ logger = logging.getLogger(__name__)
 SAMPLING_MODES = ("client", "server")
 
 
+# Tokens sampled per melody when the config names none: 16 bars of 4/4 for a timestep model;
+# for a character model, room for a whole tune (the Irish corpus's average about 260 characters).
+DEFAULT_STEPS = 256
+DEFAULT_CHARACTER_STEPS = 800
+
+
 @dataclass(frozen=True)
 class GenerationConfig:
-    """What to generate: ``num`` melodies of ``steps`` tokens from one primer, seeds
-    ``seed .. seed + num - 1``, written in ``formats`` under ``out_dir``."""
+    """What to generate: ``num`` melodies of ``steps`` tokens (None: the model kind's default) from
+    one primer, seeds ``seed .. seed + num - 1``, written in ``formats`` under ``out_dir``."""
 
     primer: PrimerSource
-    steps: int = 256
+    steps: int | None = None
     num: int = 1
     settings: SamplingSettings = SamplingSettings()
     seed: int = 0
@@ -41,7 +47,7 @@ class GenerationConfig:
     tempo_bpm: float = render.DEFAULT_TEMPO_BPM
 
     def __post_init__(self) -> None:
-        if self.steps < 1:
+        if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps!r}")
         if self.num < 1:
             raise ValueError(f"num must be >= 1, got {self.num!r}")
@@ -72,31 +78,32 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
              on_step: Callable[[int, int], None] | None = None) -> list[GeneratedMelody]:
     """Samples ``config.num`` melodies from ``client``'s model and writes them as ``name_seedN.*``."""
     vocabulary = client.symbols
+    characters = primers.is_character_vocabulary(vocabulary)
     primer = primers.primer_symbols(config.primer, vocabulary)
     primer_ids = primers.encode(primer, vocabulary)
     seeds = [config.seed + offset for offset in range(config.num)]
+    steps = config.steps or (DEFAULT_CHARACTER_STEPS if characters else DEFAULT_STEPS)
     if config.sampling == "client":
-        sampled = sample_melodies(client, [primer_ids] * config.num, config.steps, config.settings, seeds, on_step)
+        sampled = sample_melodies(client, [primer_ids] * config.num, steps, config.settings, seeds, on_step)
     else:
-        sampled = _sample_on_server(client, primer_ids, config, seeds)
+        sampled = _sample_on_server(client, primer_ids, steps, config.settings, seeds)
         if on_step is not None:
             on_step(1, 1)
     results = []
     for seed, ids in zip(seeds, sampled):
         tokens = primer + [vocabulary[index] for index in ids]
-        results.append(_write(tokens, len(primer), seed, config, f"{name}_seed{seed}",
-                              primers.is_character_vocabulary(vocabulary)))
+        results.append(_write(tokens, len(primer), seed, config, f"{name}_seed{seed}", characters))
     return results
 
 
-def _sample_on_server(client: ModelClient, primer_ids: list[int], config: GenerationConfig,
+def _sample_on_server(client: ModelClient, primer_ids: list[int], steps: int, settings: SamplingSettings,
                       seeds: Sequence[int]) -> list[list[int]]:
     rows = len(seeds)
     tokens = client.generate(
         primer=np.tile(np.asarray(primer_ids, np.int32), (rows, 1)),
-        primer_length=np.full(rows, len(primer_ids)), steps=np.full(rows, config.steps),
-        temperature=np.full(rows, config.settings.temperature), top_k=np.full(rows, config.settings.top_k),
-        top_p=np.full(rows, config.settings.top_p), seed=np.asarray(seeds))
+        primer_length=np.full(rows, len(primer_ids)), steps=np.full(rows, steps),
+        temperature=np.full(rows, settings.temperature), top_k=np.full(rows, settings.top_k),
+        top_p=np.full(rows, settings.top_p), seed=np.asarray(seeds))
     return [[int(token) for token in row if token >= 0] for row in tokens]
 
 

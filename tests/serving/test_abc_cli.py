@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from music21 import converter
 
-from serving import cli, demo, render
+from serving import cli, demo, generation, render
 from serving import client as model_client
 from serving.sampling import SamplingSettings
 from serving.server import start_subprocess
@@ -192,6 +192,6 @@ def test_demo_generates_from_a_character_model_and_samples_the_vaes(vocabulary, 
     [melody] = results["abc_dance"]
     # a character model gets the ABC header primer and enough steps for a tune
     assert "".join(melody.tokens).startswith(demo.ABC_PRIMER)
-    assert len(melody.tokens) == len(demo.ABC_PRIMER) + demo.CHARACTER_MODEL_STEPS
+    assert len(melody.tokens) == len(demo.ABC_PRIMER) + generation.DEFAULT_CHARACTER_STEPS
     assert converter.parse(melody.paths["musicxml"], format="musicxml").flatten().notes
     assert sorted(path.suffix for path in (out / "vae").iterdir()) == sorted(f".{fmt}" for fmt in render.FORMATS)
