@@ -30,8 +30,12 @@ from serving.server import start_subprocess
 
 DEFAULT_MODELS = ("lstm_erk", "lstm_han", "abc_irish")
 DEFAULT_VAES = ("vae_notes_erk", "vae_rhythms_erk")
-# A character model starts from an ABC header (and samples generation.DEFAULT_CHARACTER_STEPS).
+# A character model starts from an ABC header (and samples generation.DEFAULT_CHARACTER_STEPS);
+# top-p 0.9 is the setting under which abc_irish's tunes parse and fill their bars
+# (saved_models/README.md).
 ABC_PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
+TIMESTEP_SAMPLING = SamplingSettings(temperature=0.9, top_k=0, top_p=0.95)
+CHARACTER_SAMPLING = SamplingSettings(temperature=1.0, top_k=0, top_p=0.9)
 SERVER_START_TIMEOUT_S = 300.0
 
 
@@ -85,7 +89,7 @@ def _generation_config(client: model_client.ModelClient, out_dir: Path, num: int
     return GenerationConfig(
         primer=PrimerSource(abc=ABC_PRIMER) if characters else PrimerSource(name="twinkle"),
         steps=None if characters else steps, num=num,
-        settings=SamplingSettings(temperature=0.9, top_k=0, top_p=0.95), seed=seed, out_dir=str(out_dir))
+        settings=CHARACTER_SAMPLING if characters else TIMESTEP_SAMPLING, seed=seed, out_dir=str(out_dir))
 
 
 def _sample_vaes(address: str, vaes: Sequence[str], out_dir: Path, num: int, seed: int) -> None:
