@@ -112,7 +112,8 @@ def _write(tokens: list[str], primer_length: int, seed: int, config: GenerationC
     """Renders one melody; a melody that cannot be rendered keeps its tokens (as text) and the error."""
     try:
         if characters:
-            text, _ = first_abc_tune("".join(tokens), search_from=len("".join(tokens[:primer_length])))
+            primer_text = "".join(tokens[:primer_length])
+            text, _ = first_abc_tune(primer_text + "".join(tokens[primer_length:]), search_from=len(primer_text))
             melody = render.melody_from_abc(text, config.key, config.meter, title=stem)
         else:
             melody = render.melody_from_timesteps(tokens, primer_length, config.key or C_MAJOR,

@@ -80,6 +80,9 @@ def evaluate(model_path: str, data_dir: str, split: str, *, order: int = 5, batc
     data.check_data_dir(data_dir)
     model_dir = latest_version_dir(model_path)
     scorer = StepScorer(model_dir)
+    if "\n" in scorer.symbols:
+        raise ValueError(f"{str(model_dir)!r} is a character-level ABC model; score it with "
+                         "python -m trainer.abc_eval")
     vocabulary = data.Vocabulary(scorer.symbols, (0,) * len(scorer.symbols))
     songs, dropped = data.load_song_arrays(data_dir, split, vocabulary)
     if not songs:

@@ -9,6 +9,7 @@ import pytest
 
 from preprocessing.encoding import first_abc_tune
 from trainer import abc_eval, abc_quality, data
+from trainer import evaluate as trainer_evaluate
 from trainer.config import resolve_config
 from trainer.export import export_token_model
 from trainer.models import build_model
@@ -131,3 +132,9 @@ def test_novelty_counts_reproduced_tunes_and_copied_music_lines():
     assert report["distinct_tunes"] == 2 and report["training_tunes_reproduced"] == 1
     # music lines of 10+ characters, header fields excluded: 3 tunes x 2 lines, 5 of them copied
     assert report["music_lines"] == 6 and report["music_lines_copied_share"] == pytest.approx(5 / 6, abs=1e-4)
+
+
+def test_the_timestep_evaluation_refuses_a_character_model(untrained_abc_model, tiny_dataset):
+    base, _ = untrained_abc_model
+    with pytest.raises(ValueError, match="character-level ABC model.*trainer.abc_eval"):
+        trainer_evaluate.evaluate(str(base), str(tiny_dataset), "train")
