@@ -13,6 +13,7 @@ training split's (whole tunes and music lines reproduced verbatim).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import math
@@ -26,6 +27,7 @@ import tensorflow as tf
 
 from preprocessing.encoding import first_abc_tune
 from trainer import abc_quality, data
+from serving.sampling import SamplingSettings
 from trainer.evaluate import StepScorer, latest_version_dir
 
 logger = logging.getLogger(__name__)
@@ -34,14 +36,14 @@ DEFAULT_PRIMER = "X:1\n"
 
 
 @dataclass(frozen=True)
-class SamplingSettings:
-    """How the tunes are drawn; the seeds are ``seed, seed + 1, ...``."""
+class TuneDraw:
+    """How many tunes to draw and how: ``settings`` per token (the client's sampler settings),
+    at most ``steps`` characters per tune, seeds ``seed, seed + 1, ...``, ``batch_size`` tunes
+    per ``generate`` call."""
 
     tunes: int = 200
     steps: int = 1500
-    temperature: float = 1.0
-    top_k: int = 0
-    top_p: float = 1.0
+    settings: SamplingSettings = SamplingSettings()
     seed: int = 0
     batch_size: int = 100
 
@@ -49,10 +51,9 @@ class SamplingSettings:
         for name in ("tunes", "steps", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
+
+    def to_json(self) -> dict:
+        return {"tunes": self.tunes, "steps": self.steps, "seed": self.seed, **dataclasses.asdict(self.settings)}
 
 
 def encode_primer(primer: str, symbols: Sequence[str]) -> list[int]:
@@ -66,8 +67,8 @@ def encode_primer(primer: str, symbols: Sequence[str]) -> list[int]:
     return [index[char] for char in primer]
 
 
-def generate_tunes(model_dir: str | pathlib.Path, primer: str, settings: SamplingSettings) -> list[tuple[str, bool]]:
-    """``settings.tunes`` generations as (first tune's text, whether it ended within the steps)."""
+def generate_tunes(model_dir: str | pathlib.Path, primer: str, draw: TuneDraw) -> list[tuple[str, bool]]:
+    """``draw.tunes`` generations as (first tune's text, whether it ended within the steps)."""
     loaded = tf.saved_model.load(str(model_dir))
     generate = loaded.signatures["generate"]
     symbols = [symbol.decode("utf-8") for symbol in loaded.signatures["vocabulary"]()["symbols"].numpy()]
@@ -75,21 +76,22 @@ def generate_tunes(model_dir: str | pathlib.Path, primer: str, settings: Samplin
         raise ValueError(f"{str(model_dir)!r} is not a character model (its symbols include {symbols[:5]})")
     primer_ids = encode_primer(primer, symbols)
     tunes = []
-    for start in range(0, settings.tunes, settings.batch_size):
-        rows = min(settings.batch_size, settings.tunes - start)
+    settings = draw.settings
+    for start in range(0, draw.tunes, draw.batch_size):
+        rows = min(draw.batch_size, draw.tunes - start)
         out = generate(
             primer=tf.constant([primer_ids] * rows, tf.int32),
             primer_length=tf.fill([rows], len(primer_ids)),
-            steps=tf.fill([rows], settings.steps),
+            steps=tf.fill([rows], draw.steps),
             temperature=tf.fill([rows], np.float32(settings.temperature)),
             top_k=tf.fill([rows], settings.top_k),
             top_p=tf.fill([rows], np.float32(settings.top_p)),
-            seed=tf.range(settings.seed + start, settings.seed + start + rows, dtype=tf.int32),
+            seed=tf.range(draw.seed + start, draw.seed + start + rows, dtype=tf.int32),
         )
         for row in out["tokens"].numpy():
             text = primer + "".join(symbols[token] for token in row if token >= 0)
             tunes.append(first_abc_tune(text))
-        logger.info("generated %d / %d tunes", len(tunes), settings.tunes)
+        logger.info("generated %d / %d tunes", len(tunes), draw.tunes)
     return tunes
 
 
@@ -132,17 +134,17 @@ def novelty(generated: Sequence[str], training: Sequence[str], min_line_length: 
     }
 
 
-def evaluate(model_path: str, primer: str, settings: SamplingSettings, data_dir: str | None = None,
+def evaluate(model_path: str, primer: str, draw: TuneDraw, data_dir: str | None = None,
              split: str = "validation", samples_path: str | None = None) -> dict:
     """The whole report as a JSON-ready dict; writes the generated tunes to ``samples_path`` if given."""
     model_dir = latest_version_dir(model_path)
-    tunes = generate_tunes(model_dir, primer, settings)
+    tunes = generate_tunes(model_dir, primer, draw)
     qualities = [abc_quality.score_tune(text) for text, _ in tunes]
     errors = [quality.error for quality in qualities if not quality.parsed]
     report = {
         "model": str(model_dir),
         "primer": primer,
-        "sampling": {name: getattr(settings, name) for name in SamplingSettings.__dataclass_fields__},
+        "sampling": draw.to_json(),
         "generated": abc_quality.summarise(qualities).to_json(),
         "unfinished_tunes": sum(not ended for _, ended in tunes),
         "parse_errors": errors[:10],
@@ -172,19 +174,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", help="preprocessing output folder: also report loss per character")
     parser.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     parser.add_argument("--primer", default=DEFAULT_PRIMER, help="ABC text every tune starts from (default 'X:1\\n')")
-    parser.add_argument("--tunes", type=int, default=SamplingSettings.tunes)
-    parser.add_argument("--steps", type=int, default=SamplingSettings.steps, help="characters sampled per tune")
+    parser.add_argument("--tunes", type=int, default=TuneDraw.tunes)
+    parser.add_argument("--steps", type=int, default=TuneDraw.steps, help="characters sampled per tune")
     parser.add_argument("--temperature", type=float, default=SamplingSettings.temperature)
-    parser.add_argument("--top-k", type=int, default=SamplingSettings.top_k)
-    parser.add_argument("--top-p", type=float, default=SamplingSettings.top_p)
-    parser.add_argument("--seed", type=int, default=SamplingSettings.seed)
+    parser.add_argument("--top-k", type=int, default=SamplingSettings.top_k, help="0 = off")
+    parser.add_argument("--top-p", type=float, default=SamplingSettings.top_p, help="1.0 = off")
+    parser.add_argument("--seed", type=int, default=TuneDraw.seed)
     parser.add_argument("--samples", help="write the generated tunes here as one ABC file")
     parser.add_argument("--output", help="write the report as JSON here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        settings = SamplingSettings(args.tunes, args.steps, args.temperature, args.top_k, args.top_p, args.seed)
-        report = evaluate(args.model, args.primer.replace("\\n", "\n"), settings, args.data, args.split, args.samples)
+        settings = SamplingSettings(args.temperature, args.top_k, args.top_p)
+        draw = TuneDraw(args.tunes, args.steps, settings, args.seed)
+        report = evaluate(args.model, args.primer.replace("\\n", "\n"), draw, args.data, args.split, args.samples)
     except ValueError as error:
         logger.error("%s", error)
         return 2

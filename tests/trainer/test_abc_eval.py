@@ -75,11 +75,13 @@ def test_primer_characters_outside_the_vocabulary_are_named():
     assert abc_eval.encode_primer("X:1\n", ["\n", "1", ":", "X"]) == [3, 2, 1, 0]
 
 
-def test_bad_sampling_settings_are_refused():
-    with pytest.raises(ValueError, match="temperature"):
-        abc_eval.SamplingSettings(temperature=0.0)
+def test_bad_sampling_settings_are_refused(caplog):
     with pytest.raises(ValueError, match="tunes"):
-        abc_eval.SamplingSettings(tunes=0)
+        abc_eval.TuneDraw(tunes=0)
+    for flag, value, name in (("--temperature", "0", "temperature"), ("--top-k", "-1", "top_k")):
+        caplog.clear()
+        assert abc_eval.main(["--model", "unused", flag, value]) == 2  # the client sampler's check
+        assert f"{name} must be" in caplog.text
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +114,7 @@ def test_evaluation_generates_scores_and_writes_samples(untrained_abc_model, tin
 def test_same_seed_same_tunes_and_a_timestep_model_is_refused(untrained_abc_model, tmp_path):
     base, _ = untrained_abc_model
     version = next(base.iterdir())
-    settings = abc_eval.SamplingSettings(tunes=2, steps=30, seed=5)
+    settings = abc_eval.TuneDraw(tunes=2, steps=30, seed=5)
     first = abc_eval.generate_tunes(version, "X:1\n", settings)
     assert first == abc_eval.generate_tunes(version, "X:1\n", settings)
     assert all(text.startswith("X:1\n") for text, _ in first)
