@@ -29,7 +29,7 @@ from tensorflow_serving.apis import (
 )
 
 from serving.sampling import SamplingSettings, choose, uniform
-from serving.tensors import array_from_proto, array_to_proto
+from serving.tensors import array_from_proto, fill_proto
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class ModelClient:
         self.require_signature("step")
         outputs = self.predict("step", {"token": np.asarray(tokens, np.int32),
                                         "state": np.asarray(state, np.float32)})
-        return outputs["logits"].astype(np.float32), outputs["state"].astype(np.float32)
+        return outputs["logits"].astype(np.float32, copy=False), outputs["state"].astype(np.float32, copy=False)
 
     def generate(self, primer: np.ndarray, primer_length: np.ndarray, steps: np.ndarray,
                  temperature: np.ndarray, top_k: np.ndarray, top_p: np.ndarray, seed: np.ndarray) -> np.ndarray:
@@ -227,7 +227,7 @@ class GrpcModelClient(ModelClient):
         request = predict_pb2.PredictRequest()
         self._spec(request.model_spec, signature)
         for name, array in inputs.items():
-            request.inputs[name].CopyFrom(array_to_proto(array))
+            fill_proto(request.inputs[name], array)
         response = self._call(self._predictions.Predict, request, timeout_s or self.retry.timeout_s)
         return {name: array_from_proto(proto) for name, proto in response.outputs.items()}
 

@@ -25,7 +25,7 @@ from serving.inference import (
     signature_def,
 )
 from serving.model_registry import ModelRegistry, Servable
-from serving.tensors import TensorConversionError, array_from_proto, array_to_proto
+from serving.tensors import TensorConversionError, array_from_proto, fill_proto
 
 LOGGER = logging.getLogger(__name__)
 SIGNATURE_DEF_FIELD = "signature_def"
@@ -74,7 +74,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             _abort(context, error, "Predict")
         response = predict_pb2.PredictResponse(model_spec=_answer_spec(servable, signature_name))
         for name, array in outputs.items():
-            response.outputs[name].CopyFrom(array_to_proto(array))
+            fill_proto(response.outputs[name], array)
         return response
 
     def GetModelMetadata(

@@ -10,24 +10,80 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import tensor_pb2
+from tensorflow.core.framework import tensor_pb2, types_pb2
 
 
 class TensorConversionError(ValueError):
     """A request value cannot become a tensor of the expected type; the message names the value."""
 
 
+# Numeric dtypes sent as raw little-endian bytes in `tensor_content`, as tf.make_tensor_proto does
+# for arrays of more than one element (TensorFlow and TF Serving accept it for any size).
+_CONTENT_DTYPES: dict[int, np.dtype] = {
+    types_pb2.DT_FLOAT: np.dtype("<f4"),
+    types_pb2.DT_DOUBLE: np.dtype("<f8"),
+    types_pb2.DT_HALF: np.dtype("<f2"),
+    types_pb2.DT_INT8: np.dtype("<i1"),
+    types_pb2.DT_INT16: np.dtype("<i2"),
+    types_pb2.DT_INT32: np.dtype("<i4"),
+    types_pb2.DT_INT64: np.dtype("<i8"),
+    types_pb2.DT_UINT8: np.dtype("<u1"),
+    types_pb2.DT_UINT16: np.dtype("<u2"),
+    types_pb2.DT_UINT32: np.dtype("<u4"),
+    types_pb2.DT_UINT64: np.dtype("<u8"),
+}
+_CONTENT_ENUMS: dict[np.dtype, int] = {dtype: enum for enum, dtype in _CONTENT_DTYPES.items()}
+
+
 def array_from_proto(proto: tensor_pb2.TensorProto) -> np.ndarray:
-    """Decode a TensorProto (any of its encodings) into a NumPy array of its own dtype."""
+    """Decode a TensorProto (any of its encodings) into a NumPy array of its own dtype.
+
+    Numeric `tensor_content` is read directly with NumPy (tf.make_ndarray costs ~20 us per tiny
+    tensor); the typed value fields and strings go through tf.make_ndarray.
+    """
+    dtype = _CONTENT_DTYPES.get(proto.dtype)
+    if dtype is None or not proto.tensor_content:
+        return _array_from_proto_tf(proto)
+    shape = [dim.size for dim in proto.tensor_shape.dim]
+    if any(size < 0 for size in shape):
+        raise TensorConversionError(f"cannot decode tensor with unknown dimension in shape {shape}")
+    content = proto.tensor_content
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(content) != expected:
+        raise TensorConversionError(
+            f"tensor_content of {len(content)} bytes does not fit shape {shape} of {dtype.name} ({expected} bytes)"
+        )
+    return np.frombuffer(content, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _array_from_proto_tf(proto: tensor_pb2.TensorProto) -> np.ndarray:
     try:
         return tf.make_ndarray(proto)
     except (TypeError, ValueError) as error:
         raise TensorConversionError(f"cannot decode tensor of dtype {proto.dtype}: {error}") from error
 
 
-def array_to_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
-    """Encode a NumPy array (strings as bytes objects) into a TensorProto."""
-    return tf.make_tensor_proto(array)
+def fill_proto(proto: tensor_pb2.TensorProto, array: np.ndarray | bytes) -> None:
+    """Encode a NumPy array (strings as bytes objects) into the empty TensorProto `proto`.
+
+    Numeric arrays become `tensor_content` bytes directly (tf.make_tensor_proto costs ~25 us per
+    tiny array); strings, bools and anything else go through tf.make_tensor_proto.
+    """
+    enum = _CONTENT_ENUMS.get(array.dtype) if isinstance(array, np.ndarray) else None
+    if enum is None:
+        proto.CopyFrom(tf.make_tensor_proto(array))
+        return
+    proto.dtype = enum
+    for size in array.shape:
+        proto.tensor_shape.dim.add(size=size)
+    proto.tensor_content = array.tobytes()
+
+
+def array_to_proto(array: np.ndarray | bytes) -> tensor_pb2.TensorProto:
+    """Encode a NumPy array (strings as bytes objects) into a new TensorProto."""
+    proto = tensor_pb2.TensorProto()
+    fill_proto(proto, array)
+    return proto
 
 
 def _decode_b64(value: Any, where: str) -> Any:
