@@ -12,9 +12,11 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from preprocessing import schema
+
 INPUT_ENCODINGS = ("one_hot", "embedding")
 # The example feature a token model learns (see ``trainer.data.FEATURES``).
-FEATURES = ("timestep", "abc")
+FEATURES = (schema.FEATURE_TIMESTEP, schema.FEATURE_ABC)
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ class TrainConfig:
     """
 
     architecture: str
-    feature: str = "timestep"
+    feature: str = schema.FEATURE_TIMESTEP
     units: int = 256
     layers: int = 1
     dropout: float = 0.2
