@@ -35,7 +35,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from serving import client as serving_client  # noqa: E402
 from serving import server as serving_server  # noqa: E402
-from serving.sampling import SamplingSettings, choose, uniform  # noqa: E402
+from serving.contract.sampling import SamplingSettings, choose, uniform  # noqa: E402
 
 MODEL_NAME = "lstm_erk"
 WINDOW = 64
@@ -57,8 +57,8 @@ def _versions(path: pathlib.Path) -> list[int]:
 
 
 def _fresh_keras_model(vocab_size: int):
-    from trainer.config import TrainConfig
-    from trainer.models.lstm import build_lstm_model
+    from trainer.token_models.config import TrainConfig
+    from trainer.token_models.lstm import build_lstm_model
 
     return build_lstm_model(TrainConfig(architecture="lstm"), vocab_size)
 
@@ -73,7 +73,7 @@ def prepare_models(saved_model: pathlib.Path, keras_path: pathlib.Path | None, s
     import keras
     import tensorflow as tf
 
-    from trainer.export import export_token_model
+    from trainer.token_models.export import export_token_model
 
     if _versions(saved_model):
         latest = saved_model / str(max(_versions(saved_model)))
@@ -85,7 +85,7 @@ def prepare_models(saved_model: pathlib.Path, keras_path: pathlib.Path | None, s
         served = scratch / MODEL_NAME
         served_note = f"fresh 256-unit LSTM with random weights exported to {served} ({saved_model} has no version)"
     if keras_path is not None and keras_path.is_file():
-        import trainer.models.layers  # noqa: F401,PLC0415 (registers the custom layers for loading)
+        import trainer.token_models.layers  # noqa: F401,PLC0415 (registers the custom layers for loading)
 
         model, keras_note = keras.saving.load_model(keras_path), str(keras_path)
     else:

@@ -6,7 +6,7 @@ each method in its own subprocess (so its peak memory is its own):
 - ``tutorial``: songs joined with ``window`` delimiters between them, every sliding 64-step window
   built in memory as a NumPy one-hot array, the LSTM returning only the last step (one target
   per window);
-- ``streaming``: ``trainer.data.window_batches`` (TFDS TFRecords streamed through tf.data),
+- ``streaming``: ``trainer.token_models.data.window_batches`` (TFDS TFRecords streamed through tf.data),
   the LSTM returning every step (64 targets per window).
 
 Both are scored the same way, every ``--eval-every`` seconds of training time (evaluation time
@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO_ROOT))
 def ngram_validation_nll(data_dir: str, max_songs: int, order: int = 5) -> float:
     """NLL per step (nats) on the validation stream (each song then one delimiter) of a 5-gram
     trained on the same training songs as the LSTMs (the first ``max_songs``)."""
-    from trainer import data
-    from trainer.ngram import NGramModel
+    from trainer.token_models import data
+    from trainer.token_models.ngram import NGramModel
 
     vocabulary = data.load_vocabulary(data_dir)
     train_songs, _ = data.load_song_arrays(data_dir, "train", vocabulary)
@@ -71,9 +71,9 @@ def worker(method: str, data_dir: str, max_songs: int, target: float, max_second
     import keras
     import tensorflow as tf
 
-    from trainer import data
-    from trainer.config import resolve_config
-    from trainer.models import build_lstm_model
+    from trainer.token_models import data
+    from trainer.token_models.builders import build_lstm_model
+    from trainer.token_models.config import resolve_config
 
     config = resolve_config("lstm")
     vocabulary = data.load_vocabulary(data_dir)

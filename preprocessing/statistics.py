@@ -9,7 +9,8 @@ from collections.abc import Iterable, Mapping
 
 import apache_beam as beam
 
-from preprocessing import encoding, schema
+from preprocessing import schema
+from preprocessing.melody import timestep
 from preprocessing.records import ENCODING_TUNE, DeadLetter
 
 # One statistic: (section, key, amount), e.g. ("meters", "3/4", 1). Sections below.
@@ -99,8 +100,8 @@ class CounterSumFn(beam.CombineFn):
 
 
 def timestep_vocabulary(counts: Mapping[str, int]) -> list[tuple[str, int]]:
-    """``[(symbol, count)]`` in the index order of ``encoding.timestep_vocabulary_order``."""
-    return [(symbol, counts.get(symbol, 0)) for symbol in encoding.timestep_vocabulary_order(counts)]
+    """``[(symbol, count)]`` in the index order of ``timestep.timestep_vocabulary_order``."""
+    return [(symbol, counts.get(symbol, 0)) for symbol in timestep.timestep_vocabulary_order(counts)]
 
 
 def abc_vocabulary(counts: Mapping[str, int]) -> list[tuple[str, int]]:

@@ -20,8 +20,12 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from preprocessing import encoding, schema
-from preprocessing.encoding import EncodingError, Event
+from preprocessing import schema
+from preprocessing.melody.abc_text import normalise_abc
+from preprocessing.melody.events import EncodingError, Event
+from preprocessing.melody.keys import canonical_mode, mode_family, transpose_events, transposition_semitones
+from preprocessing.melody.timestep import encode_timestep
+from preprocessing.melody.vae_codes import encode_notes, encode_rhythms
 from preprocessing.records import (
     ENCODING_ABC,
     ENCODING_TIMESTEP,
@@ -68,7 +72,7 @@ def process_tune(raw: RawTune) -> TuneResult:
     try:
         abc_text = _irishman_abc(raw) if raw.fmt == "irishman" else text if raw.fmt == "abc" else None
         melody = parse_melody(raw, abc_text)
-        semitones = encoding.transposition_semitones(melody.tonic, melody.mode)
+        semitones = transposition_semitones(melody.tonic, melody.mode)
     except TuneError as error:
         return TuneResult(None, (_dead_letter(raw, error.title, ENCODING_TUNE, error.reason, str(error), text),))
     except Exception as error:  # pylint: disable=broad-except  # music21 raises anything on bad input
@@ -89,15 +93,15 @@ def _encode(raw: RawTune, melody: Melody, semitones: int, abc_text: str | None, 
             return empty
 
     def transposed() -> list[Event]:
-        return encoding.transpose_events(melody.events, semitones)
+        return transpose_events(melody.events, semitones)
 
-    timestep = attempt(ENCODING_TIMESTEP, lambda: encoding.encode_timestep(transposed()), [])
+    timestep = attempt(ENCODING_TIMESTEP, lambda: encode_timestep(transposed()), [])
     notes, rhythms = attempt(
-        ENCODING_VAE, lambda: (encoding.encode_notes(transposed()), encoding.encode_rhythms(transposed())), ([], [])
+        ENCODING_VAE, lambda: (encode_notes(transposed()), encode_rhythms(transposed())), ([], [])
     )
     abc = ""
     if abc_text is not None:
-        abc = attempt(ENCODING_ABC, lambda: encoding.normalise_abc(abc_text), "")
+        abc = attempt(ENCODING_ABC, lambda: normalise_abc(abc_text), "")
     if not (timestep or notes or abc):
         reasons = ", ".join(f"{letter.encoding}: {letter.reason}" for letter in dead_letters)
         detail = f"every encoding of tune {raw.tune_id} failed ({reasons})"
@@ -112,7 +116,7 @@ def _encode(raw: RawTune, melody: Melody, semitones: int, abc_text: str | None, 
         schema.FEATURE_RHYTHMS: rhythms,
         schema.FEATURE_ABC: abc,
         schema.FEATURE_KEY: melody.tonic,
-        schema.FEATURE_MODE: encoding.mode_family(melody.mode),
+        schema.FEATURE_MODE: mode_family(melody.mode),
         schema.FEATURE_METER: melody.meter,
         schema.FEATURE_TRANSPOSE: semitones,
     }
@@ -291,14 +295,14 @@ def _key_of_signature(signature) -> tuple[str, str] | None:
     """(tonic, mode) of a music21 Key or KeySignature (None for None).
 
     A bare signature (no declared tonic, e.g. kern ``*k[f#]`` without ``*G:``) or a mode outside
-    ``encoding.canonical_mode`` is read as the major key of that signature; the transposition is
+    ``canonical_mode`` is read as the major key of that signature; the transposition is
     the same either way, as it moves the signature.
     """
     if signature is None:
         return None
     if hasattr(signature, "tonic") and hasattr(signature, "mode"):
         try:
-            return _tonic_name(signature.tonic.name), encoding.canonical_mode(signature.mode or "major")
+            return _tonic_name(signature.tonic.name), canonical_mode(signature.mode or "major")
         except ValueError:
             logger.debug("mode %r of %s is not a known mode; reading it as major", signature.mode, signature)
     return _tonic_name(signature.asKey("major").tonic.name), "major"
@@ -311,7 +315,7 @@ def _analysed_key(events: list[Event]) -> tuple[str, str]:
     notes = stream.Stream([note.Note(event.pitch, quarterLength=event.quarters)
                            for event in events if event.pitch is not None])
     key = notes.analyze("key")
-    return _tonic_name(key.tonic.name), encoding.canonical_mode(key.mode)
+    return _tonic_name(key.tonic.name), canonical_mode(key.mode)
 
 
 def _tonic_name(music21_name: str) -> str:

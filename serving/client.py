@@ -28,7 +28,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving.sampling import SamplingSettings, choose, uniform
+from serving.contract.sampling import SamplingSettings, choose, uniform
 from serving.tensors import array_from_proto, fill_proto
 
 logger = logging.getLogger(__name__)

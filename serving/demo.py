@@ -23,9 +23,9 @@ from rich.table import Table
 
 from serving import cli
 from serving import client as model_client
-from serving.generation import GenerationConfig, generate
-from serving.primers import PrimerSource, is_character_vocabulary
-from serving.sampling import SamplingSettings
+from serving.contract.sampling import SamplingSettings
+from serving.generation.primers import PrimerSource, is_character_vocabulary
+from serving.generation.tokens import GenerationConfig, generate
 from serving.server import start_subprocess
 
 DEFAULT_MODELS = ("lstm_erk", "lstm_han", "abc_irish")

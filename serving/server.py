@@ -91,8 +91,8 @@ class ModelServer:
     """The gRPC and REST servers over one model registry, in this process."""
 
     def __init__(self, options: ServerOptions) -> None:
-        from serving.inference import Limits
-        from serving.model_registry import ModelConfig, ModelRegistry, read_model_config_file
+        from serving.model_server.inference import Limits
+        from serving.model_server.registry import ModelConfig, ModelRegistry, read_model_config_file
 
         self.options = options
         self.limits = Limits(options.max_batch_rows, options.max_steps, options.max_request_bytes)
@@ -112,8 +112,8 @@ class ModelServer:
         import grpc
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
-        from serving.grpc_api import ModelService, PredictionService
-        from serving.rest import RestServer
+        from serving.model_server.grpc_api import ModelService, PredictionService
+        from serving.model_server.rest import RestServer
 
         self.registry.poll_all()
         size = self.options.max_request_bytes

@@ -6,7 +6,7 @@
     folkgen vae interpolate a.abc b.abc --steps 5 --out out/vae
 
 One VAE models the notes and the other the rhythms; position i of both makes event i of the
-melody. Files are written as by ``folkgen generate`` (``serving.render``).
+melody. Files are written as by ``folkgen generate`` (``serving.music.render``).
 """
 from __future__ import annotations
 
@@ -20,12 +20,23 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from preprocessing.encoding import Event, transpose_events
+from preprocessing.melody.events import Event
+from preprocessing.melody.keys import transpose_events
 from serving import client as model_client
-from serving import render
-from serving.notation import COMMON_TIME, C_MAJOR, Key, Meter, parse_key, parse_meter
-from serving.vae_client import (NOTES, OVERFLOW_POLICIES, RHYTHMS, Tune, VaeInfo, VaeModel, interpolate,
-                                join_codes, read_tune, tune_codes)
+from serving.generation.vae import (
+    NOTES,
+    OVERFLOW_POLICIES,
+    RHYTHMS,
+    Tune,
+    VaeInfo,
+    VaeModel,
+    interpolate,
+    join_codes,
+    read_tune,
+    tune_codes,
+)
+from serving.music import render
+from serving.music.notation import C_MAJOR, COMMON_TIME, Key, Meter, parse_key, parse_meter
 
 DEFAULT_NOTES_MODEL = "vae_notes_erk"
 DEFAULT_RHYTHMS_MODEL = "vae_rhythms_erk"

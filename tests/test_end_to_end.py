@@ -9,7 +9,6 @@ from pathlib import Path
 
 import mido
 
-from preprocessing import encoding
 from serving.server import start_subprocess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +53,8 @@ def test_corpus_to_midi(tiny_dataset: Path, tmp_path: Path) -> None:
 
 def _read_vocabulary(data_dir: Path) -> list[tuple[str, int]]:
     from preprocessing import schema
+    from preprocessing.melody.timestep import DELIMITER, HOLD, REST
 
     entries = schema.read_vocabulary(str(data_dir / schema.VOCABULARY_FILE))
-    assert [symbol for symbol, _ in entries][:3] == [encoding.DELIMITER, encoding.HOLD, encoding.REST]
+    assert [symbol for symbol, _ in entries][:3] == [DELIMITER, HOLD, REST]
     return entries

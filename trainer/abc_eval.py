@@ -4,7 +4,7 @@
 
 Samples ``--tunes`` tunes through the SavedModel's ``generate`` signature (in process, the same
 graph TF Serving runs), cuts each at the end of its first tune, and reports the share that
-music21 parses and the share of full bars (``trainer.abc_quality``); the same bar shares of the
+music21 parses and the share of full bars (``trainer.token_models.abc_quality``); the same bar shares of the
 split's real tunes are given beside them as the reference. With ``--data`` it also scores the
 split tune by tune through ``step`` from the zero state: nats per character, each tune's closing
 newline included (the training stream's targets); and it compares the generated tunes with the
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from preprocessing.encoding import first_abc_tune
-from trainer import abc_quality, data
-from serving.sampling import SamplingSettings
+from preprocessing.melody.abc_text import first_abc_tune
+from serving.contract.sampling import SamplingSettings
 from trainer.evaluate import StepScorer, latest_version_dir
+from trainer.token_models import abc_quality, data
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from trainer import data
-from trainer.metrics import MetricTotals
-from trainer.ngram import NGramModel
+from trainer.token_models import data
+from trainer.token_models.metrics import MetricTotals
+from trainer.token_models.ngram import NGramModel
 
 logger = logging.getLogger(__name__)
 

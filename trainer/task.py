@@ -7,8 +7,8 @@ Rerunning the same command after the process was killed resumes from the last fi
 Output paths default to Vertex AI's ``AIP_MODEL_DIR`` (export), ``AIP_CHECKPOINT_DIR`` and
 ``AIP_TENSORBOARD_LOG_DIR`` when those are set.
 
-The VAE presets (``--model vae_notes_cat``, see ``trainer.models.vae.VAE_PRESETS``) train with
-``trainer.models.vae.train_vae``: everything but the export is written under the job dir.
+The VAE presets (``--model vae_notes_cat``, see ``trainer.vae.model.VAE_PRESETS``) train with
+``trainer.vae.model.train_vae``: everything but the export is written under the job dir.
 """
 from __future__ import annotations
 
@@ -28,10 +28,10 @@ import keras
 import tensorflow as tf
 
 from preprocessing import schema
-from trainer import data
-from trainer.config import PRESETS, TrainConfig, parse_assignments, resolve_config
-from trainer.models import build_model
-from trainer.models.vae import VAE_PRESETS, resolve_vae_config, train_vae
+from trainer.token_models import data
+from trainer.token_models.builders import build_model
+from trainer.token_models.config import PRESETS, TrainConfig, parse_assignments, resolve_config
+from trainer.vae.model import VAE_PRESETS, resolve_vae_config, train_vae
 
 logger = logging.getLogger(__name__)
 
@@ -237,7 +237,7 @@ def train(
     vocabulary = validate_inputs(config, data_dir, paths)
     exporter = None
     if paths.export_path is not None:
-        from trainer.export import export_token_model as exporter  # noqa: PLC0415 (heavy, optional)
+        from trainer.token_models.export import export_token_model as exporter  # noqa: PLC0415 (heavy, optional)
 
     for folder in (paths.job_dir, paths.checkpoint_dir, paths.tensorboard_dir):
         tf.io.gfile.makedirs(folder)

@@ -8,7 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from preprocessing import corpora, encoding, schema
+from preprocessing import corpora, schema
+from preprocessing.melody.events import ACCEPTABLE_DURATIONS
+from preprocessing.melody.timestep import decode_timestep
+from preprocessing.melody.vae_codes import NOTE_MAX, NOTE_MIN, NOTE_REST, decode_vae
 from preprocessing.records import RawTune
 from preprocessing.tunes import process_tune
 
@@ -34,9 +37,9 @@ def test_every_tiny_corpus_tune_is_kept_with_all_features(tiny_results) -> None:
         assert example[schema.FEATURE_ID] == tune_id
         assert example[schema.FEATURE_TIMESTEP] and example[schema.FEATURE_ABC].startswith("X:1\nL:")
         assert len(example[schema.FEATURE_NOTES]) == len(example[schema.FEATURE_RHYTHMS]) > 0
-        assert encoding.decode_vae(example[schema.FEATURE_NOTES], example[schema.FEATURE_RHYTHMS]) == (
-            encoding.decode_timestep(example[schema.FEATURE_TIMESTEP]))
-        assert all(encoding.NOTE_MIN <= note <= encoding.NOTE_MAX or note == encoding.NOTE_REST
+        assert decode_vae(example[schema.FEATURE_NOTES], example[schema.FEATURE_RHYTHMS]) == (
+            decode_timestep(example[schema.FEATURE_TIMESTEP]))
+        assert all(NOTE_MIN <= note <= NOTE_MAX or note == NOTE_REST
                    for note in example[schema.FEATURE_NOTES])
 
 
@@ -45,7 +48,7 @@ def test_d_major_tune_lands_in_c_major(tiny_results) -> None:
     assert (example["title"], example["key"], example["mode"], example["meter"]) == ("Wanderweg", "D", "major", "2/4")
     assert example["transpose"] == -2
     assert example["timestep"][:4] == ["60", "_", "64", "_"]  # D4 F#4 -> C4 E4, eighth notes
-    assert {note % 12 for note in example["notes"] if note != encoding.NOTE_REST} <= WHITE_KEYS
+    assert {note % 12 for note in example["notes"] if note != NOTE_REST} <= WHITE_KEYS
 
 
 def test_e_minor_tune_lands_in_a_minor(tiny_results) -> None:
@@ -80,7 +83,7 @@ def test_ties_are_merged_and_grace_notes_dropped() -> None:
     result = process_tune(abc_tune("X:1\nT:Tied\nM:4/4\nL:1/8\nK:C\n{g}c2 e2- e2 g2|g4- g2 z2|]\n"))
     notes, rhythms = result.example["notes"], result.example["rhythms"]
     assert notes == [72, 76, 79, 79, 99]
-    assert [encoding.ACCEPTABLE_DURATIONS[code] for code in rhythms] == [1, 2, 1, 3, 1]
+    assert [ACCEPTABLE_DURATIONS[code] for code in rhythms] == [1, 2, 1, 3, 1]
 
 
 def test_pitch_outside_vae_range_skips_only_vae() -> None:
@@ -154,7 +157,7 @@ def test_midi_and_musicxml_files(tmp_path: Path) -> None:
     for raw in raws:
         example = process_tune(raw).example
         assert (example["transpose"], example["meter"]) == (3, "3/4"), raw.fmt
-        assert [note for note in example["notes"] if note != encoding.NOTE_REST] == [72, 76, 79, 84, 79]
+        assert [note for note in example["notes"] if note != NOTE_REST] == [72, 76, 79, 84, 79]
 
 
 def test_irishman_record_that_is_not_json_is_a_parse_error() -> None:

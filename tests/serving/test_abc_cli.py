@@ -15,14 +15,18 @@ import numpy as np
 import pytest
 from music21 import converter
 
-from serving import cli, demo, generation, render
+from serving import cli, demo
 from serving import client as model_client
-from serving.sampling import SamplingSettings
+from serving.contract.sampling import SamplingSettings
+from serving.generation import tokens as generation
+from serving.music import render
 from serving.server import start_subprocess
-from trainer import data, vae_export
-from trainer.config import resolve_config
-from trainer.export import export_token_model
-from trainer.models import build_model, vae
+from trainer.token_models import data
+from trainer.token_models.builders import build_model
+from trainer.token_models.config import resolve_config
+from trainer.token_models.export import export_token_model
+from trainer.vae import export as vae_export
+from trainer.vae import model as vae
 
 PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
 # The dance model's output distribution: log-probabilities up to a constant.

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from preprocessing.encoding import timestep_vocabulary_order
+from preprocessing.melody.timestep import timestep_vocabulary_order
 from serving import client as model_client
+from serving.contract.sampling import SamplingSettings
 from serving.demo import write_models_config
-from serving.sampling import SamplingSettings
 from serving.server import free_port, start_subprocess
-from trainer.config import TrainConfig
-from trainer.export import export_token_model
-from trainer.models.lstm import build_lstm_model
+from trainer.token_models.config import TrainConfig
+from trainer.token_models.export import export_token_model
+from trainer.token_models.lstm import build_lstm_model
 
 VOCABULARY = timestep_vocabulary_order(str(pitch) for pitch in range(55, 80))
 UNITS = 8

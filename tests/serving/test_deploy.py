@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from serving.model_registry import parse_model_config
+from serving.model_server.registry import parse_model_config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CLOUDBUILD = REPO_ROOT / "cloudbuild.yaml"

@@ -7,12 +7,12 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from midi_events import midi_events as _mido_events
 from music21 import converter
 
-from preprocessing.encoding import Event
-from serving import abc_writer, audio, render
-from serving.notation import layout_bars, parse_key, parse_meter, spell
-from midi_events import midi_events as _mido_events
+from preprocessing.melody.events import Event
+from serving.music import abc_writer, audio, render
+from serving.music.notation import layout_bars, parse_key, parse_meter, spell
 
 # Primer "/ 60 _ _ _" then generated symbols; the generation ends at its first "/".
 TOKENS = ("/ 60 _ _ _ 62 _ 64 _ _ _ _ _ r _ 71 _ _ _ _ _ _ _ _ 61 _ 66 _ "

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from serving import sampling
+from serving.contract import sampling
 
 VOCAB = st.integers(min_value=1, max_value=40)
 INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)

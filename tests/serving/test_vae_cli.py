@@ -7,14 +7,16 @@ import numpy as np
 import pytest
 from music21 import converter
 
-from preprocessing.encoding import encode_notes, encode_rhythms, transpose_events
-from serving import cli, demo, render
+from preprocessing.melody.keys import transpose_events
+from preprocessing.melody.vae_codes import encode_notes, encode_rhythms
+from serving import cli, demo
 from serving import client as model_client
-from serving.notation import parse_key
+from serving.generation.vae import VaeModel, join_codes, read_tune, tune_codes
+from serving.music import render
+from serving.music.notation import parse_key
 from serving.server import start_subprocess
-from serving.vae_client import VaeModel, join_codes, read_tune, tune_codes
-from trainer import vae_export
-from trainer.models import vae
+from trainer.vae import export as vae_export
+from trainer.vae import model as vae
 
 LENGTH = 24
 NOTES_MODEL, RHYTHMS_MODEL = "vae_notes_tiny", "vae_rhythms_tiny"

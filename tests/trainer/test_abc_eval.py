@@ -7,12 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from preprocessing.encoding import first_abc_tune
-from trainer import abc_eval, abc_quality, data
+from preprocessing.melody.abc_text import first_abc_tune
+from trainer import abc_eval
 from trainer import evaluate as trainer_evaluate
-from trainer.config import resolve_config
-from trainer.export import export_token_model
-from trainer.models import build_model
+from trainer.token_models import abc_quality, data
+from trainer.token_models.builders import build_model
+from trainer.token_models.config import resolve_config
+from trainer.token_models.export import export_token_model
 
 HEADER = "X:1\nL:1/8\nM:3/4\nK:G\n"
 

@@ -20,9 +20,10 @@ import numpy as np
 import pytest
 
 from preprocessing import schema
-from trainer import data, task
-from trainer.config import resolve_config
-from trainer.models import build_model
+from trainer import task
+from trainer.token_models import data
+from trainer.token_models.builders import build_model
+from trainer.token_models.config import resolve_config
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SPLITS = ("train", "validation", "test")

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from trainer.config import PRESETS, TrainConfig, parse_assignments, register_preset, resolve_config
+from trainer.token_models.config import PRESETS, TrainConfig, parse_assignments, register_preset, resolve_config
 
 
 def test_lstm_preset_holds_the_seed_hyperparameters():

@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 from preprocessing import schema
-from trainer import data
-from trainer.config import resolve_config
+from trainer.token_models import data
+from trainer.token_models.config import resolve_config
 
 
 def _songs_dataset(songs):

@@ -1,15 +1,16 @@
-"""trainer.evaluate and trainer.metrics: metric arithmetic, and scoring real exported SavedModels."""
+"""trainer.evaluate and trainer.token_models.metrics: metric arithmetic, and scoring real exported SavedModels."""
 import json
 import math
 
 import numpy as np
 import pytest
 
-from trainer import data, evaluate
-from trainer.config import resolve_config
-from trainer.export import export_token_model
-from trainer.metrics import MetricTotals
-from trainer.models import build_lstm_model, build_random_model
+from trainer import evaluate
+from trainer.token_models import data
+from trainer.token_models.builders import build_lstm_model, build_random_model
+from trainer.token_models.config import resolve_config
+from trainer.token_models.export import export_token_model
+from trainer.token_models.metrics import MetricTotals
 
 SYMBOLS = ["/", "_", "r", "60", "62"]
 

@@ -15,11 +15,11 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from serving import sampling
-from trainer.config import TrainConfig
-from trainer.export import WARMUP_FILE, export_token_model, graph_choose, graph_uniform
-from trainer.models.lstm import build_lstm_model
-from trainer.models.random_baseline import build_random_model
+from serving.contract import sampling
+from trainer.token_models.config import TrainConfig
+from trainer.token_models.export import WARMUP_FILE, export_token_model, graph_choose, graph_uniform
+from trainer.token_models.lstm import build_lstm_model
+from trainer.token_models.random_baseline import build_random_model
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 VOCAB_SIZE = 9

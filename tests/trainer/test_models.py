@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from trainer.config import resolve_config
-from trainer.models import build_lstm_model, build_model, build_random_model
-from trainer.models.layers import OneHot
+from trainer.token_models.builders import build_lstm_model, build_model, build_random_model
+from trainer.token_models.config import resolve_config
+from trainer.token_models.layers import OneHot
 
 
 def test_lstm_preset_has_the_slides_parameter_count():

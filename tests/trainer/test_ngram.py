@@ -4,7 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from trainer.ngram import NGramModel
+from trainer.token_models.ngram import NGramModel
 
 SONGS = [[1, 2, 3, 1, 2, 3, 1, 2, 4], [1, 2, 3, 3], [4, 4, 1]]
 

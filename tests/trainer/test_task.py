@@ -8,7 +8,7 @@ import pytest
 
 from preprocessing import schema
 from trainer import task
-from trainer.config import resolve_config
+from trainer.token_models.config import resolve_config
 
 SMALL = ["units=16", "window=16", "batch_size=4", "patience=2"]
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from trainer import task
-from trainer.models import vae
+from trainer.vae import model as vae
 
 TINY = ["epochs=1", "length=16", "hidden_dim=16", "latent_dim=4", "batch_size=4", "kl_warmup_epochs=0"]
 

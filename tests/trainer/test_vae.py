@@ -10,8 +10,9 @@ import pytest
 import tensorflow as tf
 
 from preprocessing import tfds_output
-from trainer import vae_data, vae_metrics
-from trainer.models import vae
+from trainer.vae import data as vae_data
+from trainer.vae import metrics as vae_metrics
+from trainer.vae import model as vae
 
 TINY_LENGTH = 16
 
@@ -64,7 +65,7 @@ def test_notes_are_padded_with_rests_and_rhythms_with_whole_notes():
 
 def test_overflow_truncates_with_a_warning_or_refuses_naming_the_tune(caplog):
     sequences, ids = [[60] * 6, [62] * 3], ["erk/a#0", "erk/b#1"]
-    with caplog.at_level(logging.WARNING, logger="trainer.vae_data"):
+    with caplog.at_level(logging.WARNING, logger="trainer.vae.data"):
         padded = vae_data.pad_codes(sequences, 4, vae_data.NOTES_ALPHABET, "truncate", ids)
     assert padded.codes.tolist() == [[60, 60, 60, 60], [62, 62, 62, 99]]
     assert padded.lengths.tolist() == [4, 3] and padded.truncated == 1

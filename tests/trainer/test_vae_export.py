@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trainer import vae_export
-from trainer.models import vae
+from trainer.vae import export as vae_export
+from trainer.vae import model as vae
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LENGTH, LATENT = 12, 3

@@ -1,0 +1,54 @@
+"""The VAE codes of a tune: ``notes`` (pitch ``NOTE_MIN..NOTE_MAX``, rest ``NOTE_REST``) and
+``rhythms`` (index of the duration in ``ACCEPTABLE_DURATIONS``), one code per event."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from preprocessing.melody.events import ACCEPTABLE_DURATIONS, EncodingError, Event, duration_code
+
+NOTE_MIN = 50
+NOTE_MAX = 97
+NOTE_REST = 99
+
+
+def encode_notes(events: Sequence[Event]) -> list[int]:
+    """Events -> ``[events]`` note codes: MIDI pitch in ``NOTE_MIN..NOTE_MAX``, rest ``NOTE_REST``."""
+    codes = []
+    for position, event in enumerate(events):
+        if event.pitch is None:
+            codes.append(NOTE_REST)
+        elif NOTE_MIN <= event.pitch <= NOTE_MAX:
+            codes.append(event.pitch)
+        else:
+            raise EncodingError(
+                "pitch_out_of_range",
+                f"pitch {event.pitch} at event {position} is outside {NOTE_MIN}..{NOTE_MAX}",
+            )
+    return codes
+
+
+def encode_rhythms(events: Sequence[Event]) -> list[int]:
+    """Events -> ``[events]`` duration codes 0..7 (index in ``ACCEPTABLE_DURATIONS``)."""
+    return [duration_code(event.quarters, position) for position, event in enumerate(events)]
+
+
+def decode_vae(notes: Sequence[int], rhythms: Sequence[int]) -> list[Event]:
+    """Note codes ``[events]`` and rhythm codes ``[events]`` -> events."""
+    if len(notes) != len(rhythms):
+        raise EncodingError(
+            "length_mismatch", f"{len(notes)} note codes but {len(rhythms)} rhythm codes"
+        )
+    events = []
+    for position, (note, rhythm) in enumerate(zip(notes, rhythms)):
+        if note != NOTE_REST and not NOTE_MIN <= note <= NOTE_MAX:
+            raise EncodingError(
+                "unknown_note_code",
+                f"note code {note} at event {position} is neither {NOTE_MIN}..{NOTE_MAX} nor {NOTE_REST}",
+            )
+        if not 0 <= rhythm < len(ACCEPTABLE_DURATIONS):
+            raise EncodingError(
+                "unknown_rhythm_code",
+                f"rhythm code {rhythm} at event {position} is not in 0..{len(ACCEPTABLE_DURATIONS) - 1}",
+            )
+        events.append(Event(None if note == NOTE_REST else int(note), ACCEPTABLE_DURATIONS[rhythm]))
+    return events

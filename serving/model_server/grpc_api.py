@@ -1,0 +1,138 @@
+"""The gRPC services of TF Serving: PredictionService (Predict, GetModelMetadata) and ModelService
+(GetModelStatus), on the official tensorflow-serving-api servicer bases."""
+from __future__ import annotations
+
+import logging
+
+import grpc
+from google.protobuf import any_pb2
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from serving.model_server.inference import (
+    Limits,
+    ModelSpec,
+    ServingError,
+    model_status,
+    resolve,
+    run_signature,
+    signature_def,
+)
+from serving.model_server.registry import ModelRegistry, Servable
+from serving.tensors import TensorConversionError, array_from_proto, fill_proto
+
+LOGGER = logging.getLogger(__name__)
+SIGNATURE_DEF_FIELD = "signature_def"
+
+
+def spec_from_proto(proto: model_pb2.ModelSpec) -> ModelSpec:
+    """The request's model spec; a version and a label are mutually exclusive (a proto oneof)."""
+    choice = proto.WhichOneof("version_choice")
+    return ModelSpec(
+        name=proto.name,
+        version=proto.version.value if choice == "version" else None,
+        label=proto.version_label if choice == "version_label" else "",
+        signature_name=proto.signature_name,
+    )
+
+
+def _answer_spec(servable: Servable, signature_name: str) -> model_pb2.ModelSpec:
+    spec = model_pb2.ModelSpec(name=servable.name, signature_name=signature_name)
+    spec.version.value = servable.version
+    return spec
+
+
+def _abort(context: grpc.ServicerContext, error: ServingError, method: str) -> None:
+    LOGGER.info("%s refused: %s %s", method, error.code.name, error.message)
+    context.abort(error.code, error.message)
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """Predict and GetModelMetadata over the registry's loaded servables."""
+
+    def __init__(self, registry: ModelRegistry, limits: Limits) -> None:
+        self.registry = registry
+        self.limits = limits
+
+    def Predict(self, request: predict_pb2.PredictRequest, context: grpc.ServicerContext) -> predict_pb2.PredictResponse:
+        try:
+            spec = spec_from_proto(request.model_spec)
+            servable = resolve(self.registry, spec)
+            signature_name, _ = signature_def(servable, spec.signature_name)
+            try:
+                inputs = {name: array_from_proto(proto) for name, proto in request.inputs.items()}
+            except TensorConversionError as error:
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
+            outputs = run_signature(servable, signature_name, inputs, list(request.output_filter), self.limits)
+        except ServingError as error:
+            _abort(context, error, "Predict")
+        response = predict_pb2.PredictResponse(model_spec=_answer_spec(servable, signature_name))
+        for name, array in outputs.items():
+            fill_proto(response.outputs[name], array)
+        return response
+
+    def GetModelMetadata(
+        self, request: get_model_metadata_pb2.GetModelMetadataRequest, context: grpc.ServicerContext
+    ) -> get_model_metadata_pb2.GetModelMetadataResponse:
+        try:
+            fields = list(request.metadata_field)
+            if not fields:
+                raise ServingError(
+                    grpc.StatusCode.INVALID_ARGUMENT, "GetModelMetadataRequest must specify at least one metadata_field"
+                )
+            unsupported = [field for field in fields if field != SIGNATURE_DEF_FIELD]
+            if unsupported:
+                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"Metadata field {unsupported[0]} is not supported")
+            servable = resolve(self.registry, spec_from_proto(request.model_spec))
+        except ServingError as error:
+            _abort(context, error, "GetModelMetadata")
+        response = get_model_metadata_pb2.GetModelMetadataResponse(model_spec=_answer_spec(servable, ""))
+        response.metadata[SIGNATURE_DEF_FIELD].CopyFrom(pack_signature_defs(servable))
+        return response
+
+
+def signature_def_map(servable: Servable) -> get_model_metadata_pb2.SignatureDefMap:
+    """Every SignatureDef of the servable, as GetModelMetadata reports them."""
+    signature_map = get_model_metadata_pb2.SignatureDefMap()
+    for name, definition in servable.signature_defs.items():
+        signature_map.signature_def[name].CopyFrom(definition)
+    return signature_map
+
+
+def pack_signature_defs(servable: Servable) -> any_pb2.Any:
+    """The SignatureDefMap packed in an Any, as TF Serving does."""
+    packed = any_pb2.Any()
+    packed.Pack(signature_def_map(servable))
+    return packed
+
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+    """GetModelStatus: the state of every version seen under a model's base path."""
+
+    def __init__(self, registry: ModelRegistry) -> None:
+        self.registry = registry
+
+    def GetModelStatus(
+        self, request: get_model_status_pb2.GetModelStatusRequest, context: grpc.ServicerContext
+    ) -> get_model_status_pb2.GetModelStatusResponse:
+        spec = spec_from_proto(request.model_spec)
+        try:
+            version = spec.version
+            if spec.label:
+                version = resolve(self.registry, spec).version
+            statuses = model_status(self.registry, spec.name, version)
+        except ServingError as error:
+            _abort(context, error, "GetModelStatus")
+        response = get_model_status_pb2.GetModelStatusResponse()
+        state_enum = get_model_status_pb2.ModelVersionStatus.State
+        for status in statuses:
+            entry = response.model_version_status.add(version=status.version, state=state_enum.Value(status.state))
+            entry.status.error_code = 2 if status.error else 0  # tensorflow.error.Code UNKNOWN / OK
+            entry.status.error_message = status.error
+        return response

@@ -1,0 +1,190 @@
+"""tf.data input from a preprocessing output folder (see ``preprocessing/schema.py``).
+
+The songs of a split are read through TFDS as symbols of one feature (``timestep``: the 38-symbol
+text; ``abc``: the normalised ABC text, one symbol per character), mapped to token ids with the
+folder's vocabulary of that feature, joined into one stream (each song followed by its
+feature's delimiter: ``/``, or a newline, which leaves a blank line between ABC tunes), and cut
+into windows: inputs ``window[:-1]`` and targets ``window[1:]``, so every step of a window is a
+target. All of it streams: memory is bounded by the shuffle buffers, not by the corpus.
+"""
+from __future__ import annotations
+
+import logging
+import pathlib
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from preprocessing import schema
+from preprocessing.melody.timestep import DELIMITER
+from trainer.token_models.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+
+# feature -> (vocabulary file, symbol that ends every song in the training stream)
+FEATURES = {
+    schema.FEATURE_TIMESTEP: (schema.VOCABULARY_FILE, DELIMITER),
+    schema.FEATURE_ABC: (schema.ABC_VOCABULARY_FILE, "\n"),
+}
+
+
+def _check_feature(feature: str) -> None:
+    if feature not in FEATURES:
+        raise ValueError(f"unknown feature {feature!r}; known: {sorted(FEATURES)}")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The symbols of one feature in index order and their training-split counts."""
+
+    symbols: tuple[str, ...]
+    counts: tuple[int, ...]
+    feature: str = schema.FEATURE_TIMESTEP
+
+    def __post_init__(self) -> None:
+        _check_feature(self.feature)
+        if self.delimiter not in self.symbols:
+            raise ValueError(f"vocabulary {list(self.symbols)} lacks the delimiter {self.delimiter!r}")
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError(f"vocabulary has duplicate symbols: {list(self.symbols)}")
+
+    @property
+    def delimiter(self) -> str:
+        """The symbol that ends every song in the training stream."""
+        return FEATURES[self.feature][1]
+
+    @property
+    def size(self) -> int:
+        return len(self.symbols)
+
+    @property
+    def delimiter_id(self) -> int:
+        return self.symbols.index(self.delimiter)
+
+    def stream_counts(self, num_songs: int) -> np.ndarray:
+        """Counts ``[V]`` of the joined stream: the delimiter counted at least once per song."""
+        counts = np.array(self.counts, dtype=np.int64)
+        counts[self.delimiter_id] = max(counts[self.delimiter_id], num_songs)
+        return counts
+
+
+def load_vocabulary(data_dir: str | pathlib.Path, feature: str = schema.FEATURE_TIMESTEP) -> Vocabulary:
+    """Reads the ``feature``'s vocabulary file of ``data_dir``; a missing file raises ValueError naming it."""
+    _check_feature(feature)
+    path = pathlib.Path(data_dir) / FEATURES[feature][0]
+    if not path.is_file():
+        raise ValueError(f"no vocabulary file {str(path)!r} (is {str(data_dir)!r} a preprocessing output?)")
+    entries = schema.read_vocabulary(str(path))
+    return Vocabulary(tuple(s for s, _ in entries), tuple(c for _, c in entries), feature)
+
+
+def check_data_dir(data_dir: str | pathlib.Path) -> None:
+    """Raises ValueError naming ``data_dir`` unless it holds TFRecords, TFDS metadata and a vocabulary."""
+    path = pathlib.Path(data_dir)
+    if not path.is_dir():
+        raise ValueError(f"data folder {str(path)!r} does not exist")
+    if not any(path.glob("*.tfrecord*")):
+        raise ValueError(f"data folder {str(path)!r} holds no TFRecords (*.tfrecord*); run preprocessing.run first")
+    if not (path / "dataset_info.json").is_file():
+        raise ValueError(f"data folder {str(path)!r} has no dataset_info.json (not a TFDS dataset)")
+    load_vocabulary(path)
+
+
+def count_songs(data_dir: str | pathlib.Path, split: str) -> int:
+    """Number of examples of ``split`` recorded in the TFDS metadata."""
+    builder = tfds.builder_from_directory(str(data_dir))
+    if split not in builder.info.splits:
+        raise ValueError(f"split {split!r} not in {str(data_dir)!r}; it has {sorted(builder.info.splits)}")
+    return builder.info.splits[split].num_examples
+
+
+def song_symbols(
+    data_dir: str | pathlib.Path, split: str, *, shuffle_files: bool = False, feature: str = schema.FEATURE_TIMESTEP
+) -> tf.data.Dataset:
+    """The split's songs as string tensors ``[steps]`` of ``feature``'s symbols (ABC text split into
+    characters); tunes without that encoding are skipped."""
+    _check_feature(feature)
+    if count_songs(data_dir, split) == 0:
+        raise ValueError(f"split {split!r} of {str(data_dir)!r} has no songs")
+    builder = tfds.builder_from_directory(str(data_dir))
+    examples = builder.as_dataset(split=split, shuffle_files=shuffle_files)
+    if feature == schema.FEATURE_ABC:
+        def symbols(example):
+            return tf.strings.unicode_split(example[feature], "UTF-8")
+    else:
+        def symbols(example):
+            return example[feature]
+    songs = examples.map(symbols, num_parallel_calls=tf.data.AUTOTUNE)
+    return songs.filter(lambda song: tf.size(song) > 0)
+
+
+def song_tokens(songs: tf.data.Dataset, vocabulary: Vocabulary) -> tf.data.Dataset:
+    """String songs ``[steps]`` -> int32 ids ``[steps]``; songs holding an unknown symbol are dropped."""
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(
+            tf.constant(vocabulary.symbols), tf.range(vocabulary.size, dtype=tf.int32)
+        ),
+        default_value=-1,
+    )
+    tokens = songs.map(table.lookup, num_parallel_calls=tf.data.AUTOTUNE)
+    return tokens.filter(lambda ids: tf.reduce_min(ids) >= 0)
+
+
+def windows(token_songs: tf.data.Dataset, window: int, delimiter_id: int) -> tf.data.Dataset:
+    """Songs of ids ``[steps]`` -> ``(inputs [window], targets [window])``, targets shifted by one.
+
+    The songs are joined into one stream, each followed by the delimiter, and cut into
+    consecutive chunks of ``window`` ids; a chunk's targets are its ids from the second on plus
+    the next chunk's first id, so every stream position but the last is a target exactly once.
+    """
+    delimiter = tf.constant([delimiter_id], tf.int32)
+    stream = token_songs.map(lambda ids: tf.concat([ids, delimiter], axis=0)).unbatch()
+    chunks = stream.batch(window, drop_remainder=True)
+
+    def pair(state, chunk):
+        previous, has_previous = state
+        targets = tf.concat([previous[1:], chunk[:1]], axis=0)
+        return (chunk, tf.constant(True)), (previous, targets, has_previous)
+
+    initial = (tf.zeros([window], tf.int32), tf.constant(False))
+    paired = chunks.scan(initial, pair).filter(lambda inputs, targets, valid: valid)
+    return paired.map(lambda inputs, targets, valid: (inputs, targets))
+
+
+def count_windows(data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary, window: int) -> int:
+    """How many ``window``-step training examples ``split`` yields (one streaming pass)."""
+    songs = song_symbols(data_dir, split, feature=vocabulary.feature)
+    examples = windows(song_tokens(songs, vocabulary), window, vocabulary.delimiter_id)
+    return int(examples.reduce(np.int64(0), lambda count, _: count + 1))
+
+
+def window_batches(
+    data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary, config: TrainConfig, *, training: bool
+) -> tf.data.Dataset:
+    """Batches ``(inputs [B, window], targets [B, window])`` of ``split``; shuffled when ``training``."""
+    songs = song_symbols(data_dir, split, shuffle_files=training, feature=vocabulary.feature)
+    if training:
+        songs = songs.shuffle(config.shuffle_songs, seed=config.seed, reshuffle_each_iteration=True)
+    examples = windows(song_tokens(songs, vocabulary), config.window, vocabulary.delimiter_id)
+    if training:
+        examples = examples.shuffle(config.shuffle_windows, seed=config.seed, reshuffle_each_iteration=True)
+    return examples.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def load_song_arrays(data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary) -> tuple[list[np.ndarray], int]:
+    """The split's songs as id arrays (for evaluation), and how many were dropped for unknown symbols."""
+    all_songs = list(song_symbols(data_dir, split, feature=vocabulary.feature).as_numpy_iterator())
+    index = {symbol: position for position, symbol in enumerate(vocabulary.symbols)}
+    arrays, dropped = [], 0
+    for song in all_songs:
+        symbols = [symbol.decode("utf-8") for symbol in song]
+        if any(symbol not in index for symbol in symbols):
+            dropped += 1
+            continue
+        arrays.append(np.array([index[symbol] for symbol in symbols], dtype=np.int32))
+    if dropped:
+        logger.warning("%s/%s: %d songs dropped for symbols outside the vocabulary", data_dir, split, dropped)
+    return arrays, dropped

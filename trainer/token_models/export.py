@@ -1,0 +1,380 @@
+"""Export a Keras token language model as a SavedModel that keeps the serving contract.
+
+The signatures (`vocabulary`, `step`, `generate` = `serving_default`) and the sampling algorithm
+are defined in `serving/README.md`; `graph_uniform` / `graph_choose` are the TensorFlow twins of
+`serving.contract.sampling.uniform` / `serving.contract.sampling.choose`.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+_MASK32 = 0xFFFFFFFF
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+WARMUP_FILE = pathlib.Path("assets.extra") / "tf_serving_warmup_requests"
+
+
+# ---------------------------------------------------------------- sampling in the graph
+
+
+def graph_uniform(seed: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
+    """Counter-based draws in [0, 1): int32 `seed`, `index` (same or broadcast shapes) -> float32."""
+    bitwise = tf.bitwise
+    x = bitwise.bitwise_and(tf.cast(seed, tf.int64), tf.constant(0x7FFFFFFF, tf.int64))
+    x = x * 69069 + tf.cast(index, tf.int64) * 1013904223 + 1
+    x = bitwise.bitwise_and(x, tf.constant(_MASK32, tf.int64))
+    x = tf.where(tf.equal(x, 0), tf.constant(0x9E3779B9, tf.int64), x)
+    mask = tf.constant(_MASK32, tf.int64)
+    for _ in range(4):
+        x = bitwise.bitwise_xor(x, bitwise.bitwise_and(bitwise.left_shift(x, 13), mask))
+        x = bitwise.bitwise_xor(x, bitwise.right_shift(x, 17))
+        x = bitwise.bitwise_xor(x, bitwise.bitwise_and(bitwise.left_shift(x, 5), mask))
+    return tf.cast(bitwise.right_shift(x, 8), tf.float32) / float(2**24)
+
+
+def make_chooser(
+    temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor, vocab_size: int
+) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """Prepare per-row settings `[B]` once; the result maps (logits `[B, V]`, u `[B]`) -> int32 `[B]`."""
+    neg_inf = tf.constant(-np.inf, tf.float32)
+    temperature = temperature[:, None]
+    top_p = top_p[:, None]
+    positions = tf.range(vocab_size)[None, :]
+    within_top_k = tf.logical_or(top_k[:, None] <= 0, positions < top_k[:, None])  # [B, V]
+    first = tf.equal(positions, 0)
+
+    def choose(logits: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
+        possible = tf.logical_not(tf.math.is_nan(logits))
+        key = tf.minimum(tf.where(possible, logits, neg_inf), _FLOAT32_MAX)
+        finite = key > neg_inf
+        any_finite = tf.reduce_any(finite, axis=1, keepdims=True)
+        peak = tf.reduce_max(key, axis=1, keepdims=True)
+        shifted = tf.where(finite, (key - peak) / temperature, neg_inf)
+        p = tf.cast(tf.exp(tf.cast(shifted, tf.float64)), tf.float32)
+        p = tf.where(any_finite, p, tf.ones_like(p))
+        key = tf.where(any_finite, key, tf.zeros_like(key))
+        order = tf.math.top_k(key, k=vocab_size, sorted=True).indices
+        q = tf.gather(p, order, batch_dims=1)
+        zero = tf.zeros_like(q)
+        q = tf.where(within_top_k, q, zero)
+        c0 = tf.cumsum(q, axis=1)
+        q = tf.where(tf.logical_or(c0 - q < top_p * c0[:, -1:], first), q, zero)
+        c = tf.cumsum(q, axis=1)
+        below = tf.reduce_sum(tf.cast(c <= u[:, None] * c[:, -1:], tf.int32), axis=1)
+        last_kept = tf.reduce_max(tf.where(q > 0, positions, tf.zeros_like(positions)), axis=1)
+        chosen = tf.minimum(below, last_kept)
+        return tf.gather(order, chosen[:, None], batch_dims=1)[:, 0]
+
+    return choose
+
+
+def graph_choose(
+    logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor, u: tf.Tensor
+) -> tf.Tensor:
+    """Pick one symbol per row: logits float32 `[B, V]`, settings and `u` `[B]` -> int32 `[B]`."""
+    return make_chooser(temperature, top_k, top_p, logits.shape[1])(logits, u)
+
+
+# ---------------------------------------------------------------- one step of the model
+
+
+@dataclass(frozen=True)
+class _LstmSlot:
+    """Where one LSTM layer's `[h, c]` lives in the flattened state."""
+
+    layer: keras.layers.LSTM
+    offset: int
+    units: int
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """The model's layers as a one-token step: `stages` run in order, `state_size` = S."""
+
+    stages: tuple[object, ...]
+    state_size: int
+    vocab_size: int
+
+
+def plan_step(model: keras.Model) -> StepPlan:
+    """Walk `model.layers` (a chain: ids -> encoding -> [LSTM, Dropout]* -> Dense softmax).
+
+    Sets `use_cudnn=False` on every LSTM of `model`, so that no cuDNN kernel reaches the export.
+    """
+    stages: list[object] = []
+    offset = 0
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.InputLayer, keras.layers.Dropout)):
+            continue
+        if isinstance(layer, keras.layers.LSTM):
+            if not layer.return_sequences:
+                raise ValueError(f"LSTM layer {layer.name!r} must have return_sequences=True")
+            layer.use_cudnn = False
+            stages.append(_LstmSlot(layer, offset, layer.units))
+            offset += 2 * layer.units
+        elif isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional)):
+            raise ValueError(f"unsupported recurrent layer {layer.name!r} ({type(layer).__name__})")
+        else:
+            stages.append(layer)
+    vocab_size = model.outputs[0].shape[-1]
+    if vocab_size is None:
+        raise ValueError(f"model {model.name!r} has no static output size")
+    return StepPlan(tuple(stages), max(offset, 1), int(vocab_size))
+
+
+def run_step(plan: StepPlan, token: tf.Tensor, state: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """token int32 `[B]`, state float32 `[B, S]` -> (log-probabilities `[B, V]`, state `[B, S]`)."""
+    x = token
+    new_state: list[tf.Tensor] = []
+    for stage in plan.stages:
+        if isinstance(stage, _LstmSlot):
+            h = state[:, stage.offset : stage.offset + stage.units]
+            c = state[:, stage.offset + stage.units : stage.offset + 2 * stage.units]
+            x, (h, c) = stage.layer.cell(x, [h, c], training=False)
+            new_state += [h, c]
+        else:
+            x = stage(x)
+    probabilities = tf.cast(x, tf.float32)
+    logits = tf.math.log(tf.maximum(probabilities, _FLOAT32_TINY))
+    next_state = tf.concat(new_state, axis=1) if new_state else state
+    return logits, next_state
+
+
+# ---------------------------------------------------------------- the exported module
+
+
+def _check_inputs(condition: tf.Tensor, message: str, values: tf.Tensor) -> tf.Operation:
+    """An INVALID_ARGUMENT error carrying `message` and the offending input `values` if not all hold."""
+    return tf.debugging.Assert(tf.reduce_all(condition), [message, values], summarize=16)
+
+
+def _generate_loop(
+    step: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]],
+    plan: StepPlan,
+    primer: tf.Tensor,
+    primer_length: tf.Tensor,
+    steps: tf.Tensor,
+    temperature: tf.Tensor,
+    top_k: tf.Tensor,
+    top_p: tf.Tensor,
+    seed: tf.Tensor,
+) -> tf.Tensor:
+    """The contract's loop for every row at once; returns int32 `[B, max(steps)]`, -1 padded."""
+    batch = tf.shape(primer)[0]
+    primer_width = tf.shape(primer)[1]
+    iterations = tf.maximum(tf.reduce_max(primer_length + steps), 1)
+    max_steps = tf.maximum(tf.reduce_max(steps), 0)
+    choose = make_chooser(temperature, top_k, top_p, plan.vocab_size)
+    draws = graph_uniform(seed[:, None], tf.range(tf.maximum(max_steps, 1))[None, :])  # [B, T]
+
+    def body(t, logits, state, emitted):
+        index = t - primer_length
+        sampling = tf.logical_and(index >= 0, index < steps)
+        draw_index = tf.clip_by_value(index, 0, tf.shape(draws)[1] - 1)
+        u = tf.gather(draws, draw_index[:, None], batch_dims=1)[:, 0]
+        sampled = choose(logits, u)
+        primer_token = primer[:, tf.minimum(t, primer_width - 1)]
+        fed = tf.where(t < primer_length, primer_token, sampled)
+        emitted = emitted.write(t, tf.where(sampling, sampled, -tf.ones_like(sampled)))
+        logits, state = step(fed, state)
+        return t + 1, logits, state, emitted
+
+    _, _, _, emitted = tf.while_loop(
+        lambda t, *_: t < iterations,
+        body,
+        (
+            tf.constant(0),
+            tf.zeros([batch, plan.vocab_size], tf.float32),
+            tf.zeros([batch, plan.state_size], tf.float32),
+            tf.TensorArray(tf.int32, size=iterations, element_shape=tf.TensorShape([None])),
+        ),
+        shape_invariants=(
+            tf.TensorShape([]),
+            tf.TensorShape([None, plan.vocab_size]),
+            tf.TensorShape([None, plan.state_size]),
+            tf.TensorShape(None),
+        ),
+    )
+    by_row = tf.transpose(emitted.stack())  # [B, iterations]
+    sample_index = tf.range(max_steps)[None, :]
+    where_emitted = tf.minimum(primer_length[:, None] + sample_index, iterations - 1)
+    tokens = tf.gather(by_row, where_emitted, batch_dims=1)
+    return tf.where(sample_index < steps[:, None], tokens, -tf.ones_like(tokens))
+
+
+def build_serving_module(model: keras.Model, vocabulary: Sequence[str]) -> tf.Module:
+    """A `tf.Module` whose `vocabulary`, `step` and `generate` functions keep the contract."""
+    plan = plan_step(model)
+    if len(vocabulary) != plan.vocab_size:
+        raise ValueError(
+            f"vocabulary has {len(vocabulary)} symbols but the model outputs {plan.vocab_size}"
+        )
+    size = plan.vocab_size
+    symbols = tf.constant(list(vocabulary), tf.string)
+    module = tf.Module(name="token_model")
+    module.model_variables = list(model.variables)
+
+    def checked_step(token: tf.Tensor, state: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        checks = [
+            _check_inputs(tf.logical_and(token >= 0, token < size), "token out of vocabulary range:", token),
+            _check_inputs(
+                tf.equal(tf.shape(state)[0], tf.shape(token)[0]), "state/token batch sizes differ:",
+                tf.stack([tf.shape(state)[0], tf.shape(token)[0]]),
+            ),
+        ]
+        with tf.control_dependencies(checks):
+            return run_step(plan, tf.identity(token), state)
+
+    @tf.function(input_signature=[])
+    def vocabulary_fn() -> dict[str, tf.Tensor]:
+        return {"symbols": tf.identity(symbols)}
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.int32, name="token"),
+            tf.TensorSpec([None, plan.state_size], tf.float32, name="state"),
+        ]
+    )
+    def step_fn(token: tf.Tensor, state: tf.Tensor) -> dict[str, tf.Tensor]:
+        logits, next_state = checked_step(token, state)
+        return {"logits": logits, "state": next_state}
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.int32, name="primer"),
+            tf.TensorSpec([None], tf.int32, name="primer_length"),
+            tf.TensorSpec([None], tf.int32, name="steps"),
+            tf.TensorSpec([None], tf.float32, name="temperature"),
+            tf.TensorSpec([None], tf.int32, name="top_k"),
+            tf.TensorSpec([None], tf.float32, name="top_p"),
+            tf.TensorSpec([None], tf.int32, name="seed"),
+        ]
+    )
+    def generate_fn(primer, primer_length, steps, temperature, top_k, top_p, seed):
+        batch = tf.shape(primer)[0]
+        sizes = tf.stack([tf.shape(t)[0] for t in (primer_length, steps, temperature, top_k, top_p, seed)])
+        checks = [
+            _check_inputs(tf.equal(sizes, batch), "every input needs the batch size of primer:", sizes),
+            _check_inputs(primer_length >= 1, "primer_length must be >= 1:", primer_length),
+            _check_inputs(primer_length <= tf.shape(primer)[1], "primer_length exceeds primer width:", primer_length),
+            _check_inputs(tf.logical_and(primer >= 0, primer < size), "primer token out of range:", primer),
+            _check_inputs(steps >= 0, "steps must be >= 0:", steps),
+            _check_inputs(tf.logical_and(temperature > 0, temperature <= _FLOAT32_MAX), "temperature must be > 0:", temperature),
+            _check_inputs(top_k >= 0, "top_k must be >= 0:", top_k),
+            _check_inputs(tf.logical_and(top_p > 0, top_p <= 1), "top_p must be in (0, 1]:", top_p),
+        ]
+        with tf.control_dependencies(checks):
+            tokens = _generate_loop(
+                lambda token, state: run_step(plan, token, state),
+                plan, tf.identity(primer), primer_length, steps, temperature, top_k, top_p, seed,
+            )
+        return {"tokens": tokens}
+
+    module.vocabulary = vocabulary_fn
+    module.step = step_fn
+    module.generate = generate_fn
+    return module
+
+
+# ---------------------------------------------------------------- versions, warmup, writing
+
+
+def _next_version(base: pathlib.Path) -> int:
+    versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def write_warmup_requests(path: pathlib.Path, model_name: str, state_size: int) -> None:
+    """TFRecord of PredictionLogs (one `generate`, one `step` request) for TF Serving's warmup."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    requests = {
+        "generate": {
+            "primer": np.zeros([1, 1], np.int32),
+            "primer_length": np.ones([1], np.int32),
+            "steps": np.full([1], 2, np.int32),
+            "temperature": np.ones([1], np.float32),
+            "top_k": np.zeros([1], np.int32),
+            "top_p": np.ones([1], np.float32),
+            "seed": np.zeros([1], np.int32),
+        },
+        "step": {"token": np.zeros([1], np.int32), "state": np.zeros([1, state_size], np.float32)},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path)) as writer:
+        for signature, inputs in requests.items():
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
+            )
+            for key, value in inputs.items():
+                request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request)
+            )
+            writer.write(log.SerializeToString())
+
+
+def export_token_model(
+    model: keras.Model,
+    vocabulary: list[str],
+    base_path: str | os.PathLike,
+    *,
+    warmup: bool = True,
+) -> pathlib.Path:
+    """Write `model` as `<base_path>/<next integer version>/` atomically; return that directory.
+
+    The export goes to a hidden temporary directory inside `base_path` first and is renamed into
+    place, so a server watching `base_path` never sees a half-written version.
+    """
+    base = pathlib.Path(base_path)
+    if base.exists() and not base.is_dir():
+        raise ValueError(f"base_path {str(base)!r} exists and is not a directory")
+    base.mkdir(parents=True, exist_ok=True)
+    module = build_serving_module(model, vocabulary)
+    state_size = module.step.input_signature[1].shape[1]
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=".export-", dir=base))
+    staging.chmod(0o755)  # mkdtemp makes it private; a server running as another user must read it
+    try:
+        tf.saved_model.save(
+            module,
+            str(staging),
+            signatures={
+                "vocabulary": module.vocabulary.get_concrete_function(),
+                "step": module.step.get_concrete_function(),
+                "generate": module.generate.get_concrete_function(),
+                "serving_default": module.generate.get_concrete_function(),
+            },
+        )
+        if warmup:
+            write_warmup_requests(staging / WARMUP_FILE, base.name, state_size)
+        target = _rename_into_place(staging, base)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("exported %s (V=%d, S=%d) to %s", model.name, len(vocabulary), state_size, target)
+    return target
+
+
+def _rename_into_place(staging: pathlib.Path, base: pathlib.Path, attempts: int = 5) -> pathlib.Path:
+    """Rename `staging` to the next free integer version (retrying if another writer won a race)."""
+    for _ in range(attempts):
+        target = base / str(_next_version(base))
+        try:
+            os.rename(staging, target)
+            return target
+        except OSError:
+            if not target.exists():
+                raise
+    raise RuntimeError(f"could not claim a version directory under {str(base)!r}")
