@@ -35,6 +35,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from serving import client as serving_client  # noqa: E402
 from serving import server as serving_server  # noqa: E402
+from serving.contract import signatures, versions  # noqa: E402
 from serving.contract.sampling import SamplingSettings, choose, uniform  # noqa: E402
 
 MODEL_NAME = "lstm_erk"
@@ -50,10 +51,6 @@ class Timing:
     name: str
     ms_per_melody: float
     note: str = ""
-
-
-def _versions(path: pathlib.Path) -> list[int]:
-    return [int(p.name) for p in path.iterdir() if p.is_dir() and p.name.isdigit()] if path.is_dir() else []
 
 
 def _fresh_keras_model(vocab_size: int):
@@ -75,8 +72,8 @@ def prepare_models(saved_model: pathlib.Path, keras_path: pathlib.Path | None, s
 
     from trainer.token_models.export import export_token_model
 
-    if _versions(saved_model):
-        latest = saved_model / str(max(_versions(saved_model)))
+    if versions.list_versions(saved_model):
+        latest = saved_model / str(max(versions.list_versions(saved_model)))
         loaded = tf.saved_model.load(str(latest))
         vocabulary = [s.decode() for s in loaded.signatures["vocabulary"]()["symbols"].numpy()]
         served, served_note = saved_model, f"{latest} (committed export)"
@@ -90,8 +87,8 @@ def prepare_models(saved_model: pathlib.Path, keras_path: pathlib.Path | None, s
         model, keras_note = keras.saving.load_model(keras_path), str(keras_path)
     else:
         model, keras_note = _fresh_keras_model(len(vocabulary)), "256-unit LSTM, random weights"
-    if not _versions(served):
-        export_token_model(model, vocabulary, served)
+    if not versions.list_versions(served):
+        export_token_model(model, vocabulary, served, model_kind=signatures.TOKEN_TIMESTEP)
     return served, model, vocabulary, f"served: {served_note}; Keras loops: {keras_note}"
 
 

@@ -23,6 +23,7 @@ from rich.table import Table
 
 from serving import cli
 from serving import client as model_client
+from serving.contract import versions
 from serving.contract.sampling import SamplingSettings
 from serving.generation.primers import PrimerSource, is_character_vocabulary
 from serving.generation.tokens import GenerationConfig, generate
@@ -43,7 +44,7 @@ def exported_models(saved_models: Path, names: Sequence[str]) -> list[str]:
     """The names, checked to have an exported integer version; ValueError naming a missing one."""
     for name in names:
         base = saved_models / name
-        if not base.is_dir() or not any(child.name.isdigit() for child in base.iterdir()):
+        if not versions.list_versions(base):
             raise ValueError(f"no exported version of model {name!r} under {str(base)!r}: "
                              "train it first (`make pipeline`)")
     return list(names)

@@ -79,13 +79,6 @@ def fill_proto(proto: tensor_pb2.TensorProto, array: np.ndarray | bytes) -> None
     proto.tensor_content = array.tobytes()
 
 
-def array_to_proto(array: np.ndarray | bytes) -> tensor_pb2.TensorProto:
-    """Encode a NumPy array (strings as bytes objects) into a new TensorProto."""
-    proto = tensor_pb2.TensorProto()
-    fill_proto(proto, array)
-    return proto
-
-
 def _decode_b64(value: Any, where: str) -> Any:
     """Replace every `{"b64": text}` inside a nested JSON value by its bytes."""
     if isinstance(value, dict):

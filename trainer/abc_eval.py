@@ -27,7 +27,8 @@ import tensorflow as tf
 
 from preprocessing.melody.abc_text import first_abc_tune
 from serving.contract.sampling import SamplingSettings
-from trainer.evaluate import StepScorer, latest_version_dir
+from serving.contract.versions import latest_version_dir
+from trainer.evaluate import StepScorer
 from trainer.token_models import abc_quality, data
 
 logger = logging.getLogger(__name__)

@@ -18,20 +18,12 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
+from serving.contract.versions import latest_version_dir
 from trainer.token_models import data
 from trainer.token_models.metrics import MetricTotals
 from trainer.token_models.ngram import NGramModel
 
 logger = logging.getLogger(__name__)
-
-
-def latest_version_dir(base_path: str | pathlib.Path) -> pathlib.Path:
-    """The highest integer version folder under ``base_path``; ValueError naming it if none."""
-    base = pathlib.Path(base_path)
-    versions = [child for child in base.iterdir() if child.is_dir() and child.name.isdigit()] if base.is_dir() else []
-    if not versions:
-        raise ValueError(f"no SavedModel version folder (1, 2, ...) under {str(base)!r}")
-    return max(versions, key=lambda child: int(child.name))
 
 
 class StepScorer:

@@ -274,7 +274,7 @@ def train(
         "data": data_dir,
     }
     if exporter is not None:
-        metrics["export"] = str(exporter(model, list(vocabulary.symbols), paths.export_path))
+        metrics["export"] = str(exporter(model, list(vocabulary.symbols), paths.export_path, model_kind=config.model_kind))
     _write_json(os.path.join(paths.job_dir, METRICS_FILE), metrics)
     logger.info("metrics: %s", json.dumps(metrics))
     return metrics

@@ -1,27 +1,20 @@
 """Client-side sampling for token models, in pure NumPy.
 
 Implements the algorithm of `serving/README.md` ("Sampling, bit for bit") exactly as the
-`generate` signature does in TensorFlow (`trainer/export.py`), so that the client looping over
+`generate` signature does in TensorFlow (`serving.contract.sampling_graph`), so that the client looping over
 `step` and the server running `generate` draw the same tokens for the same seed.
 """
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-_MASK32 = 0xFFFFFFFF
+MASK32 = 0xFFFFFFFF
 _INT32_MIN = -(2**31)
 _INT32_MAX = 2**31 - 1
-_FLOAT32_MAX = np.float32(np.finfo(np.float32).max)
-
-StepFn = Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]]
-"""One model step: (token, state `[S]`) -> (logits `[V]`, new state `[S]`)."""
-AllowedFn = Callable[[int, Sequence[int]], "np.ndarray | None"]
-"""Per-step mask hook: (sample index, tokens sampled so far) -> bool `[V]` or None (all allowed)."""
-
+FLOAT32_MAX = np.float32(np.finfo(np.float32).max)
 
 @dataclass(frozen=True)
 class SamplingSettings:
@@ -54,13 +47,13 @@ def uniform(seed: int, index: int) -> float:
         raise ValueError(f"seed must fit in int32, got {seed!r}")
     if not 0 <= index <= _INT32_MAX:
         raise ValueError(f"index must be in [0, 2**31), got {index!r}")
-    x = ((seed & 0x7FFFFFFF) * 69069 + index * 1013904223 + 1) & _MASK32
+    x = ((seed & 0x7FFFFFFF) * 69069 + index * 1013904223 + 1) & MASK32
     if x == 0:
         x = 0x9E3779B9
     for _ in range(4):
-        x ^= (x << 13) & _MASK32
+        x ^= (x << 13) & MASK32
         x ^= x >> 17
-        x ^= (x << 5) & _MASK32
+        x ^= (x << 5) & MASK32
     return (x >> 8) / 2**24
 
 
@@ -73,7 +66,7 @@ def _ranked_weights(
     symbol gets key 0 and p 1 (uniform).
     """
     possible = allowed & ~np.isnan(logits)
-    key = np.minimum(np.where(possible, logits, -np.inf), _FLOAT32_MAX).astype(np.float32)
+    key = np.minimum(np.where(possible, logits, -np.inf), FLOAT32_MAX).astype(np.float32)
     finite = key > -np.inf
     if not finite.any():
         return np.where(allowed, np.float32(0), np.float32(-np.inf)), allowed.astype(np.float32)
@@ -121,64 +114,3 @@ def choose(
     below = int(np.count_nonzero(c <= np.float32(u) * c[-1]))
     last_kept = int(np.max(np.where(q > 0, positions, 0)))
     return int(order[min(below, last_kept)])
-
-
-def greedy(logits: np.ndarray, allowed: np.ndarray | None = None) -> int:
-    """The most probable allowed symbol (ties to the lower index)."""
-    return choose(logits, 1.0, 1, 1.0, 0.0, allowed)
-
-
-def sample_temperature(
-    logits: np.ndarray, temperature: float, u: float, allowed: np.ndarray | None = None
-) -> int:
-    """Sample from the whole distribution sharpened/flattened by `temperature`."""
-    return choose(logits, temperature, 0, 1.0, u, allowed)
-
-
-def sample_top_k(
-    logits: np.ndarray, k: int, u: float, temperature: float = 1.0, allowed: np.ndarray | None = None
-) -> int:
-    """Sample among the `k` most probable symbols."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k!r}")
-    return choose(logits, temperature, k, 1.0, u, allowed)
-
-
-def sample_top_p(
-    logits: np.ndarray, p: float, u: float, temperature: float = 1.0, allowed: np.ndarray | None = None
-) -> int:
-    """Sample from the smallest head of the distribution holding probability mass `p`."""
-    return choose(logits, temperature, 0, p, u, allowed)
-
-
-def sample_loop(
-    step: StepFn,
-    initial_state: np.ndarray,
-    primer: Sequence[int],
-    steps: int,
-    settings: SamplingSettings,
-    seed: int,
-    allowed_fn: AllowedFn | None = None,
-) -> list[int]:
-    """The contract's loop for one melody: feed `primer` through `step`, then sample `steps` tokens.
-
-    Returns the sampled tokens only (primer excluded); the same as `generate` for the same seed.
-    """
-    if len(primer) < 1:
-        raise ValueError(f"primer must hold at least one token, got {list(primer)!r}")
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps!r}")
-    state = np.asarray(initial_state, dtype=np.float32)
-    logits = None
-    for token in primer:
-        logits, state = step(int(token), state)
-    sampled: list[int] = []
-    for index in range(steps):
-        allowed = allowed_fn(index, sampled) if allowed_fn is not None else None
-        token = choose(
-            logits, settings.temperature, settings.top_k, settings.top_p, uniform(seed, index), allowed
-        )
-        sampled.append(token)
-        if index + 1 < steps:
-            logits, state = step(token, state)
-    return sampled

@@ -23,10 +23,11 @@ from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
+from serving.contract.versions import WARMUP_REQUESTS, list_versions
+
 LOGGER = logging.getLogger(__name__)
 # TF Serving retries a failed load a few times, then gives up on that version.
 MAX_LOAD_ATTEMPTS = 3
-WARMUP_REQUESTS = Path("assets.extra") / "tf_serving_warmup_requests"
 MAX_WARMUP_REQUESTS = 1000
 
 
@@ -174,13 +175,6 @@ def load_servable(name: str, version: int, export_dir: Path) -> Servable:
     if warmed:
         LOGGER.info("Ran %d warmup requests for %s version %d", warmed, name, version)
     return servable
-
-
-def list_versions(base_path: Path) -> list[int]:
-    """Integer version directories under `base_path` (none if it does not exist)."""
-    if not base_path.is_dir():
-        return []
-    return sorted(int(entry.name) for entry in base_path.iterdir() if entry.is_dir() and entry.name.isdigit())
 
 
 class ModelVersions:

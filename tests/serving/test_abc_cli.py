@@ -18,6 +18,7 @@ from music21 import converter
 from serving import cli, demo
 from serving import client as model_client
 from serving.contract.sampling import SamplingSettings
+from serving.contract.signatures import TOKEN_CHARACTERS
 from serving.generation import tokens as generation
 from serving.music import render
 from serving.server import start_subprocess
@@ -45,12 +46,12 @@ def _export_abc_models(saved_models: Path, vocabulary: list[str]) -> list[str]:
     config = resolve_config("abc_lstm_seed")
     keras.utils.set_random_seed(11)
     export_token_model(build_model(config, np.ones(len(vocabulary))), vocabulary, saved_models / "abc_untrained",
-                       warmup=False)
+                       warmup=False, model_kind=TOKEN_CHARACTERS)
     dance = build_model(config, np.ones(len(vocabulary)))
     kernel, _ = dance.get_layer("dense").get_weights()
     bias = np.array([DANCE_BIASES.get(symbol, ELSEWHERE) for symbol in vocabulary], np.float32)
     dance.get_layer("dense").set_weights([np.zeros_like(kernel), bias])
-    export_token_model(dance, vocabulary, saved_models / "abc_dance", warmup=False)
+    export_token_model(dance, vocabulary, saved_models / "abc_dance", warmup=False, model_kind=TOKEN_CHARACTERS)
     return ["abc_untrained", "abc_dance"]
 
 

@@ -12,6 +12,7 @@ import tensorflow as tf
 from preprocessing.melody.timestep import timestep_vocabulary_order
 from serving import client as model_client
 from serving.contract.sampling import SamplingSettings
+from serving.contract.signatures import TOKEN_TIMESTEP
 from serving.demo import write_models_config
 from serving.server import free_port, start_subprocess
 from trainer.token_models.config import TrainConfig
@@ -28,7 +29,7 @@ def export_tiny_models(saved_models: Path) -> list[str]:
     SavedModel with only a ``vocabulary`` signature. Returns the model names."""
     keras.utils.set_random_seed(3)
     model = build_lstm_model(TrainConfig(architecture="lstm", units=UNITS), len(VOCABULARY))
-    export_token_model(model, VOCABULARY, saved_models / "lstm_erk", warmup=False)
+    export_token_model(model, VOCABULARY, saved_models / "lstm_erk", warmup=False, model_kind=TOKEN_TIMESTEP)
     shutil.copytree(saved_models / "lstm_erk", saved_models / "lstm_han")
 
     module = tf.Module()

@@ -6,7 +6,14 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, types_pb2
 
-from serving.tensors import TensorConversionError, array_from_proto, array_to_proto
+from serving.tensors import TensorConversionError, array_from_proto, fill_proto
+
+
+def array_to_proto(array: np.ndarray | bytes) -> tensor_pb2.TensorProto:
+    """A new TensorProto holding ``array``, written by the product's ``fill_proto``."""
+    proto = tensor_pb2.TensorProto()
+    fill_proto(proto, array)
+    return proto
 
 ARRAYS = {
     "int32 [B]": np.array([3, -7, 2**31 - 1], np.int32),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from preprocessing.melody.abc_text import first_abc_tune
+from serving.contract.signatures import TOKEN_CHARACTERS
 from trainer import abc_eval
 from trainer import evaluate as trainer_evaluate
 from trainer.token_models import abc_quality, data
@@ -91,7 +92,7 @@ def untrained_abc_model(tiny_dataset, tmp_path_factory):
     vocabulary = data.load_vocabulary(tiny_dataset, "abc")
     model = build_model(resolve_config("abc_lstm_seed"), np.array(vocabulary.counts))
     base = tmp_path_factory.mktemp("abc_model") / "abc_tiny"
-    export_token_model(model, list(vocabulary.symbols), base, warmup=False)
+    export_token_model(model, list(vocabulary.symbols), base, warmup=False, model_kind=TOKEN_CHARACTERS)
     return base, vocabulary
 
 

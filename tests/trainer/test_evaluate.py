@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 
+from serving.contract.signatures import TOKEN_TIMESTEP
+from serving.contract.versions import latest_version_dir
 from trainer import evaluate
 from trainer.token_models import data
 from trainer.token_models.builders import build_lstm_model, build_random_model
@@ -44,7 +46,7 @@ def test_pitch_bits_renormalise_over_pitches_and_accuracy_counts_onsets_only():
 def test_random_baseline_scores_its_own_frequencies(tiny_dataset, tmp_path):
     vocabulary = data.load_vocabulary(tiny_dataset)
     counts = vocabulary.stream_counts(data.count_songs(tiny_dataset, "train"))
-    export_token_model(build_random_model(counts), list(vocabulary.symbols), tmp_path / "random", warmup=False)
+    export_token_model(build_random_model(counts), list(vocabulary.symbols), tmp_path / "random", warmup=False, model_kind=TOKEN_TIMESTEP)
     output = tmp_path / "metrics.json"
     assert evaluate.main(["--model", str(tmp_path / "random"), "--data", str(tiny_dataset), "--output", str(output)]) == 0
     report = json.loads(output.read_text())
@@ -60,8 +62,8 @@ def test_random_baseline_scores_its_own_frequencies(tiny_dataset, tmp_path):
 def test_stepping_the_savedmodel_matches_the_keras_model_on_whole_songs(tiny_dataset, tmp_path):
     vocabulary = data.load_vocabulary(tiny_dataset)
     model = build_lstm_model(resolve_config("lstm", {"units": "8"}), vocabulary.size)
-    export_token_model(model, list(vocabulary.symbols), tmp_path / "lstm", warmup=False)
-    scorer = evaluate.StepScorer(evaluate.latest_version_dir(tmp_path / "lstm"))
+    export_token_model(model, list(vocabulary.symbols), tmp_path / "lstm", warmup=False, model_kind=TOKEN_TIMESTEP)
+    scorer = evaluate.StepScorer(latest_version_dir(tmp_path / "lstm"))
     assert scorer.symbols == vocabulary.symbols and scorer.state_size == 16
     songs, _ = data.load_song_arrays(tiny_dataset, "test", vocabulary)
     stepped = scorer.song_probs(songs, vocabulary.delimiter_id)
@@ -72,4 +74,4 @@ def test_stepping_the_savedmodel_matches_the_keras_model_on_whole_songs(tiny_dat
 
 def test_missing_versions_are_named(tmp_path):
     with pytest.raises(ValueError, match=str(tmp_path)):
-        evaluate.latest_version_dir(tmp_path)
+        latest_version_dir(tmp_path)

@@ -6,7 +6,6 @@ import os
 import pathlib
 import subprocess
 import sys
-import textwrap
 from dataclasses import dataclass
 
 import keras
@@ -16,8 +15,10 @@ import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
 from serving.contract import sampling
+from serving.contract.signatures import TOKEN_TIMESTEP
+from serving.contract.versions import WARMUP_REQUESTS
 from trainer.token_models.config import TrainConfig
-from trainer.token_models.export import WARMUP_FILE, export_token_model, graph_choose, graph_uniform
+from trainer.token_models.export import export_token_model
 from trainer.token_models.lstm import build_lstm_model
 from trainer.token_models.random_baseline import build_random_model
 
@@ -35,91 +36,6 @@ ROWS = [
     ([6, 2], 0, 1.0, 0, 1.0, 99),
 ]
 
-PROBE = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    import tensorflow as tf
-    from tensorflow_serving.apis import prediction_log_pb2
-    from serving import sampling
-
-    request = json.loads(sys.argv[1])
-    rows, sequence, report = request["rows"], request["sequence"], {}
-
-    def generate(signature, rows):
-        width = max(len(row[0]) for row in rows)
-        out = signature(
-            primer=tf.constant([row[0] + [0] * (width - len(row[0])) for row in rows], tf.int32),
-            primer_length=tf.constant([len(row[0]) for row in rows], tf.int32),
-            steps=tf.constant([row[1] for row in rows], tf.int32),
-            temperature=tf.constant([row[2] for row in rows], tf.float32),
-            top_k=tf.constant([row[3] for row in rows], tf.int32),
-            top_p=tf.constant([row[4] for row in rows], tf.float32),
-            seed=tf.constant([row[5] for row in rows], tf.int32),
-        )["tokens"]
-        return out
-
-    for directory in request["exports"]:
-        loaded = tf.saved_model.load(directory)  # keep a reference while calling its signatures
-        signatures = loaded.signatures
-        state_size = signatures["step"].structured_input_signature[1]["state"].shape[1]
-        step = signatures["step"]
-
-        def step_one(token, state):
-            out = step(token=tf.constant([token], tf.int32), state=tf.constant(state[None]))
-            return out["logits"].numpy()[0], out["state"].numpy()[0]
-
-        batch = step(token=tf.constant([0, 1, 2], tf.int32), state=tf.zeros([3, state_size]))
-        state, logits = np.zeros(state_size, np.float32), []
-        for token in sequence:
-            row_logits, state = step_one(token, state)
-            logits.append(row_logits.tolist())
-        tokens = generate(signatures["generate"], rows)
-        errors = {}
-        bad_rows = {
-            "temperature": [[1], 3, 0.0, 0, 1.0, 1],
-            "top_p": [[1], 3, 1.0, 0, 1.5, 1],
-            "primer_length": [[], 3, 1.0, 0, 1.0, 1],
-        }
-        for name, bad_row in bad_rows.items():
-            try:
-                generate(signatures["generate"], [bad_row])
-                errors[name] = "accepted"
-            except tf.errors.InvalidArgumentError as error:
-                errors[name] = type(error).__name__ + ": " + str(error)
-        try:
-            step(token=tf.constant([1000], tf.int32), state=tf.zeros([1, state_size]))
-            errors["token"] = "accepted"
-        except tf.errors.InvalidArgumentError as error:
-            errors["token"] = type(error).__name__ + ": " + str(error)
-        warmed = []
-        for record in tf.data.TFRecordDataset(str(directory) + "/assets.extra/tf_serving_warmup_requests"):
-            predict = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
-            inputs = {key: tf.constant(tf.make_ndarray(proto)) for key, proto in predict.inputs.items()}
-            outputs = signatures[predict.model_spec.signature_name](**inputs)
-            warmed.append([predict.model_spec.signature_name, sorted(outputs)])
-        report[directory] = {
-            "signatures": sorted(signatures),
-            "symbols": [s.decode() for s in signatures["vocabulary"]()["symbols"].numpy()],
-            "serving_default_inputs": sorted(signatures["serving_default"].structured_input_signature[1]),
-            "state_size": state_size,
-            "batch_step": {key: [value.dtype.name, value.shape.as_list()] for key, value in batch.items()},
-            "sequence_logits": logits,
-            "generate": {"dtype": tokens.dtype.name, "tokens": tokens.numpy().tolist()},
-            "alone": [generate(signatures["generate"], [row]).numpy()[0].tolist() for row in rows],
-            "client": [
-                sampling.sample_loop(
-                    step_one, np.zeros(state_size, np.float32), row[0], row[1],
-                    sampling.SamplingSettings(row[2], row[3], row[4]), row[5],
-                )
-                for row in rows
-            ],
-            "errors": errors,
-            "warmup": warmed,
-        }
-    print("REPORT " + json.dumps(report))
-    """
-)
 
 
 @dataclass(frozen=True)
@@ -147,12 +63,12 @@ def exports(tmp_path_factory) -> dict[str, Exported]:
     (root / "random").mkdir()
     (root / "random" / "3").mkdir()  # an older version
     (root / "random" / "notes").mkdir()  # not a version
-    first_random = export_token_model(baseline, VOCABULARY, root / "random")
+    first_random = export_token_model(baseline, VOCABULARY, root / "random", model_kind=TOKEN_TIMESTEP)
     return {
-        "one_hot": Exported(one_hot, export_token_model(one_hot, VOCABULARY, root / "lstm"), 2 * 2 * 16),
-        "embedding": Exported(embedding, export_token_model(embedding, VOCABULARY, root / "emb", warmup=True), 2 * 8),
+        "one_hot": Exported(one_hot, export_token_model(one_hot, VOCABULARY, root / "lstm", model_kind=TOKEN_TIMESTEP), 2 * 2 * 16),
+        "embedding": Exported(embedding, export_token_model(embedding, VOCABULARY, root / "emb", warmup=True, model_kind=TOKEN_TIMESTEP), 2 * 8),
         "random_first": Exported(baseline, first_random, 1),
-        "random": Exported(baseline, export_token_model(baseline, VOCABULARY, root / "random"), 1),
+        "random": Exported(baseline, export_token_model(baseline, VOCABULARY, root / "random", model_kind=TOKEN_TIMESTEP), 1),
     }
 
 
@@ -163,7 +79,7 @@ def probe(exports: dict[str, Exported]) -> dict[str, dict]:
     request = {"exports": [str(exports[name].directory) for name in names], "rows": ROWS, "sequence": SEQUENCE}
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(request)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "tests.helpers.export_probe", json.dumps(request)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.split("REPORT ", 1)[1])
@@ -182,12 +98,12 @@ def test_a_file_as_base_path_is_rejected(tmp_path: pathlib.Path) -> None:
     target = tmp_path / "occupied"
     target.write_text("not a folder")
     with pytest.raises(ValueError, match="occupied"):
-        export_token_model(build_random_model(np.ones(3)), ["a", "b", "c"], target)
+        export_token_model(build_random_model(np.ones(3)), ["a", "b", "c"], target, model_kind=TOKEN_TIMESTEP)
 
 
 def test_vocabulary_must_match_the_model_output() -> None:
     with pytest.raises(ValueError, match="2 symbols"):
-        export_token_model(build_random_model(np.ones(3)), ["a", "b"], "/nonexistent/never-written")
+        export_token_model(build_random_model(np.ones(3)), ["a", "b"], "/nonexistent/never-written", model_kind=TOKEN_TIMESTEP)
 
 
 def test_unsupported_recurrent_layers_are_rejected(tmp_path: pathlib.Path) -> None:
@@ -195,7 +111,7 @@ def test_unsupported_recurrent_layers_are_rejected(tmp_path: pathlib.Path) -> No
     hidden = keras.layers.GRU(4, return_sequences=True, name="gru_layer")(keras.layers.Embedding(3, 2)(tokens))
     model = keras.Model(tokens, keras.layers.Dense(3, activation="softmax")(hidden))
     with pytest.raises(ValueError, match="gru_layer"):
-        export_token_model(model, ["a", "b", "c"], tmp_path / "gru")
+        export_token_model(model, ["a", "b", "c"], tmp_path / "gru", model_kind=TOKEN_TIMESTEP)
     assert not (tmp_path / "gru").exists() or not any((tmp_path / "gru").iterdir())
 
 
@@ -260,7 +176,7 @@ def test_bad_requests_fail_with_invalid_argument(name: str, probe: dict[str, dic
 
 
 def test_warmup_requests_parse_and_run(exports: dict[str, Exported], probe: dict[str, dict]) -> None:
-    records = list(tf.data.TFRecordDataset(str(exports["one_hot"].directory / WARMUP_FILE)))
+    records = list(tf.data.TFRecordDataset(str(exports["one_hot"].directory / WARMUP_REQUESTS)))
     requests = [prediction_log_pb2.PredictionLog.FromString(r.numpy()).predict_log.request for r in records]
     assert [request.model_spec.signature_name for request in requests] == ["generate", "step"]
     assert sorted(requests[1].inputs) == ["state", "token"]
@@ -277,33 +193,3 @@ def test_saved_model_cli_lists_the_signatures(exports: dict[str, Exported]) -> N
     for signature in ("vocabulary", "step", "generate", "serving_default"):
         assert f"signature_def['{signature}']" in shown.stdout
     assert "outputs['tokens'] tensor_info" in shown.stdout
-
-
-def test_graph_uniform_matches_the_numpy_draws() -> None:
-    rng = np.random.default_rng(3)
-    seeds = np.concatenate([[0, -1, 2**31 - 1, -(2**31), 69069], rng.integers(-(2**31), 2**31, 300)]).astype(np.int32)
-    indices = np.concatenate([[0, 0, 1, 2**31 - 1, 5], rng.integers(0, 2**31, 300)]).astype(np.int32)
-    graph = graph_uniform(tf.constant(seeds), tf.constant(indices)).numpy()
-    expected = [sampling.uniform(int(seed), int(index)) for seed, index in zip(seeds, indices)]
-    assert graph.dtype == np.float32
-    assert graph.tolist() == expected
-
-
-def test_graph_choose_matches_the_numpy_sampler_bit_for_bit() -> None:
-    rng = np.random.default_rng(5)
-    rows, size = 2000, 11
-    logits = (rng.standard_normal((rows, size)) * rng.choice([0.1, 3.0, 30.0], (rows, 1))).astype(np.float32)
-    logits[rng.random((rows, size)) < 0.1] = np.nan
-    logits[rng.random((rows, size)) < 0.1] = -np.inf
-    logits[rng.random((rows, size)) < 0.15] = -1.0  # ties
-    logits[:20] = np.nan  # rows with nothing possible: uniform
-    temperature = rng.choice([0.05, 0.5, 1.0, 1.7, 4.0], rows).astype(np.float32)
-    top_k = rng.choice([0, 0, 1, 2, 5, 20], rows).astype(np.int32)
-    top_p = rng.choice([1.0, 1.0, 0.9, 0.5, 0.05], rows).astype(np.float32)
-    u = (rng.integers(0, 2**24, rows) / 2**24).astype(np.float32)
-    graph = graph_choose(*(tf.constant(x) for x in (logits, temperature, top_k, top_p, u))).numpy()
-    expected = [
-        sampling.choose(logits[i], float(temperature[i]), int(top_k[i]), float(top_p[i]), float(u[i]))
-        for i in range(rows)
-    ]
-    assert graph.tolist() == expected

@@ -112,7 +112,7 @@ def test_export_refuses_a_base_path_that_is_a_file(tmp_path):
     config = _tiny_config("vae_rhythms")
     target = tmp_path / "not_a_folder"
     target.write_text("x")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(ValueError, match="not_a_folder.*is not a directory"):
         vae_export.export_vae(vae.build_vae(config), config, target)
 
 

@@ -13,10 +13,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from preprocessing import schema
+from serving.contract import signatures
 
 INPUT_ENCODINGS = ("one_hot", "embedding")
 # The example feature a token model learns (see ``trainer.token_models.data.FEATURES``).
 FEATURES = (schema.FEATURE_TIMESTEP, schema.FEATURE_ABC)
+# The model kind an export of a model reading each feature states (``serving.contract.signatures``).
+MODEL_KINDS = {schema.FEATURE_TIMESTEP: signatures.TOKEN_TIMESTEP, schema.FEATURE_ABC: signatures.TOKEN_CHARACTERS}
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ class TrainConfig:
     shuffle_songs: int = 2048
     shuffle_windows: int = 4096
     seed: int = 0
+
+    @property
+    def model_kind(self) -> str:
+        """The serving contract's model kind of this model (from ``feature``)."""
+        return MODEL_KINDS[self.feature]
 
     def __post_init__(self) -> None:
         positive = ("units", "layers", "window", "batch_size", "shuffle_songs", "shuffle_windows")

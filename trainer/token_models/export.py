@@ -1,16 +1,14 @@
 """Export a Keras token language model as a SavedModel that keeps the serving contract.
 
-The signatures (`vocabulary`, `step`, `generate` = `serving_default`) and the sampling algorithm
-are defined in `serving/README.md`; `graph_uniform` / `graph_choose` are the TensorFlow twins of
-`serving.contract.sampling.uniform` / `serving.contract.sampling.choose`.
+The signatures (`vocabulary`, `step`, `generate` = `serving_default`) are named in
+`serving.contract.signatures`; `generate` samples in the graph with
+`serving.contract.sampling_graph`, the TensorFlow twin of the client's NumPy sampler.
 """
 from __future__ import annotations
 
 import logging
 import os
 import pathlib
-import shutil
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,73 +16,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from serving.contract import signatures as sig
+from serving.contract import versions
+from serving.contract.sampling import FLOAT32_MAX
+from serving.contract.sampling_graph import graph_uniform, make_chooser
+
 logger = logging.getLogger(__name__)
 
-_MASK32 = 0xFFFFFFFF
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _FLOAT32_TINY = float(np.finfo(np.float32).tiny)
-WARMUP_FILE = pathlib.Path("assets.extra") / "tf_serving_warmup_requests"
-
-
-# ---------------------------------------------------------------- sampling in the graph
-
-
-def graph_uniform(seed: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
-    """Counter-based draws in [0, 1): int32 `seed`, `index` (same or broadcast shapes) -> float32."""
-    bitwise = tf.bitwise
-    x = bitwise.bitwise_and(tf.cast(seed, tf.int64), tf.constant(0x7FFFFFFF, tf.int64))
-    x = x * 69069 + tf.cast(index, tf.int64) * 1013904223 + 1
-    x = bitwise.bitwise_and(x, tf.constant(_MASK32, tf.int64))
-    x = tf.where(tf.equal(x, 0), tf.constant(0x9E3779B9, tf.int64), x)
-    mask = tf.constant(_MASK32, tf.int64)
-    for _ in range(4):
-        x = bitwise.bitwise_xor(x, bitwise.bitwise_and(bitwise.left_shift(x, 13), mask))
-        x = bitwise.bitwise_xor(x, bitwise.right_shift(x, 17))
-        x = bitwise.bitwise_xor(x, bitwise.bitwise_and(bitwise.left_shift(x, 5), mask))
-    return tf.cast(bitwise.right_shift(x, 8), tf.float32) / float(2**24)
-
-
-def make_chooser(
-    temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor, vocab_size: int
-) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """Prepare per-row settings `[B]` once; the result maps (logits `[B, V]`, u `[B]`) -> int32 `[B]`."""
-    neg_inf = tf.constant(-np.inf, tf.float32)
-    temperature = temperature[:, None]
-    top_p = top_p[:, None]
-    positions = tf.range(vocab_size)[None, :]
-    within_top_k = tf.logical_or(top_k[:, None] <= 0, positions < top_k[:, None])  # [B, V]
-    first = tf.equal(positions, 0)
-
-    def choose(logits: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
-        possible = tf.logical_not(tf.math.is_nan(logits))
-        key = tf.minimum(tf.where(possible, logits, neg_inf), _FLOAT32_MAX)
-        finite = key > neg_inf
-        any_finite = tf.reduce_any(finite, axis=1, keepdims=True)
-        peak = tf.reduce_max(key, axis=1, keepdims=True)
-        shifted = tf.where(finite, (key - peak) / temperature, neg_inf)
-        p = tf.cast(tf.exp(tf.cast(shifted, tf.float64)), tf.float32)
-        p = tf.where(any_finite, p, tf.ones_like(p))
-        key = tf.where(any_finite, key, tf.zeros_like(key))
-        order = tf.math.top_k(key, k=vocab_size, sorted=True).indices
-        q = tf.gather(p, order, batch_dims=1)
-        zero = tf.zeros_like(q)
-        q = tf.where(within_top_k, q, zero)
-        c0 = tf.cumsum(q, axis=1)
-        q = tf.where(tf.logical_or(c0 - q < top_p * c0[:, -1:], first), q, zero)
-        c = tf.cumsum(q, axis=1)
-        below = tf.reduce_sum(tf.cast(c <= u[:, None] * c[:, -1:], tf.int32), axis=1)
-        last_kept = tf.reduce_max(tf.where(q > 0, positions, tf.zeros_like(positions)), axis=1)
-        chosen = tf.minimum(below, last_kept)
-        return tf.gather(order, chosen[:, None], batch_dims=1)[:, 0]
-
-    return choose
-
-
-def graph_choose(
-    logits: tf.Tensor, temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor, u: tf.Tensor
-) -> tf.Tensor:
-    """Pick one symbol per row: logits float32 `[B, V]`, settings and `u` `[B]` -> int32 `[B]`."""
-    return make_chooser(temperature, top_k, top_p, logits.shape[1])(logits, u)
 
 
 # ---------------------------------------------------------------- one step of the model
@@ -214,8 +153,10 @@ def _generate_loop(
     return tf.where(sample_index < steps[:, None], tokens, -tf.ones_like(tokens))
 
 
-def build_serving_module(model: keras.Model, vocabulary: Sequence[str]) -> tf.Module:
+def build_serving_module(model: keras.Model, vocabulary: Sequence[str], model_kind: str) -> tf.Module:
     """A `tf.Module` whose `vocabulary`, `step` and `generate` functions keep the contract."""
+    if model_kind not in sig.TOKEN_KINDS:
+        raise ValueError(f"model_kind {model_kind!r} is not a token model kind {sig.TOKEN_KINDS}")
     plan = plan_step(model)
     if len(vocabulary) != plan.vocab_size:
         raise ValueError(
@@ -239,27 +180,27 @@ def build_serving_module(model: keras.Model, vocabulary: Sequence[str]) -> tf.Mo
 
     @tf.function(input_signature=[])
     def vocabulary_fn() -> dict[str, tf.Tensor]:
-        return {"symbols": tf.identity(symbols)}
+        return {sig.SYMBOLS: tf.identity(symbols), sig.MODEL_KIND: tf.constant(model_kind)}
 
     @tf.function(
         input_signature=[
-            tf.TensorSpec([None], tf.int32, name="token"),
-            tf.TensorSpec([None, plan.state_size], tf.float32, name="state"),
+            tf.TensorSpec([None], tf.int32, name=sig.TOKEN),
+            tf.TensorSpec([None, plan.state_size], tf.float32, name=sig.STATE),
         ]
     )
     def step_fn(token: tf.Tensor, state: tf.Tensor) -> dict[str, tf.Tensor]:
         logits, next_state = checked_step(token, state)
-        return {"logits": logits, "state": next_state}
+        return {sig.LOGITS: logits, sig.STATE: next_state}
 
     @tf.function(
         input_signature=[
-            tf.TensorSpec([None, None], tf.int32, name="primer"),
-            tf.TensorSpec([None], tf.int32, name="primer_length"),
-            tf.TensorSpec([None], tf.int32, name="steps"),
-            tf.TensorSpec([None], tf.float32, name="temperature"),
-            tf.TensorSpec([None], tf.int32, name="top_k"),
-            tf.TensorSpec([None], tf.float32, name="top_p"),
-            tf.TensorSpec([None], tf.int32, name="seed"),
+            tf.TensorSpec([None, None], tf.int32, name=sig.PRIMER),
+            tf.TensorSpec([None], tf.int32, name=sig.PRIMER_LENGTH),
+            tf.TensorSpec([None], tf.int32, name=sig.STEPS),
+            tf.TensorSpec([None], tf.float32, name=sig.TEMPERATURE),
+            tf.TensorSpec([None], tf.int32, name=sig.TOP_K),
+            tf.TensorSpec([None], tf.float32, name=sig.TOP_P),
+            tf.TensorSpec([None], tf.int32, name=sig.SEED),
         ]
     )
     def generate_fn(primer, primer_length, steps, temperature, top_k, top_p, seed):
@@ -271,7 +212,7 @@ def build_serving_module(model: keras.Model, vocabulary: Sequence[str]) -> tf.Mo
             _check_inputs(primer_length <= tf.shape(primer)[1], "primer_length exceeds primer width:", primer_length),
             _check_inputs(tf.logical_and(primer >= 0, primer < size), "primer token out of range:", primer),
             _check_inputs(steps >= 0, "steps must be >= 0:", steps),
-            _check_inputs(tf.logical_and(temperature > 0, temperature <= _FLOAT32_MAX), "temperature must be > 0:", temperature),
+            _check_inputs(tf.logical_and(temperature > 0, temperature <= FLOAT32_MAX), "temperature must be > 0:", temperature),
             _check_inputs(top_k >= 0, "top_k must be >= 0:", top_k),
             _check_inputs(tf.logical_and(top_p > 0, top_p <= 1), "top_p must be in (0, 1]:", top_p),
         ]
@@ -280,7 +221,7 @@ def build_serving_module(model: keras.Model, vocabulary: Sequence[str]) -> tf.Mo
                 lambda token, state: run_step(plan, token, state),
                 plan, tf.identity(primer), primer_length, steps, temperature, top_k, top_p, seed,
             )
-        return {"tokens": tokens}
+        return {sig.TOKENS: tokens}
 
     module.vocabulary = vocabulary_fn
     module.step = step_fn
@@ -288,12 +229,7 @@ def build_serving_module(model: keras.Model, vocabulary: Sequence[str]) -> tf.Mo
     return module
 
 
-# ---------------------------------------------------------------- versions, warmup, writing
-
-
-def _next_version(base: pathlib.Path) -> int:
-    versions = [int(p.name) for p in base.iterdir() if p.is_dir() and p.name.isdigit()]
-    return max(versions, default=0) + 1
+# ---------------------------------------------------------------- warm-up, writing
 
 
 def write_warmup_requests(path: pathlib.Path, model_name: str, state_size: int) -> None:
@@ -301,16 +237,16 @@ def write_warmup_requests(path: pathlib.Path, model_name: str, state_size: int) 
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
     requests = {
-        "generate": {
-            "primer": np.zeros([1, 1], np.int32),
-            "primer_length": np.ones([1], np.int32),
-            "steps": np.full([1], 2, np.int32),
-            "temperature": np.ones([1], np.float32),
-            "top_k": np.zeros([1], np.int32),
-            "top_p": np.ones([1], np.float32),
-            "seed": np.zeros([1], np.int32),
+        sig.GENERATE: {
+            sig.PRIMER: np.zeros([1, 1], np.int32),
+            sig.PRIMER_LENGTH: np.ones([1], np.int32),
+            sig.STEPS: np.full([1], 2, np.int32),
+            sig.TEMPERATURE: np.ones([1], np.float32),
+            sig.TOP_K: np.zeros([1], np.int32),
+            sig.TOP_P: np.ones([1], np.float32),
+            sig.SEED: np.zeros([1], np.int32),
         },
-        "step": {"token": np.zeros([1], np.int32), "state": np.zeros([1, state_size], np.float32)},
+        sig.STEP: {sig.TOKEN: np.zeros([1], np.int32), sig.STATE: np.zeros([1, state_size], np.float32)},
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
@@ -331,50 +267,32 @@ def export_token_model(
     vocabulary: list[str],
     base_path: str | os.PathLike,
     *,
+    model_kind: str,
     warmup: bool = True,
 ) -> pathlib.Path:
     """Write `model` as `<base_path>/<next integer version>/` atomically; return that directory.
 
-    The export goes to a hidden temporary directory inside `base_path` first and is renamed into
-    place, so a server watching `base_path` never sees a half-written version.
+    `model_kind` (`sig.TOKEN_TIMESTEP` or `sig.TOKEN_CHARACTERS`) is what the `vocabulary`
+    signature states, so that a client picks its codec without guessing.
     """
-    base = pathlib.Path(base_path)
-    if base.exists() and not base.is_dir():
-        raise ValueError(f"base_path {str(base)!r} exists and is not a directory")
-    base.mkdir(parents=True, exist_ok=True)
-    module = build_serving_module(model, vocabulary)
+    module = build_serving_module(model, vocabulary, model_kind)
     state_size = module.step.input_signature[1].shape[1]
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=".export-", dir=base))
-    staging.chmod(0o755)  # mkdtemp makes it private; a server running as another user must read it
-    try:
+
+    def write(staging: pathlib.Path) -> None:
+        generate = module.generate.get_concrete_function()
         tf.saved_model.save(
             module,
             str(staging),
             signatures={
-                "vocabulary": module.vocabulary.get_concrete_function(),
-                "step": module.step.get_concrete_function(),
-                "generate": module.generate.get_concrete_function(),
-                "serving_default": module.generate.get_concrete_function(),
+                sig.VOCABULARY: module.vocabulary.get_concrete_function(),
+                sig.STEP: module.step.get_concrete_function(),
+                sig.GENERATE: generate,
+                sig.DEFAULT_SIGNATURE: generate,
             },
         )
         if warmup:
-            write_warmup_requests(staging / WARMUP_FILE, base.name, state_size)
-        target = _rename_into_place(staging, base)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    logger.info("exported %s (V=%d, S=%d) to %s", model.name, len(vocabulary), state_size, target)
+            write_warmup_requests(staging / versions.WARMUP_REQUESTS, pathlib.Path(base_path).name, state_size)
+
+    target = versions.write_version(base_path, write)
+    logger.info("exported %s (%s, V=%d, S=%d) to %s", model.name, model_kind, len(vocabulary), state_size, target)
     return target
-
-
-def _rename_into_place(staging: pathlib.Path, base: pathlib.Path, attempts: int = 5) -> pathlib.Path:
-    """Rename `staging` to the next free integer version (retrying if another writer won a race)."""
-    for _ in range(attempts):
-        target = base / str(_next_version(base))
-        try:
-            os.rename(staging, target)
-            return target
-        except OSError:
-            if not target.exists():
-                raise
-    raise RuntimeError(f"could not claim a version directory under {str(base)!r}")

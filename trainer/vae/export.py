@@ -22,10 +22,11 @@ import json
 import logging
 import os
 import pathlib
-import shutil
-import tempfile
 
 import tensorflow as tf
+
+from serving.contract import signatures as sig
+from serving.contract import versions
 
 logger = logging.getLogger(__name__)
 
@@ -59,17 +60,17 @@ class _VaeServingModule(tf.Module):
 
     def info(self) -> dict[str, tf.Tensor]:
         return {
-            "kind": tf.constant(self.kind),
-            "output": tf.constant(self.output),
-            "length": tf.constant(self.length, tf.int32),
-            "latent_dim": tf.constant(self.latent_dim, tf.int32),
-            "alphabet": tf.identity(self.alphabet),
-            "pad_code": tf.constant(self.pad_code, tf.int32),
+            sig.KIND: tf.constant(self.kind),
+            sig.OUTPUT: tf.constant(self.output),
+            sig.LENGTH: tf.constant(self.length, tf.int32),
+            sig.LATENT_DIM: tf.constant(self.latent_dim, tf.int32),
+            sig.ALPHABET: tf.identity(self.alphabet),
+            sig.PAD_CODE: tf.constant(self.pad_code, tf.int32),
         }
 
     def encode(self, codes: tf.Tensor) -> dict[str, tf.Tensor]:
         mean, logvar = self.model.encode(self._checked(codes))
-        return {"mean": mean, "logvar": logvar}
+        return {sig.MEAN: mean, sig.LOGVAR: logvar}
 
     def decode(self, z: tf.Tensor) -> dict[str, tf.Tensor]:
         return self._decoded(z)
@@ -84,25 +85,21 @@ class _VaeServingModule(tf.Module):
             seed,
             fn_output_signature=tf.TensorSpec([self.latent_dim], tf.float32),
         )
-        return {**self._decoded(z), "z": z}
+        return {**self._decoded(z), sig.Z: z}
 
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
-        codes_spec = tf.TensorSpec([None, self.length], tf.int32, name="codes")
-        z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name="z")
-        seed_spec = tf.TensorSpec([None], tf.int32, name="seed")
+        codes_spec = tf.TensorSpec([None, self.length], tf.int32, name=sig.CODES)
+        z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name=sig.Z)
+        seed_spec = tf.TensorSpec([None], tf.int32, name=sig.SEED)
         sample = tf.function(self.sample).get_concrete_function(seed_spec)
         return {
-            "info": tf.function(self.info).get_concrete_function(),
-            "encode": tf.function(self.encode).get_concrete_function(codes_spec),
-            "decode": tf.function(self.decode).get_concrete_function(z_spec),
-            "reconstruct": tf.function(self.reconstruct).get_concrete_function(codes_spec),
-            "sample": sample,
-            "serving_default": sample,
+            sig.INFO: tf.function(self.info).get_concrete_function(),
+            sig.ENCODE: tf.function(self.encode).get_concrete_function(codes_spec),
+            sig.DECODE: tf.function(self.decode).get_concrete_function(z_spec),
+            sig.RECONSTRUCT: tf.function(self.reconstruct).get_concrete_function(codes_spec),
+            sig.SAMPLE: sample,
+            sig.DEFAULT_SIGNATURE: sample,
         }
-
-
-def _existing_versions(base_path: pathlib.Path) -> list[int]:
-    return sorted(int(entry.name) for entry in base_path.iterdir() if entry.is_dir() and entry.name.isdigit())
 
 
 def _inference_copy(model):
@@ -120,26 +117,14 @@ def export_vae(model, config, base_path: str | os.PathLike) -> pathlib.Path:
     ``model`` is a trained ``trainer.vae.model.Vae``, ``config`` its ``VaeConfig``.
     Returns the version directory.
     """
-    base_path = pathlib.Path(base_path)
-    base_path.mkdir(parents=True, exist_ok=True)
     module = _VaeServingModule(_inference_copy(model), config)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=".tmp-export-", dir=base_path))
-    try:
+
+    def write(staging: pathlib.Path) -> None:
         tf.saved_model.save(module, str(staging), signatures=module.signatures())
         extra = staging / "assets.extra"
         extra.mkdir(exist_ok=True)
         (extra / CONFIG_ASSET).write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-        while True:
-            versions = _existing_versions(base_path)
-            target = base_path / str((versions[-1] if versions else 0) + 1)
-            try:
-                os.rename(staging, target)  # atomic; fails if another export took the number
-                break
-            except OSError:
-                if not target.exists():
-                    raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+
+    target = versions.write_version(base_path, write)
     logger.info("exported %s to %s", config.name, target)
     return target

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from serving.contract import sampling
+from tests.helpers import reference_sampling as reference
 
 VOCAB = st.integers(min_value=1, max_value=40)
 INT32 = st.integers(min_value=-(2**31), max_value=2**31 - 1)
@@ -75,21 +76,21 @@ def test_choose_returns_an_allowed_symbol_with_nonzero_probability(
 @settings(max_examples=200, deadline=None)
 @given(logits_rows(), TEMPERATURE, DRAW)
 def test_greedy_is_the_argmax_and_top_k_1_is_greedy(logits: np.ndarray, temperature: float, u: float) -> None:
-    assert sampling.greedy(logits) == _masked_argmax(logits)
-    assert sampling.sample_top_k(logits, 1, u, temperature) == sampling.greedy(logits)
+    assert reference.greedy(logits) == _masked_argmax(logits)
+    assert reference.sample_top_k(logits, 1, u, temperature) == reference.greedy(logits)
 
 
 @settings(max_examples=200, deadline=None)
 @given(logits_rows(with_special=False), st.integers(1, 10), TEMPERATURE, DRAW)
 def test_top_k_picks_among_the_k_most_probable(logits: np.ndarray, k: int, temperature: float, u: float) -> None:
-    token = sampling.sample_top_k(logits, k, u, temperature)
+    token = reference.sample_top_k(logits, k, u, temperature)
     assert np.count_nonzero(logits > logits[token]) < k
 
 
 @settings(max_examples=200, deadline=None)
 @given(logits_rows(with_special=False), TOP_P, DRAW)
 def test_top_p_picks_from_the_smallest_head_holding_the_mass(logits: np.ndarray, top_p: float, u: float) -> None:
-    token = sampling.sample_top_p(logits, top_p, u)
+    token = reference.sample_top_p(logits, top_p, u)
     p = np.exp(logits.astype(np.float64) - logits.max())
     p /= p.sum()
     mass_strictly_above = p[p > p[token]].sum()
@@ -98,15 +99,15 @@ def test_top_p_picks_from_the_smallest_head_holding_the_mass(logits: np.ndarray,
 
 def test_greedy_breaks_ties_towards_the_lower_index() -> None:
     logits = np.array([-3.0, -0.5, -2.0, -0.5], dtype=np.float32)
-    assert sampling.greedy(logits) == 1
-    assert sampling.greedy(logits, np.array([True, False, True, True])) == 3
+    assert reference.greedy(logits) == 1
+    assert reference.greedy(logits, np.array([True, False, True, True])) == 3
 
 
 def test_draw_quantiles_reproduce_the_tempered_distribution() -> None:
     logits = np.log(np.array([0.5, 0.25, 0.125, 0.125], dtype=np.float32))
     draws = (np.arange(4000) + 0.5) / 4000
     for temperature in (1.0, 0.5, 2.0):
-        counts = np.bincount([sampling.sample_temperature(logits, temperature, u) for u in draws], minlength=4)
+        counts = np.bincount([reference.sample_temperature(logits, temperature, u) for u in draws], minlength=4)
         expected = np.exp(logits / temperature) / np.exp(logits / temperature).sum()
         np.testing.assert_allclose(counts / len(draws), expected, atol=1e-3)
 
@@ -114,16 +115,16 @@ def test_draw_quantiles_reproduce_the_tempered_distribution() -> None:
 def test_top_k_and_top_p_renormalise_over_the_kept_symbols() -> None:
     logits = np.log(np.array([0.1, 0.4, 0.3, 0.2], dtype=np.float32))
     draws = (np.arange(1000) + 0.5) / 1000
-    top2 = np.bincount([sampling.sample_top_k(logits, 2, u) for u in draws], minlength=4) / 1000
+    top2 = np.bincount([reference.sample_top_k(logits, 2, u) for u in draws], minlength=4) / 1000
     np.testing.assert_allclose(top2, [0.0, 4 / 7, 3 / 7, 0.0], atol=2e-3)
-    head = np.bincount([sampling.sample_top_p(logits, 0.75, u) for u in draws], minlength=4) / 1000
+    head = np.bincount([reference.sample_top_p(logits, 0.75, u) for u in draws], minlength=4) / 1000
     np.testing.assert_allclose(head, [0.0, 4 / 9, 3 / 9, 2 / 9], atol=2e-3)
 
 
 def test_nan_and_impossible_symbols_are_never_chosen_and_all_impossible_is_uniform() -> None:
     logits = np.array([np.nan, -np.inf, -2.0, np.nan, -1.0], dtype=np.float32)
     draws = (np.arange(500) + 0.5) / 500
-    picked = {sampling.sample_temperature(logits, 1.0, u) for u in draws}
+    picked = {reference.sample_temperature(logits, 1.0, u) for u in draws}
     assert picked == {2, 4}
     hopeless = np.array([np.nan, -np.inf, np.nan, -np.inf], dtype=np.float32)
     allowed = np.array([True, False, True, True])
@@ -134,12 +135,12 @@ def test_nan_and_impossible_symbols_are_never_chosen_and_all_impossible_is_unifo
 def test_allowed_mask_restricts_the_choice() -> None:
     logits = np.log(np.array([0.7, 0.1, 0.1, 0.1], dtype=np.float32))
     allowed = np.array([False, True, False, True])
-    assert {sampling.sample_temperature(logits, 1.0, u, allowed) for u in np.linspace(0, 0.999, 50)} == {1, 3}
-    assert sampling.greedy(logits, allowed) == 1
+    assert {reference.sample_temperature(logits, 1.0, u, allowed) for u in np.linspace(0, 0.999, 50)} == {1, 3}
+    assert reference.greedy(logits, allowed) == 1
     with pytest.raises(ValueError, match="every symbol"):
-        sampling.greedy(logits, np.zeros(4, dtype=bool))
+        reference.greedy(logits, np.zeros(4, dtype=bool))
     with pytest.raises(ValueError, match=r"\(3,\)"):
-        sampling.greedy(logits, np.ones(3, dtype=bool))
+        reference.greedy(logits, np.ones(3, dtype=bool))
 
 
 @pytest.mark.parametrize(
@@ -179,13 +180,13 @@ class _MarkovChain:
 
 def test_sample_loop_feeds_primer_then_samples_and_is_deterministic_per_seed() -> None:
     chain = _MarkovChain(6)
-    greedy_tokens = sampling.sample_loop(chain.step, np.zeros(1), [4, 2], 5, sampling.GREEDY, seed=0)
+    greedy_tokens = reference.sample_loop(chain.step, np.zeros(1), [4, 2], 5, sampling.GREEDY, seed=0)
     assert greedy_tokens == [3, 4, 5, 0, 1]
     assert chain.fed == [4, 2, 3, 4, 5, 0]
     settings_ = sampling.SamplingSettings(temperature=2.0)
-    runs = {tuple(sampling.sample_loop(_MarkovChain(6).step, np.zeros(1), [1], 30, settings_, seed)) for seed in (7, 7)}
+    runs = {tuple(reference.sample_loop(_MarkovChain(6).step, np.zeros(1), [1], 30, settings_, seed)) for seed in (7, 7)}
     assert len(runs) == 1
-    other = sampling.sample_loop(_MarkovChain(6).step, np.zeros(1), [1], 30, settings_, 8)
+    other = reference.sample_loop(_MarkovChain(6).step, np.zeros(1), [1], 30, settings_, 8)
     assert tuple(other) not in runs
 
 
@@ -194,11 +195,11 @@ def test_sample_loop_applies_the_per_step_mask() -> None:
         assert len(sampled) == index
         return np.arange(6) % 2 == 0
 
-    tokens = sampling.sample_loop(
+    tokens = reference.sample_loop(
         _MarkovChain(6).step, np.zeros(1), [0], 40, sampling.SamplingSettings(3.0), 1, only_even
     )
     assert tokens and all(token % 2 == 0 for token in tokens)
     with pytest.raises(ValueError, match=r"\[\]"):
-        sampling.sample_loop(_MarkovChain(6).step, np.zeros(1), [], 3, sampling.GREEDY, 0)
+        reference.sample_loop(_MarkovChain(6).step, np.zeros(1), [], 3, sampling.GREEDY, 0)
     with pytest.raises(ValueError, match="-2"):
-        sampling.sample_loop(_MarkovChain(6).step, np.zeros(1), [0], -2, sampling.GREEDY, 0)
+        reference.sample_loop(_MarkovChain(6).step, np.zeros(1), [0], -2, sampling.GREEDY, 0)

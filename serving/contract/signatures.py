@@ -1,0 +1,69 @@
+"""What every export promises: signature names, their input and output names, and model kinds.
+
+Token language models (timestep symbols or ABC characters) export ``vocabulary``, ``step`` and
+``generate`` (also ``serving_default``); VAEs export ``info``, ``encode``, ``decode``,
+``reconstruct`` and ``sample`` (also ``serving_default``). Shapes: ``B`` batch, ``V`` vocabulary,
+``S`` recurrent state, ``P`` primer width, ``T`` steps, ``L`` VAE length, ``Z`` latent size.
+"""
+from __future__ import annotations
+
+DEFAULT_SIGNATURE = "serving_default"
+
+# --- model kinds: stated by every export, so the client picks a codec without guessing
+TOKEN_TIMESTEP = "token_timestep"  # the seeds' 16th-note symbols (pitch numbers, "_", "r", "/")
+TOKEN_CHARACTERS = "token_characters"  # one ABC character per token
+VAE_NOTES = "vae_notes"
+VAE_RHYTHMS = "vae_rhythms"
+TOKEN_KINDS = (TOKEN_TIMESTEP, TOKEN_CHARACTERS)
+VAE_KINDS = (VAE_NOTES, VAE_RHYTHMS)
+MODEL_KINDS = TOKEN_KINDS + VAE_KINDS
+
+# --- token models
+VOCABULARY = "vocabulary"  # () -> SYMBOLS string [V], MODEL_KIND string []
+STEP = "step"  # TOKEN int32 [B], STATE float32 [B, S] -> LOGITS float32 [B, V], STATE [B, S]
+GENERATE = "generate"  # the GENERATE_INPUTS [B] (PRIMER [B, P]) -> TOKENS int32 [B, T], -1 padded
+TOKEN_SIGNATURES = (VOCABULARY, STEP, GENERATE)
+
+SYMBOLS = "symbols"
+MODEL_KIND = "model_kind"
+TOKEN = "token"
+STATE = "state"
+LOGITS = "logits"
+TOKENS = "tokens"
+PRIMER = "primer"
+PRIMER_LENGTH = "primer_length"
+STEPS = "steps"
+TEMPERATURE = "temperature"
+TOP_K = "top_k"
+TOP_P = "top_p"
+SEED = "seed"
+GENERATE_INPUTS = (PRIMER, PRIMER_LENGTH, STEPS, TEMPERATURE, TOP_K, TOP_P, SEED)
+
+# --- VAEs
+INFO = "info"  # () -> KIND, OUTPUT, LENGTH, LATENT_DIM, ALPHABET int32 [C], PAD_CODE
+ENCODE = "encode"  # CODES int32 [B, L] -> MEAN, LOGVAR float32 [B, Z]
+DECODE = "decode"  # Z float32 [B, Z] -> CODES int32 [B, L] and VALUES [B, L] or PROBABILITIES [B, L, C]
+RECONSTRUCT = "reconstruct"  # CODES [B, L] -> as DECODE, from the encoder's mean
+SAMPLE = "sample"  # SEED int32 [B] -> as DECODE, plus Z
+VAE_SIGNATURES = (INFO, ENCODE, DECODE, RECONSTRUCT, SAMPLE)
+
+KIND = "kind"  # "notes" or "rhythms": the VAE's model kind is "vae_" + this
+OUTPUT = "output"
+LENGTH = "length"
+LATENT_DIM = "latent_dim"
+ALPHABET = "alphabet"
+PAD_CODE = "pad_code"
+CODES = "codes"
+Z = "z"
+MEAN = "mean"
+LOGVAR = "logvar"
+VALUES = "values"
+PROBABILITIES = "probabilities"
+
+
+def vae_model_kind(info_kind: str) -> str:
+    """The model kind of a VAE whose ``info`` signature reports ``info_kind`` ("notes" -> "vae_notes")."""
+    kind = f"vae_{info_kind}"
+    if kind not in VAE_KINDS:
+        raise ValueError(f"unknown VAE kind {info_kind!r}; expected one of {[k[4:] for k in VAE_KINDS]}")
+    return kind
