@@ -14,7 +14,7 @@ LSTM_FLAGS ?= --set learning_rate=0.004 --set batch_size=32
 # setting whose tunes meet the parse and full-bar targets (plain sampling: 94% and 79%).
 ABC_EVAL_FLAGS ?= --top-p 0.9
 
-.PHONY: demo test pipeline bench serve clean
+.PHONY: demo test test-fast pipeline bench serve clean
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests
+
+# The unit tests only (no Beam job, training run or server): under a minute.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m unit tests
 
 pipeline: $(STAMP)
 	$(PY) -m preprocessing.run --corpus erk --output data/erk $(BEAM_FLAGS)

@@ -13,6 +13,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 TINY_CORPUS = REPO_ROOT / "tests" / "testdata" / "tiny_corpus"
+# Markers of slow tests (pytest.ini); a test with none of them is a unit test.
+SLOW_MARKERS = ("beam", "train", "server", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks every test that is not beam/train/server/e2e as ``unit``, and every test that uses the
+    tiny dataset (made by a real Beam run) as ``beam``."""
+    for item in items:
+        if "tiny_dataset" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.beam)
+        if not any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.unit)
 
 
 def run_preprocessing_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
