@@ -1,0 +1,41 @@
+"""The SavedModels committed under saved_models/: loadable as they are, of the kind they state."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+
+from serving.contract import signatures as sig
+from serving.contract.versions import latest_version_dir
+
+SAVED_MODELS = Path(__file__).resolve().parent.parent / "saved_models"
+TOKEN_MODELS = {"lstm_erk": sig.TOKEN_TIMESTEP, "lstm_han": sig.TOKEN_TIMESTEP, "random_erk": sig.TOKEN_TIMESTEP,
+                "abc_irish": sig.TOKEN_CHARACTERS}
+VAES = {"vae_notes_erk": sig.VAE_NOTES, "vae_rhythms_erk": sig.VAE_RHYTHMS}
+
+
+@pytest.mark.parametrize("name", sorted({**TOKEN_MODELS, **VAES}))
+def test_an_export_holds_no_python_module_path_of_ours(name: str) -> None:
+    graph = (latest_version_dir(SAVED_MODELS / name) / "saved_model.pb").read_bytes()
+    assert [package for package in (b"preprocessing.", b"trainer.", b"serving.") if package in graph] == []
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("name", sorted(TOKEN_MODELS))
+def test_a_token_model_states_its_kind_and_vocabulary(name: str) -> None:
+    loaded = tf.saved_model.load(str(latest_version_dir(SAVED_MODELS / name)))
+    answer = loaded.signatures[sig.VOCABULARY]()
+    assert answer[sig.MODEL_KIND].numpy().decode() == TOKEN_MODELS[name]
+    symbols = [symbol.decode() for symbol in answer[sig.SYMBOLS].numpy()]
+    assert len(symbols) == len(set(symbols)) > 30
+    assert sorted(loaded.signatures) == sorted([*sig.TOKEN_SIGNATURES, sig.DEFAULT_SIGNATURE])
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("name", sorted(VAES))
+def test_a_vae_states_its_kind(name: str) -> None:
+    loaded = tf.saved_model.load(str(latest_version_dir(SAVED_MODELS / name)))
+    info = loaded.signatures[sig.INFO]()
+    assert sig.vae_model_kind(info[sig.KIND].numpy().decode()) == VAES[name]
+    assert sorted(loaded.signatures) == sorted([*sig.VAE_SIGNATURES, sig.DEFAULT_SIGNATURE])
