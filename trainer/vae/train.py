@@ -60,13 +60,8 @@ def _batches(codes, config: VaeConfig, *, training: bool) -> tf.data.Dataset | N
 
 
 def train_vae(
-    config: VaeConfig,
-    data_dir: str,
-    paths: RunPaths,
-    *,
-    preset: str,
-    callbacks: Sequence[keras.callbacks.Callback] = (),
-    verbose: int = 2,
+    config: VaeConfig, data_dir: str, paths: RunPaths, *, preset: str,
+    callbacks: Sequence[keras.callbacks.Callback] = (), verbose: int = 2,
 ) -> dict:
     """Trains (or resumes) ``config`` on a preprocessing output folder; returns the test metrics.
 
