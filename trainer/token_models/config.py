@@ -1,19 +1,18 @@
-"""Training configurations: frozen dataclasses, named presets, and overrides from flags.
+"""The token models' config: the frozen ``TrainConfig`` and its presets (in ``trainer.presets``).
 
-A preset is a complete ``TrainConfig``. ``resolve_config("lstm", {"units": "128"})`` returns the
-preset with single fields replaced; values arrive as flag strings and are parsed by the field's
-type. To add a preset (a VAE, the character-level ABC LSTM), call ``register_preset`` with a new
-``TrainConfig`` whose ``architecture`` names a builder in ``trainer.token_models.builders.MODEL_BUILDERS``; add
-fields here with defaults so the existing presets keep their values.
+To add a preset, call ``trainer.presets.register`` with a new ``TrainConfig`` whose
+``architecture`` names a builder in ``trainer.token_models.builders.MODEL_BUILDERS``; add fields
+here with defaults so the existing presets keep their values.
 """
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 from preprocessing import schema
 from serving.contract import signatures
+from trainer import presets
 
 INPUT_ENCODINGS = ("one_hot", "embedding")
 # The example feature a token model learns (see ``trainer.token_models.data.FEATURES``).
@@ -32,6 +31,13 @@ class TrainConfig:
     ``steps_per_epoch`` of 0 means one full pass over the training stream. ``feature`` is what the
     model reads: ``timestep`` symbols, or the ``abc`` text one character per step.
     """
+
+    # The field a run may not override (``trainer.presets.resolve``): it picks the builder.
+    FIXED_FIELDS: ClassVar[tuple[str, ...]] = ("architecture",)
+    # Fields that shape the weights: a resumed run must keep them.
+    ARCHITECTURE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "architecture", "feature", "units", "layers", "input_encoding", "embedding_dim",
+    )
 
     architecture: str
     feature: str = schema.FEATURE_TIMESTEP
@@ -77,66 +83,29 @@ class TrainConfig:
             raise ValueError(f"embedding_dim must be >= 1, got {self.embedding_dim!r}")
 
 
-PRESETS: dict[str, TrainConfig] = {}
-
-
-def register_preset(name: str, config: TrainConfig) -> None:
-    """Adds a named preset; a name already taken raises ValueError."""
-    if name in PRESETS:
-        raise ValueError(f"preset {name!r} is already registered")
-    PRESETS[name] = config
-
-
 # The slides' model: one-hot of the 38 symbols, LSTM(256), dropout, dense softmax; the
 # tutorial's Adam 1e-3, batch 64, 64-step windows, up to 50 epochs.
-register_preset("lstm", TrainConfig(architecture="lstm"))
+presets.register("lstm", TrainConfig(architecture="lstm"))
 # The slides' random-generation baseline: training-split symbol frequencies, nothing to fit.
-register_preset("random", TrainConfig(architecture="random", epochs=0))
+presets.register("random", TrainConfig(architecture="random", epochs=0))
 # The report's character-level ABC model: Embedding(16) -> LSTM(64) -> Dense, Adam 1e-3, batch 8,
 # 25 epochs; trained here on windows of the tune stream instead of every tune padded to the
 # longest one.
-register_preset("abc_lstm_seed", TrainConfig(
+presets.register("abc_lstm_seed", TrainConfig(
     architecture="lstm", feature="abc", input_encoding="embedding", embedding_dim=16, units=64,
     dropout=0.0, window=256, batch_size=8, epochs=25, patience=3,
 ))
 # Our default character model: wider and two layers deep, so that it keeps count of a bar's
 # length and of a tune's sections over a 256-character window.
-register_preset("abc_lstm", TrainConfig(
+presets.register("abc_lstm", TrainConfig(
     architecture="lstm", feature="abc", input_encoding="embedding", embedding_dim=32, units=256, layers=2,
     dropout=0.1, window=256, batch_size=32, learning_rate=2e-3, epochs=40, patience=3,
 ))
 
 
-def _parse_field(field: dataclasses.Field, text: str) -> object:
-    """Parses a flag string into the field's declared type (int, float or str)."""
-    kind = {"int": int, "float": float, "str": str}[str(field.type)]
-    try:
-        return kind(text)
-    except ValueError:
-        raise ValueError(f"field {field.name!r} expects {kind.__name__}, got {text!r}") from None
-
-
 def resolve_config(preset: str, overrides: Mapping[str, str] | None = None) -> TrainConfig:
-    """Returns the named preset with ``overrides`` (field name -> flag string) applied."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; known presets: {sorted(PRESETS)}")
-    fields = {field.name: field for field in dataclasses.fields(TrainConfig)}
-    values = {}
-    for name, text in (overrides or {}).items():
-        if name not in fields:
-            raise ValueError(f"unknown config field {name!r}; known fields: {sorted(fields)}")
-        if name == "architecture":
-            raise ValueError("field 'architecture' is fixed by the preset; pick another --model")
-        values[name] = _parse_field(fields[name], text)
-    return dataclasses.replace(PRESETS[preset], **values)
-
-
-def parse_assignments(assignments: Sequence[str]) -> dict[str, str]:
-    """Parses ``["units=128", "epochs=3"]`` into ``{"units": "128", "epochs": "3"}``."""
-    parsed = {}
-    for assignment in assignments:
-        name, sep, value = assignment.partition("=")
-        if not sep or not name.strip():
-            raise ValueError(f"expected NAME=VALUE, got {assignment!r}")
-        parsed[name.strip()] = value.strip()
-    return parsed
+    """``trainer.presets.resolve`` narrowed to a token preset; ValueError for a preset of another family."""
+    config = presets.resolve(preset, overrides)
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"preset {preset!r} is a {type(config).__name__}, not a token model's TrainConfig")
+    return config

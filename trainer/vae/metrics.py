@@ -15,6 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
+from serving.contract import signatures as sig
 from trainer.vae import data as vae_data
 
 logger = logging.getLogger(__name__)
@@ -78,14 +79,14 @@ def reconstruct_codes(model: CodeAutoencoder, codes: np.ndarray, batch_size: int
     rows = []
     for start in range(0, len(codes), batch_size):
         mean, _ = model.encode(codes[start : start + batch_size])
-        rows.append(np.asarray(model.decode(mean)["codes"]))
+        rows.append(np.asarray(model.decode(mean)[sig.CODES]))
     return np.concatenate(rows) if rows else np.zeros_like(codes)
 
 
 def sample_codes(model: CodeAutoencoder, latent_dim: int, count: int, seed: int) -> np.ndarray:
     """Decodes ``count`` draws z ~ N(0, I): -> int32 codes [count, L]."""
     z = np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
-    return np.asarray(model.decode(z)["codes"])
+    return np.asarray(model.decode(z)[sig.CODES])
 
 
 def evaluate_vae(

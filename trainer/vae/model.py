@@ -8,118 +8,13 @@ over the code alphabet (the ``*_cat`` presets). ``B`` is the batch, ``L`` the fi
 """
 from __future__ import annotations
 
-import dataclasses
-import json
-import logging
-import pathlib
-import time
-from collections.abc import Mapping
-
 import keras
 import numpy as np
 import tensorflow as tf
 
+from serving.contract import signatures as sig
 from trainer.vae import data as vae_data
-from trainer.vae import export as vae_export
-from trainer.vae import metrics as vae_metrics
-
-logger = logging.getLogger(__name__)
-
-OUTPUTS = ("sigmoid", "categorical")
-
-
-@dataclasses.dataclass(frozen=True)
-class VaeConfig:
-    """Hyperparameters of one VAE run.
-
-    ``output="sigmoid"``: one value in [0, 1] per position (normalised code), binary
-    cross-entropy; ``output="categorical"``: a softmax per position over the alphabet, cross-entropy.
-    The KL term is weighted by ``kl_weight``, ramped linearly from ``kl_weight / kl_warmup_epochs``
-    to ``kl_weight`` over the first ``kl_warmup_epochs`` epochs (0 = no warm-up).
-    ``patience`` > 0 stops early on the validation total loss and keeps the best weights.
-    """
-
-    name: str
-    kind: str
-    length: int = 96  # covers 98.2% of erk tunes whole (84% at 64, 99.7% at 128)
-    hidden_dim: int = 500
-    latent_dim: int = 250
-    epochs: int = 200
-    batch_size: int = 32
-    learning_rate: float = 1e-5
-    weight_decay: float = 0.0
-    output: str = "sigmoid"
-    kl_weight: float = 1.0
-    kl_warmup_epochs: int = 0
-    patience: int = 0
-    overflow: str = "truncate"
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        vae_data.alphabet_for(self.kind)
-        if self.output not in OUTPUTS:
-            raise ValueError(f"unknown VAE output {self.output!r}; expected one of {OUTPUTS}")
-        if self.overflow not in vae_data.OVERFLOW_POLICIES:
-            raise ValueError(f"unknown overflow policy {self.overflow!r}; expected one of {vae_data.OVERFLOW_POLICIES}")
-        for field in ("length", "hidden_dim", "latent_dim", "epochs", "batch_size"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
-        for field in ("learning_rate", "weight_decay", "kl_weight", "kl_warmup_epochs", "patience"):
-            if getattr(self, field) < 0:
-                raise ValueError(f"{field} must be >= 0, got {getattr(self, field)}")
-        if self.learning_rate == 0:
-            raise ValueError("learning_rate must be > 0, got 0")
-
-
-VAE_PRESETS: dict[str, VaeConfig] = {
-    # The slides' hyperparameters. Their PyTorch Adam(weight_decay=1e-6) adds an L2 gradient
-    # term; Keras' Adam applies the decay decoupled (AdamW-style): same size, slightly different.
-    "vae_notes": VaeConfig(
-        name="vae_notes", kind=vae_data.NOTES, hidden_dim=500, latent_dim=250, epochs=200,
-        batch_size=32, learning_rate=1e-5, weight_decay=1e-6,
-    ),
-    "vae_rhythms": VaeConfig(
-        name="vae_rhythms", kind=vae_data.RHYTHMS, hidden_dim=500, latent_dim=300, epochs=8,
-        batch_size=64, learning_rate=1e-3,
-    ),
-    # Categorical output per position, cross-entropy, smaller latent, KL warm-up, early stopping.
-    "vae_notes_cat": VaeConfig(
-        name="vae_notes_cat", kind=vae_data.NOTES, hidden_dim=512, latent_dim=32, epochs=150,
-        batch_size=32, learning_rate=1e-3, weight_decay=1e-4, output="categorical",
-        kl_warmup_epochs=30, patience=20,
-    ),
-    "vae_rhythms_cat": VaeConfig(
-        name="vae_rhythms_cat", kind=vae_data.RHYTHMS, hidden_dim=512, latent_dim=32, epochs=150,
-        batch_size=32, learning_rate=1e-3, weight_decay=1e-4, output="categorical",
-        kl_warmup_epochs=30, patience=20,
-    ),
-}
-
-
-# Fields a run may not override: they name the preset's model and its data.
-FIXED_FIELDS = ("name", "kind")
-
-
-def resolve_vae_config(preset: str, overrides: Mapping[str, str] | None = None) -> VaeConfig:
-    """The named VAE preset with ``overrides`` (field name -> flag string) parsed and applied.
-
-    ValueError names an unknown preset, an unknown or fixed field, or a value of the wrong type.
-    """
-    if preset not in VAE_PRESETS:
-        raise ValueError(f"unknown VAE preset {preset!r}; known VAE presets: {sorted(VAE_PRESETS)}")
-    fields = {field.name: field for field in dataclasses.fields(VaeConfig)}
-    values: dict[str, object] = {}
-    for name, text in (overrides or {}).items():
-        if name not in fields:
-            raise ValueError(f"unknown VAE config field {name!r}; known fields: {sorted(fields)}")
-        if name in FIXED_FIELDS:
-            raise ValueError(f"field {name!r} is fixed by the preset; pick another --model")
-        parse = {"int": int, "float": float, "str": str}[str(fields[name].type)]
-        try:
-            values[name] = parse(text)
-        except ValueError:
-            raise ValueError(f"field {name!r} expects {parse.__name__}, got {text!r}") from None
-    return dataclasses.replace(VAE_PRESETS[preset], **values)
+from trainer.vae.config import VAE_PRESETS, VaeConfig  # noqa: F401 (VAE_PRESETS: read here by tests/serving)
 
 
 def reparameterize(mean: tf.Tensor, logvar: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
@@ -210,8 +105,9 @@ class Vae(keras.Model):
         return tf.reshape(logits, [-1, self.config.length, self.alphabet.size])
 
     def decode(self, z: tf.Tensor) -> dict[str, tf.Tensor]:
-        """z [B, Z] -> {"codes": int32 [B, L], "values": float32 [B, L]} (sigmoid output) or
-        {"codes": int32 [B, L], "probabilities": float32 [B, L, C]} (categorical output).
+        """z [B, Z] -> {CODES: int32 [B, L], VALUES: float32 [B, L]} (sigmoid output) or
+        {CODES: int32 [B, L], PROBABILITIES: float32 [B, L, C]} (categorical output), the names of
+        ``serving.contract.signatures``.
 
         Sigmoid values are de-normalised and rounded, so a code may fall outside the alphabet.
         """
@@ -220,10 +116,10 @@ class Vae(keras.Model):
             values = tf.sigmoid(logits)
             low, high = float(self.alphabet.low), float(self.alphabet.high)
             codes = tf.cast(tf.round(values * (high - low) + low), tf.int32)
-            return {"codes": codes, "values": values}
+            return {sig.CODES: codes, sig.VALUES: values}
         probabilities = tf.nn.softmax(logits, axis=-1)
         codes = tf.gather(self._codes, tf.argmax(logits, axis=-1, output_type=tf.int32))
-        return {"codes": codes, "probabilities": probabilities}
+        return {sig.CODES: codes, sig.PROBABILITIES: probabilities}
 
     def call(self, codes: tf.Tensor, training: bool = False) -> tf.Tensor:
         """int32 codes [B, L] -> decoder logits (see ``decode_logits``); z = mean when not training."""
@@ -277,18 +173,6 @@ class Vae(keras.Model):
         return self._record(reconstruction, kl, reconstruction + self.config.kl_weight * kl)
 
 
-class KlWarmup(keras.callbacks.Callback):
-    """Ramps ``model.kl_weight`` linearly to ``config.kl_weight`` over ``kl_warmup_epochs``."""
-
-    def __init__(self, config: VaeConfig):
-        super().__init__()
-        self.config = config
-
-    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        ramp = 1.0 if self.config.kl_warmup_epochs == 0 else min(1.0, (epoch + 1) / self.config.kl_warmup_epochs)
-        self.model.kl_weight.assign(self.config.kl_weight * ramp)
-
-
 def build_vae(config: VaeConfig) -> Vae:
     """A compiled, built VAE (weights and optimizer variables created)."""
     model = Vae(config)
@@ -300,86 +184,3 @@ def build_vae(config: VaeConfig) -> Vae:
     )
     model.optimizer.build(model.trainable_variables)
     return model
-
-
-def load_split(data_dir: str, split: str, config: VaeConfig) -> tuple[vae_data.PaddedCodes, list[int]]:
-    """The padded rows of ``split`` and the unpadded length of every tune in it."""
-    sequences, ids = vae_data.load_sequences(data_dir, split, config.kind)
-    padded = vae_data.pad_codes(sequences, config.length, vae_data.alphabet_for(config.kind), config.overflow, ids)
-    return padded, [len(sequence) for sequence in sequences]
-
-
-def _training_callbacks(config: VaeConfig, job_dir: pathlib.Path, has_validation: bool) -> list:
-    callbacks = [
-        KlWarmup(config),
-        keras.callbacks.BackupAndRestore(backup_dir=str(job_dir / "backup")),
-        keras.callbacks.CSVLogger(str(job_dir / "history.csv"), append=True),
-    ]
-    if has_validation:
-        callbacks.append(
-            keras.callbacks.ModelCheckpoint(
-                str(job_dir / "best.weights.h5"), monitor="val_total_loss", mode="min", save_best_only=True,
-                save_weights_only=True,
-            )
-        )
-        if config.patience:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_total_loss", mode="min", patience=config.patience, restore_best_weights=True
-                )
-            )
-    return callbacks
-
-
-def train_vae(config: VaeConfig, data_dir: str, job_dir: str, export_base: str | None = None) -> dict:
-    """Trains ``config`` on a preprocessing output folder and returns the test metrics.
-
-    Writes ``job_dir/{history.csv, best.weights.h5, final.weights.h5, metrics.json}`` (an
-    interrupted run resumes from ``job_dir/backup``); with ``export_base``, also exports a new
-    SavedModel version there (``metrics["export_path"]``). The final weights, evaluated and
-    exported, are those of the best validation epoch when ``patience`` > 0, otherwise those of the
-    last epoch (as in the slides).
-    """
-    job_path = pathlib.Path(job_dir)
-    job_path.mkdir(parents=True, exist_ok=True)
-    keras.utils.set_random_seed(config.seed)
-    splits, all_lengths = {}, []
-    for split in ("train", "validation", "test"):
-        splits[split], lengths = load_split(data_dir, split, config)
-        all_lengths.extend(lengths)
-    if not len(splits["train"].codes):
-        raise ValueError(f"no {config.kind} codes in the train split of {data_dir!r}")
-    model = build_vae(config)
-    train = tf.data.Dataset.from_tensor_slices(splits["train"].codes)
-    train = train.shuffle(len(splits["train"].codes), seed=config.seed).batch(config.batch_size)
-    has_validation = len(splits["validation"].codes) > 0
-    validation = (
-        tf.data.Dataset.from_tensor_slices(splits["validation"].codes).batch(config.batch_size)
-        if has_validation else None
-    )
-    started = time.monotonic()
-    history = model.fit(
-        train, validation_data=validation, epochs=config.epochs, verbose=0, shuffle=False,  # tf.data shuffles
-        callbacks=_training_callbacks(config, job_path, has_validation),
-    )
-    train_seconds = time.monotonic() - started
-    model.save_weights(str(job_path / "final.weights.h5"))
-    evaluated = splits["test"] if len(splits["test"].codes) else splits["validation"]
-    metrics = vae_metrics.evaluate_vae(
-        model, config.latent_dim, model.alphabet, evaluated, splits["train"], seed=config.seed
-    )
-    metrics.update(
-        {
-            "model": config.name,
-            "coverage": vae_data.coverage(all_lengths, config.length),
-            "truncated": sum(padded.truncated for padded in splits.values()),
-            "epochs_run": len(history.history.get("total_loss", [])),
-            "train_seconds": round(train_seconds, 2),
-            **{key: float(values[-1]) for key, values in history.history.items()},
-        }
-    )
-    if export_base is not None:
-        metrics["export_path"] = str(vae_export.export_vae(model, config, export_base))
-    (job_path / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    logger.info("%s trained in %.1fs: %s", config.name, train_seconds, metrics)
-    return metrics

@@ -14,18 +14,19 @@ import pathlib
 import shutil
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 
 from preprocessing import schema
-from trainer import task
+from trainer import fitting, task
+from trainer.run_paths import RunPaths
 from trainer.token_models import data
 from trainer.token_models.builders import build_model
 from trainer.token_models.config import resolve_config
+from trainer.token_models.train import train
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[3]
 SPLITS = ("train", "validation", "test")
 TRAIN_FLAGS = ["epochs=1", "window=32", "batch_size=4"]
 
@@ -132,49 +133,25 @@ def test_the_widened_vocabulary_keeps_the_validation_tune(trained, tiny_dataset)
 def test_a_short_run_writes_metrics_and_the_config(trained):
     dataset, job_dir, export = trained
     vocabulary = data.load_vocabulary(dataset, "abc")
-    metrics = json.loads((job_dir / task.METRICS_FILE).read_text())
+    metrics = json.loads((job_dir / fitting.METRICS_FILE).read_text())
     assert metrics["preset"] == "abc_lstm_seed" and metrics["epochs"] == 1
     assert metrics["vocab_size"] == vocabulary.size
     assert metrics["parameter_count"] == 16 * vocabulary.size + 4 * 64 * 81 + 65 * vocabulary.size
     assert 0 < metrics["best_val_loss"] < 2 * np.log(vocabulary.size)
     assert metrics["export"] == str(export / "1")
-    config = json.loads((job_dir / task.CONFIG_FILE).read_text())["config"]
+    config = json.loads((job_dir / fitting.CONFIG_FILE).read_text())["config"]
     assert config["feature"] == "abc" and config["window"] == 32 and config["units"] == 64
     saved = [symbol for symbol, _ in schema.read_vocabulary(str(job_dir / "checkpoints" / schema.VOCABULARY_FILE))]
     assert tuple(saved) == vocabulary.symbols
-
-
-PROBE = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    import tensorflow as tf
-
-    loaded = tf.saved_model.load(sys.argv[1])
-    symbols = [s.decode("utf-8") for s in loaded.signatures["vocabulary"]()["symbols"].numpy()]
-    state_size = loaded.signatures["step"].structured_input_signature[1]["state"].shape[1]
-    primer = [symbols.index(c) for c in sys.argv[2]]
-    state = tf.zeros([1, state_size])
-    for token in primer:
-        out = loaded.signatures["step"](token=tf.constant([token], tf.int32), state=state)
-        state = out["state"]
-    generated = loaded.signatures["generate"](
-        primer=tf.constant([primer], tf.int32), primer_length=tf.constant([len(primer)], tf.int32),
-        steps=tf.constant([40], tf.int32), temperature=tf.constant([1.0]), top_k=tf.constant([1], tf.int32),
-        top_p=tf.constant([1.0]), seed=tf.constant([5], tf.int32))["tokens"].numpy()
-    print(json.dumps({"symbols": symbols, "state_size": int(state_size),
-                      "logits": out["logits"].numpy().tolist(), "tokens": generated.tolist()}))
-    """
-)
 
 
 def test_the_export_answers_vocabulary_step_and_generate_in_a_fresh_process(trained):
     dataset, _, export = trained
     vocabulary = data.load_vocabulary(dataset, "abc")
     primer = "X:1\nL:1/8\nM:6/8\nK:D\n"
-    process = subprocess.run([sys.executable, "-c", PROBE, str(export / "1"), primer], cwd=REPO,
+    process = subprocess.run([sys.executable, "-m", "tests.helpers.abc_export_probe", str(export / "1"), primer], cwd=REPO,
                              capture_output=True, text=True, timeout=180,
-                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(REPO)})
     assert process.returncode == 0, process.stderr[-3000:]
     answer = json.loads(process.stdout.strip().splitlines()[-1])
     assert tuple(answer["symbols"]) == vocabulary.symbols and "\n" in answer["symbols"]
@@ -191,15 +168,15 @@ def test_the_export_answers_vocabulary_step_and_generate_in_a_fresh_process(trai
 def test_resuming_with_another_feature_or_size_is_refused(trained):
     dataset, job_dir, _ = trained
     other_checkpoints = str(job_dir / "other_checkpoints")
-    paths = task.RunPaths.resolve(str(job_dir), preset="lstm", checkpoint_dir=other_checkpoints, environ={})
+    paths = RunPaths.resolve(str(job_dir), preset="lstm", checkpoint_dir=other_checkpoints, environ={})
     with pytest.raises(ValueError, match=r"has feature='abc', this run feature='timestep'"):
-        task.train(resolve_config("lstm", {"window": "16"}), str(dataset), paths, preset="lstm")
+        train(resolve_config("lstm", {"window": "16"}), str(dataset), paths, preset="lstm")
     with pytest.raises(ValueError, match=r"has units=64, this run units=256"):
-        task.train(resolve_config("abc_lstm", {"window": "32"}), str(dataset), paths, preset="abc_lstm")
+        train(resolve_config("abc_lstm", {"window": "32"}), str(dataset), paths, preset="abc_lstm")
     # In the run's own checkpoint folder the abc vocabulary is what stops a timestep run.
-    own = task.RunPaths.resolve(str(job_dir), preset="lstm", environ={})
+    own = RunPaths.resolve(str(job_dir), preset="lstm", environ={})
     with pytest.raises(ValueError, match="checkpoint vocabulary.*differs"):
-        task.train(resolve_config("lstm", {"window": "16"}), str(dataset), own, preset="lstm")
-    history = (job_dir / task.HISTORY_FILE).read_text().strip().splitlines()
+        train(resolve_config("lstm", {"window": "16"}), str(dataset), own, preset="lstm")
+    history = (job_dir / fitting.HISTORY_FILE).read_text().strip().splitlines()
     assert len(history) == 2  # header + the one epoch: nothing was trained
     assert not os.path.exists(other_checkpoints)

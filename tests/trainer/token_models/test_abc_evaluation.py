@@ -10,8 +10,8 @@ import pytest
 from preprocessing.melody.abc_text import first_abc_tune
 from serving.contract.signatures import TOKEN_CHARACTERS
 from trainer import abc_eval
-from trainer import evaluate as trainer_evaluate
-from trainer.token_models import abc_quality, data
+from trainer.token_models import abc_evaluation, abc_quality, data
+from trainer.token_models import evaluation as token_evaluation
 from trainer.token_models.builders import build_model
 from trainer.token_models.config import resolve_config
 from trainer.token_models.export import export_token_model
@@ -71,15 +71,15 @@ def test_only_ends_the_generation_writes_or_completes_count():
 
 def test_primer_characters_outside_the_vocabulary_are_named():
     with pytest.raises(ValueError, match=r"\['ü', '€'\]"):
-        abc_eval.encode_primer("X:1\nü€", ["X", ":", "1", "\n"])
+        abc_evaluation.encode_primer("X:1\nü€", ["X", ":", "1", "\n"])
     with pytest.raises(ValueError, match="empty"):
-        abc_eval.encode_primer("", ["X"])
-    assert abc_eval.encode_primer("X:1\n", ["\n", "1", ":", "X"]) == [3, 2, 1, 0]
+        abc_evaluation.encode_primer("", ["X"])
+    assert abc_evaluation.encode_primer("X:1\n", ["\n", "1", ":", "X"]) == [3, 2, 1, 0]
 
 
 def test_bad_sampling_settings_are_refused(caplog):
     with pytest.raises(ValueError, match="tunes"):
-        abc_eval.TuneDraw(tunes=0)
+        abc_evaluation.TuneDraw(tunes=0)
     for flag, value, name in (("--temperature", "0", "temperature"), ("--top-k", "-1", "top_k")):
         caplog.clear()
         assert abc_eval.main(["--model", "unused", flag, value]) == 2  # the client sampler's check
@@ -116,9 +116,9 @@ def test_evaluation_generates_scores_and_writes_samples(untrained_abc_model, tin
 def test_same_seed_same_tunes_and_a_timestep_model_is_refused(untrained_abc_model, tmp_path):
     base, _ = untrained_abc_model
     version = next(base.iterdir())
-    settings = abc_eval.TuneDraw(tunes=2, steps=30, seed=5)
-    first = abc_eval.generate_tunes(version, "X:1\n", settings)
-    assert first == abc_eval.generate_tunes(version, "X:1\n", settings)
+    settings = abc_evaluation.TuneDraw(tunes=2, steps=30, seed=5)
+    first = abc_evaluation.generate_tunes(version, "X:1\n", settings)
+    assert first == abc_evaluation.generate_tunes(version, "X:1\n", settings)
     assert all(text.startswith("X:1\n") for text, _ in first)
     assert abc_eval.main(["--model", str(base), "--primer", "X:1\\n€", "--tunes", "1"]) == 2
 
@@ -132,7 +132,7 @@ def test_a_note_of_hundreds_of_units_is_refused_before_music21_parses_it():
 def test_novelty_counts_reproduced_tunes_and_copied_music_lines():
     training = [HEADER + "ABc def | g2 f2 e2 |\nd6 | B6 |]\n", HEADER + "GAB cde |]\n"]
     generated = [training[0], HEADER + "ABc def | g2 f2 e2 |\nc6 | A6 |]\n", training[0]]
-    report = abc_eval.novelty(generated, training)
+    report = abc_evaluation.novelty(generated, training)
     assert report["distinct_tunes"] == 2 and report["training_tunes_reproduced"] == 1
     # music lines of 10+ characters, header fields excluded: 3 tunes x 2 lines, 5 of them copied
     assert report["music_lines"] == 6 and report["music_lines_copied_share"] == pytest.approx(5 / 6, abs=1e-4)
@@ -141,4 +141,4 @@ def test_novelty_counts_reproduced_tunes_and_copied_music_lines():
 def test_the_timestep_evaluation_refuses_a_character_model(untrained_abc_model, tiny_dataset):
     base, _ = untrained_abc_model
     with pytest.raises(ValueError, match="character-level ABC model.*trainer.abc_eval"):
-        trainer_evaluate.evaluate(str(base), str(tiny_dataset), "train")
+        token_evaluation.evaluate(str(base), str(tiny_dataset), "train")

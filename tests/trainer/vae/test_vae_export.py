@@ -11,63 +11,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from trainer import presets
 from trainer.vae import export as vae_export
 from trainer.vae import model as vae
+from trainer.vae.config import VaeConfig
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 LENGTH, LATENT = 12, 3
 
-# Runs in a fresh interpreter: loads every export given on the command line, calls every
-# signature with a batch of 3 and prints one JSON object per export.
-_PROBE = r"""
-import json, sys
-import numpy as np
-import tensorflow as tf
-
-for path in sys.argv[1:]:
-    loaded = tf.saved_model.load(path)
-    sig = loaded.signatures
-    info = {key: value.numpy() for key, value in sig["info"]().items()}
-    alphabet = info["alphabet"]
-    length, latent = int(info["length"]), int(info["latent_dim"])
-    codes = tf.constant(np.resize(alphabet, (3, length)).astype(np.int32))
-    encoded = sig["encode"](codes=codes)
-    decoded = sig["decode"](z=encoded["mean"])
-    rebuilt = sig["reconstruct"](codes=codes)
-    sampled = sig["sample"](seed=tf.constant([7, 8, 7], tf.int32))
-    alone = sig["sample"](seed=tf.constant([8], tf.int32))
-    default = sig["serving_default"](seed=tf.constant([7], tf.int32))
-    try:
-        sig["encode"](codes=tf.fill([1, length], 98))
-        bad_codes = "accepted"
-    except tf.errors.InvalidArgumentError as error:
-        bad_codes = error.message
-    shapes = lambda outputs: {k: [v.dtype.name, v.shape.as_list()] for k, v in outputs.items()}
-    print(json.dumps({
-        "signatures": sorted(sig.keys()),
-        "kind": info["kind"].decode(), "output": info["output"].decode(), "length": length,
-        "latent_dim": latent, "pad_code": int(info["pad_code"]), "alphabet": alphabet.tolist(),
-        "encode": shapes(encoded), "decode": shapes(decoded), "reconstruct": shapes(rebuilt),
-        "sample": shapes(sampled),
-        "mean": encoded["mean"].numpy().tolist(),
-        "reconstruct_is_decode_of_mean": bool(np.array_equal(rebuilt["codes"], decoded["codes"])),
-        "same_seed_same_row": bool(np.array_equal(sampled["z"][0], sampled["z"][2])),
-        "row_independent_of_batch": bool(np.allclose(sampled["z"][1], alone["z"][0])),
-        "default_is_sample": bool(np.allclose(default["z"][0], sampled["z"][0])),
-        "sample_codes": sampled["codes"].numpy().tolist(),
-        "bad_codes": bad_codes,
-    }))
-"""
-
-
-def _tiny_config(preset: str) -> vae.VaeConfig:
-    return dataclasses.replace(vae.VAE_PRESETS[preset], length=LENGTH, hidden_dim=16, latent_dim=LATENT)
+def _tiny_config(preset: str) -> VaeConfig:
+    return dataclasses.replace(presets.get(preset), length=LENGTH, hidden_dim=16, latent_dim=LATENT)
 
 
 def _probe(paths: list[Path]) -> list[dict]:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="", PYTHONPATH=str(REPO_ROOT))
     process = subprocess.run(
-        [sys.executable, "-c", _PROBE, *map(str, paths)], cwd=REPO_ROOT, env=env,
+        [sys.executable, "-m", "tests.helpers.vae_export_probe", *map(str, paths)], cwd=REPO_ROOT, env=env,
         capture_output=True, text=True, timeout=240,
     )
     assert process.returncode == 0, process.stderr[-3000:]
@@ -83,7 +42,7 @@ def test_exports_load_in_a_fresh_process_and_every_signature_answers(tmp_path):
     assert (first.name, second.name, rhythms.name) == ("1", "2", "1")
     assert sorted(entry.name for entry in (tmp_path / "vae_notes").iterdir()) == ["1", "2"]  # no temp dir left
     saved_config = json.loads((first / "assets.extra" / vae_export.CONFIG_ASSET).read_text())
-    assert vae.VaeConfig(**saved_config) == notes_config
+    assert VaeConfig(**saved_config) == notes_config
 
     notes, cat = _probe([first, rhythms])
     for answer, config, kind in ((notes, notes_config, "notes"), (cat, rhythms_config, "rhythms")):

@@ -14,7 +14,6 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from serving.contract import sampling
 from serving.contract.signatures import TOKEN_TIMESTEP
 from serving.contract.versions import WARMUP_REQUESTS
 from trainer.token_models.config import TrainConfig
@@ -22,7 +21,7 @@ from trainer.token_models.export import export_token_model
 from trainer.token_models.lstm import build_lstm_model
 from trainer.token_models.random_baseline import build_random_model
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
+REPO = pathlib.Path(__file__).resolve().parents[3]
 VOCAB_SIZE = 9
 VOCABULARY = [f"sym{index}" for index in range(VOCAB_SIZE)]
 SEQUENCE = [3, 1, 4, 1, 5, 0, 2, 6, 5, 3, 8, 7]

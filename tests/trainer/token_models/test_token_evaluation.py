@@ -11,8 +11,10 @@ from trainer import evaluate
 from trainer.token_models import data
 from trainer.token_models.builders import build_lstm_model, build_random_model
 from trainer.token_models.config import resolve_config
+from trainer.token_models.evaluation import format_table
 from trainer.token_models.export import export_token_model
 from trainer.token_models.metrics import MetricTotals
+from trainer.token_models.scoring import StepScorer
 
 SYMBOLS = ["/", "_", "r", "60", "62"]
 
@@ -56,14 +58,14 @@ def test_random_baseline_scores_its_own_frequencies(tiny_dataset, tmp_path):
     assert report["model_metrics"]["nll_nats_per_step"] == pytest.approx(expected, rel=1e-4)
     assert report["model_metrics"]["steps"] == len(targets) == report["ngram_metrics"]["steps"]
     assert report["ngram_metrics"]["nll_nats_per_step"] < report["model_metrics"]["nll_nats_per_step"]
-    assert "5-gram" in evaluate.format_table(report)
+    assert "5-gram" in format_table(report)
 
 
 def test_stepping_the_savedmodel_matches_the_keras_model_on_whole_songs(tiny_dataset, tmp_path):
     vocabulary = data.load_vocabulary(tiny_dataset)
     model = build_lstm_model(resolve_config("lstm", {"units": "8"}), vocabulary.size)
     export_token_model(model, list(vocabulary.symbols), tmp_path / "lstm", warmup=False, model_kind=TOKEN_TIMESTEP)
-    scorer = evaluate.StepScorer(latest_version_dir(tmp_path / "lstm"))
+    scorer = StepScorer(latest_version_dir(tmp_path / "lstm"))
     assert scorer.symbols == vocabulary.symbols and scorer.state_size == 16
     songs, _ = data.load_song_arrays(tiny_dataset, "test", vocabulary)
     stepped = scorer.song_probs(songs, vocabulary.delimiter_id)

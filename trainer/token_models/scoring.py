@@ -1,0 +1,48 @@
+"""Scoring songs with an exported token model through its ``step`` and ``vocabulary`` signatures."""
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from serving.contract import signatures as sig
+
+
+class StepScorer:
+    """Wraps a loaded SavedModel's ``step`` and ``vocabulary`` signatures."""
+
+    def __init__(self, model_dir: str | pathlib.Path) -> None:
+        self.model_dir = pathlib.Path(model_dir)
+        loaded = tf.saved_model.load(str(self.model_dir))
+        for name in (sig.STEP, sig.VOCABULARY):
+            if name not in loaded.signatures:
+                raise ValueError(f"SavedModel {str(self.model_dir)!r} has no {name!r} signature")
+        self._loaded = loaded  # keeps the signatures' variables alive
+        self._step = loaded.signatures[sig.STEP]
+        symbols = loaded.signatures[sig.VOCABULARY]()[sig.SYMBOLS].numpy()
+        self.symbols = tuple(symbol.decode("utf-8") for symbol in symbols)
+        self.state_size = int(self._step.structured_input_signature[1][sig.STATE].shape[-1])
+
+    def song_probs(self, songs: Sequence[np.ndarray], delimiter_id: int) -> list[np.ndarray]:
+        """Songs of ids -> per song ``[len, V]`` probabilities of each symbol given the ones before.
+
+        All songs run in parallel from the zero state fed one delimiter; padding past a song's end
+        is not returned.
+        """
+        lengths = np.array([len(song) for song in songs])
+        batch, steps = len(songs), int(lengths.max())
+        padded = np.full((batch, steps), delimiter_id, dtype=np.int32)
+        for row, song in enumerate(songs):
+            padded[row, : len(song)] = song
+        token = np.full(batch, delimiter_id, dtype=np.int32)
+        state = tf.zeros([batch, self.state_size], tf.float32)
+        per_step = []
+        for t in range(steps):
+            out = self._step(**{sig.TOKEN: tf.constant(token), sig.STATE: state})
+            per_step.append(np.exp(out[sig.LOGITS].numpy().astype(np.float64)))
+            state = out[sig.STATE]
+            token = padded[:, t]
+        probs = np.stack(per_step, axis=1)  # [B, T, V]
+        return [probs[row, : lengths[row]] for row in range(batch)]

@@ -1,0 +1,113 @@
+"""Training a token model (LSTM, random baseline) through the shared machinery of ``trainer.fitting``.
+
+Besides the files ``trainer.fitting`` writes (``best.keras``, ``last.keras``), the checkpoint
+dir holds the data's ``vocabulary.tsv``; a resumed run must keep it and the architecture.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Sequence
+
+import keras
+import tensorflow as tf
+
+from preprocessing import schema
+from trainer import fitting
+from trainer.run_paths import RunPaths
+from trainer.token_models import data
+from trainer.token_models.builders import build_model
+from trainer.token_models.config import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+MONITOR = "val_loss"
+
+
+def _check_resume_state(config: TrainConfig, vocabulary: data.Vocabulary, paths: RunPaths) -> None:
+    """Raises ValueError if an earlier attempt in these folders used another vocabulary or architecture."""
+    vocabulary_path = os.path.join(paths.checkpoint_dir, schema.VOCABULARY_FILE)
+    if tf.io.gfile.exists(vocabulary_path):
+        saved = [symbol for symbol, _ in schema.read_vocabulary(vocabulary_path)]
+        if tuple(saved) != vocabulary.symbols:
+            raise ValueError(
+                f"checkpoint vocabulary {vocabulary_path!r} {saved} differs from the data's "
+                f"{list(vocabulary.symbols)}; use another --job-dir / --checkpoint-dir"
+            )
+    fitting.check_saved_config(config, paths)
+
+
+def validate_inputs(config: TrainConfig, data_dir: str, paths: RunPaths) -> data.Vocabulary:
+    """Every check that can fail before training; returns the data's vocabulary."""
+    data.check_data_dir(data_dir)
+    vocabulary = data.load_vocabulary(data_dir, config.feature)
+    paths.check_export_path()
+    _check_resume_state(config, vocabulary, paths)
+    for split in ("train", "validation"):
+        if data.count_windows(data_dir, split, vocabulary, config.window) == 0:
+            _, dropped = data.load_song_arrays(data_dir, split, vocabulary)
+            raise ValueError(
+                f"split {split!r} of {data_dir!r} is too short for one {config.window}-step window "
+                f"(needs at least {2 * config.window} steps; {dropped} of its tunes were dropped for "
+                f"{config.feature} symbols outside the training split's vocabulary); "
+                "lower window with --set window=N"
+            )
+    return vocabulary
+
+
+def train(
+    config: TrainConfig,
+    data_dir: str,
+    paths: RunPaths,
+    *,
+    preset: str,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int = 2,
+) -> dict:
+    """Trains (or resumes) one run, writes its outputs and returns the final metrics."""
+    vocabulary = validate_inputs(config, data_dir, paths)
+    exporter = None
+    if paths.export_path is not None:
+        from trainer.token_models.export import export_token_model as exporter  # noqa: PLC0415 (heavy, optional)
+
+    paths.make_dirs()
+    schema.write_vocabulary(
+        os.path.join(paths.checkpoint_dir, schema.VOCABULARY_FILE), list(zip(vocabulary.symbols, vocabulary.counts))
+    )
+    fitting.write_config(config, paths, preset=preset)
+
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config, vocabulary.stream_counts(data.count_songs(data_dir, "train")))
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    model.summary(print_fn=logger.info)
+    train_batches = data.window_batches(data_dir, "train", vocabulary, config, training=True)
+    val_batches = data.window_batches(data_dir, "validation", vocabulary, config, training=False)
+
+    plan = fitting.FitPlan(MONITOR, config.epochs, config.patience, config.steps_per_epoch)
+    if model.trainable_weights and config.epochs > 0:
+        past = fitting.fit(model, train_batches, val_batches, paths, plan, callbacks=callbacks, verbose=verbose)
+    else:
+        past = fitting.read_history(os.path.join(paths.job_dir, fitting.HISTORY_FILE), MONITOR)
+    final = model.evaluate(val_batches, verbose=0, return_dict=True)
+    metrics = {
+        "preset": preset,
+        "architecture": config.architecture,
+        "parameter_count": model.count_params(),
+        "vocab_size": vocabulary.size,
+        "epochs": len(past.monitored),
+        "best_epoch": past.best_epoch + 1,
+        "train_time_s": round(past.seconds, 3),
+        "best_val_loss": final["loss"],
+        "best_val_accuracy": final["accuracy"],
+        "data": data_dir,
+    }
+    if exporter is not None:
+        metrics["export"] = str(exporter(model, list(vocabulary.symbols), paths.export_path, model_kind=config.model_kind))
+    fitting.write_json(os.path.join(paths.job_dir, fitting.METRICS_FILE), metrics)
+    logger.info("metrics: %s", json.dumps(metrics))
+    return metrics

@@ -1,0 +1,42 @@
+"""One preset's training run, whichever model family the preset belongs to.
+
+``train_preset`` resolves the preset and its ``--set`` overrides in the one registry
+(``trainer.presets``) and hands the config to its family's trainer: ``TrainConfig`` ->
+``trainer.token_models.train.train``, ``VaeConfig`` -> ``trainer.vae.train.train_vae``. Both write
+through ``trainer.fitting`` into the same ``RunPaths``. Importing this module registers every
+family's presets.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import keras
+
+from trainer import presets
+from trainer.run_paths import RunPaths
+from trainer.token_models.config import TrainConfig
+from trainer.token_models.data import check_data_dir
+from trainer.token_models.train import train
+from trainer.vae.config import VaeConfig
+from trainer.vae.train import train_vae
+
+TRAINERS = {TrainConfig: train, VaeConfig: train_vae}
+
+
+def train_preset(
+    *,
+    preset: str,
+    data_dir: str,
+    paths: RunPaths,
+    overrides: Mapping[str, str] | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+    verbose: int = 2,
+) -> dict:
+    """Trains (or resumes) ``preset`` with ``overrides`` (field -> flag string); returns its metrics.
+
+    ValueError names a bad preset, field, value or data folder before anything is written.
+    """
+    config = presets.resolve(preset, overrides)
+    check_data_dir(data_dir)  # a preprocessing output: TFRecords, TFDS metadata, vocabulary
+    trainer = TRAINERS[type(config)]
+    return trainer(config, data_dir, paths, preset=preset, callbacks=callbacks, verbose=verbose)
