@@ -67,22 +67,22 @@ def check_overflow_policy(overflow: str) -> str:
 
 
 def fit_codes(codes: Sequence[int], length: int, pad_code: int, overflow: str = "truncate",
-              source: str = "the sequence", what: str = "events", length_name: str = "length") -> list[int]:
+              source: str = "the sequence", what: str = "events", limit: str = "") -> list[int]:
     """Codes ``[n]`` -> ``[length]``: padded with ``pad_code``, or cut to ``length`` with a warning
     (``overflow="truncate"``), or ValueError naming ``source`` (``overflow="refuse"``).
 
-    ``what`` names the codes (``"notes events"``) and ``length_name`` the limit (``"VAE length"``)
-    in the warning and the error.
+    ``what`` names the codes (``"notes events"``) and ``limit`` the length (default
+    ``"length=L"``; ``"the VAE length L"``) in the warning and the error.
     """
     check_overflow_policy(overflow)
     if length < 1:
         raise ValueError(f"length must be >= 1, got {length}")
+    limit = limit or f"length={length}"
     codes = [int(code) for code in codes]
     if len(codes) > length:
         if overflow == "refuse":
-            raise ValueError(f"{source} has {len(codes)} {what}, more than the {length_name} {length} "
+            raise ValueError(f"{source} has {len(codes)} {what}, more than {limit} "
                              f"(overflow 'truncate' keeps the first {length})")
-        logger.warning("%s has %d %s; only the first %d are encoded (the %s)", source, len(codes), what, length,
-                       length_name)
+        logger.warning("%s has %d %s; only the first %d are encoded (%s)", source, len(codes), what, length, limit)
         codes = codes[:length]
     return codes + [pad_code] * (length - len(codes))

@@ -1,10 +1,10 @@
 """Client side of the served dense VAEs: one model for the notes, one for the rhythms.
 
 A VAE export answers ``info``, ``encode``, ``decode``, ``reconstruct`` and ``sample``
-(``serving.contract.signatures``; its kind is ``info``'s ``kind``). ``VaeModel`` wraps a ``ModelClient`` with those calls; the functions
-below turn tunes into fixed-length code rows and code rows back into melodies, as the slides did:
-the note codes and the rhythm codes of one position make one event, and the melody stops where
-both are padding (a rest of a whole note). ``L`` is the model's fixed length, ``Z`` its latent size.
+(``serving.contract.signatures``; its kind is ``info``'s ``kind``). ``VaeModel`` wraps a
+``ModelClient`` with those calls; the functions below turn tunes into fixed-length code rows and
+code rows back into melodies, as the slides did: the note codes and the rhythm codes of one
+position make one event, and the melody stops where both are padding (a rest of a whole note). ``L`` is the model's fixed length, ``Z`` its latent size.
 """
 from __future__ import annotations
 
@@ -85,7 +85,8 @@ class VaeModel:
     def require_kind(self, model_kind: str, role: str) -> VaeInfo:
         """The info, or ValueError naming ``role`` (e.g. ``--notes-model``) when the model is of another kind."""
         if self.model_kind != model_kind:
-            raise ValueError(f"{role} {self.name!r} is a {self.info.kind} VAE; {role} needs a {model_kind.removeprefix('vae_')} VAE")
+            wanted = model_kind.removeprefix("vae_")
+            raise ValueError(f"{role} {self.name!r} is a {self.info.kind} VAE; {role} needs a {wanted} VAE")
         return self.info
 
     def sample(self, seeds: Sequence[int]) -> np.ndarray:
@@ -94,7 +95,8 @@ class VaeModel:
 
     def encode(self, codes: np.ndarray) -> np.ndarray:
         """Codes int32 [B, L] -> the posterior means float32 [B, Z]."""
-        return np.asarray(self.client.predict(sig.ENCODE, {sig.CODES: np.asarray(codes, np.int32)})[sig.MEAN], np.float32)
+        outputs = self.client.predict(sig.ENCODE, {sig.CODES: np.asarray(codes, np.int32)})
+        return np.asarray(outputs[sig.MEAN], np.float32)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents float32 [B, Z] -> valid codes int32 [B, L]."""
@@ -135,7 +137,8 @@ def read_tune(path: str) -> Tune:
 
 def fit_length(codes: Sequence[int], info: VaeInfo, overflow: str, source: str) -> np.ndarray:
     """Codes [n] -> int32 [L], fitted to the VAE's length by ``vae_codes.fit_codes`` (pad, truncate or refuse)."""
-    return np.asarray(fit_codes(codes, info.length, info.pad_code, overflow, source, length_name="VAE length"), np.int32)
+    fitted = fit_codes(codes, info.length, info.pad_code, overflow, source, limit=f"the VAE length {info.length}")
+    return np.asarray(fitted, np.int32)
 
 
 def tune_codes(tune: Tune, notes: VaeInfo, rhythms: VaeInfo, overflow: str) -> tuple[np.ndarray, np.ndarray, int]:
