@@ -34,9 +34,11 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from serving import client as serving_client  # noqa: E402
-from serving import server as serving_server  # noqa: E402
 from serving.contract import signatures, versions  # noqa: E402
 from serving.contract.sampling import SamplingSettings, choose, uniform  # noqa: E402
+from serving.generation.token_model import TokenModel  # noqa: E402
+from serving.generation.tokens import sample_melodies  # noqa: E402
+from serving.model_server.launcher import start_subprocess  # noqa: E402
 
 MODEL_NAME = "lstm_erk"
 WINDOW = 64
@@ -75,7 +77,7 @@ def prepare_models(saved_model: pathlib.Path, keras_path: pathlib.Path | None, s
     if versions.list_versions(saved_model):
         latest = saved_model / str(max(versions.list_versions(saved_model)))
         loaded = tf.saved_model.load(str(latest))
-        vocabulary = [s.decode() for s in loaded.signatures["vocabulary"]()["symbols"].numpy()]
+        vocabulary = [s.decode() for s in loaded.signatures[signatures.VOCABULARY]()[signatures.SYMBOLS].numpy()]
         served, served_note = saved_model, f"{latest} (committed export)"
     else:
         vocabulary = _fallback_vocabulary()
@@ -159,13 +161,14 @@ def concurrent_load(address: str, primer: list[int], steps: int, clients: int, d
 
     def worker(worker_id: int) -> None:
         client = serving_client.connect(address, MODEL_NAME)
+        model = TokenModel(client)
         try:
             call = 0
             while time.monotonic() < deadline:
                 request = generate_request([primer], steps, [worker_id * 100_000 + call])
                 start = time.perf_counter()
                 try:
-                    tokens = client.generate(**request)
+                    tokens = model.generate(**request)
                     problem = "" if tokens.shape == (1, steps) and (tokens >= 0).all() else f"bad tokens {tokens}"
                 except serving_client.ClientError as error:
                     problem = repr(error)
@@ -236,23 +239,24 @@ def main(argv: list[str] | None = None) -> int:
         timings.append(Timing("(2) tutorial loop: model.predict on a 64-step window", 1000 * per_step * args.steps,
                               f"timed over {measured} steps, x{args.steps / measured:g}"))
 
-        with serving_server.start_subprocess([MODEL_NAME], model_base_path=served) as running:
+        with start_subprocess([MODEL_NAME], model_base_path=served) as running:
             client = serving_client.connect(running.grpc_address, MODEL_NAME)
+            served_model = TokenModel(client)
             try:
-                serving_client.sample_melodies(client, [primer], 4, SETTINGS, [SEED])  # warm the channel
+                sample_melodies(served_model, [primer], 4, SETTINGS, [SEED])  # warm the channel
                 seconds, client_tokens = timed(
-                    lambda: serving_client.sample_melodies(client, [primer], args.steps, SETTINGS, [SEED]), 1)
+                    lambda: sample_melodies(served_model, [primer], args.steps, SETTINGS, [SEED]), 1)
                 per_step_ms = 1000 * seconds / (len(primer) + args.steps - 1)
                 timings.append(Timing("(3) client-side sampling over `step` (gRPC)", 1000 * seconds,
                                       f"{per_step_ms:.2f} ms per step call"))
                 single = generate_request([primer], args.steps, [SEED])
-                client.generate(**single)
-                seconds, server_tokens = timed(lambda: client.generate(**single), args.repeats)
+                served_model.generate(**single)
+                seconds, server_tokens = timed(lambda: served_model.generate(**single), args.repeats)
                 timings.append(Timing("(4) `generate` through the server (gRPC)", 1000 * seconds,
                                       f"median of {args.repeats}"))
                 batch = generate_request([primer] * args.batch, args.steps, list(range(args.batch)))
-                client.generate(**batch)
-                seconds, _ = timed(lambda: client.generate(**batch), max(1, args.repeats // 2))
+                served_model.generate(**batch)
+                seconds, _ = timed(lambda: served_model.generate(**batch), max(1, args.repeats // 2))
                 timings.append(Timing(f"(5) {args.batch} melodies in one `generate` call", 1000 * seconds / args.batch,
                                       f"{60 * args.batch / seconds:,.0f} melodies/min"))
                 same = list(server_tokens[0]) == client_tokens[0]

@@ -5,7 +5,8 @@
     folkgen models
     folkgen vae sample|reconstruct|interpolate ...   (see serving/vae_cli.py)
 
-Bad input ends with one line ``folkgen: error: ...`` and a non-zero exit status.
+Each command parses its flags into typed settings and calls one library function of
+``serving.generation``. Bad input ends with one line ``folkgen: error: ...`` and a non-zero exit status.
 """
 from __future__ import annotations
 
@@ -25,8 +26,10 @@ from preprocessing.melody.events import EncodingError
 from serving import client as model_client
 from serving import vae_cli
 from serving.contract.sampling import GREEDY, SamplingSettings
+from serving.generation.codecs import DEFAULT_CHARACTER_STEPS, DEFAULT_STEPS, stated_kind
 from serving.generation.primers import NAMED_PRIMERS, PrimerSource
-from serving.generation.tokens import DEFAULT_CHARACTER_STEPS, DEFAULT_STEPS, SAMPLING_MODES, GenerationConfig, generate
+from serving.generation.token_model import MissingModelKindError
+from serving.generation.tokens import SAMPLING_MODES, GeneratedMelody, GenerationConfig, generate
 from serving.music import render
 from serving.music.notation import parse_key, parse_meter
 
@@ -45,6 +48,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The flags of every ``folkgen`` command."""
     parser = _OneLineParser(prog="folkgen", description="Generate folk melodies with a served model.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
 
@@ -73,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="client: loop over the step signature here; server: the generate signature")
     _add_server_flags(gen)
 
-    models = commands.add_parser("models", help="list served models, versions and signatures")
+    models = commands.add_parser("models", help="list served models, their kinds, versions and signatures")
     models.add_argument("--model", action="append", help="model name (repeatable; default: those in --config)")
     models.add_argument("--config", default=DEFAULT_MODELS_CONFIG, help="a models.config naming the models")
     _add_server_flags(models)
@@ -122,10 +126,12 @@ def config_from_args(args: argparse.Namespace) -> GenerationConfig:
 
 
 def _server(args: argparse.Namespace) -> str:
+    """The --server flag, or the default address of the transport."""
     return args.server or (DEFAULT_REST_SERVER if args.rest else DEFAULT_GRPC_SERVER)
 
 
 def _generate(args: argparse.Namespace) -> int:
+    """``folkgen generate``: the flags as a GenerationConfig, one ``generate`` call, a summary table."""
     config = config_from_args(args)
     retry = model_client.RetryPolicy(timeout_s=args.timeout)
     client = model_client.connect(_server(args), args.model, args.rest, args.version, retry)
@@ -145,7 +151,8 @@ def _generate(args: argparse.Namespace) -> int:
     return EXIT_ERROR if len(failed) == len(results) else 0
 
 
-def _summary(results, config: GenerationConfig) -> Table:
+def _summary(results: list[GeneratedMelody], config: GenerationConfig) -> Table:
+    """One row per melody: seed, notes, quarters, bars, files (or why it was not rendered)."""
     table = Table(title=f"{len(results)} melodies in {config.out_dir}")
     for column in ("seed", "notes", "quarters", "bars"):
         table.add_column(column)
@@ -162,21 +169,36 @@ def _summary(results, config: GenerationConfig) -> Table:
 
 
 def _list_models(args: argparse.Namespace) -> int:
+    """``folkgen models``: each named model's kind (as its export states it), versions and signatures."""
     names = args.model or _names_in_config(args.config)
     table = Table(title=f"models at {_server(args)}")
-    for column in ("model", "version", "state", "signatures"):
+    for column in ("model", "kind", "version", "state", "signatures"):
         table.add_column(column)
     for name in names:
         try:
             (_, statuses, signatures), = model_client.list_models(_server(args), [name], args.rest)
         except model_client.ModelNotFoundError:
-            table.add_row(name, "-", "not served", "")
+            table.add_row(name, "-", "-", "not served", "")
             continue
+        kind = _model_kind(args, name) if signatures else "-"
         for status in statuses:
-            table.add_row(name, str(status.version), status.state + (f" ({status.error})" if status.error else ""),
+            table.add_row(name, kind, str(status.version), status.state + (f" ({status.error})" if status.error else ""),
                           ", ".join(sorted(signatures)))
     Console().print(table)
     return 0
+
+
+def _model_kind(args: argparse.Namespace, name: str) -> str:
+    """The kind the served model states, or why it states none."""
+    client = model_client.connect(_server(args), name, args.rest, retry=model_client.RetryPolicy(timeout_s=args.timeout))
+    try:
+        return stated_kind(client)
+    except MissingModelKindError:
+        return "not stated (re-export it)"
+    except ValueError:
+        return "-"
+    finally:
+        client.close()
 
 
 def _names_in_config(path: str) -> list[str]:

@@ -2,9 +2,9 @@
 
 `GrpcModelClient` speaks PredictionService / ModelService through the official
 tensorflow-serving-api stubs; `RestModelClient` speaks TF Serving's REST API with urllib. Both
-retry UNAVAILABLE with exponential backoff, give every call a deadline, and learn the vocabulary
-from the model's `vocabulary` signature. `sample_melodies` is the client-side sampling loop of
-`serving/README.md`, batching the rows of several melodies into one `step` call.
+retry UNAVAILABLE with exponential backoff, give every call a deadline, and read a model's
+signatures from its metadata. They know nothing of model kinds: the token-model and VAE calls
+built on `predict` live in `serving.generation` (`token_model.TokenModel`, `vae.VaeModel`).
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from functools import cached_property
 
 import grpc
 import numpy as np
-from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -28,12 +27,10 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving.contract.sampling import SamplingSettings, choose, uniform
-from serving.tensors import array_from_proto, fill_proto
+from serving.tensors import Signature, array_from_proto, fill_proto, infos_from_json, infos_from_proto
 
 logger = logging.getLogger(__name__)
 
-TOKEN_SIGNATURES = ("vocabulary", "step", "generate")
 _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
@@ -58,19 +55,9 @@ class RequestRejectedError(ClientError):
 
 
 @dataclass(frozen=True)
-class TensorInfo:
-    dtype: str  # "DT_INT32"
-    shape: tuple[int, ...]  # -1 for an unknown dimension
-
-
-@dataclass(frozen=True)
-class Signature:
-    inputs: dict[str, TensorInfo]
-    outputs: dict[str, TensorInfo]
-
-
-@dataclass(frozen=True)
 class VersionStatus:
+    """One version of a served model and its state."""
+
     version: int
     state: str  # "AVAILABLE", "LOADING", ...
     error: str = ""
@@ -90,7 +77,7 @@ class RetryPolicy:
 
 
 class ModelClient:
-    """What both transports share: the token-model calls built on `predict` and `metadata`."""
+    """What both transports share: `predict`, `metadata` and `status` of one model, with retries."""
 
     address: str
     model: str
@@ -104,6 +91,7 @@ class ModelClient:
 
     # Transport-specific -------------------------------------------------------------------
     def predict(self, signature: str, inputs: dict[str, np.ndarray], timeout_s: float | None = None) -> dict[str, np.ndarray]:
+        """Runs ``signature`` on ``inputs``; the outputs by name."""
         raise NotImplementedError
 
     def metadata(self) -> dict[str, Signature]:
@@ -117,55 +105,22 @@ class ModelClient:
     def close(self) -> None:
         """Releases the connection."""
 
-    # Token-model calls ----------------------------------------------------------------------
+    # Shared -------------------------------------------------------------------------------
     def unavailable_message(self) -> str:
         return f"no model server answers at {self.address}: start one with `make serve`"
 
     @cached_property
     def signatures(self) -> dict[str, Signature]:
+        """The model's signatures by name (cached)."""
         return self.metadata()
 
     def require_signature(self, name: str) -> Signature:
         """The signature, or MissingSignatureError naming the model and the signature."""
         if name not in self.signatures:
             raise MissingSignatureError(
-                f"model {self.model!r} has no {name!r} signature (it has {', '.join(sorted(self.signatures)) or 'none'}); "
-                f"token models need {', '.join(TOKEN_SIGNATURES)}")
+                f"model {self.model!r} has no {name!r} signature "
+                f"(it has {', '.join(sorted(self.signatures)) or 'none'})")
         return self.signatures[name]
-
-    @cached_property
-    def state_size(self) -> int:
-        """S, the flattened recurrent state size, from the `step` signature."""
-        return self.require_signature("step").inputs["state"].shape[-1]
-
-    @cached_property
-    def symbols(self) -> list[str]:
-        """The vocabulary in index order (cached)."""
-        return self.vocabulary()
-
-    def vocabulary(self) -> list[str]:
-        """The model's symbols, in index order, from its `vocabulary` signature."""
-        self.require_signature("vocabulary")
-        symbols = self.predict("vocabulary", {})["symbols"]
-        return [symbol.decode("utf-8") if isinstance(symbol, bytes) else str(symbol) for symbol in symbols.tolist()]
-
-    def step(self, tokens: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """tokens int32 `[B]`, state float32 `[B, S]` -> (logits float32 `[B, V]`, state `[B, S]`)."""
-        self.require_signature("step")
-        outputs = self.predict("step", {"token": np.asarray(tokens, np.int32),
-                                        "state": np.asarray(state, np.float32)})
-        return outputs["logits"].astype(np.float32, copy=False), outputs["state"].astype(np.float32, copy=False)
-
-    def generate(self, primer: np.ndarray, primer_length: np.ndarray, steps: np.ndarray,
-                 temperature: np.ndarray, top_k: np.ndarray, top_p: np.ndarray, seed: np.ndarray) -> np.ndarray:
-        """Server-side sampling: every input has the batch dimension `[B]` (primer `[B, P]`);
-        returns int32 tokens `[B, max(steps)]`, -1 past a row's steps."""
-        self.require_signature("generate")
-        inputs = {"primer": np.asarray(primer, np.int32), "primer_length": np.asarray(primer_length, np.int32),
-                  "steps": np.asarray(steps, np.int32), "temperature": np.asarray(temperature, np.float32),
-                  "top_k": np.asarray(top_k, np.int32), "top_p": np.asarray(top_p, np.float32),
-                  "seed": np.asarray(seed, np.int32)}
-        return self.predict("generate", inputs, self.retry.generate_timeout_s)["tokens"]
 
     def _with_retries(self, call: Callable[[], object], is_unavailable: Callable[[Exception], bool]):
         for backoff in self.retry.backoffs() + [None]:
@@ -237,7 +192,7 @@ class GrpcModelClient(ModelClient):
         response = self._call(self._predictions.GetModelMetadata, request, self.retry.timeout_s)
         definitions = get_model_metadata_pb2.SignatureDefMap()
         response.metadata["signature_def"].Unpack(definitions)
-        return {name: Signature(_infos_from_proto(d.inputs), _infos_from_proto(d.outputs))
+        return {name: Signature(infos_from_proto(d.inputs), infos_from_proto(d.outputs))
                 for name, d in definitions.signature_def.items() if not name.startswith("__")}
 
     def status(self) -> list[VersionStatus]:
@@ -291,7 +246,7 @@ class RestModelClient(ModelClient):
     def metadata(self) -> dict[str, Signature]:
         answer = self._request(self._url("/metadata"), None, self.retry.timeout_s)
         definitions = answer["metadata"]["signature_def"]["signature_def"]
-        return {name: Signature(_infos_from_json(d.get("inputs", {})), _infos_from_json(d.get("outputs", {})))
+        return {name: Signature(infos_from_json(d.get("inputs", {})), infos_from_json(d.get("outputs", {})))
                 for name, d in definitions.items() if not name.startswith("__")}
 
     def status(self) -> list[VersionStatus]:
@@ -318,55 +273,6 @@ def list_models(address: str, names: Sequence[str], rest: bool = False) -> list[
         finally:
             client.close()
     return listed
-
-
-def sample_melodies(client: ModelClient, primers: Sequence[Sequence[int]], steps: int,
-                    settings: SamplingSettings, seeds: Sequence[int],
-                    on_step: Callable[[int, int], None] | None = None) -> list[list[int]]:
-    """Client-side sampling over `step`: every melody's rows go in one `step` call per time step.
-
-    Each row feeds its primer from the zero state, then samples `steps` tokens with
-    ``uniform(seed, i)`` (the same tokens as `generate` for the same seed). ``on_step(done,
-    total)`` reports progress. Returns the sampled tokens per melody (primer excluded).
-    """
-    if len(primers) != len(seeds):
-        raise ValueError(f"{len(primers)} primers but {len(seeds)} seeds")
-    if any(len(primer) < 1 for primer in primers):
-        raise ValueError("every primer needs at least one token")
-    rows = len(primers)
-    lengths = [len(primer) for primer in primers]
-    logits = np.zeros((rows, len(client.symbols)), np.float32)
-    state = np.zeros((rows, client.state_size), np.float32)
-    sampled: list[list[int]] = [[] for _ in range(rows)]
-    total = max(lengths) + steps
-    for t in range(total):
-        fed = np.zeros(rows, np.int32)
-        for row in range(rows):
-            index = t - lengths[row]
-            if index < 0:
-                fed[row] = primers[row][t]
-            elif index < steps:
-                fed[row] = choose(logits[row], settings.temperature, settings.top_k, settings.top_p,
-                                  uniform(seeds[row], index))
-                sampled[row].append(int(fed[row]))
-        # A row needs the model while it still has a token to sample after this one.
-        active = np.array([t - lengths[row] < steps - 1 for row in range(rows)])
-        if active.any():
-            logits[active], state[active] = client.step(fed[active], state[active])
-        if on_step is not None:
-            on_step(t + 1, total)
-    return sampled
-
-
-def _infos_from_proto(tensors) -> dict[str, TensorInfo]:
-    return {name: TensorInfo(types_pb2.DataType.Name(info.dtype), tuple(dim.size for dim in info.tensor_shape.dim))
-            for name, info in tensors.items()}
-
-
-def _infos_from_json(tensors: dict) -> dict[str, TensorInfo]:
-    return {name: TensorInfo(info.get("dtype", ""),
-                             tuple(int(dim.get("size", -1)) for dim in info.get("tensor_shape", {}).get("dim", [])))
-            for name, info in tensors.items()}
 
 
 def _rest_error_message(error: urllib.error.HTTPError) -> str:

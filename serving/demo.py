@@ -5,7 +5,7 @@
 Starts ``python -m serving.server`` on free ports in the background, generates melodies from each
 token model with client-side sampling (the timestep LSTMs from the primer "Ah vous dirais-je
 maman", the character model from an ABC header of a jig in D), samples melodies from the notes
-and rhythms VAEs (``folkgen vae sample``), writes them under ``OUT/<model>/`` and ``OUT/vae/``,
+and rhythms VAEs (as ``folkgen vae sample``), writes them under ``OUT/<model>/`` and ``OUT/vae/``,
 prints where they are, and stops the server (on errors too).
 """
 from __future__ import annotations
@@ -21,17 +21,19 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from serving import cli
 from serving import client as model_client
+from serving.contract import signatures as sig
 from serving.contract import versions
 from serving.contract.sampling import SamplingSettings
-from serving.generation.primers import PrimerSource, is_character_vocabulary
-from serving.generation.tokens import GenerationConfig, generate
-from serving.server import start_subprocess
+from serving.generation import vae_melodies
+from serving.generation.primers import PrimerSource
+from serving.generation.token_model import TokenModel
+from serving.generation.tokens import GeneratedMelody, GenerationConfig, generate
+from serving.model_server.launcher import start_subprocess
 
 DEFAULT_MODELS = ("lstm_erk", "lstm_han", "abc_irish")
 DEFAULT_VAES = ("vae_notes_erk", "vae_rhythms_erk")
-# A character model starts from an ABC header (and samples generation.DEFAULT_CHARACTER_STEPS);
+# A character model starts from an ABC header (and samples codecs.DEFAULT_CHARACTER_STEPS);
 # top-p 0.9 is the setting under which abc_irish's tunes parse and fill their bars
 # (saved_models/README.md).
 ABC_PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
@@ -58,7 +60,7 @@ def write_models_config(saved_models: Path, names: Sequence[str], path: Path) ->
 
 
 def run_demo(saved_models: Path, out_dir: Path, names: Sequence[str], num: int, steps: int, seed: int,
-             vaes: Sequence[str] = ()) -> dict[str, list]:
+             vaes: Sequence[str] = ()) -> dict[str, list[GeneratedMelody]]:
     """Serves ``names`` (and the notes and rhythms VAEs ``vaes``, if given) from ``saved_models``,
     writes ``num`` melodies per model under ``out_dir``; returns the GeneratedMelody results per
     token model."""
@@ -85,8 +87,8 @@ def run_demo(saved_models: Path, out_dir: Path, names: Sequence[str], num: int, 
 def _generation_config(client: model_client.ModelClient, out_dir: Path, num: int, steps: int,
                        seed: int) -> GenerationConfig:
     """The demo's settings: the twinkle primer, or an ABC header and the default steps for a
-    character model."""
-    characters = is_character_vocabulary(client.symbols)
+    character model (the kind the export states)."""
+    characters = TokenModel(client).model_kind == sig.TOKEN_CHARACTERS
     return GenerationConfig(
         primer=PrimerSource(abc=ABC_PRIMER) if characters else PrimerSource(name="twinkle"),
         steps=None if characters else steps, num=num,
@@ -94,14 +96,21 @@ def _generation_config(client: model_client.ModelClient, out_dir: Path, num: int
 
 
 def _sample_vaes(address: str, vaes: Sequence[str], out_dir: Path, num: int, seed: int) -> None:
-    """``folkgen vae sample`` against the demo's server; RuntimeError if it fails."""
-    code = cli.main(["vae", "sample", "--server", address, "--notes-model", vaes[0], "--rhythms-model", vaes[1],
-                     "--num", str(num), "--seed", str(seed), "--out", str(out_dir)])
-    if code != 0:
-        raise RuntimeError(f"folkgen vae sample with {list(vaes)} failed (exit {code})")
+    """``num`` melodies from the notes VAE ``vaes[0]`` and rhythms VAE ``vaes[1]``; RuntimeError if one fails."""
+    clients = [model_client.GrpcModelClient(address, name) for name in vaes]
+    try:
+        rendered = vae_melodies.sample(vae_melodies.vae_pair(*clients), num, seed,
+                                       vae_melodies.VaeSettings(out_dir=str(out_dir)))
+    finally:
+        for client in clients:
+            client.close()
+    failed = [melody for melody in rendered if melody.error]
+    if failed:
+        raise RuntimeError(f"VAE melody {failed[0].name} from {list(vaes)} not written: {failed[0].error}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m serving.demo`."""
     parser = argparse.ArgumentParser(prog="python -m serving.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--saved-models", type=Path, default=Path("saved_models"))
     parser.add_argument("--out", type=Path, default=Path("out/demo"))
@@ -133,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _names(text: str) -> list[str]:
+    """A comma-separated list of names."""
     return [name.strip() for name in text.split(",") if name.strip()]
 
 

@@ -2,10 +2,12 @@
 
 REST follows TF Serving's JSON API: numbers as JSON numbers, strings as UTF-8 JSON strings, or
 `{"b64": "..."}` objects for arbitrary bytes (on input, and on output for bytes that are not UTF-8).
+The metadata of a signature (`Signature`, `TensorInfo`) is read from either form too.
 """
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -158,3 +160,31 @@ def _nested_map(value: Any) -> Any:
         return [_nested_map(item) for item in value]
     return _json_scalar(value)
 
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """The dtype and shape of one signature input or output."""
+
+    dtype: str  # "DT_INT32"
+    shape: tuple[int, ...]  # -1 for an unknown dimension
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A signature's inputs and outputs by name."""
+
+    inputs: dict[str, TensorInfo]
+    outputs: dict[str, TensorInfo]
+
+
+def infos_from_proto(tensors) -> dict[str, TensorInfo]:
+    """A SignatureDef's inputs or outputs (proto map) -> TensorInfo by name."""
+    return {name: TensorInfo(types_pb2.DataType.Name(info.dtype), tuple(dim.size for dim in info.tensor_shape.dim))
+            for name, info in tensors.items()}
+
+
+def infos_from_json(tensors: dict) -> dict[str, TensorInfo]:
+    """A REST metadata answer's inputs or outputs -> TensorInfo by name."""
+    return {name: TensorInfo(info.get("dtype", ""),
+                             tuple(int(dim.get("size", -1)) for dim in info.get("tensor_shape", {}).get("dim", [])))
+            for name, info in tensors.items()}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import mido
 
-from serving.server import start_subprocess
+from serving.model_server.launcher import start_subprocess
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

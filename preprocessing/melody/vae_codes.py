@@ -2,13 +2,18 @@
 ``rhythms`` (index of the duration in ``ACCEPTABLE_DURATIONS``), one code per event."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from preprocessing.melody.events import ACCEPTABLE_DURATIONS, EncodingError, Event, duration_code
 
+logger = logging.getLogger(__name__)
+
 NOTE_MIN = 50
 NOTE_MAX = 97
 NOTE_REST = 99
+# What to do with a sequence longer than a VAE's fixed length: keep its start (with a warning) or refuse it.
+OVERFLOW_POLICIES = ("truncate", "refuse")
 
 
 def encode_notes(events: Sequence[Event]) -> list[int]:
@@ -52,3 +57,32 @@ def decode_vae(notes: Sequence[int], rhythms: Sequence[int]) -> list[Event]:
             )
         events.append(Event(None if note == NOTE_REST else int(note), ACCEPTABLE_DURATIONS[rhythm]))
     return events
+
+
+def check_overflow_policy(overflow: str) -> str:
+    """``overflow`` if it is one of ``OVERFLOW_POLICIES``, else ValueError naming it."""
+    if overflow not in OVERFLOW_POLICIES:
+        raise ValueError(f"unknown overflow policy {overflow!r}; expected one of {OVERFLOW_POLICIES}")
+    return overflow
+
+
+def fit_codes(codes: Sequence[int], length: int, pad_code: int, overflow: str = "truncate",
+              source: str = "the sequence", what: str = "events", limit: str = "") -> list[int]:
+    """Codes ``[n]`` -> ``[length]``: padded with ``pad_code``, or cut to ``length`` with a warning
+    (``overflow="truncate"``), or ValueError naming ``source`` (``overflow="refuse"``).
+
+    ``what`` names the codes (``"notes events"``) and ``limit`` the length (default
+    ``"length=L"``; ``"the VAE length L"``) in the warning and the error.
+    """
+    check_overflow_policy(overflow)
+    if length < 1:
+        raise ValueError(f"length must be >= 1, got {length}")
+    limit = limit or f"length={length}"
+    codes = [int(code) for code in codes]
+    if len(codes) > length:
+        if overflow == "refuse":
+            raise ValueError(f"{source} has {len(codes)} {what}, more than {limit} "
+                             f"(overflow 'truncate' keeps the first {length})")
+        logger.warning("%s has %d %s; only the first %d are encoded (%s)", source, len(codes), what, length, limit)
+        codes = codes[:length]
+    return codes + [pad_code] * (length - len(codes))

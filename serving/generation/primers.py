@@ -1,8 +1,9 @@
 """Primers: what a melody starts from, encoded for a model's vocabulary.
 
 Timestep models (symbols ``/``, ``_``, ``r``, MIDI pitches) get timestep symbols in C major /
-A minor, after a ``/`` that marks the start of a song. Character models (every symbol one
-character: the ABC model) get ABC text, encoded character by character.
+A minor, after a ``/`` that marks the start of a song (``timestep_primer``). Character models
+(the ABC model) get ABC text, encoded character by character (``abc_primer``). Which one a model
+gets is its codec's choice (``serving.generation.codecs``), from the kind the export states.
 """
 from __future__ import annotations
 
@@ -45,23 +46,28 @@ class PrimerSource:
         return next(f"{field} {value!r}" for field, value in vars(self).items() if value is not None)
 
 
-def is_character_vocabulary(vocabulary: Sequence[str]) -> bool:
-    """True for a character model (every symbol is one character); timestep vocabularies hold
-    multi-character MIDI pitches."""
-    return all(len(symbol) == 1 for symbol in vocabulary)
-
-
-def primer_symbols(source: PrimerSource, vocabulary: Sequence[str]) -> list[str]:
-    """The primer as the model's symbols (not yet checked against the vocabulary)."""
-    if is_character_vocabulary(vocabulary):
-        return list(_primer_abc(source))
+def timestep_primer(source: PrimerSource) -> list[str]:
+    """A timestep model's primer: the symbols given, or ``/`` and the events as 16th-note symbols
+    (not yet checked against the vocabulary)."""
     if source.symbols is not None:
         symbols = source.symbols.split()
         if not symbols:
             raise ValueError(f"primer {source.symbols!r} holds no symbol")
         return symbols
-    events = _primer_events(source)
-    return [DELIMITER] + _timestep_symbols(events)
+    return [DELIMITER] + _timestep_symbols(_primer_events(source))
+
+
+def abc_primer(source: PrimerSource) -> str:
+    """A character model's primer: ABC text, normalised like its training data where complete."""
+    if source.symbols is not None or source.abc is not None:
+        return source.symbols if source.symbols is not None else source.abc
+    if source.name is not None:
+        return _open_tune(list(_primer_events(source)), C_MAJOR, COMMON_TIME)
+    if source.file.lower().endswith(".abc"):
+        return normalise_abc(read_text_file(source.file))
+    score = score_reader.parse_music_file(source.file)
+    events = score_reader.melody_events(score, f"primer {source.describe()}")
+    return _open_tune(events, score_reader.declared_key(score), score_reader.declared_meter(score) or COMMON_TIME)
 
 
 def encode(symbols: Sequence[str], vocabulary: Sequence[str]) -> list[int]:
@@ -98,19 +104,6 @@ def _score(source: PrimerSource):
     if source.abc is not None:
         return score_reader.parse_abc_text(source.abc)
     return score_reader.parse_music_file(source.file)
-
-
-def _primer_abc(source: PrimerSource) -> str:
-    """A character model's primer: ABC text, normalised like its training data where complete."""
-    if source.symbols is not None or source.abc is not None:
-        return source.symbols if source.symbols is not None else source.abc
-    if source.name is not None:
-        return _open_tune(list(_primer_events(source)), C_MAJOR, COMMON_TIME)
-    if source.file.lower().endswith(".abc"):
-        return normalise_abc(read_text_file(source.file))
-    score = score_reader.parse_music_file(source.file)
-    events = score_reader.melody_events(score, f"primer {source.describe()}")
-    return _open_tune(events, score_reader.declared_key(score), score_reader.declared_meter(score) or COMMON_TIME)
 
 
 def _open_tune(events: list[Event], key: Key, meter: Meter) -> str:

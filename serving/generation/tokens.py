@@ -1,6 +1,9 @@
-"""Generate melodies from a served model and write them: primer -> tokens -> Melody -> files.
+"""Generate melodies from a served token model and write them: primer -> tokens -> Melody -> files.
 
-The library side of ``folkgen generate`` and of the demo.
+The library side of ``folkgen generate`` and of the demo: ``generate`` reads the model's stated
+kind once, takes that kind's codec (``serving.generation.codecs``), samples on the client
+(``sample_melodies``, the loop of ``serving/README.md`` over ``step``) or on the server
+(``generate``), and writes the files.
 """
 from __future__ import annotations
 
@@ -11,23 +14,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from preprocessing.melody.abc_text import first_abc_tune
-from serving.client import ModelClient, sample_melodies
-from serving.contract.sampling import SamplingSettings
-from serving.generation import primers
-from serving.generation.primers import PrimerSource
+from serving.client import ModelClient
+from serving.contract.sampling import SamplingSettings, choose, uniform
+from serving.generation.codecs import TokenCodec, model_codec
+from serving.generation.output import check_output
+from serving.generation.primers import PrimerSource, encode
+from serving.generation.token_model import TokenModel
 from serving.music import render
-from serving.music.notation import C_MAJOR, COMMON_TIME, Key, Meter
+from serving.music.notation import Key, Meter
 
 logger = logging.getLogger(__name__)
 
 SAMPLING_MODES = ("client", "server")
-
-
-# Tokens sampled per melody when the config names none: 16 bars of 4/4 for a timestep model;
-# for a character model, room for a whole tune (the Irish corpus's average about 260 characters).
-DEFAULT_STEPS = 256
-DEFAULT_CHARACTER_STEPS = 800
 
 
 @dataclass(frozen=True)
@@ -56,11 +54,7 @@ class GenerationConfig:
             raise ValueError(f"unknown sampling {self.sampling!r}; expected one of {SAMPLING_MODES}")
         if not -2**31 <= self.seed <= 2**31 - self.num:
             raise ValueError(f"seed must fit in int32, got {self.seed!r}")
-        unknown = [name for name in self.formats if name not in render.FORMATS]
-        if unknown:
-            raise ValueError(f"unknown format {unknown[0]!r}; expected some of {', '.join(render.FORMATS)}")
-        if self.tempo_bpm <= 0:
-            raise ValueError(f"tempo must be > 0, got {self.tempo_bpm!r}")
+        check_output(self.formats, self.tempo_bpm)
 
 
 @dataclass(frozen=True)
@@ -77,30 +71,70 @@ class GeneratedMelody:
 
 def generate(client: ModelClient, config: GenerationConfig, name: str,
              on_step: Callable[[int, int], None] | None = None) -> list[GeneratedMelody]:
-    """Samples ``config.num`` melodies from ``client``'s model and writes them as ``name_seedN.*``."""
-    vocabulary = client.symbols
-    characters = primers.is_character_vocabulary(vocabulary)
-    primer = primers.primer_symbols(config.primer, vocabulary)
-    primer_ids = primers.encode(primer, vocabulary)
+    """Samples ``config.num`` melodies from ``client``'s model and writes them as ``name_seedN.*``.
+
+    ``on_step(done, total)`` reports progress. MissingModelKindError when the export states no kind.
+    """
+    model = TokenModel(client)
+    codec = model_codec(model)
+    vocabulary = model.symbols
+    primer = codec.primer_symbols(config.primer)
+    primer_ids = encode(primer, vocabulary)
     seeds = [config.seed + offset for offset in range(config.num)]
-    steps = config.steps or (DEFAULT_CHARACTER_STEPS if characters else DEFAULT_STEPS)
+    steps = config.steps or codec.default_steps
     if config.sampling == "client":
-        sampled = sample_melodies(client, [primer_ids] * config.num, steps, config.settings, seeds, on_step)
+        sampled = sample_melodies(model, [primer_ids] * config.num, steps, config.settings, seeds, on_step)
     else:
-        sampled = _sample_on_server(client, primer_ids, steps, config.settings, seeds)
+        sampled = _sample_on_server(model, primer_ids, steps, config.settings, seeds)
         if on_step is not None:
             on_step(1, 1)
-    results = []
-    for seed, ids in zip(seeds, sampled):
-        tokens = primer + [vocabulary[index] for index in ids]
-        results.append(_write(tokens, len(primer), seed, config, f"{name}_seed{seed}", characters))
-    return results
+    return [_write(primer + [vocabulary[index] for index in ids], len(primer), seed, config, f"{name}_seed{seed}", codec)
+            for seed, ids in zip(seeds, sampled)]
 
 
-def _sample_on_server(client: ModelClient, primer_ids: list[int], steps: int, settings: SamplingSettings,
+def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: int,
+                    settings: SamplingSettings, seeds: Sequence[int],
+                    on_step: Callable[[int, int], None] | None = None) -> list[list[int]]:
+    """Client-side sampling over `step`: every melody's rows go in one `step` call per time step.
+
+    Each row feeds its primer from the zero state, then samples `steps` tokens with
+    ``uniform(seed, i)`` (the same tokens as `generate` for the same seed). ``on_step(done,
+    total)`` reports progress. Returns the sampled tokens per melody (primer excluded).
+    """
+    if len(primers) != len(seeds):
+        raise ValueError(f"{len(primers)} primers but {len(seeds)} seeds")
+    if any(len(primer) < 1 for primer in primers):
+        raise ValueError("every primer needs at least one token")
+    rows = len(primers)
+    lengths = [len(primer) for primer in primers]
+    logits = np.zeros((rows, len(model.symbols)), np.float32)
+    state = np.zeros((rows, model.state_size), np.float32)
+    sampled: list[list[int]] = [[] for _ in range(rows)]
+    total = max(lengths) + steps
+    for t in range(total):
+        fed = np.zeros(rows, np.int32)
+        for row in range(rows):
+            index = t - lengths[row]
+            if index < 0:
+                fed[row] = primers[row][t]
+            elif index < steps:
+                fed[row] = choose(logits[row], settings.temperature, settings.top_k, settings.top_p,
+                                  uniform(seeds[row], index))
+                sampled[row].append(int(fed[row]))
+        # A row needs the model while it still has a token to sample after this one.
+        active = np.array([t - lengths[row] < steps - 1 for row in range(rows)])
+        if active.any():
+            logits[active], state[active] = model.step(fed[active], state[active])
+        if on_step is not None:
+            on_step(t + 1, total)
+    return sampled
+
+
+def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, settings: SamplingSettings,
                       seeds: Sequence[int]) -> list[list[int]]:
+    """Server-side sampling over `generate`: one request, one row per seed."""
     rows = len(seeds)
-    tokens = client.generate(
+    tokens = model.generate(
         primer=np.tile(np.asarray(primer_ids, np.int32), (rows, 1)),
         primer_length=np.full(rows, len(primer_ids)), steps=np.full(rows, steps),
         temperature=np.full(rows, settings.temperature), top_k=np.full(rows, settings.top_k),
@@ -109,27 +143,22 @@ def _sample_on_server(client: ModelClient, primer_ids: list[int], steps: int, se
 
 
 def _write(tokens: list[str], primer_length: int, seed: int, config: GenerationConfig, stem: str,
-           characters: bool) -> GeneratedMelody:
+           codec: TokenCodec) -> GeneratedMelody:
     """Renders one melody; a melody that cannot be rendered keeps its tokens (as text) and the error."""
     try:
-        if characters:
-            primer_text = "".join(tokens[:primer_length])
-            text, _ = first_abc_tune(primer_text + "".join(tokens[primer_length:]), search_from=len(primer_text))
-            melody = render.melody_from_abc(text, config.key, config.meter, title=stem)
-        else:
-            melody = render.melody_from_timesteps(tokens, primer_length, config.key or C_MAJOR,
-                                                  config.meter or COMMON_TIME, title=stem)
+        melody = codec.melody(tokens, primer_length, config.key, config.meter, title=stem)
         paths = render.write_formats(melody, config.formats, config.out_dir, stem, config.tempo_bpm)
         return GeneratedMelody(seed, tuple(tokens), primer_length, paths, melody)
     except ValueError as error:
-        path = _save_tokens(tokens, characters, config.out_dir, stem)
+        path = _save_tokens(codec.tokens_text(tokens), config.out_dir, stem)
         logger.warning("melody %s not rendered (%s); its tokens are in %s", stem, error, path)
         return GeneratedMelody(seed, tuple(tokens), primer_length, {"tokens": path}, None, str(error))
 
 
-def _save_tokens(tokens: list[str], characters: bool, out_dir: str, stem: str) -> str:
+def _save_tokens(text: str, out_dir: str, stem: str) -> str:
+    """Writes ``OUT/<stem>.tokens.txt``; returns its path."""
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, f"{stem}.tokens.txt")
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write("".join(tokens) if characters else " ".join(tokens))
+        handle.write(text)
     return path

@@ -1,10 +1,10 @@
 """Client side of the served dense VAEs: one model for the notes, one for the rhythms.
 
-A VAE export answers ``info``, ``encode``, ``decode``, ``reconstruct`` and ``sample`` (see
-``trainer/vae_export.py``). ``VaeModel`` wraps a ``ModelClient`` with those calls; the functions
-below turn tunes into fixed-length code rows and code rows back into melodies, as the slides did:
-the note codes and the rhythm codes of one position make one event, and the melody stops where
-both are padding (a rest of a whole note). ``L`` is the model's fixed length, ``Z`` its latent size.
+A VAE export answers ``info``, ``encode``, ``decode``, ``reconstruct`` and ``sample``
+(``serving.contract.signatures``; its kind is ``info``'s ``kind``). ``VaeModel`` wraps a
+``ModelClient`` with those calls; the functions below turn tunes into fixed-length code rows and
+code rows back into melodies, as the slides did: the note codes and the rhythm codes of one
+position make one event, and the melody stops where both are padding (a rest of a whole note). ``L`` is the model's fixed length, ``Z`` its latent size.
 """
 from __future__ import annotations
 
@@ -18,24 +18,21 @@ import numpy as np
 
 from preprocessing.melody.events import Event
 from preprocessing.melody.keys import transpose_events
-from preprocessing.melody.vae_codes import decode_vae, encode_notes, encode_rhythms
+from preprocessing.melody.vae_codes import decode_vae, encode_notes, encode_rhythms, fit_codes
 from serving.client import ModelClient
+from serving.contract import signatures as sig
 from serving.music import score_reader
 from serving.music.notation import Key, Meter
 
 logger = logging.getLogger(__name__)
 
-NOTES = "notes"
-RHYTHMS = "rhythms"
-OVERFLOW_POLICIES = ("truncate", "refuse")
-VAE_SIGNATURES = ("info", "encode", "decode", "reconstruct", "sample")
 
 
 @dataclass(frozen=True)
 class VaeInfo:
     """What a VAE's ``info`` signature says about it."""
 
-    kind: str  # "notes" or "rhythms"
+    kind: str  # "notes" or "rhythms"; the model kind is sig.vae_model_kind(kind)
     output: str  # "sigmoid" or "categorical"
     length: int  # L
     latent_dim: int  # Z
@@ -71,37 +68,43 @@ class VaeModel:
     @cached_property
     def info(self) -> VaeInfo:
         """The model's ``info`` (cached); ValueError when the model is not a VAE."""
-        missing = [name for name in VAE_SIGNATURES if name not in self.client.signatures]
+        missing = [name for name in sig.VAE_SIGNATURES if name not in self.client.signatures]
         if missing:
             raise ValueError(f"model {self.name!r} is not a VAE: it has no {', '.join(map(repr, missing))} "
                              f"signature (it has {', '.join(sorted(self.client.signatures)) or 'none'})")
-        answer = self.client.predict("info", {})
-        return VaeInfo(kind=_text(answer["kind"]), output=_text(answer["output"]), length=int(answer["length"]),
-                       latent_dim=int(answer["latent_dim"]), alphabet=tuple(int(code) for code in answer["alphabet"]),
-                       pad_code=int(answer["pad_code"]))
+        answer = self.client.predict(sig.INFO, {})
+        return VaeInfo(kind=_text(answer[sig.KIND]), output=_text(answer[sig.OUTPUT]), length=int(answer[sig.LENGTH]),
+                       latent_dim=int(answer[sig.LATENT_DIM]),
+                       alphabet=tuple(int(code) for code in answer[sig.ALPHABET]), pad_code=int(answer[sig.PAD_CODE]))
 
-    def require_kind(self, kind: str, flag: str) -> VaeInfo:
-        """The info, or ValueError when the model models the other feature (notes vs rhythms)."""
-        info = self.info
-        if info.kind != kind:
-            raise ValueError(f"{flag} {self.name!r} is a {info.kind} VAE; {flag} needs a {kind} VAE")
-        return info
+    @property
+    def model_kind(self) -> str:
+        """The model kind the export states (``sig.VAE_NOTES`` or ``sig.VAE_RHYTHMS``)."""
+        return sig.vae_model_kind(self.info.kind)
+
+    def require_kind(self, model_kind: str, role: str) -> VaeInfo:
+        """The info, or ValueError naming ``role`` (e.g. ``--notes-model``) when the model is of another kind."""
+        if self.model_kind != model_kind:
+            wanted = model_kind.removeprefix("vae_")
+            raise ValueError(f"{role} {self.name!r} is a {self.info.kind} VAE; {role} needs a {wanted} VAE")
+        return self.info
 
     def sample(self, seeds: Sequence[int]) -> np.ndarray:
         """Seeds [B] -> valid codes int32 [B, L] decoded from z ~ N(0, I) drawn from each seed."""
-        return self._valid_codes(self.client.predict("sample", {"seed": np.asarray(seeds, np.int32)}))
+        return self._valid_codes(self.client.predict(sig.SAMPLE, {sig.SEED: np.asarray(seeds, np.int32)}))
 
     def encode(self, codes: np.ndarray) -> np.ndarray:
         """Codes int32 [B, L] -> the posterior means float32 [B, Z]."""
-        return np.asarray(self.client.predict("encode", {"codes": np.asarray(codes, np.int32)})["mean"], np.float32)
+        outputs = self.client.predict(sig.ENCODE, {sig.CODES: np.asarray(codes, np.int32)})
+        return np.asarray(outputs[sig.MEAN], np.float32)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Latents float32 [B, Z] -> valid codes int32 [B, L]."""
-        return self._valid_codes(self.client.predict("decode", {"z": np.asarray(z, np.float32)}))
+        return self._valid_codes(self.client.predict(sig.DECODE, {sig.Z: np.asarray(z, np.float32)}))
 
     def reconstruct(self, codes: np.ndarray) -> np.ndarray:
         """Codes int32 [B, L] -> valid codes int32 [B, L] decoded from the encoder's mean."""
-        return self._valid_codes(self.client.predict("reconstruct", {"codes": np.asarray(codes, np.int32)}))
+        return self._valid_codes(self.client.predict(sig.RECONSTRUCT, {sig.CODES: np.asarray(codes, np.int32)}))
 
     def _valid_codes(self, outputs: dict[str, np.ndarray]) -> np.ndarray:
         """Decoder outputs -> codes [B, L] in the alphabet.
@@ -109,12 +112,12 @@ class VaeModel:
         A sigmoid VAE's rounded codes may fall between valid ones (98 for notes): each position
         takes the valid code nearest to its de-normalised value instead.
         """
-        codes = np.asarray(outputs["codes"], np.int32)
+        codes = np.asarray(outputs[sig.CODES], np.int32)
         if self.info.output != "sigmoid":
             return codes
         alphabet = np.asarray(self.info.alphabet, np.float32)
         low, high = alphabet.min(), alphabet.max()
-        values = np.asarray(outputs["values"], np.float32) * (high - low) + low
+        values = np.asarray(outputs[sig.VALUES], np.float32) * (high - low) + low
         nearest = alphabet[np.argmin(np.abs(values[..., None] - alphabet), axis=-1)].astype(np.int32)
         moved = int(np.sum(nearest != codes))
         if moved:
@@ -133,19 +136,9 @@ def read_tune(path: str) -> Tune:
 
 
 def fit_length(codes: Sequence[int], info: VaeInfo, overflow: str, source: str) -> np.ndarray:
-    """Codes [n] -> int32 [L]: padded with ``info.pad_code``, or cut to L with a warning
-    (``overflow="truncate"``), or ValueError naming ``source`` (``overflow="refuse"``)."""
-    if overflow not in OVERFLOW_POLICIES:
-        raise ValueError(f"unknown overflow policy {overflow!r}; expected one of {OVERFLOW_POLICIES}")
-    if len(codes) > info.length:
-        if overflow == "refuse":
-            raise ValueError(f"{source} has {len(codes)} events, more than the VAE length {info.length} "
-                             f"(use --overflow truncate to keep the first {info.length})")
-        logger.warning("%s has %d events; only the first %d are encoded (the VAE length)", source, len(codes), info.length)
-        codes = codes[: info.length]
-    row = np.full(info.length, info.pad_code, np.int32)
-    row[: len(codes)] = codes
-    return row
+    """Codes [n] -> int32 [L], fitted to the VAE's length by ``vae_codes.fit_codes`` (pad, truncate or refuse)."""
+    fitted = fit_codes(codes, info.length, info.pad_code, overflow, source, limit=f"the VAE length {info.length}")
+    return np.asarray(fitted, np.int32)
 
 
 def tune_codes(tune: Tune, notes: VaeInfo, rhythms: VaeInfo, overflow: str) -> tuple[np.ndarray, np.ndarray, int]:

@@ -13,10 +13,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 
+from serving.contract.signatures import DEFAULT_SIGNATURE, STEPS
 from serving.model_server.registry import ModelRegistry, Servable, VersionStatus
-
-DEFAULT_SIGNATURE = "serving_default"
-STEPS_INPUT = "steps"
 
 
 class ServingError(Exception):
@@ -125,7 +123,7 @@ def validate_inputs(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"input {name!r} has {array.shape[0]} rows, more than --max_batch_rows={limits.max_batch_rows}",
             )
-        if name == STEPS_INPUT and wanted.is_integer and array.size and int(array.max()) > limits.max_steps:
+        if name == STEPS and wanted.is_integer and array.size and int(array.max()) > limits.max_steps:
             raise ServingError(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"input 'steps' asks for {int(array.max())} steps, more than --max_steps={limits.max_steps}",

@@ -23,6 +23,7 @@ from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
+from serving.contract.signatures import DEFAULT_SIGNATURE
 from serving.contract.versions import WARMUP_REQUESTS, list_versions
 
 LOGGER = logging.getLogger(__name__)
@@ -160,7 +161,7 @@ def run_warmup_requests(servable: Servable) -> int:
         if log.WhichOneof("log_type") != "predict_log":
             raise ValueError(f"{path}: only predict_log warmup records are supported, got {log.WhichOneof('log_type')}")
         request = log.predict_log.request
-        function = servable.signature(request.model_spec.signature_name or "serving_default")
+        function = servable.signature(request.model_spec.signature_name or DEFAULT_SIGNATURE)
         function(**{name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()})
         count += 1
     return count

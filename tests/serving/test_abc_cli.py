@@ -19,9 +19,11 @@ from serving import cli, demo
 from serving import client as model_client
 from serving.contract.sampling import SamplingSettings
 from serving.contract.signatures import TOKEN_CHARACTERS
-from serving.generation import tokens as generation
+from serving.generation import codecs
+from serving.generation.token_model import TokenModel
+from serving.generation.tokens import sample_melodies
+from serving.model_server.launcher import start_subprocess
 from serving.music import render
-from serving.server import start_subprocess
 from trainer.token_models import data
 from trainer.token_models.builders import build_model
 from trainer.token_models.config import resolve_config
@@ -156,10 +158,11 @@ def test_server_and_client_sampling_give_the_same_text(server, tmp_path, capsys,
     # Not rendered: music21 takes tens of seconds on some untrained text (a note 943 units long).
     client = model_client.connect(server.grpc_address, model)
     try:
-        primer = [client.symbols.index(character) for character in PRIMER]
+        token_model = TokenModel(client)
+        primer = [token_model.symbols.index(character) for character in PRIMER]
         settings, seeds = SamplingSettings(temperature=1.0, top_k=0, top_p=0.9), [3, 4]
-        on_client = model_client.sample_melodies(client, [primer, primer], 120, settings, seeds)
-        on_server = client.generate(np.array([primer, primer]), np.array([len(primer)] * 2), np.array([120, 120]),
+        on_client = sample_melodies(token_model, [primer, primer], 120, settings, seeds)
+        on_server = token_model.generate(np.array([primer, primer]), np.array([len(primer)] * 2), np.array([120, 120]),
                                     np.array([1.0, 1.0]), np.array([0, 0]), np.array([0.9, 0.9]), np.array(seeds))
     finally:
         client.close()
@@ -197,6 +200,6 @@ def test_demo_generates_from_a_character_model_and_samples_the_vaes(vocabulary, 
     [melody] = results["abc_dance"]
     # a character model gets the ABC header primer and enough steps for a tune
     assert "".join(melody.tokens).startswith(demo.ABC_PRIMER)
-    assert len(melody.tokens) == len(demo.ABC_PRIMER) + generation.DEFAULT_CHARACTER_STEPS
+    assert len(melody.tokens) == len(demo.ABC_PRIMER) + codecs.DEFAULT_CHARACTER_STEPS
     assert converter.parse(melody.paths["musicxml"], format="musicxml").flatten().notes
     assert sorted(path.suffix for path in (out / "vae").iterdir()) == sorted(f".{fmt}" for fmt in render.FORMATS)

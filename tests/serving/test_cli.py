@@ -10,14 +10,15 @@ import numpy as np
 import pytest
 from midi_events import midi_events
 from music21 import converter
-from test_client import VOCABULARY, export_tiny_models
 
 from serving import cli, demo
 from serving import client as model_client
 from serving.generation import primers
+from serving.generation.token_model import TokenModel
+from serving.model_server.launcher import free_port, start_subprocess
 from serving.music import render
 from serving.music.notation import parse_key, parse_meter
-from serving.server import free_port, start_subprocess
+from tests.helpers.tiny_models import VOCABULARY, export_tiny_models
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +33,7 @@ def saved_models(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(saved_models):
-    with start_subprocess(["lstm_erk", "no_step"], model_config_file=saved_models / "models.config") as running:
+    with start_subprocess(["lstm_erk", "no_step", "no_kind"], model_config_file=saved_models / "models.config") as running:
         yield running
 
 
@@ -51,10 +52,10 @@ def test_generate_writes_every_format_from_the_served_tokens(server, tmp_path, c
     code, out, err = run(capsys, *generate_args(server, tmp_path, "--num", "2", "--seed", "7", "--temperature", "0.8",
                                                 "--top-p", "0.95", "--key", "G", "--meter", "3/4"))
     assert code == 0, err
-    primer = primers.primer_symbols(primers.PrimerSource(name="twinkle"), VOCABULARY)
+    primer = primers.timestep_primer(primers.PrimerSource(name="twinkle"))
     client = model_client.connect(server.grpc_address, "lstm_erk")
     ids = primers.encode(primer, VOCABULARY)
-    tokens = client.generate(np.array([ids, ids]), np.array([len(ids)] * 2), np.array([48, 48]), np.array([0.8, 0.8]),
+    tokens = TokenModel(client).generate(np.array([ids, ids]), np.array([len(ids)] * 2), np.array([48, 48]), np.array([0.8, 0.8]),
                              np.array([0, 0]), np.array([0.95, 0.95]), np.array([7, 8]))
     client.close()
     for seed, row in zip((7, 8), tokens):
@@ -104,15 +105,6 @@ def test_primers_from_symbols_abc_text_and_files(server, tmp_path, capsys):
     assert code == 0, err
 
 
-def test_character_vocabulary_primers_are_abc_text():
-    characters = sorted(set("X:1\nL/8M4K:CDEFGABcdefgabz|,'^_=- 2356"))
-    text = "".join(primers.primer_symbols(primers.PrimerSource(name="twinkle"), characters))
-    assert text.startswith("X:1\nL:1/8\nM:4/4\nK:C\n")
-    score = converter.parse(text, format="abc")
-    assert [n.pitch.midi for n in score.flatten().notes][:7] == [60, 60, 67, 67, 69, 69, 67]
-    assert primers.encode(list("CDE"), characters) == [characters.index(c) for c in "CDE"]
-
-
 def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
     assert code != 0
     lines = err.strip().splitlines()
@@ -132,6 +124,7 @@ def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
     (["--primer", "twinkel"], ["'twinkel'"]),
     (["--model", "lstm_nope"], ["'lstm_nope'"]),
     (["--model", "no_step"], ["'no_step'", "'step'"]),
+    (["--model", "no_kind"], ["'no_kind'", "model kind", "re-export"]),
     (["--primer-abc", "X:1\nL:1/4\nK:C\nz4|"], ["no melody"]),
     (["--primer-file", "/nonexistent/tune.abc"], ["'/nonexistent/tune.abc'"]),
 ])
@@ -152,6 +145,7 @@ def test_models_lists_versions_and_signatures(server, saved_models, tmp_path, ca
     assert code == 0, err
     row = next(line for line in out.splitlines() if "lstm_erk" in line)
     assert "AVAILABLE" in row and "step" in row and "generate" in row
+    assert "token_timestep" in row
     assert "not served" in next(line for line in out.splitlines() if "ghost" in line)
 
 

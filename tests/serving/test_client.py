@@ -1,42 +1,20 @@
 """The model client against a real `python -m serving.server` serving a tiny exported LSTM."""
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
-import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from preprocessing.melody.timestep import timestep_vocabulary_order
 from serving import client as model_client
+from serving.contract import signatures as sig
 from serving.contract.sampling import SamplingSettings
-from serving.contract.signatures import TOKEN_TIMESTEP
 from serving.demo import write_models_config
-from serving.server import free_port, start_subprocess
-from trainer.token_models.config import TrainConfig
-from trainer.token_models.export import export_token_model
-from trainer.token_models.lstm import build_lstm_model
+from serving.generation.token_model import TokenModel
+from serving.generation.tokens import sample_melodies
+from serving.model_server.launcher import free_port, start_subprocess
+from serving.tensors import TensorInfo
+from tests.helpers.tiny_models import UNITS, VOCABULARY, export_tiny_models
 
-VOCABULARY = timestep_vocabulary_order(str(pitch) for pitch in range(55, 80))
-UNITS = 8
 FAST_FAILURE = model_client.RetryPolicy(timeout_s=5, attempts=2, first_backoff_s=0.05)
-
-
-def export_tiny_models(saved_models: Path) -> list[str]:
-    """A tiny untrained LSTM as ``lstm_erk`` (and its copy ``lstm_han``), and ``no_step``: a
-    SavedModel with only a ``vocabulary`` signature. Returns the model names."""
-    keras.utils.set_random_seed(3)
-    model = build_lstm_model(TrainConfig(architecture="lstm", units=UNITS), len(VOCABULARY))
-    export_token_model(model, VOCABULARY, saved_models / "lstm_erk", warmup=False, model_kind=TOKEN_TIMESTEP)
-    shutil.copytree(saved_models / "lstm_erk", saved_models / "lstm_han")
-
-    module = tf.Module()
-    module.vocabulary = tf.function(lambda: {"symbols": tf.constant(VOCABULARY)}, input_signature=[])
-    tf.saved_model.save(module, str(saved_models / "no_step" / "1"),
-                        signatures={"vocabulary": module.vocabulary.get_concrete_function()})
-    return ["lstm_erk", "lstm_han", "no_step"]
 
 
 @pytest.fixture(scope="module")
@@ -57,22 +35,33 @@ def client(server, request):
     connected.close()
 
 
-def test_vocabulary_comes_from_the_vocabulary_signature(client):
-    assert client.vocabulary() == VOCABULARY
+@pytest.fixture()
+def model(client):
+    return TokenModel(client)
 
 
-def test_metadata_lists_the_token_signatures(client):
-    assert set(model_client.TOKEN_SIGNATURES) <= set(client.metadata())
-    assert client.state_size == 2 * UNITS
+def test_vocabulary_comes_from_the_vocabulary_signature(model):
+    assert model.symbols == VOCABULARY
+
+
+def test_metadata_lists_the_token_signatures(client, model):
+    assert set(sig.TOKEN_SIGNATURES) <= set(client.metadata())
+    assert model.state_size == 2 * UNITS
     assert client.metadata()["step"].inputs["token"].dtype == "DT_INT32"
+
+
+def test_metadata_shows_the_model_kind_the_export_states(client, model):
+    outputs = client.metadata()[sig.VOCABULARY].outputs
+    assert outputs[sig.MODEL_KIND] == TensorInfo("DT_STRING", ())
+    assert model.model_kind == sig.TOKEN_TIMESTEP
 
 
 def test_status_reports_the_available_version(client):
     assert [(status.version, status.state) for status in client.status()] == [(1, "AVAILABLE")]
 
 
-def test_step_returns_log_probabilities_and_a_new_state(client):
-    logits, state = client.step(np.array([3, 10], np.int32), np.zeros((2, 2 * UNITS), np.float32))
+def test_step_returns_log_probabilities_and_a_new_state(model):
+    logits, state = model.step(np.array([3, 10], np.int32), np.zeros((2, 2 * UNITS), np.float32))
     assert logits.shape == (2, len(VOCABULARY)) and state.shape == (2, 2 * UNITS)
     np.testing.assert_allclose(np.exp(logits).sum(axis=1), 1.0, rtol=1e-4)
     assert np.abs(state).sum() > 0
@@ -82,22 +71,22 @@ def test_grpc_and_rest_steps_agree(server):
     grpc_client = model_client.connect(server.grpc_address, "lstm_erk")
     rest_client = model_client.connect(server.rest_url, "lstm_erk", rest=True)
     tokens, state = np.array([5, 6, 7], np.int32), np.full((3, 2 * UNITS), 0.1, np.float32)
-    for got, want in zip(rest_client.step(tokens, state), grpc_client.step(tokens, state)):
+    for got, want in zip(TokenModel(rest_client).step(tokens, state), TokenModel(grpc_client).step(tokens, state)):
         np.testing.assert_allclose(got, want, rtol=1e-6)
     grpc_client.close()
 
 
 @pytest.mark.parametrize("settings", [SamplingSettings(0.8, 0, 0.95), SamplingSettings(1.5, 5, 1.0),
                                       SamplingSettings(1.0, 1, 1.0)])
-def test_client_side_sampling_matches_server_side_generate(client, settings):
+def test_client_side_sampling_matches_server_side_generate(model, settings):
     primers = [[0, 8, 1, 1, 1], [0, 12, 1], [0, 3, 1, 1, 1, 1, 1, 9]]
     seeds = [7, 8, 123456]
     steps = 40
     progress = []
-    sampled = model_client.sample_melodies(client, primers, steps, settings, seeds,
-                                           on_step=lambda done, total: progress.append((done, total)))
+    sampled = sample_melodies(model, primers, steps, settings, seeds,
+                              on_step=lambda done, total: progress.append((done, total)))
     width = max(map(len, primers))
-    generated = client.generate(
+    generated = model.generate(
         primer=np.array([p + [0] * (width - len(p)) for p in primers]), primer_length=np.array([len(p) for p in primers]),
         steps=np.full(3, steps), temperature=np.full(3, settings.temperature), top_k=np.full(3, settings.top_k),
         top_p=np.full(3, settings.top_p), seed=np.array(seeds))
@@ -105,22 +94,22 @@ def test_client_side_sampling_matches_server_side_generate(client, settings):
     assert all(len(row) == steps for row in sampled)
     assert progress[-1] == (width + steps, width + steps)
     if settings.top_k == 1:  # greedy: the seed does not matter
-        assert model_client.sample_melodies(client, primers[:1], steps, settings, [99]) == sampled[:1]
+        assert sample_melodies(model, primers[:1], steps, settings, [99]) == sampled[:1]
 
 
-def test_batched_sampling_equals_one_melody_at_a_time(client):
+def test_batched_sampling_equals_one_melody_at_a_time(model):
     settings = SamplingSettings(1.0, 0, 1.0)
-    batched = model_client.sample_melodies(client, [[0, 8], [0, 20, 1]], 24, settings, [1, 2])
-    alone = [model_client.sample_melodies(client, [primer], 24, settings, [seed])[0]
+    batched = sample_melodies(model, [[0, 8], [0, 20, 1]], 24, settings, [1, 2])
+    alone = [sample_melodies(model, [primer], 24, settings, [seed])[0]
              for primer, seed in [([0, 8], 1), ([0, 20, 1], 2)]]
     assert batched == alone and batched[0] != batched[1]
 
 
 def test_model_without_the_signature_is_named(server):
     no_step = model_client.connect(server.grpc_address, "no_step")
-    assert no_step.vocabulary() == VOCABULARY
+    assert TokenModel(no_step).symbols == VOCABULARY
     with pytest.raises(model_client.MissingSignatureError, match=r"model 'no_step' has no 'step' signature"):
-        no_step.step(np.array([1], np.int32), np.zeros((1, 1), np.float32))
+        TokenModel(no_step).step(np.array([1], np.int32), np.zeros((1, 1), np.float32))
     no_step.close()
 
 
@@ -128,7 +117,7 @@ def test_model_without_the_signature_is_named(server):
 def test_unknown_model_is_named(server, rest):
     unknown = model_client.connect(server.rest_url if rest else server.grpc_address, "lstm_nope", rest=rest)
     with pytest.raises(model_client.ModelNotFoundError, match="'lstm_nope'"):
-        unknown.vocabulary()
+        TokenModel(unknown).symbols
 
 
 @pytest.mark.parametrize("rest", [False, True])

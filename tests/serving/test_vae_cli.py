@@ -12,9 +12,9 @@ from preprocessing.melody.vae_codes import encode_notes, encode_rhythms
 from serving import cli, demo
 from serving import client as model_client
 from serving.generation.vae import VaeModel, join_codes, read_tune, tune_codes
+from serving.model_server.launcher import start_subprocess
 from serving.music import render
 from serving.music.notation import parse_key
-from serving.server import start_subprocess
 from trainer.vae import export as vae_export
 from trainer.vae import model as vae
 

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 NOTES = schema.FEATURE_NOTES
 RHYTHMS = schema.FEATURE_RHYTHMS
-OVERFLOW_POLICIES = ("truncate", "refuse")
+from preprocessing.melody.vae_codes import OVERFLOW_POLICIES, check_overflow_policy, fit_codes  # noqa: E402, F401  (shared with serving)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,8 +117,7 @@ def pad_codes(
     A longer sequence is cut to ``length`` with a warning (``overflow="truncate"``) or makes this
     raise ValueError naming the tune (``overflow="refuse"``). Invalid codes raise ValueError.
     """
-    if overflow not in OVERFLOW_POLICIES:
-        raise ValueError(f"unknown overflow policy {overflow!r}; expected one of {OVERFLOW_POLICIES}")
+    check_overflow_policy(overflow)
     if length < 1:
         raise ValueError(f"length must be >= 1, got {length}")
     ids = tuple(ids) if ids is not None else tuple(f"#{index}" for index in range(len(sequences)))
@@ -130,14 +129,10 @@ def pad_codes(
         invalid = ~alphabet.is_valid(sequence)
         if invalid.any():
             raise ValueError(f"tune {tune_id!r}: invalid {alphabet.kind} codes {sorted(set(sequence[invalid].tolist()))}")
-        if len(sequence) > length:
-            if overflow == "refuse":
-                raise ValueError(f"tune {tune_id!r} has {len(sequence)} {alphabet.kind} events, more than length={length}")
-            logger.warning("tune %r: %d %s events truncated to %d", tune_id, len(sequence), alphabet.kind, length)
-            truncated += 1
-            sequence = sequence[:length]
-        codes[row, : len(sequence)] = sequence
-        lengths[row] = len(sequence)
+        codes[row] = fit_codes(sequence.tolist(), length, alphabet.pad_code, overflow, source=f"tune {tune_id!r}",
+                               what=f"{alphabet.kind} events")
+        lengths[row] = min(len(sequence), length)
+        truncated += int(len(sequence) > length)
     return PaddedCodes(codes=codes, lengths=lengths, ids=ids, truncated=truncated)
 
 

@@ -26,7 +26,8 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from serving.server import ServerOptions, free_port, start_in_process, start_subprocess
+from serving.model_server.host import ServerOptions
+from serving.model_server.launcher import free_port, start_in_process, start_subprocess
 
 SYMBOLS = ["/", "r", "_", "60", "62", "64", "65"]
 VOCAB_SIZE = len(SYMBOLS)

@@ -1,0 +1,81 @@
+"""A served token language model: its vocabulary, its stated kind, and the `step` / `generate` calls.
+
+``TokenModel`` wraps a transport (``serving.client.ModelClient``) with the token-model contract of
+``serving.contract.signatures``. ``B`` is the batch, ``V`` the vocabulary, ``S`` the state size.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from serving.client import ClientError, ModelClient
+from serving.contract import signatures as sig
+
+
+class MissingModelKindError(ClientError):
+    """A token model export that does not state its model kind (exported before kinds existed)."""
+
+
+def _text(value: object) -> str:
+    """A string tensor element (bytes over gRPC, str over REST) as str."""
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+class TokenModel:
+    """A served token model; every call takes and returns NumPy arrays with a batch dimension."""
+
+    def __init__(self, client: ModelClient) -> None:
+        self.client = client
+
+    @property
+    def name(self) -> str:
+        return self.client.model
+
+    @cached_property
+    def _vocabulary_outputs(self) -> dict[str, np.ndarray]:
+        self.client.require_signature(sig.VOCABULARY)
+        return self.client.predict(sig.VOCABULARY, {})
+
+    @cached_property
+    def symbols(self) -> list[str]:
+        """The vocabulary in index order, from the `vocabulary` signature (cached)."""
+        return [_text(symbol) for symbol in self._vocabulary_outputs[sig.SYMBOLS].tolist()]
+
+    @cached_property
+    def model_kind(self) -> str:
+        """The kind the export states (`vocabulary`'s `model_kind`); MissingModelKindError if none."""
+        outputs = self._vocabulary_outputs
+        if sig.MODEL_KIND not in outputs:
+            raise MissingModelKindError(
+                f"model {self.name!r} does not state its model kind (its {sig.VOCABULARY!r} signature has no "
+                f"{sig.MODEL_KIND!r} output): re-export it with the current trainer")
+        kind = _text(np.asarray(outputs[sig.MODEL_KIND]).item())
+        if kind not in sig.TOKEN_KINDS:
+            raise MissingModelKindError(
+                f"model {self.name!r} states model kind {kind!r}, not a token model kind {sig.TOKEN_KINDS}")
+        return kind
+
+    @cached_property
+    def state_size(self) -> int:
+        """S, the flattened recurrent state size, from the `step` signature."""
+        return self.client.require_signature(sig.STEP).inputs[sig.STATE].shape[-1]
+
+    def step(self, tokens: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """tokens int32 `[B]`, state float32 `[B, S]` -> (logits float32 `[B, V]`, state `[B, S]`)."""
+        self.client.require_signature(sig.STEP)
+        outputs = self.client.predict(sig.STEP, {sig.TOKEN: np.asarray(tokens, np.int32),
+                                                 sig.STATE: np.asarray(state, np.float32)})
+        return (outputs[sig.LOGITS].astype(np.float32, copy=False),
+                outputs[sig.STATE].astype(np.float32, copy=False))
+
+    def generate(self, primer: np.ndarray, primer_length: np.ndarray, steps: np.ndarray,
+                 temperature: np.ndarray, top_k: np.ndarray, top_p: np.ndarray, seed: np.ndarray) -> np.ndarray:
+        """Server-side sampling: every input has the batch dimension `[B]` (primer `[B, P]`);
+        returns int32 tokens `[B, max(steps)]`, -1 past a row's steps."""
+        self.client.require_signature(sig.GENERATE)
+        inputs = {sig.PRIMER: np.asarray(primer, np.int32), sig.PRIMER_LENGTH: np.asarray(primer_length, np.int32),
+                  sig.STEPS: np.asarray(steps, np.int32), sig.TEMPERATURE: np.asarray(temperature, np.float32),
+                  sig.TOP_K: np.asarray(top_k, np.int32), sig.TOP_P: np.asarray(top_p, np.float32),
+                  sig.SEED: np.asarray(seed, np.int32)}
+        return self.client.predict(sig.GENERATE, inputs, self.client.retry.generate_timeout_s)[sig.TOKENS]

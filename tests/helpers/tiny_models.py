@@ -1,0 +1,39 @@
+"""Tiny token-model exports for the client and CLI tests."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from preprocessing.melody.timestep import timestep_vocabulary_order
+from serving.contract import signatures as sig
+from trainer.token_models.config import TrainConfig
+from trainer.token_models.export import export_token_model
+from trainer.token_models.lstm import build_lstm_model
+
+VOCABULARY = timestep_vocabulary_order(str(pitch) for pitch in range(55, 80))
+UNITS = 8
+
+
+def export_vocabulary_only(path: Path, outputs: dict) -> None:
+    """A SavedModel at ``path`` whose only signature is ``vocabulary``, returning ``outputs``."""
+    module = tf.Module()
+    module.vocabulary = tf.function(lambda: {name: tf.constant(value) for name, value in outputs.items()},
+                                    input_signature=[])
+    tf.saved_model.save(module, str(path), signatures={sig.VOCABULARY: module.vocabulary.get_concrete_function()})
+
+
+def export_tiny_models(saved_models: Path) -> list[str]:
+    """A tiny untrained LSTM as ``lstm_erk`` (and its copy ``lstm_han``); ``no_step``: a SavedModel
+    with only a ``vocabulary`` signature (stating its kind); ``no_kind``: the same without
+    ``model_kind``, as exports made before kinds were stated. Returns the model names."""
+    keras.utils.set_random_seed(3)
+    model = build_lstm_model(TrainConfig(architecture="lstm", units=UNITS), len(VOCABULARY))
+    export_token_model(model, VOCABULARY, saved_models / "lstm_erk", warmup=False, model_kind=sig.TOKEN_TIMESTEP)
+    shutil.copytree(saved_models / "lstm_erk", saved_models / "lstm_han")
+    export_vocabulary_only(saved_models / "no_step" / "1",
+                           {sig.SYMBOLS: VOCABULARY, sig.MODEL_KIND: sig.TOKEN_TIMESTEP})
+    export_vocabulary_only(saved_models / "no_kind" / "1", {sig.SYMBOLS: VOCABULARY})
+    return ["lstm_erk", "lstm_han", "no_step", "no_kind"]
