@@ -23,7 +23,7 @@ sys.path.insert(0, REPO_ROOT)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")]))
 
 from preprocessing.corpora import list_sources, read_source  # noqa: E402
-from preprocessing.pipeline import run_preprocessing  # noqa: E402
+from preprocessing.job import run_preprocessing  # noqa: E402
 from preprocessing.records import RawTune  # noqa: E402
 from preprocessing.tunes import process_tune  # noqa: E402
 

@@ -1,7 +1,6 @@
-"""The Beam preprocessing job: read -> parse/encode -> split -> write.
+"""The Beam preprocessing graph: read -> parse/encode -> split -> write.
 
-``run_preprocessing`` checks the corpus and the output folder before any work, builds the
-labelled stages below, runs them and returns the ``stats.json`` document:
+``build_pipeline`` adds the labelled stages below to a pipeline (``preprocessing.job`` runs it):
 
     ListSources -> ReadTunes -> ReshuffleTunes -> Parse/Encode -> Split -> ShardByHash
       -> GroupShards -> WriteShards -> Finalize (TFDS metadata, vocabularies, stats)
@@ -18,8 +17,6 @@ from dataclasses import dataclass
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
-from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import PipelineOptions
 
 from preprocessing import corpora, output_folder, schema, statistics
 from preprocessing.records import ENCODING_TUNE, DeadLetter, RawTune, Source, make_excerpt
@@ -253,57 +250,3 @@ def build_pipeline(pipeline: beam.Pipeline, sources: Sequence[Source], config: P
             abc_counts=beam.pvalue.AsSingleton(abc_counts),
         )
     )
-
-
-def check_inputs(config: PreprocessConfig) -> list[Source]:
-    """Fails fast, before any Beam work: unknown corpus, no files, or unwritable output.
-
-    Raises ValueError naming the bad corpus or output.
-    """
-    sources = corpora.list_sources(config.corpus)
-    if not sources:
-        raise ValueError(f"corpus {config.corpus!r} has no tune files")
-    output_folder.prepare_output(config.output)
-    return sources
-
-
-def run_preprocessing(*, corpus: str, output: str, num_shards: int = 4, beam_args: Sequence[str] = ()) -> dict:
-    """Runs the whole job and returns its ``stats.json`` document.
-
-    ``beam_args`` are Beam pipeline flags (``--runner``, ``--direct_num_workers``, Dataflow flags).
-    Raises ValueError for a bad corpus or output (before any work), RuntimeError when the counts
-    do not add up.
-    """
-    config = PreprocessConfig(corpus=corpus, output=output, num_shards=num_shards)
-    sources = check_inputs(config)
-    _LOG.info("preprocessing %d files of corpus %r into %s", len(sources), corpus, output)
-    options = PipelineOptions(list(beam_args))
-    pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, sources, config)
-    result = pipeline.run()
-    result.wait_until_finish()
-    stats = output_folder.read_json(os.path.join(output, schema.STATS_FILE))
-    _log_summary(stats, output)
-    _log_counters(result)
-    if not stats["invariant_holds"]:
-        raise RuntimeError(f"counts do not add up in {output}: {statistics.INVARIANT} is false: {stats}")
-    return stats
-
-
-def _log_counters(result: beam.runners.runner.PipelineResult) -> None:
-    counters = result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))["counters"]
-    totals = Counter()
-    for counter in counters:
-        totals[counter.key.metric.name] += counter.committed or 0
-    _LOG.info("Beam counters: %s", dict(sorted(totals.items())))
-
-
-def _log_summary(stats: dict, output: str) -> None:
-    _LOG.info(
-        "corpus %r: %d tunes read, %d kept, %d skipped %s; per split %s; timestep vocabulary %d symbols",
-        stats["corpus"], stats["tunes_read"], stats["tunes_kept"], stats["tunes_skipped"],
-        stats["skipped_by_reason"], stats["tunes_per_split"], stats["timestep_vocabulary_size"],
-    )
-    _LOG.info("skipped encodings by reason: %s", stats["skipped_encodings_by_reason"])
-    _LOG.info("wrote TFRecords + TFDS metadata, %s, %s, %s and %s to %s", schema.VOCABULARY_FILE,
-              schema.ABC_VOCABULARY_FILE, schema.STATS_FILE, schema.DEAD_LETTERS_FILE, output)

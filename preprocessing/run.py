@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from preprocessing.pipeline import run_preprocessing
+from preprocessing.job import run_preprocessing
 
 LOCAL_RUNNER = "FnApiRunner"
 _LOCAL_RUNNERS = {"fnapirunner", "directrunner", "switchingdirectrunner", "bundlebaseddirectrunner"}
