@@ -30,6 +30,7 @@ from trainer.token_models.config import resolve_config
 from trainer.token_models.export import export_token_model
 from trainer.vae import export as vae_export
 from trainer.vae import model as vae
+from trainer.vae.config import VAE_PRESETS
 
 PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
 # The dance model's output distribution: log-probabilities up to a constant.
@@ -192,7 +193,7 @@ def test_demo_generates_from_a_character_model_and_samples_the_vaes(vocabulary, 
     saved_models = tmp_path / "saved_models"
     _export_abc_models(saved_models, vocabulary)
     for name, preset in (("notes_tiny", "vae_notes_cat"), ("rhythms_tiny", "vae_rhythms_cat")):
-        config = dataclasses.replace(vae.VAE_PRESETS[preset], length=16, hidden_dim=8, latent_dim=2)
+        config = dataclasses.replace(VAE_PRESETS[preset], length=16, hidden_dim=8, latent_dim=2)
         vae_export.export_vae(vae.build_vae(config), config, saved_models / name)
     out = tmp_path / "demo"
     results = demo.run_demo(saved_models, out, ["abc_dance"], num=1, steps=8, seed=0,

@@ -17,6 +17,7 @@ from serving.music import render
 from serving.music.notation import parse_key
 from trainer.vae import export as vae_export
 from trainer.vae import model as vae
+from trainer.vae.config import VAE_PRESETS
 
 LENGTH = 24
 NOTES_MODEL, RHYTHMS_MODEL = "vae_notes_tiny", "vae_rhythms_tiny"
@@ -30,7 +31,7 @@ def server(tmp_path_factory):
     """Serves an untrained slides-style notes VAE (sigmoid output) and a categorical rhythms VAE."""
     root = tmp_path_factory.mktemp("saved_models")
     for name, preset in ((NOTES_MODEL, "vae_notes"), (RHYTHMS_MODEL, "vae_rhythms_cat")):
-        config = dataclasses.replace(vae.VAE_PRESETS[preset], length=LENGTH, hidden_dim=16, latent_dim=4, seed=3)
+        config = dataclasses.replace(VAE_PRESETS[preset], length=LENGTH, hidden_dim=16, latent_dim=4, seed=3)
         vae_export.export_vae(vae.build_vae(config), config, root / name)
     demo.write_models_config(root, [NOTES_MODEL, RHYTHMS_MODEL], root / "models.config")
     with start_subprocess([NOTES_MODEL, RHYTHMS_MODEL], model_config_file=root / "models.config") as running:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+from preprocessing.melody.vae_codes import check_overflow_policy
 from trainer import presets
 from trainer.vae import data as vae_data
 
@@ -46,8 +47,7 @@ class VaeConfig:
         vae_data.alphabet_for(self.kind)
         if self.output not in OUTPUTS:
             raise ValueError(f"unknown VAE output {self.output!r}; expected one of {OUTPUTS}")
-        if self.overflow not in vae_data.OVERFLOW_POLICIES:
-            raise ValueError(f"unknown overflow policy {self.overflow!r}; expected one of {vae_data.OVERFLOW_POLICIES}")
+        check_overflow_policy(self.overflow)
         for field in ("length", "hidden_dim", "latent_dim", "epochs", "batch_size"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")

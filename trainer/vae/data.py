@@ -22,13 +22,12 @@ import numpy as np
 
 from preprocessing import schema
 from preprocessing.melody.events import ACCEPTABLE_DURATIONS
-from preprocessing.melody.vae_codes import NOTE_MAX, NOTE_MIN, NOTE_REST
+from preprocessing.melody.vae_codes import NOTE_MAX, NOTE_MIN, NOTE_REST, check_overflow_policy, fit_codes
 
 logger = logging.getLogger(__name__)
 
 NOTES = schema.FEATURE_NOTES
 RHYTHMS = schema.FEATURE_RHYTHMS
-from preprocessing.melody.vae_codes import OVERFLOW_POLICIES, check_overflow_policy, fit_codes  # noqa: E402, F401  (shared with serving)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from serving.contract import signatures as sig
 from trainer.vae import data as vae_data
-from trainer.vae.config import VAE_PRESETS, VaeConfig  # noqa: F401 (VAE_PRESETS: read here by tests/serving)
+from trainer.vae.config import VaeConfig
 
 
 def reparameterize(mean: tf.Tensor, logvar: tf.Tensor, eps: tf.Tensor) -> tf.Tensor:
