@@ -22,13 +22,13 @@ from rich.table import Table
 from tensorflow_serving.config import model_server_config_pb2
 
 from preprocessing.melody.events import EncodingError
+from preprocessing.melody.keys import parse_key, parse_meter
 from serving import client as model_client
 from serving import vae_cli
 from serving.contract.sampling import GREEDY, SamplingSettings
 from serving.generation.primers import NAMED_PRIMERS, PrimerSource
 from serving.generation.tokens import DEFAULT_CHARACTER_STEPS, DEFAULT_STEPS, SAMPLING_MODES, GenerationConfig, generate
 from serving.music import render
-from serving.music.notation import parse_key, parse_meter
 
 DEFAULT_GRPC_SERVER = "localhost:8500"
 DEFAULT_REST_SERVER = "localhost:8501"

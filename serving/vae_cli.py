@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from preprocessing.melody.events import Event
-from preprocessing.melody.keys import transpose_events
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, parse_key, parse_meter, transpose_events
 from serving import client as model_client
 from serving.generation.vae import (
     NOTES,
@@ -36,7 +36,6 @@ from serving.generation.vae import (
     tune_codes,
 )
 from serving.music import render
-from serving.music.notation import C_MAJOR, COMMON_TIME, Key, Meter, parse_key, parse_meter
 
 DEFAULT_NOTES_MODEL = "vae_notes_erk"
 DEFAULT_RHYTHMS_MODEL = "vae_rhythms_erk"

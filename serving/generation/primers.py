@@ -11,12 +11,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from preprocessing.melody import music21_reader as score_reader
 from preprocessing.melody.abc_text import normalise_abc
 from preprocessing.melody.events import Event
-from preprocessing.melody.keys import transpose_events
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, transpose_events
 from preprocessing.melody.timestep import DELIMITER, HOLD, REST, STEP_QUARTERS
-from serving.music import abc_writer, score_reader
-from serving.music.notation import C_MAJOR, COMMON_TIME, Key, Meter
+from serving.music import abc_writer
 
 # "Ah vous dirais-je maman" in C, the primer of the slides: C C G G A A G- | F F E E D D C-.
 _TWINKLE = tuple(Event(p, q) for p, q in [(60, 1), (60, 1), (67, 1), (67, 1), (69, 1), (69, 1), (67, 2),

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from preprocessing.melody.abc_text import first_abc_tune
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter
 from serving.client import ModelClient, sample_melodies
 from serving.contract.sampling import SamplingSettings
 from serving.generation import primers
 from serving.generation.primers import PrimerSource
 from serving.music import render
-from serving.music.notation import C_MAJOR, COMMON_TIME, Key, Meter
 
 logger = logging.getLogger(__name__)
 

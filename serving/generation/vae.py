@@ -16,12 +16,11 @@ from functools import cached_property
 
 import numpy as np
 
+from preprocessing.melody import music21_reader as score_reader
 from preprocessing.melody.events import Event
-from preprocessing.melody.keys import transpose_events
+from preprocessing.melody.keys import Key, Meter, transpose_events
 from preprocessing.melody.vae_codes import decode_vae, encode_notes, encode_rhythms
 from serving.client import ModelClient
-from serving.music import score_reader
-from serving.music.notation import Key, Meter
 
 logger = logging.getLogger(__name__)
 

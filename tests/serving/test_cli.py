@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from midi_events import midi_events
+from helpers.midi_events import midi_events
 from music21 import converter
 from test_client import VOCABULARY, export_tiny_models
 
+from preprocessing.melody.keys import parse_key, parse_meter
 from serving import cli, demo
 from serving import client as model_client
 from serving.generation import primers
 from serving.music import render
-from serving.music.notation import parse_key, parse_meter
 from serving.server import free_port, start_subprocess
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

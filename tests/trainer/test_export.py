@@ -41,7 +41,7 @@ PROBE = textwrap.dedent(
     import numpy as np
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
-    from serving import sampling
+    from serving.contract import sampling
 
     request = json.loads(sys.argv[1])
     rows, sequence, report = request["rows"], request["sequence"], {}
