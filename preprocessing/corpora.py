@@ -31,23 +31,14 @@ import os
 import re
 from collections.abc import Iterator
 
+from preprocessing.melody.music21_reader import FORMAT_BY_EXTENSION
 from preprocessing.records import ENCODING_TUNE, DeadLetter, RawTune, Source, make_excerpt
-
 
 DIR_PREFIX = "dir:"
 IRISHMAN_PREFIX = "irishman:"
 IRISHMAN_CORPUS = "irishman"
 IRISHMAN_EXTENSIONS = (".json", ".jsonl")
 
-FORMAT_BY_EXTENSION = {
-    ".abc": "abc",
-    ".krn": "kern",
-    ".xml": "musicxml",
-    ".musicxml": "musicxml",
-    ".mxl": "musicxml",
-    ".mid": "midi",
-    ".midi": "midi",
-}
 # Formats whose files must be text (the others may be binary: .mxl is a zip, MIDI is binary).
 _TEXT_EXTENSIONS = (".abc", ".krn", ".xml", ".musicxml", ".json", ".jsonl")
 

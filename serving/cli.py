@@ -23,6 +23,7 @@ from rich.table import Table
 from tensorflow_serving.config import model_server_config_pb2
 
 from preprocessing.melody.events import EncodingError
+from preprocessing.melody.keys import parse_key, parse_meter
 from serving import client as model_client
 from serving import vae_cli
 from serving.contract.sampling import GREEDY, SamplingSettings
@@ -31,7 +32,6 @@ from serving.generation.primers import NAMED_PRIMERS, PrimerSource
 from serving.generation.token_model import MissingModelKindError
 from serving.generation.tokens import SAMPLING_MODES, GeneratedMelody, GenerationConfig, generate
 from serving.music import render
-from serving.music.notation import parse_key, parse_meter
 
 DEFAULT_GRPC_SERVER = "localhost:8500"
 DEFAULT_REST_SERVER = "localhost:8501"

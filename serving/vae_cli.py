@@ -18,12 +18,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from preprocessing.melody.keys import parse_key, parse_meter
 from preprocessing.melody.vae_codes import OVERFLOW_POLICIES
 from serving import client as model_client
 from serving.generation import vae_melodies
 from serving.generation.vae_melodies import Agreement, Rendered, VaeSettings
 from serving.music import render
-from serving.music.notation import parse_key, parse_meter
 
 DEFAULT_NOTES_MODEL = "vae_notes_erk"
 DEFAULT_RHYTHMS_MODEL = "vae_rhythms_erk"

@@ -25,6 +25,14 @@ class EncodingError(ValueError):
         self.reason = reason
 
 
+class TuneError(EncodingError):
+    """A whole tune (not one encoding) cannot be used, e.g. it is polyphonic; ``title`` is its title."""
+
+    def __init__(self, reason: str, message: str, title: str = "") -> None:
+        super().__init__(reason, message)
+        self.title = title
+
+
 @dataclass(frozen=True)
 class Event:
     """One note (``pitch`` = MIDI number) or rest (``pitch`` = None) lasting ``quarters``."""

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from preprocessing.melody.abc_text import first_abc_tune
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter
 from serving.client import ModelClient
 from serving.contract import signatures as sig
 from serving.generation import primers
@@ -18,7 +19,6 @@ from serving.generation.primers import PrimerSource
 from serving.generation.token_model import TokenModel
 from serving.generation.vae import VaeModel
 from serving.music import render
-from serving.music.notation import C_MAJOR, COMMON_TIME, Key, Meter
 
 # Tokens sampled per melody when a request names none: 16 bars of 4/4 of 16th notes; room for a
 # whole ABC tune (the Irish corpus averages about 260 characters).

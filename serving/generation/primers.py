@@ -12,12 +12,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from preprocessing.melody import music21_reader
 from preprocessing.melody.abc_text import normalise_abc
 from preprocessing.melody.events import Event
-from preprocessing.melody.keys import transpose_events
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, transpose_events
 from preprocessing.melody.timestep import DELIMITER, HOLD, REST, STEP_QUARTERS
-from serving.music import abc_writer, score_reader
-from serving.music.notation import C_MAJOR, COMMON_TIME, Key, Meter
+from serving.music import abc_writer
 
 # "Ah vous dirais-je maman" in C, the primer of the slides: C C G G A A G- | F F E E D D C-.
 _TWINKLE = tuple(Event(p, q) for p, q in [(60, 1), (60, 1), (67, 1), (67, 1), (69, 1), (69, 1), (67, 2),
@@ -65,9 +65,9 @@ def abc_primer(source: PrimerSource) -> str:
         return _open_tune(list(_primer_events(source)), C_MAJOR, COMMON_TIME)
     if source.file.lower().endswith(".abc"):
         return normalise_abc(read_text_file(source.file))
-    score = score_reader.parse_music_file(source.file)
-    events = score_reader.melody_events(score, f"primer {source.describe()}")
-    return _open_tune(events, score_reader.declared_key(score), score_reader.declared_meter(score) or COMMON_TIME)
+    score = music21_reader.parse_music_file(source.file)
+    events = music21_reader.melody_events(score, f"primer {source.describe()}")
+    return _open_tune(events, music21_reader.declared_key(score), music21_reader.declared_meter(score) or COMMON_TIME)
 
 
 def encode(symbols: Sequence[str], vocabulary: Sequence[str]) -> list[int]:
@@ -96,14 +96,14 @@ def _primer_events(source: PrimerSource) -> list[Event]:
             raise ValueError(f"unknown primer {source.name!r}; named primers: {', '.join(sorted(NAMED_PRIMERS))}")
         return list(NAMED_PRIMERS[source.name])
     score = _score(source)
-    events = score_reader.melody_events(score, f"primer {source.describe()}")
-    return transpose_events(events, score_reader.declared_key(score).semitones_from_c() * -1)
+    events = music21_reader.melody_events(score, f"primer {source.describe()}")
+    return transpose_events(events, music21_reader.declared_key(score).semitones_from_c() * -1)
 
 
 def _score(source: PrimerSource):
     if source.abc is not None:
-        return score_reader.parse_abc_text(source.abc)
-    return score_reader.parse_music_file(source.file)
+        return music21_reader.parse_abc_text(source.abc)
+    return music21_reader.parse_music_file(source.file)
 
 
 def _open_tune(events: list[Event], key: Key, meter: Meter) -> str:

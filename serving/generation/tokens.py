@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from preprocessing.melody.keys import Key, Meter
 from serving.client import ModelClient
 from serving.contract.sampling import SamplingSettings, choose, uniform
 from serving.generation.codecs import TokenCodec, model_codec
@@ -21,7 +22,6 @@ from serving.generation.output import check_output
 from serving.generation.primers import PrimerSource, encode
 from serving.generation.token_model import TokenModel
 from serving.music import render
-from serving.music.notation import Key, Meter
 
 logger = logging.getLogger(__name__)
 

@@ -16,13 +16,12 @@ from functools import cached_property
 
 import numpy as np
 
+from preprocessing.melody import music21_reader
 from preprocessing.melody.events import Event
-from preprocessing.melody.keys import transpose_events
+from preprocessing.melody.keys import Key, Meter, transpose_events
 from preprocessing.melody.vae_codes import decode_vae, encode_notes, encode_rhythms, fit_codes
 from serving.client import ModelClient
 from serving.contract import signatures as sig
-from serving.music import score_reader
-from serving.music.notation import Key, Meter
 
 logger = logging.getLogger(__name__)
 
@@ -129,10 +128,10 @@ def read_tune(path: str) -> Tune:
     """An ABC / MIDI / MusicXML file -> its melody in C major / A minor; ValueError naming the file."""
     if not os.path.isfile(path):
         raise ValueError(f"input file {path!r} does not exist")
-    score = score_reader.parse_music_file(path)
-    events = score_reader.melody_events(score, f"input file {path!r}")
-    key = score_reader.declared_key(score)
-    return Tune(path, tuple(transpose_events(events, -key.semitones_from_c())), key, score_reader.declared_meter(score))
+    score = music21_reader.parse_music_file(path)
+    events = music21_reader.melody_events(score, f"input file {path!r}")
+    key = music21_reader.declared_key(score)
+    return Tune(path, tuple(transpose_events(events, -key.semitones_from_c())), key, music21_reader.declared_meter(score))
 
 
 def fit_length(codes: Sequence[int], info: VaeInfo, overflow: str, source: str) -> np.ndarray:

@@ -12,14 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from preprocessing.melody.events import Event
-from preprocessing.melody.keys import transpose_events
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, transpose_events
 from preprocessing.melody.vae_codes import check_overflow_policy
 from serving.client import ModelClient
 from serving.contract import signatures as sig
 from serving.generation.output import check_output
 from serving.generation.vae import Tune, VaeInfo, VaeModel, interpolate, join_codes, read_tune, tune_codes
 from serving.music import render
-from serving.music.notation import C_MAJOR, COMMON_TIME, Key, Meter
 
 
 @dataclass(frozen=True)

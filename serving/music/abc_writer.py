@@ -9,7 +9,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 from preprocessing.melody.events import Event
-from serving.music.notation import Key, Meter, Piece, SpelledPitch, layout_bars
+from preprocessing.melody.keys import Key, Meter
+from serving.music.notation import Piece, SpelledPitch, layout_bars
 
 UNIT_QUARTERS = Fraction(1, 2)  # L:1/8
 BARS_PER_LINE = 4

@@ -16,12 +16,13 @@ from music21 import key as m21key
 from music21 import metadata, note, pitch, stream, tempo, tie
 from music21 import meter as m21meter
 
+from preprocessing.melody import music21_reader
 from preprocessing.melody.abc_text import check_abc_note_lengths
 from preprocessing.melody.events import Event
-from preprocessing.melody.keys import transpose_events
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, fold_semitones, music21_tonic, transpose_events
 from preprocessing.melody.timestep import DELIMITER, HOLD, decode_timestep
-from serving.music import abc_writer, audio, score_reader
-from serving.music.notation import C_MAJOR, COMMON_TIME, Key, Meter, layout_bars
+from serving.music import abc_writer, audio
+from serving.music.notation import layout_bars
 
 logger = logging.getLogger(__name__)
 
@@ -76,15 +77,14 @@ def melody_from_abc(text: str, key: Key | None = None, meter: Meter | None = Non
     """A character model's ABC text -> a Melody; moved onto ``key``'s signature when given."""
     text = with_unit_length(text)
     check_abc_note_lengths(text)
-    score = score_reader.parse_abc_text(text)
-    events = score_reader.melody_events(score, f"melody {title!r}")
-    own_key = score_reader.declared_key(score)
-    own_meter = score_reader.declared_meter(score) or COMMON_TIME
+    score = music21_reader.parse_abc_text(text)
+    events = music21_reader.melody_events(score, f"melody {title!r}")
+    own_key = music21_reader.declared_key(score)
+    own_meter = music21_reader.declared_meter(score) or COMMON_TIME
     if key is None or key.fifths == own_key.fifths:
         return Melody(tuple(events), own_key, meter or own_meter, title,
                       abc_text=text if meter in (None, own_meter) else None)
-    semitones = (key.semitones_from_c() - own_key.semitones_from_c()) % 12
-    semitones = semitones - 12 if semitones > 5 else semitones
+    semitones = fold_semitones(key.semitones_from_c() - own_key.semitones_from_c())
     return Melody(tuple(transpose_events(events, semitones)), key, meter or own_meter, title)
 
 
@@ -163,7 +163,7 @@ def write_svg(musicxml_path: str, svg_path: str) -> None:
 
 def _music21_key(key: Key) -> m21key.KeySignature:
     if key.mode in ("major", "minor"):
-        return m21key.Key(key.tonic.replace("b", "-"), key.mode)
+        return m21key.Key(music21_tonic(key.tonic), key.mode)
     return m21key.KeySignature(key.fifths)
 
 

@@ -177,38 +177,6 @@ def test_process_tune_never_raises_on_arbitrary_abc(text: str) -> None:
     assert result.example is not None or result.dead_letters
 
 
-TRICKY_ABC = [
-    "X:1\nT:Broken rhythm and carried accidentals\nM:4/4\nL:1/8\nK:G\nA>B c<d ^c2 c2|=c2 _B2 B4|]\n",
-    "X:2\nT:Triplets\nM:2/4\nL:1/8\nK:Am\n(3ABc d2|(3efg a2|]\n",
-    "X:3\nT:Ties across bars\nM:3/4\nL:1/4\nK:D\nd2 f-|f3-|f a b|]\n",
-    "X:4\nT:Grace and pickup\nM:6/8\nL:1/8\nK:Dmix\nA|{B}d2 e {ef}f2 g|a3 z3|]\n",
-    "X:5\nT:Meter change\nM:C\nL:1/8\nK:F\nFGAB c4|\nM:3/4\nf2 e2 d2|c6|]\n",
-    "X:6\nT:Two voices\nM:4/4\nL:1/4\nK:C\nV:1\nc d e f|g4|]\nV:2\nC D E F|G4|]\n",
-]
-
-
-@pytest.mark.parametrize("text", TRICKY_ABC)
-def test_abc_token_reader_matches_music21_score(text: str) -> None:
-    import music21  # pylint: disable=import-outside-toplevel
-
-    from preprocessing.tunes import abc_melody, score_melody  # pylint: disable=import-outside-toplevel
-
-    fast = abc_melody(text, "test/tricky.abc#0")
-    assert fast == score_melody(music21.converter.parse(text, format="abc"), "test/tricky.abc#0")
-    assert fast.events and fast.title
-
-
-def test_abc_token_reader_matches_music21_score_on_tiny_corpus() -> None:
-    import music21  # pylint: disable=import-outside-toplevel
-
-    from preprocessing.tunes import abc_melody, score_melody  # pylint: disable=import-outside-toplevel
-
-    raws = [item for source in corpora.list_sources(f"dir:{TINY_CORPUS}") for item in corpora.read_source(source)]
-    for raw in raws:
-        text = raw.content.decode()
-        assert abc_melody(text, raw.tune_id) == score_melody(music21.converter.parse(text, format="abc"), raw.tune_id)
-
-
 def test_abc_chord_is_a_dead_letter_naming_the_bar() -> None:
     result = process_tune(abc_tune("X:1\nT:Chordy\nM:4/4\nL:1/4\nK:C\nC D E F|[CEG]4|]\n"))
     assert result.example is None

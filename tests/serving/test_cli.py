@@ -8,16 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from midi_events import midi_events
 from music21 import converter
 
+from preprocessing.melody.keys import parse_key, parse_meter
 from serving import cli, demo
 from serving import client as model_client
 from serving.generation import primers
 from serving.generation.token_model import TokenModel
 from serving.model_server.launcher import free_port, start_subprocess
 from serving.music import render
-from serving.music.notation import parse_key, parse_meter
+from tests.helpers.midi_events import midi_events
 from tests.helpers.tiny_models import VOCABULARY, export_tiny_models
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -7,14 +7,13 @@ import numpy as np
 import pytest
 from music21 import converter
 
-from preprocessing.melody.keys import transpose_events
+from preprocessing.melody.keys import parse_key, transpose_events
 from preprocessing.melody.vae_codes import encode_notes, encode_rhythms
 from serving import cli, demo
 from serving import client as model_client
 from serving.generation.vae import VaeModel, join_codes, read_tune, tune_codes
 from serving.model_server.launcher import start_subprocess
 from serving.music import render
-from serving.music.notation import parse_key
 from trainer.vae import export as vae_export
 from trainer.vae import model as vae
 from trainer.vae.config import VAE_PRESETS

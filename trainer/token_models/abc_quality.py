@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from preprocessing.melody.abc_text import check_abc_note_lengths
+from preprocessing.melody.music21_reader import abc_token_quarters
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +111,7 @@ def _bars(tokens: list) -> list[_Bar]:
             signature = token.getTimeSignatureObject()
             expected = float(signature.barDuration.quarterLength) if signature is not None else 0.0
         elif isinstance(token, abcFormat.ABCNote) and not token.inGrace:
-            quarters = float(token.quarterLength)
-            if token.activeTuplet is not None:
-                quarters *= float(token.activeTuplet.tupletMultiplier())
-            length += quarters
+            length += abc_token_quarters(token)
         elif isinstance(token, abcFormat.ABCBar):
             section_line = token.src.strip() != "|"
             if length > _TOLERANCE and expected > 0:

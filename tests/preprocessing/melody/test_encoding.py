@@ -1,11 +1,11 @@
-"""Pure-Python encodings: round trips (hypothesis), transposition, duration filter, ABC normalisation."""
+"""Timestep and VAE encodings: round trips (hypothesis), the duration filter, bad symbols and codes."""
 from __future__ import annotations
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from preprocessing.melody import abc_text, keys, timestep, vae_codes
+from preprocessing.melody import timestep, vae_codes
 from preprocessing.melody.events import ACCEPTABLE_DURATIONS, EncodingError, Event
 from preprocessing.melody.timestep import DELIMITER, HOLD, REST
 from preprocessing.melody.vae_codes import NOTE_MAX, NOTE_MIN, NOTE_REST
@@ -39,14 +39,6 @@ def test_join_split_round_trip(song_list: list[list[str]]) -> None:
     joined = timestep.join_songs(song_list)
     assert joined.count(DELIMITER) == len(song_list)
     assert timestep.split_songs(joined) == song_list
-
-
-@given(st.lists(st.builds(Event, st.one_of(st.none(), st.integers(20, 100)), st.just(1.0)), max_size=30),
-       st.integers(-6, 5))
-def test_transpose_there_and_back(tune: list[Event], semitones: int) -> None:
-    moved = keys.transpose_events(tune, semitones)
-    assert [event.pitch is None for event in moved] == [event.pitch is None for event in tune]
-    assert keys.transpose_events(moved, -semitones) == tune
 
 
 def test_timestep_symbols_of_a_small_tune() -> None:
@@ -89,56 +81,3 @@ def test_decode_vae_rejects_mismatched_or_unknown_codes() -> None:
 def test_vocabulary_order_structural_symbols_then_pitches_numerically() -> None:
     order = timestep.timestep_vocabulary_order(["72", HOLD, "9", "60", REST, "72", "100"])
     assert order == [DELIMITER, HOLD, REST, "9", "60", "72", "100"]
-
-
-@pytest.mark.parametrize(
-    ("tonic", "mode", "semitones"),
-    [
-        ("C", "major", 0), ("D", "major", -2), ("E", "minor", 5), ("A", "minor", 0), ("G", "major", 5),
-        ("F#", "major", -6), ("Bb", "major", 2), ("b-", "major", 2), ("e-", "minor", 6 - 12),
-        ("E", "dorian", -2), ("A", "mixolydian", -2), ("D", "Dor", 0), ("C#", "min", -4),
-    ],
-)
-def test_transposition_semitones(tonic: str, mode: str, semitones: int) -> None:
-    assert keys.transposition_semitones(tonic, mode) == semitones
-    assert -6 <= semitones <= 5
-
-
-def test_transposition_rejects_unknown_tonic_and_mode() -> None:
-    with pytest.raises(ValueError, match="'H'"):
-        keys.transposition_semitones("H", "major")
-    with pytest.raises(ValueError, match="'bluesy'"):
-        keys.transposition_semitones("C", "bluesy")
-
-
-def test_mode_family() -> None:
-    assert [keys.mode_family(mode) for mode in ("major", "minor", "dorian", "mixolydian", "m")] == [
-        "major", "minor", "minor", "major", "minor"]
-
-
-def test_normalise_abc_keeps_x_l_m_k_and_body_only() -> None:
-    text = (
-        "X: 17\nT:The Title\nC:Trad.\n% a comment\nM: 6/8\nR:jig\nZ:someone\nK: G  \n"
-        "GAG   BAG | d2 B c2 A |   % trailing comment\n\nw: some lyrics\nP:B\nM:9/8\n"
-        "GAG BAG d3 |]   \n"
-    )
-    assert abc_text.normalise_abc(text) == (
-        "X:1\nL:1/8\nM:6/8\nK:G\nGAG BAG | d2 B c2 A |\nM:9/8\nGAG BAG d3 |]\n"
-    )
-
-
-def test_normalise_abc_tune_fields_override_inherited_file_header() -> None:
-    text = "X:3\nL:1/4\nM:3/4\nT:t\nL:1/8\nK:Am\nA2 B2 c2 |]\n"
-    assert abc_text.normalise_abc(text) == "X:1\nL:1/8\nM:3/4\nK:Am\nA2 B2 c2 |]\n"
-    assert abc_text.normalise_abc(text) == abc_text.normalise_abc(text + "\n\n")
-
-
-def test_normalise_abc_keeps_music_lines_that_start_like_a_field() -> None:
-    text = "X:1\nM:2/4\nK:D\nA2 d2|\nA:|B2 c2|]\n"
-    assert abc_text.normalise_abc(text) == "X:1\nL:1/16\nM:2/4\nK:D\nA2 d2|\nA:|B2 c2|]\n"
-
-
-def test_normalise_abc_without_music_is_an_error() -> None:
-    with pytest.raises(EncodingError, match="no music lines") as caught:
-        abc_text.normalise_abc("X:1\nT:Only a title\nK:D\n")
-    assert caught.value.reason == "empty_body"

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import re
 import wave
-from fractions import Fraction
 
 import numpy as np
 import pytest
-from midi_events import midi_events as _mido_events
 from music21 import converter
 
 from preprocessing.melody.events import Event
+from preprocessing.melody.keys import parse_key, parse_meter
 from serving.music import abc_writer, audio, render
-from serving.music.notation import layout_bars, parse_key, parse_meter, spell
+from serving.music.notation import layout_bars
+from tests.helpers.midi_events import midi_events as _mido_events
 
 # Primer "/ 60 _ _ _" then generated symbols; the generation ends at its first "/".
 TOKENS = ("/ 60 _ _ _ 62 _ 64 _ _ _ _ _ r _ 71 _ _ _ _ _ _ _ _ 61 _ 66 _ "
@@ -113,37 +113,6 @@ def test_abc_accidentals_hold_to_the_bar_end_and_ties_cross_bar_lines():
 def test_abc_octaves_and_lengths():
     events = [Event(48, 0.25), Event(84, 0.75), Event(None, 0.25), Event(59, 3.0), Event(85, 0.25)]
     assert abc_writer.abc_body(events, parse_key("C"), parse_meter("4/4")) == "C,/2 c'3/2 z/2 B,4- B,3/2- | B,/2 ^c'/2 |]"
-
-
-@pytest.mark.parametrize("midi, key_name, name", [
-    (70, "C", "B-4"), (66, "C", "F#4"), (61, "C", "C#4"), (59, "Bb", "B3"), (63, "Em", "D#4"),
-    (61, "Dm", "C#4"), (66, "Gm", "F#4"), (71, "F#", "B4"), (59, "Gb", "C-4"), (65, "C#m", "E#4"),
-])
-def test_spelling_follows_the_key(midi, key_name, name):
-    spelled = spell(midi, parse_key(key_name))
-    assert spelled.music21_name == name and spelled.midi == midi
-
-
-@pytest.mark.parametrize("text, fifths", [("D", 2), ("Em", 1), ("Bb", -2), ("F#m", 3), ("D dorian", 0),
-                                          ("ebm", -6), ("C#", 7)])
-def test_keys_parse(text, fifths):
-    assert parse_key(text).fifths == fifths
-
-
-@pytest.mark.parametrize("bad", ["H", "G#", "Cx", "Dfoo", ""])
-def test_bad_key_is_named(bad):
-    with pytest.raises(ValueError, match=re.escape(repr(bad))):
-        parse_key(bad)
-
-
-@pytest.mark.parametrize("bad", ["3/5", "0/4", "3-4", "waltz", "64/4"])
-def test_bad_meter_is_named(bad):
-    with pytest.raises(ValueError, match=re.escape(repr(bad))):
-        parse_meter(bad)
-
-
-def test_meter_bar_length():
-    assert parse_meter("6/8").bar_quarters == Fraction(3) and parse_meter("C|").bar_quarters == Fraction(4)
 
 
 def test_unknown_format_is_named(tmp_path):
