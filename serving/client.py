@@ -255,6 +255,17 @@ class RestModelClient(ModelClient):
                 for s in answer["model_version_status"]]
 
 
+class ServedModel:
+    """A model behind a ``ModelClient``; subclasses add the calls of its model kind."""
+
+    def __init__(self, client: ModelClient) -> None:
+        self.client = client
+
+    @property
+    def name(self) -> str:
+        return self.client.model
+
+
 def connect(address: str, model: str, rest: bool = False, version: int | None = None,
             retry: RetryPolicy = RetryPolicy()) -> ModelClient:
     """A gRPC client (default) or a REST one."""

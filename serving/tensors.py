@@ -81,6 +81,12 @@ def fill_proto(proto: tensor_pb2.TensorProto, array: np.ndarray | bytes) -> None
     proto.tensor_content = array.tobytes()
 
 
+def text_of(value: Any) -> str:
+    """One string tensor element as str: bytes over gRPC, str over REST, or a 0-d array of either."""
+    item = np.asarray(value).item() if isinstance(value, np.ndarray) else value
+    return item.decode("utf-8") if isinstance(item, bytes) else str(item)
+
+
 def _decode_b64(value: Any, where: str) -> Any:
     """Replace every `{"b64": text}` inside a nested JSON value by its bytes."""
     if isinstance(value, dict):

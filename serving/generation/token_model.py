@@ -9,28 +9,17 @@ from functools import cached_property
 
 import numpy as np
 
-from serving.client import ClientError, ModelClient
+from serving.client import ClientError, ServedModel
 from serving.contract import signatures as sig
+from serving.tensors import text_of
 
 
 class MissingModelKindError(ClientError):
     """A token model export that does not state its model kind (exported before kinds existed)."""
 
 
-def _text(value: object) -> str:
-    """A string tensor element (bytes over gRPC, str over REST) as str."""
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-class TokenModel:
+class TokenModel(ServedModel):
     """A served token model; every call takes and returns NumPy arrays with a batch dimension."""
-
-    def __init__(self, client: ModelClient) -> None:
-        self.client = client
-
-    @property
-    def name(self) -> str:
-        return self.client.model
 
     @cached_property
     def _vocabulary_outputs(self) -> dict[str, np.ndarray]:
@@ -40,7 +29,7 @@ class TokenModel:
     @cached_property
     def symbols(self) -> list[str]:
         """The vocabulary in index order, from the `vocabulary` signature (cached)."""
-        return [_text(symbol) for symbol in self._vocabulary_outputs[sig.SYMBOLS].tolist()]
+        return [text_of(symbol) for symbol in self._vocabulary_outputs[sig.SYMBOLS].tolist()]
 
     @cached_property
     def model_kind(self) -> str:
@@ -50,7 +39,7 @@ class TokenModel:
             raise MissingModelKindError(
                 f"model {self.name!r} does not state its model kind (its {sig.VOCABULARY!r} signature has no "
                 f"{sig.MODEL_KIND!r} output): re-export it with the current trainer")
-        kind = _text(np.asarray(outputs[sig.MODEL_KIND]).item())
+        kind = text_of(outputs[sig.MODEL_KIND])
         if kind not in sig.TOKEN_KINDS:
             raise MissingModelKindError(
                 f"model {self.name!r} states model kind {kind!r}, not a token model kind {sig.TOKEN_KINDS}")

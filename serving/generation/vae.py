@@ -20,8 +20,9 @@ from preprocessing.melody import music21_reader
 from preprocessing.melody.events import Event
 from preprocessing.melody.keys import Key, Meter, transpose_events
 from preprocessing.melody.vae_codes import decode_vae, encode_notes, encode_rhythms, fit_codes
-from serving.client import ModelClient
+from serving.client import ServedModel
 from serving.contract import signatures as sig
+from serving.tensors import text_of
 
 logger = logging.getLogger(__name__)
 
@@ -49,20 +50,8 @@ class Tune:
     meter: Meter | None
 
 
-def _text(value: np.ndarray) -> str:
-    item = np.asarray(value).item()
-    return item.decode("utf-8") if isinstance(item, bytes) else str(item)
-
-
-class VaeModel:
+class VaeModel(ServedModel):
     """A served VAE; every call takes and returns numpy arrays with a batch dimension."""
-
-    def __init__(self, client: ModelClient) -> None:
-        self.client = client
-
-    @property
-    def name(self) -> str:
-        return self.client.model
 
     @cached_property
     def info(self) -> VaeInfo:
@@ -72,7 +61,7 @@ class VaeModel:
             raise ValueError(f"model {self.name!r} is not a VAE: it has no {', '.join(map(repr, missing))} "
                              f"signature (it has {', '.join(sorted(self.client.signatures)) or 'none'})")
         answer = self.client.predict(sig.INFO, {})
-        return VaeInfo(kind=_text(answer[sig.KIND]), output=_text(answer[sig.OUTPUT]), length=int(answer[sig.LENGTH]),
+        return VaeInfo(kind=text_of(answer[sig.KIND]), output=text_of(answer[sig.OUTPUT]), length=int(answer[sig.LENGTH]),
                        latent_dim=int(answer[sig.LATENT_DIM]),
                        alphabet=tuple(int(code) for code in answer[sig.ALPHABET]), pad_code=int(answer[sig.PAD_CODE]))
 
