@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 import mido
+import pytest
 
 from serving.model_server.launcher import start_subprocess
+
+pytestmark = pytest.mark.e2e
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -17,6 +17,8 @@ from preprocessing import output_folder, pipeline, schema, statistics, tfds_outp
 from preprocessing.records import ENCODING_TIMESTEP, ENCODING_TUNE, DeadLetter, RawTune, Source
 from preprocessing.split import shard_of, split_of
 
+pytestmark = pytest.mark.beam
+
 GOOD_ABC = b"X:1\nT:Good Tune\nM:4/4\nL:1/4\nK:G\nG A B c | d2 B2 | c A B G | G4 |]\n"
 BROKEN_ABC = b"X:2\nT:Broken Tune\nM:4/4\nL:1/4\nK:G\n[GBd] [Ace] | [GBd]4 |]\n"
 

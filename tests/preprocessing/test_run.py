@@ -5,11 +5,14 @@ import json
 import time
 from collections import Counter
 
+import pytest
 import tensorflow_datasets as tfds
 
 from preprocessing import schema
 from preprocessing.run import parse_flags
 from tests.conftest import TINY_CORPUS, run_preprocessing_cli
+
+pytestmark = pytest.mark.beam
 
 GOOD_TUNE = "X:{n}\nT:Good {n}\nM:3/4\nL:1/4\nK:D\nD F A | d2 A | B A G | F3 |]\n"
 BROKEN_TUNE = "X:9\nT:Broken Chords\nM:4/4\nL:1/4\nK:G\n[GBd] [Ace] | [GBd]4 |]\n"

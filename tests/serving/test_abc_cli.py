@@ -32,6 +32,8 @@ from trainer.vae import export as vae_export
 from trainer.vae import model as vae
 from trainer.vae.config import VAE_PRESETS
 
+pytestmark = pytest.mark.server
+
 PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
 # The dance model's output distribution: log-probabilities up to a constant.
 DANCE_BIASES = {"D": 0.0, "E": 0.0, "F": 0.0, " ": -1.0, "|": -2.0}

@@ -20,6 +20,8 @@ from serving.music import render
 from tests.helpers.midi_events import midi_events
 from tests.helpers.tiny_models import VOCABULARY, export_tiny_models
 
+pytestmark = pytest.mark.server
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

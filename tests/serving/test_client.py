@@ -14,6 +14,8 @@ from serving.model_server.launcher import free_port, start_subprocess
 from serving.tensors import TensorInfo
 from tests.helpers.tiny_models import UNITS, VOCABULARY, export_tiny_models
 
+pytestmark = pytest.mark.server
+
 FAST_FAILURE = model_client.RetryPolicy(timeout_s=5, attempts=2, first_backoff_s=0.05)
 
 

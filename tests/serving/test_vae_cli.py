@@ -18,6 +18,8 @@ from trainer.vae import export as vae_export
 from trainer.vae import model as vae
 from trainer.vae.config import VAE_PRESETS
 
+pytestmark = pytest.mark.server
+
 LENGTH = 24
 NOTES_MODEL, RHYTHMS_MODEL = "vae_notes_tiny", "vae_rhythms_tiny"
 # G major, 3/4: 14 events, pitches 62..74 (55..67 once moved to C major), acceptable durations only.

@@ -8,6 +8,8 @@ import pytest
 
 from trainer import fitting, task
 
+pytestmark = pytest.mark.train
+
 SMALL = ["units=16", "window=16", "batch_size=4", "patience=2"]
 TINY = ["epochs=1", "length=16", "hidden_dim=16", "latent_dim=4", "batch_size=4", "kl_warmup_epochs=0"]
 

@@ -29,6 +29,8 @@ from tensorflow_serving.apis import (
 from serving.model_server.host import ServerOptions
 from serving.model_server.launcher import free_port, start_in_process, start_subprocess
 
+pytestmark = pytest.mark.server
+
 SYMBOLS = ["/", "r", "_", "60", "62", "64", "65"]
 VOCAB_SIZE = len(SYMBOLS)
 MAX_BATCH_ROWS = 4

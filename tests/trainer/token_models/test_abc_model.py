@@ -26,6 +26,8 @@ from trainer.token_models.builders import build_model
 from trainer.token_models.config import resolve_config
 from trainer.token_models.train import train
 
+pytestmark = pytest.mark.server
+
 REPO = pathlib.Path(__file__).resolve().parents[3]
 SPLITS = ("train", "validation", "test")
 TRAIN_FLAGS = ["epochs=1", "window=32", "batch_size=4"]

@@ -21,6 +21,8 @@ from trainer.token_models.export import export_token_model
 from trainer.token_models.lstm import build_lstm_model
 from trainer.token_models.random_baseline import build_random_model
 
+pytestmark = pytest.mark.server
+
 REPO = pathlib.Path(__file__).resolve().parents[3]
 VOCAB_SIZE = 9
 VOCABULARY = [f"sym{index}" for index in range(VOCAB_SIZE)]

@@ -10,6 +10,8 @@ from trainer.run_paths import RunPaths
 from trainer.token_models.config import resolve_config
 from trainer.token_models.train import train
 
+pytestmark = pytest.mark.train
+
 SMALL = ["units=16", "window=16", "batch_size=4", "patience=2"]
 
 

@@ -16,6 +16,8 @@ from trainer.vae import export as vae_export
 from trainer.vae import model as vae
 from trainer.vae.config import VaeConfig
 
+pytestmark = pytest.mark.server
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 LENGTH, LATENT = 12, 3
 

@@ -13,6 +13,8 @@ from trainer.run_paths import RunPaths
 from trainer.vae import data as vae_data
 from trainer.vae.train import FINAL_WEIGHTS, train_vae
 
+pytestmark = pytest.mark.train
+
 
 @pytest.mark.parametrize("preset", ["vae_rhythms", "vae_notes_cat"])
 def test_train_vae_on_a_tiny_tfds_folder(tmp_path, preset):
