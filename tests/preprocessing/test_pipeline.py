@@ -16,6 +16,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from preprocessing import output_folder, pipeline, schema, statistics, tfds_output
 from preprocessing.records import ENCODING_TIMESTEP, ENCODING_TUNE, DeadLetter, RawTune, Source
 from preprocessing.split import shard_of, split_of
+from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.beam
 
@@ -54,11 +55,10 @@ def test_split_shares_are_close_to_80_10_10_and_every_id_gets_one_split():
 
 def test_split_is_stable_across_processes_with_different_hash_seeds():
     ids = [f"erk/essenFolksong/erk{n}.abc#{n}" for n in range(200)]
-    code = "import sys; from preprocessing.split import split_of; print(','.join(split_of(i) for i in sys.argv[1:]))"
     answers = {
         subprocess.run(
-            [sys.executable, "-c", code, *ids], capture_output=True, text=True, check=True,
-            env=dict(os.environ, PYTHONHASHSEED=seed),
+            [sys.executable, "-m", "tests.helpers.print_splits", *ids], capture_output=True, text=True, check=True,
+            cwd=REPO_ROOT, env=dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(REPO_ROOT)),
         ).stdout.strip()
         for seed in ("1", "2")
     }
