@@ -1,4 +1,4 @@
-"""Properties of the client's NumPy sampler (serving/sampling.py)."""
+"""Properties of the client's NumPy sampler (serving/contract/sampling.py)."""
 from __future__ import annotations
 
 import numpy as np

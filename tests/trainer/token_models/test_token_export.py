@@ -1,4 +1,4 @@
-"""trainer/export.py: real SavedModels of tiny token models, loaded back in a fresh process."""
+"""trainer/token_models/export.py: real SavedModels of tiny token models, loaded back in a fresh process."""
 from __future__ import annotations
 
 import json
