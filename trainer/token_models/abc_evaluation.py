@@ -25,7 +25,7 @@ from serving.contract import signatures as sig
 from serving.contract.sampling import SamplingSettings
 from serving.contract.versions import latest_version_dir
 from trainer.token_models import abc_quality, data
-from trainer.token_models.scoring import StepScorer
+from trainer.token_models.scoring import StepScorer, require_kind
 
 logger = logging.getLogger(__name__)
 
@@ -69,8 +69,7 @@ def generate_tunes(model_dir: str | pathlib.Path, primer: str, draw: TuneDraw) -
     loaded = tf.saved_model.load(str(model_dir))
     generate = loaded.signatures[sig.GENERATE]
     symbols = [symbol.decode("utf-8") for symbol in loaded.signatures[sig.VOCABULARY]()[sig.SYMBOLS].numpy()]
-    if not all(len(symbol) == 1 for symbol in symbols):
-        raise ValueError(f"{str(model_dir)!r} is not a character model (its symbols include {symbols[:5]})")
+    require_kind(loaded, model_dir, sig.TOKEN_CHARACTERS, "trainer.abc_eval samples character-level ABC models")
     primer_ids = encode_primer(primer, symbols)
     tunes = []
     settings = draw.settings

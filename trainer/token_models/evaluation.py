@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from serving.contract import signatures as sig
 from serving.contract.versions import latest_version_dir
 from trainer.token_models import data
 from trainer.token_models.metrics import MetricTotals
@@ -33,9 +34,9 @@ def evaluate(model_path: str, data_dir: str, split: str, *, order: int = 5, batc
     data.check_data_dir(data_dir)
     model_dir = latest_version_dir(model_path)
     scorer = StepScorer(model_dir)
-    if "\n" in scorer.symbols:
-        raise ValueError(f"{str(model_dir)!r} is a character-level ABC model; score it with "
-                         "python -m trainer.abc_eval")
+    if scorer.model_kind != sig.TOKEN_TIMESTEP:
+        raise ValueError(f"{str(model_dir)!r} is a {scorer.model_kind} model, not {sig.TOKEN_TIMESTEP}; "
+                         "score a character-level ABC model with python -m trainer.abc_eval")
     vocabulary = data.Vocabulary(scorer.symbols, (0,) * len(scorer.symbols))
     songs, dropped = data.load_song_arrays(data_dir, split, vocabulary)
     if not songs:

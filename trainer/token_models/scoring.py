@@ -10,6 +10,23 @@ import tensorflow as tf
 from serving.contract import signatures as sig
 
 
+def stated_kind(loaded, model_dir: str | pathlib.Path) -> str:
+    """The model kind a loaded token export states in ``vocabulary``; ValueError naming the export
+    when it states none (exported before model kinds existed: export it again)."""
+    answer = loaded.signatures[sig.VOCABULARY]()
+    if sig.MODEL_KIND not in answer:
+        raise ValueError(f"SavedModel {str(model_dir)!r} states no {sig.MODEL_KIND!r} in its {sig.VOCABULARY!r} "
+                         "signature; export it again with this version of the trainer")
+    return answer[sig.MODEL_KIND].numpy().decode("utf-8")
+
+
+def require_kind(loaded, model_dir: str | pathlib.Path, kind: str, hint: str) -> None:
+    """ValueError naming the export and ``hint`` unless it states model kind ``kind``."""
+    stated = stated_kind(loaded, model_dir)
+    if stated != kind:
+        raise ValueError(f"{str(model_dir)!r} is a {stated} model, not {kind}; {hint}")
+
+
 class StepScorer:
     """Wraps a loaded SavedModel's ``step`` and ``vocabulary`` signatures."""
 
@@ -24,6 +41,7 @@ class StepScorer:
         symbols = loaded.signatures[sig.VOCABULARY]()[sig.SYMBOLS].numpy()
         self.symbols = tuple(symbol.decode("utf-8") for symbol in symbols)
         self.state_size = int(self._step.structured_input_signature[1][sig.STATE].shape[-1])
+        self.model_kind = stated_kind(loaded, self.model_dir)
 
     def song_probs(self, songs: Sequence[np.ndarray], delimiter_id: int) -> list[np.ndarray]:
         """Songs of ids -> per song ``[len, V]`` probabilities of each symbol given the ones before.

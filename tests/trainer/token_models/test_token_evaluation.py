@@ -5,10 +5,12 @@ import math
 import numpy as np
 import pytest
 
-from serving.contract.signatures import TOKEN_TIMESTEP
+from serving.contract.sampling import SamplingSettings
+from serving.contract.signatures import TOKEN_CHARACTERS, TOKEN_TIMESTEP
 from serving.contract.versions import latest_version_dir
 from trainer import evaluate
 from trainer.token_models import data
+from trainer.token_models.abc_evaluation import TuneDraw, generate_tunes
 from trainer.token_models.builders import build_lstm_model, build_random_model
 from trainer.token_models.config import resolve_config
 from trainer.token_models.evaluation import format_table
@@ -77,3 +79,16 @@ def test_stepping_the_savedmodel_matches_the_keras_model_on_whole_songs(tiny_dat
 def test_missing_versions_are_named(tmp_path):
     with pytest.raises(ValueError, match=str(tmp_path)):
         latest_version_dir(tmp_path)
+
+
+def test_the_scorers_read_the_stated_kind_and_refuse_the_wrong_one(tmp_path):
+    export_token_model(build_random_model(np.ones(5)), SYMBOLS, tmp_path / "timestep", warmup=False,
+                       model_kind=TOKEN_TIMESTEP)
+    export_token_model(build_random_model(np.ones(3)), ["a", "b", "\n"], tmp_path / "chars", warmup=False,
+                       model_kind=TOKEN_CHARACTERS)
+    assert StepScorer(latest_version_dir(tmp_path / "timestep")).model_kind == TOKEN_TIMESTEP
+    chars = latest_version_dir(tmp_path / "chars")
+    assert StepScorer(chars).model_kind == TOKEN_CHARACTERS
+    draw = TuneDraw(tunes=1, steps=4, settings=SamplingSettings(), seed=0, batch_size=1)
+    with pytest.raises(ValueError, match="is a token_timestep model, not token_characters"):
+        generate_tunes(latest_version_dir(tmp_path / "timestep"), "X:1\n", draw)
