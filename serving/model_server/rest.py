@@ -21,16 +21,9 @@ import numpy as np
 from google.protobuf import json_format
 from tensorflow.core.protobuf import meta_graph_pb2
 
+from serving.model_server import inference
 from serving.model_server.grpc_api import signature_def_map
-from serving.model_server.inference import (
-    Limits,
-    ModelSpec,
-    ServingError,
-    model_status,
-    resolve,
-    run_signature,
-    signature_def,
-)
+from serving.model_server.inference import ModelSpec, ServingError
 from serving.model_server.registry import ModelRegistry
 from serving.tensors import TensorConversionError, array_from_json, array_to_json
 
@@ -123,7 +116,7 @@ class RestServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], registry: ModelRegistry, limits: Limits) -> None:
+    def __init__(self, address: tuple[str, int], registry: ModelRegistry, limits: inference.Limits) -> None:
         self.registry = registry
         self.limits = limits
         super().__init__(address, RestHandler)
@@ -201,8 +194,8 @@ class RestHandler(BaseHTTPRequestHandler):
         return body
 
     def _status(self, spec: ModelSpec) -> dict[str, Any]:
-        version = resolve(self.server.registry, spec).version if spec.label else spec.version
-        statuses = model_status(self.server.registry, spec.name, version)
+        version = inference.resolve(self.server.registry, spec).version if spec.label else spec.version
+        statuses = inference.model_status(self.server.registry, spec.name, version)
         return {
             "model_version_status": [
                 {
@@ -215,7 +208,7 @@ class RestHandler(BaseHTTPRequestHandler):
         }
 
     def _metadata(self, spec: ModelSpec) -> dict[str, Any]:
-        servable = resolve(self.server.registry, spec)
+        servable = inference.resolve(self.server.registry, spec)
         return {
             "model_spec": {"name": servable.name, "signature_name": "", "version": str(servable.version)},
             "metadata": {
@@ -226,11 +219,11 @@ class RestHandler(BaseHTTPRequestHandler):
         }
 
     def _predict(self, spec: ModelSpec, body: dict[str, Any]) -> dict[str, Any]:
-        servable = resolve(self.server.registry, spec)
+        servable = inference.resolve(self.server.registry, spec)
         signature_name = body.get("signature_name", "")
         if not isinstance(signature_name, str):
             raise _invalid(f'"signature_name" must be a string, got {signature_name!r}')
-        signature_name, definition = signature_def(servable, signature_name)
+        signature_name, definition = inference.signature_def(servable, signature_name)
         row_form = "instances" in body
         if row_form == ("inputs" in body):
             raise _invalid('the body must have exactly one of "instances" (row form) or "inputs" (columnar form)')
@@ -241,7 +234,7 @@ class RestHandler(BaseHTTPRequestHandler):
                 inputs = inputs_from_columns(body["inputs"], definition)
         except TensorConversionError as error:
             raise _invalid(str(error)) from error
-        outputs = run_signature(servable, signature_name, inputs, [], self.server.limits)
+        outputs = inference.run_signature(servable, signature_name, inputs, [], self.server.limits)
         if row_form:
             return {"predictions": predictions_as_rows(outputs)}
         return {"outputs": outputs_as_columns(outputs)}
