@@ -1,5 +1,6 @@
 """The token models: shapes, the slides' parameter count, serialisation."""
 import dataclasses
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -70,3 +71,13 @@ def test_unknown_architecture_is_named():
     config = resolve_config("lstm")
     with pytest.raises(ValueError, match="'gru'"):
         build_model(dataclasses.replace(config, architecture="gru"), np.ones(3))
+
+
+@pytest.mark.parametrize("name", ["lstm_one_hot", "random"])
+def test_checkpoints_written_before_the_layout_change_still_load(name):
+    """tests/testdata/checkpoints_v0 was saved by the code as it stood before trainer/models/ moved to
+    trainer/token_models/: the layers' registered names ("folkgen>OneHot", ...) keep it loadable."""
+    folder = Path(__file__).resolve().parents[2] / "testdata" / "checkpoints_v0"
+    expected = np.load(folder / "expected.npz")
+    reloaded = keras.saving.load_model(folder / f"{name}.keras")
+    np.testing.assert_allclose(reloaded.predict(expected["tokens"], verbose=0), expected[name], rtol=1e-6)
