@@ -59,10 +59,10 @@ def parse_music_file(path: str) -> stream.Score:
     from music21 import converter  # pylint: disable=import-outside-toplevel
 
     if not os.path.isfile(path):
-        raise ValueError(f"primer file {path!r} does not exist")
+        raise ValueError(f"music file {path!r} does not exist")
     extension = os.path.splitext(path)[1].lower()
     if extension not in FORMAT_BY_EXTENSION:
-        raise ValueError(f"primer file {path!r}: unknown extension {extension!r}; "
+        raise ValueError(f"music file {path!r}: unknown extension {extension!r}; "
                          f"expected one of {sorted(FORMAT_BY_EXTENSION)}")
     try:
         return converter.parse(path, format=_MUSIC21_FORMATS[FORMAT_BY_EXTENSION[extension]])

@@ -20,12 +20,12 @@ logger = logging.getLogger(__name__)
 
 # TF Serving reads warm-up requests (a TFRecord of PredictionLogs) from here inside a version.
 WARMUP_REQUESTS = pathlib.Path("assets.extra") / "tf_serving_warmup_requests"
-STAGING_PREFIX = ".export-"
+_STAGING_PREFIX = ".export-"
 _VERSION_NAME = re.compile(r"[0-9]+")
 _RENAME_ATTEMPTS = 5
 
 
-def is_version_name(name: str) -> bool:
+def _is_version_name(name: str) -> bool:
     """True for ASCII integer folder names only (``"12"``, not ``"²"`` or ``"v1"``)."""
     return _VERSION_NAME.fullmatch(name) is not None
 
@@ -35,7 +35,7 @@ def list_versions(base_path: str | os.PathLike) -> list[int]:
     base = pathlib.Path(base_path)
     if not base.is_dir():
         return []
-    return sorted(int(entry.name) for entry in base.iterdir() if entry.is_dir() and is_version_name(entry.name))
+    return sorted(int(entry.name) for entry in base.iterdir() if entry.is_dir() and _is_version_name(entry.name))
 
 
 def latest_version_dir(base_path: str | os.PathLike) -> pathlib.Path:
@@ -47,13 +47,13 @@ def latest_version_dir(base_path: str | os.PathLike) -> pathlib.Path:
 
 
 @contextmanager
-def staging_dir(base_path: str | os.PathLike) -> Iterator[pathlib.Path]:
+def _staging_dir(base_path: str | os.PathLike) -> Iterator[pathlib.Path]:
     """A fresh hidden folder inside ``base_path`` to write an export into; removed if not published."""
     base = pathlib.Path(base_path)
     if base.exists() and not base.is_dir():
         raise ValueError(f"base_path {str(base)!r} exists and is not a directory")
     base.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=base))
+    staging = pathlib.Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=base))
     staging.chmod(0o755)  # mkdtemp makes it private; a server running as another user must read it
     try:
         yield staging
@@ -61,7 +61,7 @@ def staging_dir(base_path: str | os.PathLike) -> Iterator[pathlib.Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def publish(staging: pathlib.Path, base_path: str | os.PathLike) -> pathlib.Path:
+def _publish(staging: pathlib.Path, base_path: str | os.PathLike) -> pathlib.Path:
     """Rename ``staging`` to the next free integer version under ``base_path``; returns that folder.
 
     Retries a few times when another writer takes the same number first.
@@ -80,8 +80,8 @@ def publish(staging: pathlib.Path, base_path: str | os.PathLike) -> pathlib.Path
 
 def write_version(base_path: str | os.PathLike, write: Callable[[pathlib.Path], None]) -> pathlib.Path:
     """Calls ``write(staging_folder)``, then publishes the folder as the next version; returns it."""
-    with staging_dir(base_path) as staging:
+    with _staging_dir(base_path) as staging:
         write(staging)
-        target = publish(staging, base_path)
+        target = _publish(staging, base_path)
     logger.info("published %s", target)
     return target
