@@ -153,8 +153,15 @@ def _generate_loop(
     return tf.where(sample_index < steps[:, None], tokens, -tf.ones_like(tokens))
 
 
-def build_serving_module(model: keras.Model, vocabulary: Sequence[str], model_kind: str) -> tf.Module:
-    """A `tf.Module` whose `vocabulary`, `step` and `generate` functions keep the contract."""
+def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_kind: str) -> keras.export.ExportArchive:
+    """The `generate` (first, so also `serving_default`), `step` and `vocabulary` endpoints of `model`.
+
+    `keras.export.ExportArchive` tracks the TensorFlow variables that the endpoints capture, so
+    the session-based loader of `tensorflow_model_server` and `saved_model_cli run` restores them
+    (a plain `tf.Module` holding Keras 3 variables saves checkpoint keys that loader never
+    restores). The archive wraps each endpoint in a `tf.function` without AutoGraph, so the loop
+    is an explicit `tf.while_loop`.
+    """
     if model_kind not in sig.TOKEN_KINDS:
         raise ValueError(f"model_kind {model_kind!r} is not a token model kind {sig.TOKEN_KINDS}")
     plan = plan_step(model)
@@ -163,11 +170,12 @@ def build_serving_module(model: keras.Model, vocabulary: Sequence[str], model_ki
             f"vocabulary has {len(vocabulary)} symbols but the model outputs {plan.vocab_size}"
         )
     size = plan.vocab_size
-    symbols = tf.constant(list(vocabulary), tf.string)
-    module = tf.Module(name="token_model")
-    module.model_variables = list(model.variables)
+    symbols = list(vocabulary)
 
-    def checked_step(token: tf.Tensor, state: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def vocabulary_fn() -> dict[str, tf.Tensor]:
+        return {sig.SYMBOLS: tf.constant(symbols, tf.string), sig.MODEL_KIND: tf.constant(model_kind)}
+
+    def step_fn(token: tf.Tensor, state: tf.Tensor) -> dict[str, tf.Tensor]:
         checks = [
             _check_inputs(tf.logical_and(token >= 0, token < size), "token out of vocabulary range:", token),
             _check_inputs(
@@ -176,33 +184,9 @@ def build_serving_module(model: keras.Model, vocabulary: Sequence[str], model_ki
             ),
         ]
         with tf.control_dependencies(checks):
-            return run_step(plan, tf.identity(token), state)
-
-    @tf.function(input_signature=[])
-    def vocabulary_fn() -> dict[str, tf.Tensor]:
-        return {sig.SYMBOLS: tf.identity(symbols), sig.MODEL_KIND: tf.constant(model_kind)}
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None], tf.int32, name=sig.TOKEN),
-            tf.TensorSpec([None, plan.state_size], tf.float32, name=sig.STATE),
-        ]
-    )
-    def step_fn(token: tf.Tensor, state: tf.Tensor) -> dict[str, tf.Tensor]:
-        logits, next_state = checked_step(token, state)
+            logits, next_state = run_step(plan, tf.identity(token), state)
         return {sig.LOGITS: logits, sig.STATE: next_state}
 
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, None], tf.int32, name=sig.PRIMER),
-            tf.TensorSpec([None], tf.int32, name=sig.PRIMER_LENGTH),
-            tf.TensorSpec([None], tf.int32, name=sig.STEPS),
-            tf.TensorSpec([None], tf.float32, name=sig.TEMPERATURE),
-            tf.TensorSpec([None], tf.int32, name=sig.TOP_K),
-            tf.TensorSpec([None], tf.float32, name=sig.TOP_P),
-            tf.TensorSpec([None], tf.int32, name=sig.SEED),
-        ]
-    )
     def generate_fn(primer, primer_length, steps, temperature, top_k, top_p, seed):
         batch = tf.shape(primer)[0]
         sizes = tf.stack([tf.shape(t)[0] for t in (primer_length, steps, temperature, top_k, top_p, seed)])
@@ -223,16 +207,28 @@ def build_serving_module(model: keras.Model, vocabulary: Sequence[str], model_ki
             )
         return {sig.TOKENS: tokens}
 
-    module.vocabulary = vocabulary_fn
-    module.step = step_fn
-    module.generate = generate_fn
-    return module
+    archive = keras.export.ExportArchive()
+    archive.add_endpoint(sig.GENERATE, generate_fn, [
+        tf.TensorSpec([None, None], tf.int32, name=sig.PRIMER),
+        tf.TensorSpec([None], tf.int32, name=sig.PRIMER_LENGTH),
+        tf.TensorSpec([None], tf.int32, name=sig.STEPS),
+        tf.TensorSpec([None], tf.float32, name=sig.TEMPERATURE),
+        tf.TensorSpec([None], tf.int32, name=sig.TOP_K),
+        tf.TensorSpec([None], tf.float32, name=sig.TOP_P),
+        tf.TensorSpec([None], tf.int32, name=sig.SEED),
+    ])
+    archive.add_endpoint(sig.STEP, step_fn, [
+        tf.TensorSpec([None], tf.int32, name=sig.TOKEN),
+        tf.TensorSpec([None, plan.state_size], tf.float32, name=sig.STATE),
+    ])
+    archive.add_endpoint(sig.VOCABULARY, vocabulary_fn, [])
+    return archive
 
 
 # ---------------------------------------------------------------- warm-up, writing
 
 
-def write_warmup_requests(path: pathlib.Path, model_name: str, state_size: int) -> None:
+def write_warmup_requests(path: str, model_name: str, state_size: int) -> None:
     """TFRecord of PredictionLogs (one `generate`, one `step` request) for TF Serving's warmup."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
@@ -248,8 +244,8 @@ def write_warmup_requests(path: pathlib.Path, model_name: str, state_size: int) 
         },
         sig.STEP: {sig.TOKEN: np.zeros([1], np.int32), sig.STATE: np.zeros([1, state_size], np.float32)},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tf.io.TFRecordWriter(str(path)) as writer:
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.TFRecordWriter(path) as writer:
         for signature, inputs in requests.items():
             request = predict_pb2.PredictRequest(
                 model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
@@ -273,25 +269,18 @@ def export_token_model(
     """Write `model` as `<base_path>/<next integer version>/` atomically; return that directory.
 
     `model_kind` (`sig.TOKEN_TIMESTEP` or `sig.TOKEN_CHARACTERS`) is what the `vocabulary`
-    signature states, so that a client picks its codec without guessing.
+    signature states, so that a client picks its codec without guessing. `base_path` may be
+    any `tf.io.gfile` path (`gs://...`, `ram://...`).
     """
-    module = build_serving_module(model, vocabulary, model_kind)
-    state_size = module.step.input_signature[1].shape[1]
+    archive = build_export_archive(model, vocabulary, model_kind)
+    state_size = plan_step(model).state_size
+    model_name = os.path.basename(str(base_path).rstrip("/"))
 
-    def write(staging: pathlib.Path) -> None:
-        generate = module.generate.get_concrete_function()
-        tf.saved_model.save(
-            module,
-            str(staging),
-            signatures={
-                sig.VOCABULARY: module.vocabulary.get_concrete_function(),
-                sig.STEP: module.step.get_concrete_function(),
-                sig.GENERATE: generate,
-                sig.DEFAULT_SIGNATURE: generate,
-            },
-        )
+    def write(staging: str | os.PathLike) -> None:
+        archive.write_out(str(staging), verbose=False)
         if warmup:
-            write_warmup_requests(staging / versions.WARMUP_REQUESTS, pathlib.Path(base_path).name, state_size)
+            warmup_path = os.path.join(str(staging), str(versions.WARMUP_REQUESTS))
+            write_warmup_requests(warmup_path, model_name, state_size)
 
     target = versions.write_version(base_path, write)
     logger.info("exported %s (%s, V=%d, S=%d) to %s", model.name, model_kind, len(vocabulary), state_size, target)

@@ -23,6 +23,7 @@ import logging
 import os
 import pathlib
 
+import keras
 import tensorflow as tf
 
 from serving.contract import signatures as sig
@@ -33,73 +34,63 @@ logger = logging.getLogger(__name__)
 CONFIG_ASSET = "vae_config.json"
 
 
-class _VaeServingModule(tf.Module):
-    """The serving graph around a trained ``trainer.vae.model.Vae``."""
+def build_export_archive(model, config) -> keras.export.ExportArchive:
+    """The `sample` (first, so also `serving_default`), `info`, `encode`, `decode` and `reconstruct`
+    endpoints of a trained ``trainer.vae.model.Vae`` and its ``VaeConfig``.
 
-    def __init__(self, model, config):
-        super().__init__(name=f"{config.name}_serving")
-        self.model = model
-        self.alphabet = tf.constant(model.alphabet.codes, tf.int32)
-        self.kind = config.kind
-        self.output = config.output
-        self.length = config.length
-        self.latent_dim = config.latent_dim
-        self.pad_code = model.alphabet.pad_code
+    `keras.export.ExportArchive` tracks the TensorFlow variables the endpoints capture, so the
+    session-based loader of `tensorflow_model_server` and `saved_model_cli run` restores them.
+    """
+    alphabet = list(model.alphabet.codes)
+    pad_code = model.alphabet.pad_code
 
-    def _checked(self, codes: tf.Tensor) -> tf.Tensor:
-        valid = tf.reduce_any(tf.equal(codes[..., None], self.alphabet), axis=-1)
+    def checked(codes: tf.Tensor) -> tf.Tensor:
+        valid_codes = tf.constant(alphabet, tf.int32)
+        valid = tf.reduce_any(tf.equal(codes[..., None], valid_codes), axis=-1)
         check = tf.debugging.Assert(
             tf.reduce_all(valid),
-            [f"codes outside the {self.kind} alphabet, first ones:", tf.boolean_mask(codes, tf.logical_not(valid))[:10]],
+            [f"codes outside the {config.kind} alphabet, first ones:", tf.boolean_mask(codes, tf.logical_not(valid))[:10]],
         )
         with tf.control_dependencies([check]):
             return tf.identity(codes)
 
-    def _decoded(self, z: tf.Tensor) -> dict[str, tf.Tensor]:
-        return dict(self.model.decode(z))
-
-    def info(self) -> dict[str, tf.Tensor]:
+    def info() -> dict[str, tf.Tensor]:
         return {
-            sig.KIND: tf.constant(self.kind),
-            sig.OUTPUT: tf.constant(self.output),
-            sig.LENGTH: tf.constant(self.length, tf.int32),
-            sig.LATENT_DIM: tf.constant(self.latent_dim, tf.int32),
-            sig.ALPHABET: tf.identity(self.alphabet),
-            sig.PAD_CODE: tf.constant(self.pad_code, tf.int32),
+            sig.KIND: tf.constant(config.kind),
+            sig.OUTPUT: tf.constant(config.output),
+            sig.LENGTH: tf.constant(config.length, tf.int32),
+            sig.LATENT_DIM: tf.constant(config.latent_dim, tf.int32),
+            sig.ALPHABET: tf.constant(alphabet, tf.int32),
+            sig.PAD_CODE: tf.constant(pad_code, tf.int32),
         }
 
-    def encode(self, codes: tf.Tensor) -> dict[str, tf.Tensor]:
-        mean, logvar = self.model.encode(self._checked(codes))
+    def encode(codes: tf.Tensor) -> dict[str, tf.Tensor]:
+        mean, logvar = model.encode(checked(codes))
         return {sig.MEAN: mean, sig.LOGVAR: logvar}
 
-    def decode(self, z: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self._decoded(z)
+    def decode(z: tf.Tensor) -> dict[str, tf.Tensor]:
+        return dict(model.decode(z))
 
-    def reconstruct(self, codes: tf.Tensor) -> dict[str, tf.Tensor]:
-        mean, _ = self.model.encode(self._checked(codes))
-        return self._decoded(mean)
+    def reconstruct(codes: tf.Tensor) -> dict[str, tf.Tensor]:
+        mean, _ = model.encode(checked(codes))
+        return dict(model.decode(mean))
 
-    def sample(self, seed: tf.Tensor) -> dict[str, tf.Tensor]:
+    def sample(seed: tf.Tensor) -> dict[str, tf.Tensor]:
         z = tf.map_fn(
-            lambda row_seed: tf.random.stateless_normal([self.latent_dim], seed=tf.stack([row_seed, 0])),
+            lambda row_seed: tf.random.stateless_normal([config.latent_dim], seed=tf.stack([row_seed, 0])),
             seed,
-            fn_output_signature=tf.TensorSpec([self.latent_dim], tf.float32),
+            fn_output_signature=tf.TensorSpec([config.latent_dim], tf.float32),
         )
-        return {**self._decoded(z), sig.Z: z}
+        return {**model.decode(z), sig.Z: z}
 
-    def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
-        codes_spec = tf.TensorSpec([None, self.length], tf.int32, name=sig.CODES)
-        z_spec = tf.TensorSpec([None, self.latent_dim], tf.float32, name=sig.Z)
-        seed_spec = tf.TensorSpec([None], tf.int32, name=sig.SEED)
-        sample = tf.function(self.sample).get_concrete_function(seed_spec)
-        return {
-            sig.INFO: tf.function(self.info).get_concrete_function(),
-            sig.ENCODE: tf.function(self.encode).get_concrete_function(codes_spec),
-            sig.DECODE: tf.function(self.decode).get_concrete_function(z_spec),
-            sig.RECONSTRUCT: tf.function(self.reconstruct).get_concrete_function(codes_spec),
-            sig.SAMPLE: sample,
-            sig.DEFAULT_SIGNATURE: sample,
-        }
+    codes_spec = tf.TensorSpec([None, config.length], tf.int32, name=sig.CODES)
+    archive = keras.export.ExportArchive()
+    archive.add_endpoint(sig.SAMPLE, sample, [tf.TensorSpec([None], tf.int32, name=sig.SEED)])
+    archive.add_endpoint(sig.INFO, info, [])
+    archive.add_endpoint(sig.ENCODE, encode, [codes_spec])
+    archive.add_endpoint(sig.DECODE, decode, [tf.TensorSpec([None, config.latent_dim], tf.float32, name=sig.Z)])
+    archive.add_endpoint(sig.RECONSTRUCT, reconstruct, [codes_spec])
+    return archive
 
 
 def _inference_copy(model):
@@ -117,13 +108,14 @@ def export_vae(model, config, base_path: str | os.PathLike) -> pathlib.Path:
     ``model`` is a trained ``trainer.vae.model.Vae``, ``config`` its ``VaeConfig``.
     Returns the version directory.
     """
-    module = _VaeServingModule(_inference_copy(model), config)
+    archive = build_export_archive(_inference_copy(model), config)
 
-    def write(staging: pathlib.Path) -> None:
-        tf.saved_model.save(module, str(staging), signatures=module.signatures())
-        extra = staging / "assets.extra"
-        extra.mkdir(exist_ok=True)
-        (extra / CONFIG_ASSET).write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    def write(staging: str | os.PathLike) -> None:
+        archive.write_out(str(staging), verbose=False)
+        extra = os.path.join(str(staging), "assets.extra")
+        tf.io.gfile.makedirs(extra)
+        with tf.io.gfile.GFile(os.path.join(extra, CONFIG_ASSET), "w") as out:
+            out.write(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
 
     target = versions.write_version(base_path, write)
     logger.info("exported %s to %s", config.name, target)
