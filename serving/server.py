@@ -28,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rest_api_port", type=int, default=8501, help="REST port (0: no REST server)")
     parser.add_argument("--model_config_file", type=Path, help="text-format ModelServerConfig")
     parser.add_argument("--model_name", default="default", help="model name with --model_base_path")
-    parser.add_argument("--model_base_path", type=Path, help="directory of integer version dirs (one model)")
+    parser.add_argument("--model_base_path", help="directory (or gs:// URL) of integer version dirs (one model)")
     parser.add_argument(
         "--file_system_poll_wait_seconds", type=int, default=1, help="seconds between polls (0: poll once)"
     )

@@ -18,7 +18,7 @@ class ServerOptions:
 
     model_config_file: Path | None = None
     model_name: str = "default"
-    model_base_path: Path | None = None
+    model_base_path: str | None = None  # a local path or a URL (gs://...)
     host: str = "127.0.0.1"
     port: int = 8500
     rest_api_port: int = 8501
@@ -47,14 +47,14 @@ class ModelServer:
 
     def __init__(self, options: ServerOptions) -> None:
         from serving.model_server.inference import Limits
-        from serving.model_server.registry import ModelConfig, ModelRegistry, read_model_config_file
+        from serving.model_server.registry import ModelConfig, ModelRegistry, absolute_base_path, read_model_config_file
 
         self.options = options
         self.limits = Limits(options.max_batch_rows, options.max_steps, options.max_request_bytes)
         if options.model_config_file is not None:
             configs = read_model_config_file(options.model_config_file)
         else:
-            configs = [ModelConfig(name=options.model_name, base_path=options.model_base_path.absolute())]
+            configs = [ModelConfig(name=options.model_name, base_path=absolute_base_path(options.model_base_path))]
         self.registry = ModelRegistry(configs, poll_wait_seconds=options.file_system_poll_wait_seconds)
         self.grpc_port = 0
         self.rest_port = 0

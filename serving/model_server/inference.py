@@ -14,7 +14,8 @@ import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 
 from serving.contract.signatures import DEFAULT_SIGNATURE, STEPS
-from serving.model_server.registry import ModelRegistry, Servable, VersionStatus
+from serving.model_server.registry import ModelRegistry, VersionStatus
+from serving.model_server.servable import Servable
 
 
 class ServingError(Exception):
@@ -78,7 +79,7 @@ def resolve(registry: ModelRegistry, spec: ModelSpec) -> Servable:
 def signature_def(servable: Servable, signature_name: str) -> tuple[str, meta_graph_pb2.SignatureDef]:
     """The signature's resolved name and its SignatureDef (FAILED_PRECONDITION if absent, as TF Serving)."""
     name = signature_name or DEFAULT_SIGNATURE
-    if name not in servable.signature_defs or name not in servable.loaded.signatures:
+    if name not in servable.signature_defs:
         raise ServingError(grpc.StatusCode.FAILED_PRECONDITION, f'Serving signature key "{name}" not found.')
     return name, servable.signature_defs[name]
 
@@ -155,17 +156,12 @@ def run_signature(
             f"output tensor alias not found in signature: {unknown[0]} Outputs expected to be in the set "
             f"{sorted(definition.outputs)}.",
         )
-    function = servable.signature(signature_name or DEFAULT_SIGNATURE)
-    # validate_inputs checked every dtype, so tf.constant keeps it (twice as fast as convert_to_tensor).
-    tensors = {name: tf.constant(array) for name, array in inputs.items()}
     try:
-        outputs = function(**tensors)
+        return servable.run(signature_name or DEFAULT_SIGNATURE, inputs, output_filter)
     except tf.errors.OpError as error:
         raise ServingError(_status_code_of(error), error.message) from error
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError) as error:  # a feed the session refuses before running
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
-    wanted = output_filter or list(outputs)
-    return {name: outputs[name].numpy() for name in wanted}
 
 
 def model_status(registry: ModelRegistry, name: str, version: int | None) -> list[VersionStatus]:

@@ -7,29 +7,28 @@ reference to it, and so completes on the old version even if that version is unl
 Directory names that are not integers (temp dirs of an export in progress) are ignored. A base
 path that does not exist yet is logged and polled until it appears.
 
-Relative base paths are resolved against the server's current directory (as TF Serving does).
+Relative base paths are resolved against the server's current directory (as TF Serving does); a
+URL base path (`gs://...`) is read through `tf.io.gfile`. How one version is loaded (a session
+over its MetaGraph, as TF Serving does) is `servable.py`.
 """
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 from pathlib import Path
 from typing import Any, Mapping
 
-import tensorflow as tf
 from google.protobuf import text_format
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
-from tensorflow_serving.apis import prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.contract.signatures import DEFAULT_SIGNATURE
-from serving.contract.versions import WARMUP_REQUESTS, list_versions
+from serving.contract.versions import list_versions
+from serving.model_server.servable import Servable, load_servable
 
 LOGGER = logging.getLogger(__name__)
 # TF Serving retries a failed load a few times, then gives up on that version.
 MAX_LOAD_ATTEMPTS = 3
-MAX_WARMUP_REQUESTS = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,24 +57,9 @@ class ModelConfig:
     """One entry of a ModelServerConfig."""
 
     name: str
-    base_path: Path
+    base_path: str
     policy: VersionPolicy = VersionPolicy()
     version_labels: Mapping[str, int] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
-class Servable:
-    """One loaded version of a model: the loaded SavedModel and its SignatureDefs."""
-
-    name: str
-    version: int
-    path: Path
-    loaded: Any  # the object from tf.saved_model.load; keeps the signatures' variables alive
-    signature_defs: Mapping[str, meta_graph_pb2.SignatureDef]
-
-    def signature(self, name: str) -> Any:
-        """The concrete function serving signature `name` (KeyError if absent)."""
-        return self.loaded.signatures[name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +69,12 @@ class VersionStatus:
     version: int
     state: str
     error: str = ""
+
+
+def absolute_base_path(base_path: str | os.PathLike) -> str:
+    """A local base path made absolute against the current directory; a URL (`gs://...`) as given."""
+    text = os.fspath(base_path)
+    return text if "://" in text else os.path.abspath(text)
 
 
 def _policy_from_proto(proto: Any) -> VersionPolicy:
@@ -116,7 +106,7 @@ def parse_model_config(text: str, source: str = "<config>") -> list[ModelConfig]
         configs.append(
             ModelConfig(
                 name=entry.name,
-                base_path=Path(entry.base_path).absolute(),
+                base_path=absolute_base_path(entry.base_path),
                 policy=_policy_from_proto(entry.model_version_policy),
                 version_labels=dict(entry.version_labels),
             )
@@ -135,47 +125,6 @@ def read_model_config_file(path: Path) -> list[ModelConfig]:
     except OSError as error:
         raise ValueError(f"cannot read --model_config_file {str(path)!r}: {error}") from error
     return parse_model_config(text, source=str(path))
-
-
-def read_signature_defs(export_dir: Path) -> dict[str, meta_graph_pb2.SignatureDef]:
-    """The SignatureDef map of the SavedModel's serving MetaGraph, read from saved_model.pb."""
-    saved_model = saved_model_pb2.SavedModel()
-    saved_model.ParseFromString((export_dir / "saved_model.pb").read_bytes())
-    for meta_graph in saved_model.meta_graphs:
-        if "serve" in meta_graph.meta_info_def.tags:
-            return dict(meta_graph.signature_def)
-    raise ValueError(f"{export_dir}: no MetaGraph tagged 'serve'")
-
-
-def run_warmup_requests(servable: Servable) -> int:
-    """Replay `assets.extra/tf_serving_warmup_requests` (PredictionLogs) as TF Serving does; return the count.
-
-    A failing warmup request fails the load, as in TF Serving.
-    """
-    path = servable.path / WARMUP_REQUESTS
-    if not path.is_file():
-        return 0
-    count = 0
-    for record in tf.data.TFRecordDataset(str(path)).take(MAX_WARMUP_REQUESTS):
-        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-        if log.WhichOneof("log_type") != "predict_log":
-            raise ValueError(f"{path}: only predict_log warmup records are supported, got {log.WhichOneof('log_type')}")
-        request = log.predict_log.request
-        function = servable.signature(request.model_spec.signature_name or DEFAULT_SIGNATURE)
-        function(**{name: tf.constant(tf.make_ndarray(proto)) for name, proto in request.inputs.items()})
-        count += 1
-    return count
-
-
-def load_servable(name: str, version: int, export_dir: Path) -> Servable:
-    """Load one version directory and replay its warmup requests, if any."""
-    signature_defs = read_signature_defs(export_dir)
-    loaded = tf.saved_model.load(str(export_dir))
-    servable = Servable(name=name, version=version, path=export_dir, loaded=loaded, signature_defs=signature_defs)
-    warmed = run_warmup_requests(servable)
-    if warmed:
-        LOGGER.info("Ran %d warmup requests for %s version %d", warmed, name, version)
-    return servable
 
 
 class ModelVersions:
@@ -227,7 +176,7 @@ class ModelVersions:
 
     def _load(self, version: int) -> None:
         name = self.config.name
-        export_dir = self.config.base_path / str(version)
+        export_dir = os.path.join(self.config.base_path, str(version))
         LOGGER.info("Loading servable %s version %d from %s", name, version, export_dir)
         self._set_status(VersionStatus(version, "LOADING"))
         try:

@@ -133,8 +133,8 @@ def test_model_configs_list_every_model_with_matching_paths():
     docker = {config.name: config for config in parse_model_config(DOCKER_MODELS_CONFIG.read_text(), str(DOCKER_MODELS_CONFIG))}
     assert set(local) == set(docker) == MODEL_NAMES
     for name in MODEL_NAMES:
-        assert local[name].base_path == Path("saved_models", name).absolute()
-        assert docker[name].base_path == Path("/models") / name
+        assert local[name].base_path == str(Path("saved_models", name).absolute())
+        assert docker[name].base_path == f"/models/{name}"
 
 
 def test_compose_mounts_exist_and_trainer_image_copies_existing_sources():
