@@ -9,7 +9,10 @@
 (3) client-side sampling over the served `step` signature (gRPC);
 (4) the served `generate` signature (gRPC), one melody;
 (5) 64 melodies in one `generate` call;
-then `--clients` concurrent clients calling `generate` for `--duration` seconds.
+then `--clients` concurrent clients calling `generate` for `--duration` seconds. With
+`--baseline-tree DIR` (a checkout of another revision, e.g. `git worktree add DIR REV`), that
+tree's server runs beside this one's on the same model and `step` / `generate` are timed on both
+in alternation (`bench/server_comparison.py`).
 The server (`python -m serving.server`) is started on free 127.0.0.1 ports and stopped here.
 Without a SavedModel under `--saved-model`, a freshly built 256-unit LSTM (random weights) is
 exported to a temporary folder; without a `--keras` checkpoint, loops (1) and (2) run that
@@ -39,6 +42,8 @@ from serving.contract.sampling import SamplingSettings, choose, uniform  # noqa:
 from serving.generation.token_model import TokenModel  # noqa: E402
 from serving.generation.tokens import sample_melodies  # noqa: E402
 from serving.model_server.launcher import start_subprocess  # noqa: E402
+
+from bench.server_comparison import compare_servers, print_comparison  # noqa: E402
 
 MODEL_NAME = "lstm_erk"
 WINDOW = 64
@@ -210,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--baseline-tree", type=pathlib.Path, help="another checkout whose server to time beside this one")
     args = parser.parse_args(argv)
     for name in ("steps", "tutorial_steps", "report_samples", "batch", "clients", "repeats"):
         if getattr(args, name) < 1:
@@ -263,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 client.close()
             load = concurrent_load(running.grpc_address, primer, args.steps, args.clients, args.duration)
+        if args.baseline_tree is not None:
+            comparison = compare_servers(MODEL_NAME, served, args.baseline_tree, single, 4 * args.repeats)
 
     baseline = timings[1].ms_per_melody
     print(f"{'method':<55}{'ms/melody':>12}{'x vs (2)':>11}  note")
@@ -280,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     for target, met in targets.items():
         print(f"target {target}: {'met' if met else 'NOT met'}")
+    if args.baseline_tree is not None:
+        print_comparison(comparison, args.baseline_tree, 4 * args.repeats)
     return 0
 
 

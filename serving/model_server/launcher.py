@@ -75,10 +75,14 @@ def start_subprocess(
     extra_flags: Sequence[str] = (),
     timeout: float = 120.0,
     cwd: Path | None = None,
+    source_tree: Path | None = None,
 ) -> Iterator[RunningServer]:
     """Run `python -m serving.server` on free ports until the block ends; wait for `model_names`.
 
     Give `model_config_file`, or `model_base_path` with exactly one name in `model_names`.
+    `source_tree` is the checkout whose `serving.server` runs (default: this one), so that a
+    benchmark can run another revision's server beside this one; it is also the default `cwd`
+    (`python -m` puts the current directory first on the import path).
     """
     grpc_port, rest_port = free_port(), free_port()
     flags = ["--port", str(grpc_port), "--rest_api_port", str(rest_port), *extra_flags]
@@ -88,10 +92,12 @@ def start_subprocess(
         flags += ["--model_name", model_names[0], "--model_base_path", str(model_base_path)]
     log_dir = Path(tempfile.mkdtemp(prefix="serving-server-"))
     log_path = log_dir / "server.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
+    tree = source_tree if source_tree is not None else Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")])}
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "serving.server", *flags], stdout=log_file, stderr=subprocess.STDOUT, cwd=cwd, env=env
+            [sys.executable, "-m", "serving.server", *flags],
+            stdout=log_file, stderr=subprocess.STDOUT, cwd=cwd or source_tree, env=env,
         )
     running = RunningServer(f"127.0.0.1:{grpc_port}", f"http://127.0.0.1:{rest_port}", process, log_path)
     try:
