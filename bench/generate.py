@@ -36,14 +36,13 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from bench.server_comparison import compare_servers, print_comparison  # noqa: E402
 from serving import client as serving_client  # noqa: E402
 from serving.contract import signatures, versions  # noqa: E402
 from serving.contract.sampling import SamplingSettings, choose, uniform  # noqa: E402
 from serving.generation.token_model import TokenModel  # noqa: E402
 from serving.generation.tokens import sample_melodies  # noqa: E402
 from serving.model_server.launcher import start_subprocess  # noqa: E402
-
-from bench.server_comparison import compare_servers, print_comparison  # noqa: E402
 
 MODEL_NAME = "lstm_erk"
 WINDOW = 64
