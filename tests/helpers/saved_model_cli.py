@@ -1,0 +1,96 @@
+"""Run TensorFlow's own `saved_model_cli run` on a SavedModel signature, in a fresh process.
+
+`saved_model_cli run` loads a SavedModel the way `tensorflow_model_server` does (a session over
+the `serve` MetaGraph, variables restored by the graph's restore op), so an export that passes
+here passes there. Inputs travel as an `.npz` file, outputs come back as the `.npy` files the CLI
+writes with `--outdir`.
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import pathlib
+import subprocess
+import sys
+from collections.abc import Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from serving.contract import signatures as sig
+
+SAVED_MODEL_CLI = pathlib.Path(sys.executable).with_name("saved_model_cli")
+CALL_TIMEOUT_S = 300
+
+
+def run_signature(export_dir: pathlib.Path, signature: str, inputs: Mapping[str, np.ndarray],
+                  workdir: pathlib.Path) -> dict[str, np.ndarray]:
+    """The signature's outputs by name; AssertionError with the CLI's stderr if it fails."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    outdir = workdir / f"{signature}-outputs"
+    if inputs:
+        feed = workdir / f"{signature}-inputs.npz"
+        np.savez(feed, **inputs)
+        feed_flags = ["--inputs", ";".join(f"{name}={feed}[{name}]" for name in inputs)]
+    else:  # the CLI wants an input flag even for a signature without inputs
+        feed_flags = ["--input_exprs", ";"]
+    command = [str(SAVED_MODEL_CLI), "run", "--dir", str(export_dir), "--tag_set", "serve",
+               "--signature_def", signature, *feed_flags, "--outdir", str(outdir), "--overwrite"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=CALL_TIMEOUT_S,
+                          env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, f"saved_model_cli run {signature} on {export_dir} failed:\n{done.stderr[-3000:]}"
+    return {path.stem: np.load(path, allow_pickle=True) for path in outdir.glob("*.npy")}
+
+
+def example_inputs(loaded, signature: str) -> dict[str, np.ndarray]:
+    """Valid inputs (batch of 2) for a contract signature of a model loaded with `tf.saved_model.load`."""
+    rng = np.random.default_rng(5)
+    if signature in (sig.VOCABULARY, sig.INFO):
+        return {}
+    if signature in (sig.STEP, sig.GENERATE):
+        size = len(loaded.signatures[sig.VOCABULARY]()[sig.SYMBOLS])
+        if signature == sig.STEP:
+            state_size = loaded.signatures[sig.STEP].structured_input_signature[1][sig.STATE].shape[1]
+            return {sig.TOKEN: np.array([0, size - 1], np.int32),
+                    sig.STATE: rng.normal(0, 0.5, [2, state_size]).astype(np.float32)}
+        return {
+            sig.PRIMER: rng.integers(0, size, [2, 3]).astype(np.int32),
+            sig.PRIMER_LENGTH: np.array([3, 1], np.int32),
+            sig.STEPS: np.array([12, 7], np.int32),
+            sig.TEMPERATURE: np.array([1.0, 0.8], np.float32),
+            sig.TOP_K: np.array([0, 5], np.int32),
+            sig.TOP_P: np.array([0.9, 1.0], np.float32),
+            sig.SEED: np.array([11, -3], np.int32),
+        }
+    info = {name: value.numpy() for name, value in loaded.signatures[sig.INFO]().items()}
+    if signature == sig.DECODE:
+        return {sig.Z: rng.normal(0, 1, [2, int(info[sig.LATENT_DIM])]).astype(np.float32)}
+    if signature == sig.SAMPLE:
+        return {sig.SEED: np.array([4, 2**31 - 1], np.int32)}
+    return {sig.CODES: rng.choice(info[sig.ALPHABET], [2, int(info[sig.LENGTH])]).astype(np.int32)}
+
+
+def in_process_outputs(loaded, signature: str, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The same call through the object-graph loader, in this process."""
+    answer = loaded.signatures[signature](**{name: tf.constant(value) for name, value in inputs.items()})
+    return {name: np.asarray(value.numpy()) for name, value in answer.items()}
+
+
+def assert_same_outputs(cli: Mapping[str, np.ndarray], here: Mapping[str, np.ndarray], where: str) -> None:
+    """Same names; integers and strings equal, floats within float32 rounding."""
+    assert sorted(cli) == sorted(here), where
+    for name, expected in here.items():
+        if expected.dtype.kind == "f":
+            np.testing.assert_allclose(cli[name], expected, rtol=1e-5, atol=1e-6, err_msg=f"{where}: {name}")
+        else:
+            np.testing.assert_array_equal(cli[name].astype(expected.dtype), expected, err_msg=f"{where}: {name}")
+
+
+def check_every_signature(export_dir: pathlib.Path, signatures: list[str], workdir: pathlib.Path) -> None:
+    """Each signature under `saved_model_cli run` (two at a time) against `tf.saved_model.load` here."""
+    loaded = tf.saved_model.load(str(export_dir))
+    calls = {name: example_inputs(loaded, name) for name in signatures}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(run_signature, export_dir, name, inputs, workdir)
+                   for name, inputs in calls.items()}
+        for name, future in futures.items():
+            assert_same_outputs(future.result(), in_process_outputs(loaded, name, calls[name]), f"{export_dir} {name}")
