@@ -1,20 +1,32 @@
-"""The gRPC services of TF Serving: PredictionService (Predict, GetModelMetadata) and ModelService
-(GetModelStatus), on the official tensorflow-serving-api servicer bases."""
+"""The gRPC services of TF Serving: PredictionService (Predict, GetModelMetadata, Classify, Regress,
+MultiInference) and ModelService (GetModelStatus, HandleReloadConfigRequest), on the official
+tensorflow-serving-api servicer bases.
+
+Classify and Regress answer what TF Serving answers for our models (`example_signatures`).
+MultiInference and HandleReloadConfigRequest are not implemented: they answer UNIMPLEMENTED
+(TF Serving implements both). Every refusal aborts the call with its status and is logged at INFO.
+"""
 from __future__ import annotations
 
 import logging
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import any_pb2
 from tensorflow_serving.apis import (
+    classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
+    inference_pb2,
+    model_management_pb2,
     model_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
+    regression_pb2,
 )
 
+from serving.model_server.example_signatures import CLASSIFY, REGRESS, classify_or_regress
 from serving.model_server.inference import (
     Limits,
     ModelSpec,
@@ -24,7 +36,7 @@ from serving.model_server.inference import (
     run_signature,
     signature_def,
 )
-from serving.model_server.registry import ModelRegistry, Servable
+from serving.model_server.registry import ModelRegistry, Servable, VersionStatus
 from serving.tensors import TensorConversionError, array_from_proto, fill_proto
 
 LOGGER = logging.getLogger(__name__)
@@ -42,15 +54,30 @@ def spec_from_proto(proto: model_pb2.ModelSpec) -> ModelSpec:
     )
 
 
-def _answer_spec(servable: Servable, signature_name: str) -> model_pb2.ModelSpec:
+def answer_spec(servable: Servable, signature_name: str) -> model_pb2.ModelSpec:
     spec = model_pb2.ModelSpec(name=servable.name, signature_name=signature_name)
     spec.version.value = servable.version
     return spec
 
 
-def _abort(context: grpc.ServicerContext, error: ServingError, method: str) -> None:
+def _abort(context: grpc.ServicerContext, error: ServingError, method: str) -> NoReturn:
     LOGGER.info("%s refused: %s %s", method, error.code.name, error.message)
     context.abort(error.code, error.message)
+
+
+def _unimplemented(context: grpc.ServicerContext, method: str) -> NoReturn:
+    _abort(context, ServingError(grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented by the local server"), method)
+
+
+def _refuse_examples(registry: ModelRegistry, request: Any, method: str, context: grpc.ServicerContext) -> NoReturn:
+    """Classify / Regress: TF Serving's checks (INVALID_ARGUMENT "Missing ModelSpec" first), always a refusal."""
+    name = "Classify" if method == CLASSIFY else "Regress"
+    if not request.HasField("model_spec"):
+        _abort(context, ServingError(grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec"), name)
+    try:
+        classify_or_regress(registry, spec_from_proto(request.model_spec), method)
+    except ServingError as error:
+        _abort(context, error, name)
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
@@ -72,7 +99,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             outputs = run_signature(servable, signature_name, inputs, list(request.output_filter), self.limits)
         except ServingError as error:
             _abort(context, error, "Predict")
-        response = predict_pb2.PredictResponse(model_spec=_answer_spec(servable, signature_name))
+        response = predict_pb2.PredictResponse(model_spec=answer_spec(servable, signature_name))
         for name, array in outputs.items():
             fill_proto(response.outputs[name], array)
         return response
@@ -92,9 +119,24 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             servable = resolve(self.registry, spec_from_proto(request.model_spec))
         except ServingError as error:
             _abort(context, error, "GetModelMetadata")
-        response = get_model_metadata_pb2.GetModelMetadataResponse(model_spec=_answer_spec(servable, ""))
+        response = get_model_metadata_pb2.GetModelMetadataResponse(model_spec=answer_spec(servable, ""))
         response.metadata[SIGNATURE_DEF_FIELD].CopyFrom(pack_signature_defs(servable))
         return response
+
+    def Classify(
+        self, request: classification_pb2.ClassificationRequest, context: grpc.ServicerContext
+    ) -> classification_pb2.ClassificationResponse:
+        _refuse_examples(self.registry, request, CLASSIFY, context)
+
+    def Regress(
+        self, request: regression_pb2.RegressionRequest, context: grpc.ServicerContext
+    ) -> regression_pb2.RegressionResponse:
+        _refuse_examples(self.registry, request, REGRESS, context)
+
+    def MultiInference(
+        self, request: inference_pb2.MultiInferenceRequest, context: grpc.ServicerContext
+    ) -> inference_pb2.MultiInferenceResponse:
+        _unimplemented(context, "MultiInference")
 
 
 def signature_def_map(servable: Servable) -> get_model_metadata_pb2.SignatureDefMap:
@@ -110,6 +152,18 @@ def pack_signature_defs(servable: Servable) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(signature_def_map(servable))
     return packed
+
+
+def status_response(statuses: list[VersionStatus]) -> get_model_status_pb2.GetModelStatusResponse:
+    """GetModelStatus's answer: each version's state, and the code and message of its load (OK, "")."""
+    response = get_model_status_pb2.GetModelStatusResponse()
+    state_enum = get_model_status_pb2.ModelVersionStatus.State
+    for status in statuses:
+        entry = response.model_version_status.add(version=status.version, state=state_enum.Value(status.state))
+        entry.status.SetInParent()  # TF Serving always sets it, so its JSON always shows it
+        entry.status.error_code = status.error_code
+        entry.status.error_message = status.error
+    return response
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
@@ -129,10 +183,9 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
             statuses = model_status(self.registry, spec.name, version)
         except ServingError as error:
             _abort(context, error, "GetModelStatus")
-        response = get_model_status_pb2.GetModelStatusResponse()
-        state_enum = get_model_status_pb2.ModelVersionStatus.State
-        for status in statuses:
-            entry = response.model_version_status.add(version=status.version, state=state_enum.Value(status.state))
-            entry.status.error_code = 2 if status.error else 0  # tensorflow.error.Code UNKNOWN / OK
-            entry.status.error_message = status.error
-        return response
+        return status_response(statuses)
+
+    def HandleReloadConfigRequest(
+        self, request: model_management_pb2.ReloadConfigRequest, context: grpc.ServicerContext
+    ) -> model_management_pb2.ReloadConfigResponse:
+        _unimplemented(context, "HandleReloadConfigRequest")

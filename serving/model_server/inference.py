@@ -60,13 +60,17 @@ class ModelSpec:
 
 
 def resolve(registry: ModelRegistry, spec: ModelSpec) -> Servable:
-    """The loaded servable the spec names (NOT_FOUND if none)."""
+    """The loaded servable the spec names: NOT_FOUND if none, INVALID_ARGUMENT for an unknown label.
+
+    TF Serving's ServerCore answers a label it has no version for (or a model without labels) with
+    INVALID_ARGUMENT "Unrecognized servable version label: LABEL" (model_servers/server_core.cc).
+    """
     model = registry.models.get(spec.name)
     servables = model.servables() if model is not None else {}
     version = spec.version
     if spec.label:
         if model is None or spec.label not in model.config.version_labels:
-            raise ServingError(grpc.StatusCode.NOT_FOUND, f"Unrecognized servable version label: {spec.label}")
+            raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"Unrecognized servable version label: {spec.label}")
         version = model.config.version_labels[spec.label]
     if version is None:
         if servables:

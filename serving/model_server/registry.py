@@ -64,11 +64,15 @@ class ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class VersionStatus:
-    """A version's state as GetModelStatus reports it (LOADING, AVAILABLE, END) and any error."""
+    """A version's state as GetModelStatus reports it (LOADING, AVAILABLE, END) and any error.
+
+    `error_code` is the `tensorflow.error.Code` number of the error that failed the load (0: OK).
+    """
 
     version: int
     state: str
     error: str = ""
+    error_code: int = 0
 
 
 def absolute_base_path(base_path: str | os.PathLike) -> str:
@@ -182,10 +186,13 @@ class ModelVersions:
         try:
             servable = load_servable(name, version, export_dir)
         except Exception as error:  # a broken export must not stop the server
+            from serving.model_server.status_codes import load_error_code
+
             attempts = self._failed_attempts.get(version, 0) + 1
             self._failed_attempts[version] = attempts
             LOGGER.error("Loading %s version %d failed (attempt %d): %s", name, version, attempts, error)
-            self._set_status(VersionStatus(version, "END", f"{type(error).__name__}: {error}"))
+            message = f"{type(error).__name__}: {error}"
+            self._set_status(VersionStatus(version, "END", message, load_error_code(error)))
             return
         with self._lock:
             self._servables = {**self._servables, version: servable}

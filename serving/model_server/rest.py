@@ -4,111 +4,81 @@
 - `GET  /v1/models/NAME[/versions/N | /labels/L]/metadata`   -> `{"model_spec": ..., "metadata": {"signature_def": ...}}`
 - `POST /v1/models/NAME[/versions/N | /labels/L]:predict`    -> row form `{"instances": [...]}` gives
   `{"predictions": ...}`; columnar form `{"inputs": ...}` gives `{"outputs": ...}`.
+- `POST /v1/models/NAME[/versions/N | /labels/L]:classify` / `:regress` -> what TF Serving answers for
+  a model without classification / regression signatures (see `example_signatures`).
 
-Errors are `{"error": "..."}` with 404 (NOT_FOUND), 400 (bad request), 413 (body over the limit) or 500.
+As in TF Serving (`model_servers/http_rest_api_util.cc`), the paths are matched case-insensitively
+(`/V1/MODELS/NAME`), NAME and L are percent-decoded and kept as given, and the sub-resource and verb
+are then compared exactly: `/metadata` in another case answers the status, `:PREDICT` is malformed.
+Status and metadata print every field, defaults included (protobuf JSON, as TF Serving prints them).
+
+Any other request under `/v1/` (another path, or a method other than GET and POST) is 400
+`Malformed request: METHOD PATH`; a path outside `/v1/` is 404. Errors are `{"error": "..."}` with the
+HTTP code TF Serving gives the gRPC code (`status_codes.HTTP_STATUS`): 400, 404, 429 (a body over
+`--max_request_bytes`), 500, 501.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
+import urllib.parse
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Mapping
+from typing import Any, NoReturn
 
 import grpc
-import numpy as np
 from google.protobuf import json_format
-from tensorflow.core.protobuf import meta_graph_pb2
 
 from serving.model_server import inference
-from serving.model_server.grpc_api import signature_def_map
+from serving.model_server.example_signatures import CLASSIFY, REGRESS, classify_or_regress
+from serving.model_server.grpc_api import answer_spec, signature_def_map, status_response
 from serving.model_server.inference import ModelSpec, ServingError
 from serving.model_server.registry import ModelRegistry
-from serving.tensors import TensorConversionError, array_from_json, array_to_json
+from serving.model_server.rest_json import inputs_from_columns, inputs_from_rows, outputs_as_columns, predictions_as_rows
+from serving.model_server.status_codes import http_status
+from serving.tensors import TensorConversionError
 
 LOGGER = logging.getLogger(__name__)
-PATH_PATTERN = re.compile(
-    r"^/v1/models/(?P<name>[^/:]+)"
-    r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
-    r"(?P<suffix>/metadata|:predict)?/?$"
+API_PATH = re.compile(r"/v1/.*", re.IGNORECASE | re.DOTALL)
+PREDICTION_PATH = re.compile(
+    r"/v1/models/([^/:]+)(?:/versions/([0-9]+)|/labels/([^/:]+))?:(classify|regress|predict)", re.IGNORECASE
 )
-HTTP_STATUS = {
-    grpc.StatusCode.NOT_FOUND: HTTPStatus.NOT_FOUND,
-    grpc.StatusCode.INVALID_ARGUMENT: HTTPStatus.BAD_REQUEST,
-    grpc.StatusCode.FAILED_PRECONDITION: HTTPStatus.BAD_REQUEST,
-    grpc.StatusCode.OUT_OF_RANGE: HTTPStatus.BAD_REQUEST,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-}
+STATUS_PATH = re.compile(r"/v1/models(?:/([^/:]+))?(?:/versions/([0-9]+)|/labels/([^/:]+))?(?:/(metadata))?", re.IGNORECASE)
+MAX_VERSION = 2**63 - 1  # TF Serving parses the version as an int64
 
 
 def _invalid(message: str) -> ServingError:
     return ServingError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
-def _is_b64(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"b64"}
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _invalid(f"JSON Parse error: {error} in body {raw[:80]!r}") from error
+    if not isinstance(body, dict):
+        raise _invalid(f"JSON body must be an object, got {type(body).__name__}")
+    return body
 
 
-def inputs_from_rows(instances: Any, signature: meta_graph_pb2.SignatureDef) -> dict[str, np.ndarray]:
-    """Row form: a list of instances, each a value (one-input signature) or an object of named inputs."""
-    if not isinstance(instances, list):
-        raise _invalid(f'"instances" must be a list, got {type(instances).__name__}')
-    names = list(signature.inputs)
-    if not names:
-        if instances:
-            raise _invalid(f"the signature takes no inputs, got {len(instances)} instances")
-        return {}
-    named = bool(instances) and all(isinstance(row, dict) and not _is_b64(row) for row in instances)
-    if not named:
-        if len(names) != 1:
-            raise _invalid(f"instances must be objects naming the inputs {sorted(names)}")
-        return {names[0]: array_from_json(instances, signature.inputs[names[0]].dtype, names[0])}
-    for index, row in enumerate(instances):
-        if set(row) != set(names):
-            raise _invalid(
-                f"instance {index} has inputs {sorted(row)}, the signature expects {sorted(names)}"
-            )
-    return {
-        name: array_from_json([row[name] for row in instances], signature.inputs[name].dtype, name)
-        for name in names
-    }
+def _signature_name(body: dict[str, Any]) -> str:
+    name = body.get("signature_name", "")
+    if not isinstance(name, str):
+        raise _invalid("'signature_name' key must be a string value.")
+    return name
 
 
-def inputs_from_columns(inputs: Any, signature: meta_graph_pb2.SignatureDef) -> dict[str, np.ndarray]:
-    """Columnar form: an object of named inputs, or a bare value for a one-input signature."""
-    names = list(signature.inputs)
-    if isinstance(inputs, dict) and not _is_b64(inputs):
-        unknown = sorted(set(inputs) - set(names))
-        if unknown and len(names) != 1:
-            raise _invalid(f"unknown inputs {unknown}, the signature expects {sorted(names)}")
-        if not unknown:
-            return {
-                name: array_from_json(value, signature.inputs[name].dtype, name) for name, value in inputs.items()
-            }
-    if len(names) != 1:
-        raise _invalid(f'"inputs" must be an object naming the inputs {sorted(names)}')
-    return {names[0]: array_from_json(inputs, signature.inputs[names[0]].dtype, names[0])}
-
-
-def predictions_as_rows(outputs: Mapping[str, np.ndarray]) -> Any:
-    """Row form of the outputs: one entry per batch row (a value, or an object if several outputs)."""
-    rows = {array.shape[0] if array.ndim else None for array in outputs.values()}
-    if len(rows) != 1 or None in rows:
-        shapes = {name: list(array.shape) for name, array in outputs.items()}
-        raise _invalid(f"outputs {shapes} do not share a batch size; use the columnar \"inputs\" form")
-    if len(outputs) == 1:
-        return array_to_json(next(iter(outputs.values())))
-    columns = {name: array_to_json(array) for name, array in outputs.items()}
-    (count,) = rows
-    return [{name: column[index] for name, column in columns.items()} for index in range(count)]
-
-
-def outputs_as_columns(outputs: Mapping[str, np.ndarray]) -> Any:
-    """Columnar form of the outputs: a value if there is one output, else an object of them."""
-    if len(outputs) == 1:
-        return array_to_json(next(iter(outputs.values())))
-    return {name: array_to_json(array) for name, array in outputs.items()}
+def _spec(name: str, version: str | None, label: str | None) -> ModelSpec:
+    """The model spec of a matched path (TF Serving's ParseModelInfo)."""
+    if version is not None and int(version) > MAX_VERSION:
+        raise _invalid(f"Failed to convert version: {version} to numeric.")
+    return ModelSpec(
+        name=urllib.parse.unquote(name or ""),
+        version=int(version) if version is not None else None,
+        label=urllib.parse.unquote(label) if label else "",
+    )
 
 
 class RestServer(ThreadingHTTPServer):
@@ -131,52 +101,58 @@ class RestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
         LOGGER.debug("%s %s", self.address_string(), format % args)
 
-    def _send(self, status: HTTPStatus, body: Any) -> None:
+    def _send(self, status: int, body: Any) -> None:
         payload = json.dumps(body).encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        self.wfile.write(payload)
+        if self.command != "HEAD":
+            self.wfile.write(payload)
 
     def _send_error(self, error: ServingError) -> None:
         LOGGER.info("%s %s refused: %s %s", self.command, self.path, error.code.name, error.message)
-        self._send(HTTP_STATUS.get(error.code, HTTPStatus.INTERNAL_SERVER_ERROR), {"error": error.message})
+        self._send(http_status(error.code), {"error": error.message})
 
-    def _route(self) -> tuple[ModelSpec, str]:
-        match = PATH_PATTERN.match(self.path.split("?", 1)[0])
-        if match is None:
-            raise ServingError(grpc.StatusCode.NOT_FOUND, f"Malformed request: {self.command} {self.path}")
-        version = match.group("version")
-        spec = ModelSpec(name=match.group("name"), version=int(version) if version else None, label=match.group("label") or "")
-        return spec, match.group("suffix") or ""
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Python's own refusals (a bad request line, a method TF Serving's HTTP server refuses) as JSON too."""
+        LOGGER.info("%s refused: %d %s", self.requestline, code, message)
+        self.close_connection = True
+        self._send(code, {"error": message or HTTPStatus(code).phrase})
 
-    def do_GET(self) -> None:
+    def _handle(self) -> None:
         try:
-            spec, suffix = self._route()
-            if suffix == ":predict":
-                raise _invalid(f"{self.path} needs POST")
-            self._send(HTTPStatus.OK, self._metadata(spec) if suffix == "/metadata" else self._status(spec))
+            self._send(HTTPStatus.OK, self._answer())
         except ServingError as error:
             self._send_error(error)
         except Exception as error:  # a bug must cost one request, not the connection's answer
             LOGGER.exception("%s %s failed", self.command, self.path)
             self._send_error(ServingError(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}"))
 
-    def do_POST(self) -> None:
-        try:
-            spec, suffix = self._route()
-            if suffix != ":predict":
-                raise ServingError(grpc.StatusCode.NOT_FOUND, f"Malformed request: POST {self.path}")
-            body = self._read_json()
-            self._send(HTTPStatus.OK, self._predict(spec, body))
-        except ServingError as error:
-            self._send_error(error)
-        except Exception as error:  # a bug must cost one request, not the connection's answer
-            LOGGER.exception("%s %s failed", self.command, self.path)
-            self._send_error(ServingError(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}"))
+    # The methods TF Serving's HTTP server (libevent) lets through to its REST handler.
+    do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = _handle
 
-    def _read_json(self) -> dict[str, Any]:
+    def _answer(self) -> Any:
+        path = self.path.split("?", 1)[0]
+        raw = self._read_body()
+        if not API_PATH.fullmatch(path):
+            raise ServingError(grpc.StatusCode.NOT_FOUND, f"Not found: {path} (TF Serving's REST API is under /v1/)")
+        if self.command == "POST" and (match := PREDICTION_PATH.fullmatch(path)):
+            name, version, label, verb = match.groups()
+            spec = _spec(name, version, label)
+            if verb == "predict":
+                return self._predict(spec, _json_object(raw))
+            if verb in (CLASSIFY, REGRESS):
+                self._classify_or_regress(spec, verb, _json_object(raw))
+        elif self.command == "GET" and (match := STATUS_PATH.fullmatch(path)):
+            name, version, label, subresource = match.groups()
+            spec = _spec(name, version, label)
+            if not spec.name:
+                raise _invalid("Missing model name in request.")
+            return self._metadata(spec) if subresource == "metadata" else self._status(spec)
+        raise _invalid(f"Malformed request: {self.command} {path}")
+
+    def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         limit = self.server.limits.max_request_bytes
         if length > limit:
@@ -184,46 +160,40 @@ class RestHandler(BaseHTTPRequestHandler):
             raise ServingError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, f"request body of {length} bytes exceeds --max_request_bytes={limit}"
             )
-        raw = self.rfile.read(length)
-        try:
-            body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise _invalid(f"JSON Parse error: {error} in body {raw[:80]!r}") from error
-        if not isinstance(body, dict):
-            raise _invalid(f"JSON body must be an object, got {type(body).__name__}")
-        return body
+        return self.rfile.read(length)
 
     def _status(self, spec: ModelSpec) -> dict[str, Any]:
         version = inference.resolve(self.server.registry, spec).version if spec.label else spec.version
         statuses = inference.model_status(self.server.registry, spec.name, version)
-        return {
-            "model_version_status": [
-                {
-                    "version": str(status.version),
-                    "state": status.state,
-                    "status": {"error_code": "UNKNOWN" if status.error else "OK", "error_message": status.error},
-                }
-                for status in statuses
-            ]
-        }
+        return json_format.MessageToDict(status_response(statuses), always_print_fields_with_no_presence=True)
 
     def _metadata(self, spec: ModelSpec) -> dict[str, Any]:
         servable = inference.resolve(self.server.registry, spec)
+
+        def as_json(message: Any) -> dict[str, Any]:
+            return json_format.MessageToDict(
+                message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+            )
+
         return {
-            "model_spec": {"name": servable.name, "signature_name": "", "version": str(servable.version)},
-            "metadata": {
-                "signature_def": json_format.MessageToDict(
-                    signature_def_map(servable), preserving_proto_field_name=True
-                )
-            },
+            "model_spec": as_json(answer_spec(servable, "")),
+            "metadata": {"signature_def": as_json(signature_def_map(servable))},
         }
+
+    def _classify_or_regress(self, spec: ModelSpec, method: str, body: dict[str, Any]) -> NoReturn:
+        """TF Serving's JSON checks of a classify / regress body (util/json_tensor.cc), then its signature checks."""
+        signature_name = _signature_name(body)
+        if "examples" not in body:
+            raise _invalid("When method is classify, key 'examples' is expected and was not found")
+        if not isinstance(body["examples"], list):
+            raise _invalid("Expecting 'examples' value to be an list/array")
+        if not body["examples"]:
+            raise _invalid("'examples' value is an empty array")
+        classify_or_regress(self.server.registry, dataclasses.replace(spec, signature_name=signature_name), method)
 
     def _predict(self, spec: ModelSpec, body: dict[str, Any]) -> dict[str, Any]:
         servable = inference.resolve(self.server.registry, spec)
-        signature_name = body.get("signature_name", "")
-        if not isinstance(signature_name, str):
-            raise _invalid(f'"signature_name" must be a string, got {signature_name!r}')
-        signature_name, definition = inference.signature_def(servable, signature_name)
+        signature_name, definition = inference.signature_def(servable, _signature_name(body))
         row_form = "instances" in body
         if row_form == ("inputs" in body):
             raise _invalid('the body must have exactly one of "instances" (row form) or "inputs" (columnar form)')

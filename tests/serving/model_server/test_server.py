@@ -298,7 +298,7 @@ def test_rest_status_and_metadata(server):
     assert body["model_spec"] == {"name": "tiny", "signature_name": "", "version": "1"}
     generate = body["metadata"]["signature_def"]["signature_def"]["generate"]
     assert generate["inputs"]["steps"]["dtype"] == "DT_INT32"
-    assert generate["outputs"]["tokens"]["tensor_shape"]["dim"] == [{"size": "-1"}, {"size": "-1"}]
+    assert generate["outputs"]["tokens"]["tensor_shape"]["dim"] == [{"size": "-1", "name": ""}, {"size": "-1", "name": ""}]
 
 
 def test_model_whose_base_path_does_not_exist_yet_is_not_found(server, model_stub):
@@ -316,7 +316,7 @@ def test_model_whose_base_path_does_not_exist_yet_is_not_found(server, model_stu
 BAD_GRPC_REQUESTS = {
     "unknown model": (dict(model="nope"), generate_inputs(), grpc.StatusCode.NOT_FOUND, "nope"),
     "unknown version": (dict(version=42), generate_inputs(), grpc.StatusCode.NOT_FOUND, "42"),
-    "unknown label": (dict(label="canary"), generate_inputs(), grpc.StatusCode.NOT_FOUND, "canary"),
+    "unknown label": (dict(label="canary"), generate_inputs(), grpc.StatusCode.INVALID_ARGUMENT, "canary"),
     # TF Serving answers an unknown signature with FAILED_PRECONDITION.
     "unknown signature": (dict(signature="sing"), generate_inputs(), grpc.StatusCode.FAILED_PRECONDITION, "sing"),
     "wrong dtype": (
@@ -413,7 +413,7 @@ BAD_REST_REQUESTS = {
     "missing input": ("tiny:predict", json.dumps({"instances": [{k: v for k, v in row.items() if k != "seed"} for row in rows()]}).encode(), 400, "seed"),
     "both forms": ("tiny:predict", json.dumps({"instances": rows(), "inputs": {}}).encode(), 400, "instances"),
     "steps over the limit": ("tiny:predict", json.dumps({"instances": rows(steps=MAX_STEPS + 1)}).encode(), 400, str(MAX_STEPS + 1)),
-    "body over the limit": ("tiny:predict", b" " * (MAX_REQUEST_BYTES + 1), 413, str(MAX_REQUEST_BYTES)),
+    "body over the limit": ("tiny:predict", b" " * (MAX_REQUEST_BYTES + 1), 429, str(MAX_REQUEST_BYTES)),
 }
 
 

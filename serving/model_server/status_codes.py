@@ -1,0 +1,60 @@
+"""TF Serving's status codes: the HTTP code of each, and the code a failed load reports.
+
+The HTTP map is the one in tensorflow/serving's `model_servers/http_server.cc` (`ToHTTPStatusCode`),
+with the numbers of `util/net_http/server/public/response_code_enum.h`. TensorFlow's error codes
+(`tensorflow.error.Code`) are the gRPC status codes, number for number.
+"""
+from __future__ import annotations
+
+import grpc
+import tensorflow as tf
+from google.protobuf.message import DecodeError
+
+HTTP_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.CANCELLED: 499,  # CLIENT_CLOSED_REQUEST (nginx's code)
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+}
+
+
+def http_status(code: grpc.StatusCode) -> int:
+    """The HTTP status TF Serving's REST API answers for a gRPC status code."""
+    return HTTP_STATUS.get(code, 500)
+
+
+def code_name(number: int) -> str:
+    """The enum name of a `tensorflow.error.Code` number ("OK", "NOT_FOUND", ...), as TF Serving's JSON shows it."""
+    for code in grpc.StatusCode:
+        if code.value[0] == number:
+            return code.name
+    return grpc.StatusCode.UNKNOWN.name
+
+
+def load_error_code(error: BaseException) -> int:
+    """The `tensorflow.error.Code` number of the error that failed a load.
+
+    A TensorFlow `OpError` keeps its own code. The pure-Python steps of a load raise what TensorFlow's
+    C++ loader (the one TF Serving runs) reports as NOT_FOUND (a missing file) and DATA_LOSS (a
+    saved_model.pb that does not parse); anything else is UNKNOWN.
+    """
+    if isinstance(error, tf.errors.OpError):
+        return error.error_code
+    if isinstance(error, FileNotFoundError):
+        return tf.errors.NOT_FOUND
+    if isinstance(error, DecodeError):
+        return tf.errors.DATA_LOSS
+    return tf.errors.UNKNOWN
