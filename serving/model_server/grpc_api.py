@@ -36,7 +36,8 @@ from serving.model_server.inference import (
     run_signature,
     signature_def,
 )
-from serving.model_server.registry import ModelRegistry, Servable, VersionStatus
+from serving.model_server.registry import ModelRegistry, VersionStatus
+from serving.model_server.servable import Servable
 from serving.tensors import TensorConversionError, array_from_proto, fill_proto
 
 LOGGER = logging.getLogger(__name__)

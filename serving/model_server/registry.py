@@ -25,6 +25,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from serving.contract.versions import list_versions
 from serving.model_server.servable import Servable, load_servable
+from serving.model_server.status_codes import load_error_code
 
 LOGGER = logging.getLogger(__name__)
 # TF Serving retries a failed load a few times, then gives up on that version.
@@ -186,8 +187,6 @@ class ModelVersions:
         try:
             servable = load_servable(name, version, export_dir)
         except Exception as error:  # a broken export must not stop the server
-            from serving.model_server.status_codes import load_error_code
-
             attempts = self._failed_attempts.get(version, 0) + 1
             self._failed_attempts[version] = attempts
             LOGGER.error("Loading %s version %d failed (attempt %d): %s", name, version, attempts, error)

@@ -26,6 +26,7 @@ from serving.tensors import array_from_proto
 
 LOGGER = logging.getLogger(__name__)
 SERVE_TAG = "serve"
+SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 MAX_WARMUP_REQUESTS = 1000  # TF Serving's limit on replayed warm-up records
 
 
@@ -57,7 +58,14 @@ class Servable:
 
 
 def load_session(export_dir: str) -> tuple[tf.compat.v1.Session, meta_graph_pb2.MetaGraphDef]:
-    """A session over the `serve` MetaGraph of `export_dir`, variables restored, init op run."""
+    """A session over the `serve` MetaGraph of `export_dir`, variables restored, init op run.
+
+    A folder without a SavedModel fails with NOT_FOUND and the text of TensorFlow's C++ reader.
+    """
+    if not any(tf.io.gfile.exists(os.path.join(export_dir, name)) for name in SAVED_MODEL_FILES):
+        raise tf.errors.NotFoundError(
+            None, None, f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {export_dir}"
+        )
     graph = tf.Graph()
     session = tf.compat.v1.Session(graph=graph)
     try:

@@ -47,14 +47,13 @@ def code_name(number: int) -> str:
 def load_error_code(error: BaseException) -> int:
     """The `tensorflow.error.Code` number of the error that failed a load.
 
-    A TensorFlow `OpError` keeps its own code. The pure-Python steps of a load raise what TensorFlow's
-    C++ loader (the one TF Serving runs) reports as NOT_FOUND (a missing file) and DATA_LOSS (a
-    saved_model.pb that does not parse); anything else is UNKNOWN.
+    A TensorFlow `OpError` keeps its own code (a folder without saved_model.pb is NOT_FOUND, see
+    `servable.load_session`). The Python loader re-raises a saved_model.pb that does not parse as
+    an OSError; TensorFlow's C++ loader (the one TF Serving runs) reports it as DATA_LOSS. Anything
+    else is UNKNOWN.
     """
     if isinstance(error, tf.errors.OpError):
         return error.error_code
-    if isinstance(error, FileNotFoundError):
-        return tf.errors.NOT_FOUND
-    if isinstance(error, DecodeError):
+    if isinstance(error, DecodeError) or isinstance(error.__cause__, DecodeError):  # the loader re-raises as OSError
         return tf.errors.DATA_LOSS
     return tf.errors.UNKNOWN

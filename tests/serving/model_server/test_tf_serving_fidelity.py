@@ -236,7 +236,7 @@ def test_failed_versions_report_their_error_code(server, channel):
     assert versions["1"]["status"] == {"error_code": "OK", "error_message": ""}
     assert versions["2"]["state"] == "END" and versions["2"]["status"]["error_code"] == "DATA_LOSS"
     assert versions["3"]["state"] == "END" and versions["3"]["status"]["error_code"] == "NOT_FOUND"
-    assert "saved_model.pb" in versions["3"]["status"]["error_message"]
+    assert "Could not find SavedModel .pb or .pbtxt" in versions["3"]["status"]["error_message"]
 
     request = get_model_status_pb2.GetModelStatusRequest()
     request.model_spec.name = "tiny"
