@@ -1,4 +1,5 @@
-"""The SavedModels committed under saved_models/: loadable as they are, of the kind they state."""
+"""The SavedModels committed under saved_models/: loadable as they are (by the object-graph loader and by
+the session-based one of tensorflow_model_server), of the kind they state."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +9,8 @@ import tensorflow as tf
 
 from serving.contract import signatures as sig
 from serving.contract.versions import latest_version_dir
+from serving.model_server.servable import load_servable, run_warmup_requests
+from tests.helpers.saved_model_cli import check_every_signature
 
 SAVED_MODELS = Path(__file__).resolve().parent.parent / "saved_models"
 TOKEN_MODELS = {"lstm_erk": sig.TOKEN_TIMESTEP, "lstm_han": sig.TOKEN_TIMESTEP, "random_erk": sig.TOKEN_TIMESTEP,
@@ -39,3 +42,18 @@ def test_a_vae_states_its_kind(name: str) -> None:
     info = loaded.signatures[sig.INFO]()
     assert sig.vae_model_kind(info[sig.KIND].numpy().decode()) == VAES[name]
     assert sorted(loaded.signatures) == sorted([*sig.VAE_SIGNATURES, sig.DEFAULT_SIGNATURE])
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("name", sorted({**TOKEN_MODELS, **VAES}))
+def test_saved_model_cli_runs_every_signature_of_a_committed_model(name: str, tmp_path: Path) -> None:
+    """The session-based loader of tensorflow_model_server restores them, with the in-process outputs."""
+    signatures = sig.TOKEN_SIGNATURES if name in TOKEN_MODELS else sig.VAE_SIGNATURES
+    check_every_signature(latest_version_dir(SAVED_MODELS / name), list(signatures), tmp_path)
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("name", sorted(TOKEN_MODELS))
+def test_the_warmup_requests_of_a_committed_model_replay(name: str) -> None:
+    folder = latest_version_dir(SAVED_MODELS / name)
+    assert run_warmup_requests(load_servable(name, int(folder.name), str(folder))) == 2
