@@ -67,8 +67,23 @@ def _staging_dir(base_path: str) -> Iterator[str]:
     try:
         yield staging
     finally:
-        if tf.io.gfile.exists(staging):
-            tf.io.gfile.rmtree(staging)
+        try:
+            if tf.io.gfile.exists(staging):
+                tf.io.gfile.rmtree(staging)
+        except tf.errors.NotFoundError:
+            pass  # already gone
+        except tf.errors.OpError as error:
+            logger.warning("could not remove the staging folder %s: %s", staging, error)
+
+
+def _tree(folder: str) -> Iterator[tuple[str, bool]]:
+    """``(path, is_folder)`` of everything below ``folder``, parents first, listed by glob (whose
+    matches end at a ``/``)."""
+    for path in tf.io.gfile.glob(folder.rstrip("/") + "/*"):
+        is_folder = tf.io.gfile.isdir(path)
+        yield path, is_folder
+        if is_folder:
+            yield from _tree(path)
 
 
 def _rename_folder(staging: str, target: str) -> None:
@@ -79,11 +94,13 @@ def _rename_folder(staging: str, target: str) -> None:
         return
     if tf.io.gfile.exists(target):
         raise tf.errors.AlreadyExistsError(None, None, f"{target!r} already exists")
-    for folder, _, files in tf.io.gfile.walk(staging):
-        destination = target + folder[len(staging):]
-        tf.io.gfile.makedirs(destination)
-        for name in files:
-            tf.io.gfile.rename(os.path.join(folder, name), os.path.join(destination, name))
+    tf.io.gfile.makedirs(target)
+    for source, is_folder in list(_tree(staging)):
+        destination = target + source[len(staging):]
+        if is_folder:
+            tf.io.gfile.makedirs(destination)
+        else:
+            tf.io.gfile.rename(source, destination)
 
 
 def _publish(staging: str, base_path: str) -> str:

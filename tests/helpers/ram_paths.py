@@ -10,8 +10,11 @@ them, in the test process only:
   ``RamBeamFileSystem`` is a Beam file system for the ``ram`` scheme over ``tf.io.gfile``. Beam finds
   it by subclass discovery as soon as this module is imported.
 
-``ram://`` lives in one process, so a Beam job can only use it on an in-process runner. TF's RAM
-file system does not truncate a file that is opened for writing again: the new bytes are appended.
+``ram://`` lives in one process, so a Beam job can only use it on an in-process runner. Two
+quirks of TF's RAM file system (gs:// has neither): a file opened for writing again is not
+truncated (the new bytes are appended), and listing a folder also names what merely starts with
+its name (``assets`` lists ``.extra`` when ``assets.extra`` exists), so ``tf.io.gfile.walk`` and
+``rmtree`` trip over SavedModels there; ``files_under`` lists by glob instead.
 """
 from __future__ import annotations
 
@@ -37,6 +40,15 @@ def copy_tree(source: str, target: str) -> None:
         tf.io.gfile.makedirs(destination)
         for name in files:
             tf.io.gfile.copy(tf.io.gfile.join(folder, name), tf.io.gfile.join(destination, name), overwrite=True)
+
+
+def files_under(folder: str) -> list[str]:
+    """The paths of every file below ``folder`` relative to it, sorted, listed by glob."""
+    found = []
+    for path in tf.io.gfile.glob(folder.rstrip("/") + "/*"):
+        name = path[len(folder.rstrip("/")) + 1:]
+        found += [f"{name}/{child}" for child in files_under(path)] if tf.io.gfile.isdir(path) else [name]
+    return sorted(found)
 
 
 class RamBeamFileSystem(FileSystem):

@@ -7,11 +7,13 @@ import pytest
 import tensorflow as tf
 
 from serving.contract import versions
+from tests.helpers.ram_paths import files_under
 
 
 def _write_model(staging: str) -> None:
     """A stand-in export: two files, one in a subfolder, written through gfile into ``staging``."""
     assert isinstance(staging, str) and os.path.basename(staging).startswith(".export-")
+    tf.io.gfile.makedirs(os.path.join(staging, "assets"))  # empty, and a prefix of "assets.extra"
     tf.io.gfile.makedirs(os.path.dirname(os.path.join(staging, versions.WARMUP_REQUESTS)))
     with tf.io.gfile.GFile(os.path.join(staging, "saved_model.pb"), "w") as handle:
         handle.write("graph")
@@ -24,12 +26,7 @@ def _names(folder: str) -> list[str]:
 
 
 def _published_files(version_dir: str) -> dict[str, str]:
-    files = {}
-    for folder, _, names in tf.io.gfile.walk(version_dir):
-        for name in names:
-            path = os.path.join(folder, name)
-            files[os.path.relpath(path, version_dir)] = tf.io.gfile.GFile(path).read()
-    return files
+    return {name: tf.io.gfile.GFile(f"{version_dir}/{name}").read() for name in files_under(version_dir)}
 
 
 @pytest.fixture(params=["local", "ram"])
@@ -46,6 +43,7 @@ def test_versions_are_published_whole_and_counted_up(base):
     assert _published_files(second) == {
         "saved_model.pb": "graph", "assets.extra/tf_serving_warmup_requests": "warmup",
     }
+    assert _names(second) == ["assets", "assets.extra", "saved_model.pb"]
     assert _names(base) == ["1", "2"]  # no staging folder left behind
 
 
