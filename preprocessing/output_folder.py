@@ -1,7 +1,7 @@
 """Plain files of the output folder, through ``tf.io.gfile`` (a local folder or a URL: ``gs://``, ``ram://``).
 
 ``prepare_output`` runs in the launcher before any work; the writers run in the job's last step
-(``pipeline.finalize_output``); ``read_json`` reads ``stats.json`` back in the launcher. The
+(the pipeline's ``Finalize`` stage); ``read_json`` reads ``stats.json`` back in the launcher. The
 dead-letter file is written by Beam's own sink, through Beam's FileSystems (see ``pipeline``).
 """
 from __future__ import annotations

@@ -165,7 +165,7 @@ def _dead_letter_line(letter: DeadLetter) -> str:
     return json.dumps(letter.to_json(), ensure_ascii=False, sort_keys=False)
 
 
-def finalize_output(
+def _finalize(
     _: None,
     config: PreprocessConfig,
     shards: list,
@@ -248,7 +248,7 @@ def build_pipeline(pipeline: beam.Pipeline, sources: Sequence[Source], config: P
         pipeline
         | "FinalizeTrigger" >> beam.Create([None])
         | "Finalize" >> beam.Map(
-            finalize_output,
+            _finalize,
             config=config,
             shards=beam.pvalue.AsList(shards),
             sections=beam.pvalue.AsSingleton(sections),
