@@ -7,7 +7,9 @@ folder of them, in the IrishMAN layout: a list of records, or JSON lines, each w
 ``abc notation`` and ``control code`` keys).
 
 ``list_sources`` is cheap (paths only); ``read_source`` reads one file and yields its tunes, or
-a ``DeadLetter`` for what cannot become a tune (empty file, binary bytes, duplicate tune).
+a ``DeadLetter`` for what cannot become a tune (empty file, binary bytes, duplicate tune). The
+``PATH`` of ``dir:`` and ``irishman:`` is listed and read through ``tf.io.gfile``, so it may be a
+URL (``gs://``); music21's own corpus folder is package data, read with ``os``.
 
 Tune ids: ``Source.corpus`` is the corpus name for named corpora, the folder's base name for
 ``dir:PATH``, and ``"irishman"`` for ``irishman:PATH``, so ids do not depend on where the data
@@ -30,6 +32,8 @@ import json
 import os
 import re
 from collections.abc import Iterator
+
+import tensorflow as tf
 
 from preprocessing.melody.music21_reader import FORMAT_BY_EXTENSION
 from preprocessing.records import ENCODING_TUNE, DeadLetter, RawTune, Source, make_excerpt
@@ -77,11 +81,11 @@ def list_sources(corpus: str) -> list[Source]:
     """The files of ``corpus`` (a name, ``dir:PATH`` or ``irishman:PATH``), sorted by label."""
     if corpus.startswith(DIR_PREFIX):
         root = _existing_path(corpus, corpus[len(DIR_PREFIX):], want_dir=True)
-        name = os.path.basename(os.path.normpath(root))
+        name = os.path.basename(root.rstrip("/"))
         return _walk(name, root, tuple(FORMAT_BY_EXTENSION))
     if corpus.startswith(IRISHMAN_PREFIX):
         path = _existing_path(corpus, corpus[len(IRISHMAN_PREFIX):], want_dir=False)
-        if os.path.isfile(path):
+        if not tf.io.gfile.isdir(path):
             if not path.lower().endswith(IRISHMAN_EXTENSIONS):
                 raise ValueError(f"corpus {corpus!r}: IrishMAN file {path!r} is not {' or '.join(IRISHMAN_EXTENSIONS)}")
             return [Source(IRISHMAN_CORPUS, path, os.path.basename(path))]
@@ -104,7 +108,7 @@ def list_sources(corpus: str) -> list[Source]:
 
 def read_source(source: Source) -> Iterator[RawTune | DeadLetter]:
     """Yields the raw tunes of one file, or dead letters for what cannot become a tune."""
-    with open(source.path, "rb") as handle:
+    with tf.io.gfile.GFile(source.path, "rb") as handle:
         data = handle.read()
     extension = os.path.splitext(source.path)[1].lower()
     if not data.strip():
@@ -263,7 +267,7 @@ def _file_dead_letter(source: Source, reason: str, detail: str, excerpt: str) ->
 
 
 def _existing_path(corpus: str, path: str, want_dir: bool) -> str:
-    if not path or not os.path.exists(path) or (want_dir and not os.path.isdir(path)):
+    if not path or not tf.io.gfile.exists(path) or (want_dir and not tf.io.gfile.isdir(path)):
         kind = "folder" if want_dir else "file or folder"
         raise ValueError(
             f"corpus {corpus!r}: {kind} {path!r} does not exist; known corpus names are "
@@ -274,12 +278,12 @@ def _existing_path(corpus: str, path: str, want_dir: bool) -> str:
 
 def _walk(corpus: str, root: str, extensions: tuple[str, ...]) -> list[Source]:
     sources = []
-    for folder, subfolders, filenames in os.walk(root):
+    root = root.rstrip("/")
+    for folder, subfolders, filenames in tf.io.gfile.walk(root):
         subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
         for filename in filenames:
             if filename.startswith(".") or os.path.splitext(filename)[1].lower() not in extensions:
                 continue
             path = os.path.join(folder, filename)
-            label = os.path.relpath(path, root).replace(os.sep, "/")
-            sources.append(Source(corpus, path, label))
+            sources.append(Source(corpus, path, path[len(root):].lstrip("/")))
     return sorted(sources, key=lambda source: source.label)

@@ -7,11 +7,11 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections import Counter
 from collections.abc import Sequence
 
 import apache_beam as beam
+import tensorflow as tf
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.options.pipeline_options import PipelineOptions
 
@@ -49,7 +49,7 @@ def run_preprocessing(*, corpus: str, output: str, num_shards: int = 4, beam_arg
     build_pipeline(pipeline, sources, config)
     result = pipeline.run()
     result.wait_until_finish()
-    stats = output_folder.read_json(os.path.join(output, schema.STATS_FILE))
+    stats = output_folder.read_json(tf.io.gfile.join(output, schema.STATS_FILE))
     _log_summary(stats, output)
     _log_counters(result)
     if not stats["invariant_holds"]:

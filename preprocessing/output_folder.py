@@ -1,17 +1,16 @@
-"""Plain files of the output folder, through Beam's FileSystems (local paths or ``gs://`` URLs).
+"""Plain files of the output folder, through ``tf.io.gfile`` (a local folder or a URL: ``gs://``, ``ram://``).
 
-No TensorFlow here: the launcher checks the output and reads the stats without loading it.
+``prepare_output`` runs in the launcher before any work; the writers run in the job's last step
+(the pipeline's ``Finalize`` stage); ``read_json`` reads ``stats.json`` back in the launcher. The
+dead-letter file is written by Beam's own sink, through Beam's FileSystems (see ``pipeline``).
 """
 from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 
-from apache_beam.io.filesystem import BeamIOError
-from apache_beam.io.filesystems import FileSystems
+import tensorflow as tf
 
 from preprocessing import schema
 
@@ -21,55 +20,42 @@ TEMP_SHARD_PREFIX = ".tmp-shard-"
 _PROBE = ".write-probe"
 
 
-def _is_url(path: str) -> bool:
-    return "://" in path
-
-
 def prepare_output(output: str) -> None:
     """Creates ``output``, checks it is writable, and removes shard files of an earlier run.
 
     Raises ValueError naming ``output`` when it is a file, or cannot be created or written.
     """
-    if not _is_url(output):
-        if os.path.exists(output) and not os.path.isdir(output):
-            raise ValueError(f"output {output!r} exists and is not a folder")
-        try:
-            os.makedirs(output, exist_ok=True)
-        except OSError as error:
-            raise ValueError(f"output {output!r} cannot be created: {error}") from error
-    probe = FileSystems.join(output, _PROBE)
+    if tf.io.gfile.exists(output) and not tf.io.gfile.isdir(output):
+        raise ValueError(f"output {output!r} exists and is not a folder")
+    probe = tf.io.gfile.join(output, _PROBE)
     try:
-        with FileSystems.create(probe) as handle:
+        tf.io.gfile.makedirs(output)
+        with tf.io.gfile.GFile(probe, "wb") as handle:
             handle.write(b"ok")
-        FileSystems.delete([probe])
-    except (OSError, BeamIOError) as error:
-        raise ValueError(f"output {output!r} cannot be written: {error}") from error
-    patterns = [
-        FileSystems.join(output, f"{schema.DATASET_NAME}-*"),
-        FileSystems.join(output, f"{TEMP_SHARD_PREFIX}*"),
-    ]
-    stale = [meta.path for match in FileSystems.match(patterns) for meta in match.metadata_list]
+        tf.io.gfile.remove(probe)
+    except (OSError, tf.errors.OpError) as error:
+        raise ValueError(f"output {output!r} cannot be created or written: {error}") from error
+    patterns = (f"{schema.DATASET_NAME}-*", f"{TEMP_SHARD_PREFIX}*")
+    stale = [path for pattern in patterns for path in tf.io.gfile.glob(tf.io.gfile.join(output, pattern))]
+    for path in stale:
+        tf.io.gfile.remove(path)
     if stale:
-        FileSystems.delete(stale)
         _LOG.info("removed %d shard files of an earlier run in %s", len(stale), output)
 
 
 def write_json(path: str, document: Mapping[str, object]) -> None:
     """Writes ``document`` as indented UTF-8 JSON."""
-    with FileSystems.create(path) as handle:
+    with tf.io.gfile.GFile(path, "wb") as handle:
         handle.write((json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
 def read_json(path: str) -> dict:
     """Reads a JSON file written by ``write_json``."""
-    with FileSystems.open(path) as handle:
+    with tf.io.gfile.GFile(path, "rb") as handle:
         return json.loads(handle.read().decode("utf-8"))
 
 
 def write_vocabulary_file(path: str, entries: list[tuple[str, int]]) -> None:
-    """``schema.write_vocabulary`` to a local path or URL (written locally, then copied)."""
-    with tempfile.TemporaryDirectory() as folder:
-        local = os.path.join(folder, os.path.basename(path))
-        schema.write_vocabulary(local, entries)
-        with open(local, "rb") as source, FileSystems.create(path) as target:
-            target.write(source.read())
+    """Writes ``[(symbol, count), ...]`` as a vocabulary TSV (``schema.format_vocabulary``)."""
+    with tf.io.gfile.GFile(path, "wb") as handle:
+        handle.write(schema.format_vocabulary(entries).encode("utf-8"))

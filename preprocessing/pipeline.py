@@ -5,17 +5,22 @@
     ListSources -> ReadTunes -> ReshuffleTunes -> Parse/Encode -> Split -> ShardByHash
       -> GroupShards -> WriteShards -> Finalize (TFDS metadata, vocabularies, stats)
     dead letters of every stage -> DeadLetters (dead_letters.jsonl), per-reason Beam counters
+
+Paths: the shards, the TFDS metadata, the vocabularies and ``stats.json`` are written by our own
+code in the workers, through ``tf.io.gfile``; the dead letters by Beam's ``WriteToText``, whose
+path is joined with Beam's ``FileSystems``. Either way ``config.output`` may be a ``gs://`` URL.
 """
 from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import apache_beam as beam
+import tensorflow as tf
+from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from preprocessing import corpora, output_folder, schema, statistics
@@ -93,7 +98,7 @@ class ParseEncodeFn(beam.DoFn):
         self._serialize = None
 
     def setup(self) -> None:
-        from preprocessing import tfds_output  # TensorFlow loads in the workers only
+        from preprocessing import tfds_output  # TensorFlow Datasets loads in the workers only
 
         self._features = tfds_output.features()
         self._serialize = tfds_output.serialize_example
@@ -133,7 +138,7 @@ def _shard_key(item: tuple[str, dict, bytes], num_shards: int) -> tuple[tuple[st
 
 def _write_shard(keyed: tuple[tuple[str, int], Sequence[tuple[str, bytes]]], output: str):
     """Writes one shard; returns its ``tfds_output.WrittenShard``."""
-    from preprocessing import tfds_output  # TensorFlow loads in the workers only
+    from preprocessing import tfds_output  # TensorFlow Datasets loads in the workers only
 
     (split, index), records = keyed
     return tfds_output.write_shard(output, split, index, records)
@@ -168,21 +173,22 @@ def _finalize(
     timestep_counts: Counter,
     abc_counts: Counter,
 ) -> None:
-    """Writes the TFDS metadata, both vocabularies and ``stats.json`` (runs once).
+    """Writes the TFDS metadata, both vocabularies and ``stats.json`` (the job's last step, once).
 
-    ``shards`` holds the ``tfds_output.WrittenShard`` of every shard written.
+    ``shards`` holds the ``tfds_output.WrittenShard`` of every shard written; the first argument
+    is the trigger element.
     """
-    from preprocessing import tfds_output  # TensorFlow loads in the workers only
+    from preprocessing import tfds_output  # TensorFlow Datasets loads in the workers only
 
     tfds_output.finalize_dataset(
         config.output, shards, description=f"Folk melodies of corpus {config.corpus!r}, one example per tune."
     )
     timestep_vocabulary = statistics.timestep_vocabulary(timestep_counts)
     abc_vocabulary = statistics.abc_vocabulary(abc_counts)
-    output_folder.write_vocabulary_file(os.path.join(config.output, schema.VOCABULARY_FILE), timestep_vocabulary)
-    output_folder.write_vocabulary_file(os.path.join(config.output, schema.ABC_VOCABULARY_FILE), abc_vocabulary)
+    output_folder.write_vocabulary_file(tf.io.gfile.join(config.output, schema.VOCABULARY_FILE), timestep_vocabulary)
+    output_folder.write_vocabulary_file(tf.io.gfile.join(config.output, schema.ABC_VOCABULARY_FILE), abc_vocabulary)
     stats = statistics.summarise(config.corpus, sections, len(timestep_vocabulary), len(abc_vocabulary))
-    output_folder.write_json(os.path.join(config.output, schema.STATS_FILE), stats)
+    output_folder.write_json(tf.io.gfile.join(config.output, schema.STATS_FILE), stats)
 
 
 def build_pipeline(pipeline: beam.Pipeline, sources: Sequence[Source], config: PreprocessConfig) -> None:
@@ -215,7 +221,7 @@ def build_pipeline(pipeline: beam.Pipeline, sources: Sequence[Source], config: P
         dead_letters
         | "DeadLetterJson" >> beam.Map(_dead_letter_line)
         | "DeadLetters" >> beam.io.WriteToText(
-            os.path.join(config.output, schema.DEAD_LETTERS_FILE), shard_name_template="", num_shards=1
+            FileSystems.join(config.output, schema.DEAD_LETTERS_FILE), shard_name_template="", num_shards=1
         )
     )
 

@@ -60,23 +60,23 @@ def unescape_symbol(text: str) -> str:
     return "".join(out)
 
 
-def read_vocabulary(path: str) -> list[tuple[str, int]]:
-    """Reads a vocabulary TSV into ``[(symbol, count), ...]`` in index order."""
+def parse_vocabulary(text: str, where: str) -> list[tuple[str, int]]:
+    """Parses a vocabulary TSV's text into ``[(symbol, count), ...]`` in index order.
+
+    ``where`` names the file in errors (the reading is the caller's: ``tf.io.gfile`` or Beam's
+    FileSystems, so that the file may live under a URL).
+    """
     entries = []
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            line = line.rstrip("\n")
-            if not line:
-                continue
-            symbol, sep, count = line.rpartition("\t")
-            if not sep or not count.isdigit():
-                raise ValueError(f"{path}:{line_number}: expected 'symbol<TAB>count', got {line!r}")
-            entries.append((unescape_symbol(symbol), int(count)))
+    for line_number, line in enumerate(text.split("\n"), start=1):
+        if not line:
+            continue
+        symbol, sep, count = line.rpartition("\t")
+        if not sep or not count.isdigit():
+            raise ValueError(f"{where}:{line_number}: expected 'symbol<TAB>count', got {line!r}")
+        entries.append((unescape_symbol(symbol), int(count)))
     return entries
 
 
-def write_vocabulary(path: str, entries: list[tuple[str, int]]) -> None:
-    """Writes ``[(symbol, count), ...]`` as a vocabulary TSV, in the given order."""
-    with open(path, "w", encoding="utf-8") as handle:
-        for symbol, count in entries:
-            handle.write(f"{escape_symbol(symbol)}\t{count}\n")
+def format_vocabulary(entries: list[tuple[str, int]]) -> str:
+    """The vocabulary TSV text of ``[(symbol, count), ...]``, in the given order."""
+    return "".join(f"{escape_symbol(symbol)}\t{count}\n" for symbol, count in entries)

@@ -8,7 +8,6 @@ is known (TFDS cannot represent an empty shard or an empty split, so neither is 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -74,7 +73,7 @@ def shard_file_name(split: str, index: int, num_shards: int) -> str:
 
 def temp_shard_path(output: str, split: str, index: int) -> str:
     """Where a worker writes shard ``index`` of ``split`` before the final rename."""
-    return os.path.join(output, f"{output_folder.TEMP_SHARD_PREFIX}{split}-{index:05d}")
+    return tf.io.gfile.join(output, f"{output_folder.TEMP_SHARD_PREFIX}{split}-{index:05d}")
 
 
 def write_shard(output: str, split: str, index: int, records: Iterable[tuple[str, bytes]]) -> WrittenShard:
@@ -103,7 +102,7 @@ def finalize_dataset(output: str, shards: Sequence[WrittenShard], description: s
             _LOG.warning("split %r has no example; it is left out of the TFDS metadata", split)
             continue
         for position, shard in enumerate(ordered):
-            final = os.path.join(output, shard_file_name(split, position, len(ordered)))
+            final = tf.io.gfile.join(output, shard_file_name(split, position, len(ordered)))
             if tf.io.gfile.exists(shard.temp_path):  # absent when a retried bundle already renamed it
                 tf.io.gfile.rename(shard.temp_path, final, overwrite=True)
         template = naming.ShardedFileTemplate(

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,20 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if process.returncode != 0:
         raise RuntimeError(f"preprocessing of the tiny corpus failed:\n{process.stdout}\n{process.stderr}")
     return output
+
+
+@pytest.fixture
+def ram_root(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh folder on TensorFlow's in-memory file system (``ram://``, the stand-in for ``gs://``),
+    with TFDS taught to open it (``tests/helpers/ram_paths.py``); removed afterwards."""
+    import tensorflow as tf  # heavy: only for the tests that use it
+
+    from tests.helpers.ram_paths import install_epath_ram
+
+    install_epath_ram(monkeypatch)
+    root = f"ram://test-{uuid.uuid4().hex[:8]}"
+    yield root
+    try:
+        tf.io.gfile.rmtree(root)
+    except tf.errors.NotFoundError:
+        pass  # nothing was written, or the RAM file system's listing named a file that is not there

@@ -20,7 +20,7 @@ VAES = {"vae_notes_erk": sig.VAE_NOTES, "vae_rhythms_erk": sig.VAE_RHYTHMS}
 
 @pytest.mark.parametrize("name", sorted({**TOKEN_MODELS, **VAES}))
 def test_an_export_holds_no_python_module_path_of_ours(name: str) -> None:
-    graph = (latest_version_dir(SAVED_MODELS / name) / "saved_model.pb").read_bytes()
+    graph = (Path(latest_version_dir(SAVED_MODELS / name)) / "saved_model.pb").read_bytes()
     assert [package for package in (b"preprocessing.", b"trainer.", b"serving.") if package in graph] == []
 
 

@@ -58,6 +58,7 @@ def _read_vocabulary(data_dir: Path) -> list[tuple[str, int]]:
     from preprocessing import schema
     from preprocessing.melody.timestep import DELIMITER, HOLD, REST
 
-    entries = schema.read_vocabulary(str(data_dir / schema.VOCABULARY_FILE))
+    path = data_dir / schema.VOCABULARY_FILE
+    entries = schema.parse_vocabulary(path.read_text(encoding="utf-8"), str(path))
     assert [symbol for symbol, _ in entries][:3] == [DELIMITER, HOLD, REST]
     return entries

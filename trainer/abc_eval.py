@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import pathlib
 import sys
 from collections.abc import Sequence
 
 from serving.contract.sampling import SamplingSettings
+from trainer.files import write_text
 from trainer.token_models.abc_evaluation import DEFAULT_PRIMER, TuneDraw, evaluate
 
 logger = logging.getLogger(__name__)
@@ -50,8 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = json.dumps(report, indent=2)
     sys.stdout.write(text + "\n")
     if args.output:
-        pathlib.Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        pathlib.Path(args.output).write_text(text + "\n")
+        write_text(args.output, text + "\n")
     return 0
 
 

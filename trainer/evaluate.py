@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import pathlib
 import sys
 from collections.abc import Sequence
 
+from trainer.files import write_text
 from trainer.token_models.evaluation import evaluate, format_table
 
 logger = logging.getLogger(__name__)
@@ -20,10 +20,10 @@ logger = logging.getLogger(__name__)
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Score an exported token model against an n-gram baseline.")
-    parser.add_argument("--model", required=True, help="SavedModel base path (latest version is used)")
-    parser.add_argument("--data", required=True, help="preprocessing output folder")
+    parser.add_argument("--model", required=True, help="SavedModel base path, local or a URL (latest version is used)")
+    parser.add_argument("--data", required=True, help="preprocessing output folder, local or a URL")
     parser.add_argument("--split", default="test", choices=("train", "validation", "test"))
-    parser.add_argument("--output", help="write the metrics as JSON here")
+    parser.add_argument("--output", help="write the metrics as JSON here (local or a URL)")
     parser.add_argument("--order", type=int, default=5, help="n-gram order (default 5)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -34,8 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     sys.stdout.write(format_table(report) + "\n")
     if args.output:
-        pathlib.Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        pathlib.Path(args.output).write_text(json.dumps(report, indent=2) + "\n")
+        write_text(args.output, json.dumps(report, indent=2) + "\n")
     return 0
 
 

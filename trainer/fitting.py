@@ -24,6 +24,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from trainer.files import write_text
 from trainer.run_paths import RunPaths
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,23 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             self.wait = self._past.epochs_since_best
 
 
+class HistoryCsvLogger(keras.callbacks.CSVLogger):
+    """Keras's ``CSVLogger`` (appending), closing its file on every file system.
+
+    For a URL path Keras opens a ``tf.io.gfile.GFile``, which has no ``closed`` attribute, and
+    Keras 3's ``on_train_end`` asks for it; this closes the file without asking.
+    """
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, append=True)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.csv_file is not None:
+            self.csv_file.close()
+            self.csv_file = None
+        self.writer = None
+
+
 @dataclass(frozen=True)
 class FitPlan:
     """How one family fits: the monitored metric (lower is better), the epoch bound, the patience
@@ -125,8 +143,7 @@ class FitPlan:
 
 def write_json(path: str, payload: dict) -> None:
     """Writes ``payload`` as indented, key-sorted JSON."""
-    with tf.io.gfile.GFile(path, "w") as handle:
-        handle.write(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
 
 
 def check_saved_config(config: Any, paths: RunPaths) -> None:
@@ -182,7 +199,7 @@ def fit(
     )
     if stops_early:
         fit_callbacks.append(ResumableEarlyStopping(past, plan.patience, plan.monitor))
-    fit_callbacks += [keras.callbacks.CSVLogger(history_path, append=True), keras.callbacks.TensorBoard(paths.tensorboard_dir)]
+    fit_callbacks += [HistoryCsvLogger(history_path), keras.callbacks.TensorBoard(paths.tensorboard_dir)]
     if stops_early and past.monitored and past.epochs_since_best >= plan.patience:
         logger.info("early stopping already ended this run at epoch %d; not training", past.epochs)
     else:

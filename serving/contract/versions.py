@@ -1,25 +1,29 @@
 """Integer version directories: how an export is published and how a server finds it.
 
 A model's base path holds one folder per version, named by an ASCII integer (``1``, ``2``, ...);
-TensorFlow Serving serves the highest by default. A new version is written under a hidden
-temporary name inside the base path and renamed into place, so that a polling server never sees
-half a model.
+TensorFlow Serving serves the highest by default. Every path goes through ``tf.io.gfile``, so a
+base path may be a local folder or a URL (``gs://``, ``ram://``). A new version is written under
+a hidden temporary name (``.export-<random>``) inside the base path and then renamed into place.
+On a local file system that rename is one atomic ``rename(2)``, so a polling server never sees
+half a model. On an object store (GCS) a folder is a name prefix and there is no atomic rename:
+the files are renamed one by one, so a server polling the base path while an export is being
+published may see a version folder that is not complete yet.
 """
 from __future__ import annotations
 
 import logging
 import os
-import pathlib
 import re
-import shutil
-import tempfile
+import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+import tensorflow as tf
 
 logger = logging.getLogger(__name__)
 
 # TF Serving reads warm-up requests (a TFRecord of PredictionLogs) from here inside a version.
-WARMUP_REQUESTS = pathlib.Path("assets.extra") / "tf_serving_warmup_requests"
+WARMUP_REQUESTS = "assets.extra/tf_serving_warmup_requests"
 _STAGING_PREFIX = ".export-"
 _VERSION_NAME = re.compile(r"[0-9]+")
 _RENAME_ATTEMPTS = 5
@@ -30,58 +34,97 @@ def _is_version_name(name: str) -> bool:
     return _VERSION_NAME.fullmatch(name) is not None
 
 
+def _is_url(path: str) -> bool:
+    return "://" in path
+
+
 def list_versions(base_path: str | os.PathLike) -> list[int]:
     """The integer versions under ``base_path``, ascending (none if it does not exist)."""
-    base = pathlib.Path(base_path)
-    if not base.is_dir():
+    base = os.fspath(base_path)
+    if not tf.io.gfile.isdir(base):
         return []
-    return sorted(int(entry.name) for entry in base.iterdir() if entry.is_dir() and _is_version_name(entry.name))
+    names = (entry.rstrip("/") for entry in tf.io.gfile.listdir(base))  # GCS lists folders as "1/"
+    return sorted(
+        int(name) for name in names if _is_version_name(name) and tf.io.gfile.isdir(os.path.join(base, name))
+    )
 
 
-def latest_version_dir(base_path: str | os.PathLike) -> pathlib.Path:
+def latest_version_dir(base_path: str | os.PathLike) -> str:
     """The highest version folder under ``base_path``; ValueError naming the path if there is none."""
     versions = list_versions(base_path)
     if not versions:
-        raise ValueError(f"no SavedModel version folder (1, 2, ...) under {str(base_path)!r}")
-    return pathlib.Path(base_path) / str(versions[-1])
+        raise ValueError(f"no SavedModel version folder (1, 2, ...) under {os.fspath(base_path)!r}")
+    return os.path.join(os.fspath(base_path), str(versions[-1]))
 
 
 @contextmanager
-def _staging_dir(base_path: str | os.PathLike) -> Iterator[pathlib.Path]:
+def _staging_dir(base_path: str) -> Iterator[str]:
     """A fresh hidden folder inside ``base_path`` to write an export into; removed if not published."""
-    base = pathlib.Path(base_path)
-    if base.exists() and not base.is_dir():
-        raise ValueError(f"base_path {str(base)!r} exists and is not a directory")
-    base.mkdir(parents=True, exist_ok=True)
-    staging = pathlib.Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=base))
-    staging.chmod(0o755)  # mkdtemp makes it private; a server running as another user must read it
+    if tf.io.gfile.exists(base_path) and not tf.io.gfile.isdir(base_path):
+        raise ValueError(f"base_path {base_path!r} exists and is not a directory")
+    staging = os.path.join(base_path, _STAGING_PREFIX + secrets.token_hex(6))
+    tf.io.gfile.makedirs(staging)
     try:
         yield staging
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            if tf.io.gfile.exists(staging):
+                tf.io.gfile.rmtree(staging)
+        except tf.errors.NotFoundError:
+            pass  # already gone
+        except tf.errors.OpError as error:
+            logger.warning("could not remove the staging folder %s: %s", staging, error)
 
 
-def _publish(staging: pathlib.Path, base_path: str | os.PathLike) -> pathlib.Path:
+def _tree(folder: str) -> Iterator[tuple[str, bool]]:
+    """``(path, is_folder)`` of everything below ``folder``, parents first, listed by glob (whose
+    matches end at a ``/``)."""
+    for path in tf.io.gfile.glob(folder.rstrip("/") + "/*"):
+        is_folder = tf.io.gfile.isdir(path)
+        yield path, is_folder
+        if is_folder:
+            yield from _tree(path)
+
+
+def _rename_folder(staging: str, target: str) -> None:
+    """One atomic rename for a local folder; file by file under a URL (an object store has no
+    folder to rename: a folder is a name prefix). Raises AlreadyExistsError if ``target`` exists."""
+    if not _is_url(staging):
+        tf.io.gfile.rename(staging, target)
+        return
+    if tf.io.gfile.exists(target):
+        raise tf.errors.AlreadyExistsError(None, None, f"{target!r} already exists")
+    tf.io.gfile.makedirs(target)
+    for source, is_folder in list(_tree(staging)):
+        destination = target + source[len(staging):]
+        if is_folder:
+            tf.io.gfile.makedirs(destination)
+        else:
+            tf.io.gfile.rename(source, destination)
+
+
+def _publish(staging: str, base_path: str) -> str:
     """Rename ``staging`` to the next free integer version under ``base_path``; returns that folder.
 
     Retries a few times when another writer takes the same number first.
     """
-    base = pathlib.Path(base_path)
     for _ in range(_RENAME_ATTEMPTS):
-        target = base / str(max(list_versions(base), default=0) + 1)
+        target = os.path.join(base_path, str(max(list_versions(base_path), default=0) + 1))
         try:
-            os.rename(staging, target)
+            _rename_folder(staging, target)
             return target
-        except OSError:
-            if not target.exists():
+        except (OSError, tf.errors.OpError):
+            if not tf.io.gfile.exists(target):
                 raise
-    raise RuntimeError(f"could not claim a version directory under {str(base)!r}")
+    raise RuntimeError(f"could not claim a version directory under {base_path!r}")
 
 
-def write_version(base_path: str | os.PathLike, write: Callable[[pathlib.Path], None]) -> pathlib.Path:
-    """Calls ``write(staging_folder)``, then publishes the folder as the next version; returns it."""
-    with _staging_dir(base_path) as staging:
+def write_version(base_path: str | os.PathLike, write: Callable[[str], None]) -> str:
+    """Calls ``write(staging_folder)`` (a gfile path), then publishes the folder as the next version;
+    returns the version folder."""
+    base = os.fspath(base_path)
+    with _staging_dir(base) as staging:
         write(staging)
-        target = _publish(staging, base_path)
+        target = _publish(staging, base)
     logger.info("published %s", target)
     return target

@@ -23,6 +23,10 @@ def read_dead_letters(output) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def _read_vocabulary(path) -> list[tuple[str, int]]:
+    return schema.parse_vocabulary(path.read_text(encoding="utf-8"), str(path))
+
+
 def test_tiny_corpus_output_loads_with_tfds_and_counts_add_up(tiny_dataset):
     stats = json.loads((tiny_dataset / schema.STATS_FILE).read_text())
     tune_files = sorted(TINY_CORPUS.glob("*.abc"))
@@ -44,14 +48,14 @@ def test_tiny_corpus_output_loads_with_tfds_and_counts_add_up(tiny_dataset):
     assert len(ids) == len(set(ids)) == stats["tunes_kept"]
     assert steps == stats["timestep_steps"]
 
-    vocabulary = schema.read_vocabulary(str(tiny_dataset / schema.VOCABULARY_FILE))
+    vocabulary = _read_vocabulary(tiny_dataset / schema.VOCABULARY_FILE)
     assert [symbol for symbol, _ in vocabulary][:3] == ["/", "_", "r"]
     assert len(vocabulary) == stats["timestep_vocabulary_size"]
     train_steps = Counter()
     for example in builder.as_dataset(split="train"):
         train_steps.update(symbol.decode() for symbol in example[schema.FEATURE_TIMESTEP].numpy())
     assert dict((symbol, count) for symbol, count in vocabulary if count) == dict(train_steps)
-    abc_vocabulary = [symbol for symbol, _ in schema.read_vocabulary(str(tiny_dataset / schema.ABC_VOCABULARY_FILE))]
+    abc_vocabulary = [symbol for symbol, _ in _read_vocabulary(tiny_dataset / schema.ABC_VOCABULARY_FILE)]
     assert abc_vocabulary == sorted(abc_vocabulary) and "K" in abc_vocabulary
 
 

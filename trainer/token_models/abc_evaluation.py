@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import pathlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +24,7 @@ from preprocessing.melody.abc_text import first_abc_tune
 from serving.contract import signatures as sig
 from serving.contract.sampling import SamplingSettings
 from serving.contract.versions import latest_version_dir
+from trainer.files import write_text
 from trainer.token_models import abc_quality, data
 from trainer.token_models.scoring import StepScorer, require_kind
 
@@ -64,9 +65,9 @@ def encode_primer(primer: str, symbols: Sequence[str]) -> list[int]:
     return [index[char] for char in primer]
 
 
-def generate_tunes(model_dir: str | pathlib.Path, primer: str, draw: TuneDraw) -> list[tuple[str, bool]]:
+def generate_tunes(model_dir: str | os.PathLike, primer: str, draw: TuneDraw) -> list[tuple[str, bool]]:
     """``draw.tunes`` generations as (first tune's text, whether it ended within the steps)."""
-    loaded = tf.saved_model.load(str(model_dir))
+    loaded = tf.saved_model.load(os.fspath(model_dir))
     generate = loaded.signatures[sig.GENERATE]
     symbols = [symbol.decode("utf-8") for symbol in loaded.signatures[sig.VOCABULARY]()[sig.SYMBOLS].numpy()]
     require_kind(loaded, model_dir, sig.TOKEN_CHARACTERS, "trainer.abc_eval samples character-level ABC models")
@@ -91,7 +92,7 @@ def generate_tunes(model_dir: str | pathlib.Path, primer: str, draw: TuneDraw) -
     return tunes
 
 
-def loss_per_character(model_dir: str | pathlib.Path, data_dir: str, split: str, batch_size: int = 128) -> dict:
+def loss_per_character(model_dir: str | os.PathLike, data_dir: str, split: str, batch_size: int = 128) -> dict:
     """Nats per character of ``split``'s tunes (closing newline included), tune by tune from zero state."""
     scorer = StepScorer(model_dir)
     vocabulary = data.Vocabulary(scorer.symbols, (0,) * len(scorer.symbols), "abc")
@@ -138,7 +139,7 @@ def evaluate(model_path: str, primer: str, draw: TuneDraw, data_dir: str | None 
     qualities = [abc_quality.score_tune(text) for text, _ in tunes]
     errors = [quality.error for quality in qualities if not quality.parsed]
     report = {
-        "model": str(model_dir),
+        "model": model_dir,
         "primer": primer,
         "sampling": draw.to_json(),
         "generated": abc_quality.summarise(qualities).to_json(),
@@ -151,9 +152,7 @@ def evaluate(model_path: str, primer: str, draw: TuneDraw, data_dir: str | None 
         report["real_tunes"] = {"split": split, **abc_quality.summarise(real).to_json()}
         report["novelty"] = novelty([text for text, _ in tunes], split_texts(data_dir, "train"))
     if samples_path:
-        pathlib.Path(samples_path).parent.mkdir(parents=True, exist_ok=True)
-        body = "\n".join(_numbered(text, number) for number, (text, _) in enumerate(tunes, start=1))
-        pathlib.Path(samples_path).write_text(body, encoding="utf-8")
+        write_text(samples_path, "\n".join(_numbered(text, number) for number, (text, _) in enumerate(tunes, start=1)))
     return report
 
 

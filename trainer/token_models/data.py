@@ -10,7 +10,7 @@ target. All of it streams: memory is bounded by the shuffle buffers, not by the 
 from __future__ import annotations
 
 import logging
-import pathlib
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +19,7 @@ import tensorflow_datasets as tfds
 
 from preprocessing import schema
 from preprocessing.melody.timestep import DELIMITER
+from trainer.files import write_text
 from trainer.token_models.config import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -71,45 +72,62 @@ class Vocabulary:
         return counts
 
 
-def load_vocabulary(data_dir: str | pathlib.Path, feature: str = schema.FEATURE_TIMESTEP) -> Vocabulary:
+def read_vocabulary_file(path: str) -> list[tuple[str, int]]:
+    """Reads a vocabulary TSV (local path or URL) into ``[(symbol, count), ...]`` in index order."""
+    with tf.io.gfile.GFile(path) as handle:
+        return schema.parse_vocabulary(handle.read(), path)
+
+
+def write_vocabulary_file(path: str, entries: list[tuple[str, int]]) -> None:
+    """Writes ``[(symbol, count), ...]`` as a vocabulary TSV (local path or URL)."""
+    write_text(path, schema.format_vocabulary(entries))
+
+
+def load_vocabulary(data_dir: str | os.PathLike, feature: str = schema.FEATURE_TIMESTEP) -> Vocabulary:
     """Reads the ``feature``'s vocabulary file of ``data_dir``; a missing file raises ValueError naming it."""
     _check_feature(feature)
-    path = pathlib.Path(data_dir) / FEATURES[feature][0]
-    if not path.is_file():
-        raise ValueError(f"no vocabulary file {str(path)!r} (is {str(data_dir)!r} a preprocessing output?)")
-    entries = schema.read_vocabulary(str(path))
+    data_dir = os.fspath(data_dir)
+    path = os.path.join(data_dir, FEATURES[feature][0])
+    if tf.io.gfile.isdir(path) or not tf.io.gfile.exists(path):
+        raise ValueError(f"no vocabulary file {path!r} (is {data_dir!r} a preprocessing output?)")
+    entries = read_vocabulary_file(path)
     return Vocabulary(tuple(s for s, _ in entries), tuple(c for _, c in entries), feature)
 
 
-def check_data_dir(data_dir: str | pathlib.Path) -> None:
-    """Raises ValueError naming ``data_dir`` unless it holds TFRecords, TFDS metadata and a vocabulary."""
-    path = pathlib.Path(data_dir)
-    if not path.is_dir():
-        raise ValueError(f"data folder {str(path)!r} does not exist")
-    if not any(path.glob("*.tfrecord*")):
-        raise ValueError(f"data folder {str(path)!r} holds no TFRecords (*.tfrecord*); run preprocessing.run first")
-    if not (path / "dataset_info.json").is_file():
-        raise ValueError(f"data folder {str(path)!r} has no dataset_info.json (not a TFDS dataset)")
-    load_vocabulary(path)
+def check_data_dir(data_dir: str | os.PathLike) -> None:
+    """Raises ValueError naming ``data_dir`` unless it holds TFRecords, TFDS metadata and a vocabulary.
+
+    ``data_dir`` is a local folder or a URL (``gs://``, ``ram://``), read through ``tf.io.gfile``.
+    """
+    data_dir = os.fspath(data_dir)
+    if not tf.io.gfile.isdir(data_dir):
+        raise ValueError(f"data folder {data_dir!r} does not exist")
+    if not tf.io.gfile.glob(os.path.join(data_dir, "*.tfrecord*")):
+        raise ValueError(f"data folder {data_dir!r} holds no TFRecords (*.tfrecord*); run preprocessing.run first")
+    if not tf.io.gfile.exists(os.path.join(data_dir, "dataset_info.json")):
+        raise ValueError(f"data folder {data_dir!r} has no dataset_info.json (not a TFDS dataset)")
+    load_vocabulary(data_dir)
 
 
-def count_songs(data_dir: str | pathlib.Path, split: str) -> int:
+def count_songs(data_dir: str | os.PathLike, split: str) -> int:
     """Number of examples of ``split`` recorded in the TFDS metadata."""
-    builder = tfds.builder_from_directory(str(data_dir))
+    data_dir = os.fspath(data_dir)
+    builder = tfds.builder_from_directory(data_dir)
     if split not in builder.info.splits:
-        raise ValueError(f"split {split!r} not in {str(data_dir)!r}; it has {sorted(builder.info.splits)}")
+        raise ValueError(f"split {split!r} not in {data_dir!r}; it has {sorted(builder.info.splits)}")
     return builder.info.splits[split].num_examples
 
 
 def song_symbols(
-    data_dir: str | pathlib.Path, split: str, *, shuffle_files: bool = False, feature: str = schema.FEATURE_TIMESTEP
+    data_dir: str | os.PathLike, split: str, *, shuffle_files: bool = False, feature: str = schema.FEATURE_TIMESTEP
 ) -> tf.data.Dataset:
     """The split's songs as string tensors ``[steps]`` of ``feature``'s symbols (ABC text split into
     characters); tunes without that encoding are skipped."""
     _check_feature(feature)
+    data_dir = os.fspath(data_dir)
     if count_songs(data_dir, split) == 0:
-        raise ValueError(f"split {split!r} of {str(data_dir)!r} has no songs")
-    builder = tfds.builder_from_directory(str(data_dir))
+        raise ValueError(f"split {split!r} of {data_dir!r} has no songs")
+    builder = tfds.builder_from_directory(data_dir)
     examples = builder.as_dataset(split=split, shuffle_files=shuffle_files)
     if feature == schema.FEATURE_ABC:
         def symbols(example):
@@ -154,7 +172,7 @@ def windows(token_songs: tf.data.Dataset, window: int, delimiter_id: int) -> tf.
     return paired.map(lambda inputs, targets, valid: (inputs, targets))
 
 
-def count_windows(data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary, window: int) -> int:
+def count_windows(data_dir: str | os.PathLike, split: str, vocabulary: Vocabulary, window: int) -> int:
     """How many ``window``-step training examples ``split`` yields (one streaming pass)."""
     songs = song_symbols(data_dir, split, feature=vocabulary.feature)
     examples = windows(song_tokens(songs, vocabulary), window, vocabulary.delimiter_id)
@@ -162,7 +180,7 @@ def count_windows(data_dir: str | pathlib.Path, split: str, vocabulary: Vocabula
 
 
 def window_batches(
-    data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary, config: TrainConfig, *, training: bool
+    data_dir: str | os.PathLike, split: str, vocabulary: Vocabulary, config: TrainConfig, *, training: bool
 ) -> tf.data.Dataset:
     """Batches ``(inputs [B, window], targets [B, window])`` of ``split``; shuffled when ``training``."""
     songs = song_symbols(data_dir, split, shuffle_files=training, feature=vocabulary.feature)
@@ -174,7 +192,7 @@ def window_batches(
     return examples.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def load_song_arrays(data_dir: str | pathlib.Path, split: str, vocabulary: Vocabulary) -> tuple[list[np.ndarray], int]:
+def load_song_arrays(data_dir: str | os.PathLike, split: str, vocabulary: Vocabulary) -> tuple[list[np.ndarray], int]:
     """The split's songs as id arrays (for evaluation), and how many were dropped for unknown symbols."""
     all_songs = list(song_symbols(data_dir, split, feature=vocabulary.feature).as_numpy_iterator())
     index = {symbol: position for position, symbol in enumerate(vocabulary.symbols)}

@@ -35,7 +35,7 @@ def evaluate(model_path: str, data_dir: str, split: str, *, order: int = 5, batc
     model_dir = latest_version_dir(model_path)
     scorer = StepScorer(model_dir)
     if scorer.model_kind != sig.TOKEN_TIMESTEP:
-        raise ValueError(f"{str(model_dir)!r} is a {scorer.model_kind} model, not {sig.TOKEN_TIMESTEP}; "
+        raise ValueError(f"{model_dir!r} is a {scorer.model_kind} model, not {sig.TOKEN_TIMESTEP}; "
                          "score a character-level ABC model with python -m trainer.abc_eval")
     vocabulary = data.Vocabulary(scorer.symbols, (0,) * len(scorer.symbols))
     songs, dropped = data.load_song_arrays(data_dir, split, vocabulary)
@@ -50,7 +50,7 @@ def evaluate(model_path: str, data_dir: str, split: str, *, order: int = 5, batc
 
     ngram = NGramModel(vocabulary.size, order).fit(train_songs, delimiter)
     return {
-        "model": str(model_dir),
+        "model": model_dir,
         "data": data_dir,
         "split": split,
         "songs": len(songs),

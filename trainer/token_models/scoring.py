@@ -1,7 +1,7 @@
 """Scoring songs with an exported token model through its ``step`` and ``vocabulary`` signatures."""
 from __future__ import annotations
 
-import pathlib
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,32 +10,32 @@ import tensorflow as tf
 from serving.contract import signatures as sig
 
 
-def stated_kind(loaded, model_dir: str | pathlib.Path) -> str:
+def stated_kind(loaded, model_dir: str | os.PathLike) -> str:
     """The model kind a loaded token export states in ``vocabulary``; ValueError naming the export
     when it states none (exported before model kinds existed: export it again)."""
     answer = loaded.signatures[sig.VOCABULARY]()
     if sig.MODEL_KIND not in answer:
-        raise ValueError(f"SavedModel {str(model_dir)!r} states no {sig.MODEL_KIND!r} in its {sig.VOCABULARY!r} "
+        raise ValueError(f"SavedModel {os.fspath(model_dir)!r} states no {sig.MODEL_KIND!r} in its {sig.VOCABULARY!r} "
                          "signature; export it again with this version of the trainer")
     return answer[sig.MODEL_KIND].numpy().decode("utf-8")
 
 
-def require_kind(loaded, model_dir: str | pathlib.Path, kind: str, hint: str) -> None:
+def require_kind(loaded, model_dir: str | os.PathLike, kind: str, hint: str) -> None:
     """ValueError naming the export and ``hint`` unless it states model kind ``kind``."""
     stated = stated_kind(loaded, model_dir)
     if stated != kind:
-        raise ValueError(f"{str(model_dir)!r} is a {stated} model, not {kind}; {hint}")
+        raise ValueError(f"{os.fspath(model_dir)!r} is a {stated} model, not {kind}; {hint}")
 
 
 class StepScorer:
     """Wraps a loaded SavedModel's ``step`` and ``vocabulary`` signatures."""
 
-    def __init__(self, model_dir: str | pathlib.Path) -> None:
-        self.model_dir = pathlib.Path(model_dir)
-        loaded = tf.saved_model.load(str(self.model_dir))
+    def __init__(self, model_dir: str | os.PathLike) -> None:
+        self.model_dir = os.fspath(model_dir)
+        loaded = tf.saved_model.load(self.model_dir)
         for name in (sig.STEP, sig.VOCABULARY):
             if name not in loaded.signatures:
-                raise ValueError(f"SavedModel {str(self.model_dir)!r} has no {name!r} signature")
+                raise ValueError(f"SavedModel {self.model_dir!r} has no {name!r} signature")
         self._loaded = loaded  # keeps the signatures' variables alive
         self._step = loaded.signatures[sig.STEP]
         symbols = loaded.signatures[sig.VOCABULARY]()[sig.SYMBOLS].numpy()

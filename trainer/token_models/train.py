@@ -29,7 +29,7 @@ def _check_resume_state(config: TrainConfig, vocabulary: data.Vocabulary, paths:
     """Raises ValueError if an earlier attempt in these folders used another vocabulary or architecture."""
     vocabulary_path = os.path.join(paths.checkpoint_dir, schema.VOCABULARY_FILE)
     if tf.io.gfile.exists(vocabulary_path):
-        saved = [symbol for symbol, _ in schema.read_vocabulary(vocabulary_path)]
+        saved = [symbol for symbol, _ in data.read_vocabulary_file(vocabulary_path)]
         if tuple(saved) != vocabulary.symbols:
             raise ValueError(
                 f"checkpoint vocabulary {vocabulary_path!r} {saved} differs from the data's "
@@ -72,7 +72,7 @@ def train(
         from trainer.token_models.export import export_token_model as exporter  # noqa: PLC0415 (heavy, optional)
 
     paths.make_dirs()
-    schema.write_vocabulary(
+    data.write_vocabulary_file(
         os.path.join(paths.checkpoint_dir, schema.VOCABULARY_FILE), list(zip(vocabulary.symbols, vocabulary.counts))
     )
     fitting.write_config(config, paths, preset=preset)

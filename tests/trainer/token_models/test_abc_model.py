@@ -101,13 +101,13 @@ def test_a_tune_round_trips_through_the_ids(tiny_dataset):
 def _widened_copy(tiny_dataset: pathlib.Path, destination: pathlib.Path) -> pathlib.Path:
     """A copy of the dataset whose ABC vocabulary also lists the characters of every split (count 0)."""
     shutil.copytree(tiny_dataset, destination)
-    entries = dict(schema.read_vocabulary(str(destination / schema.ABC_VOCABULARY_FILE)))
+    entries = dict(data.read_vocabulary_file(str(destination / schema.ABC_VOCABULARY_FILE)))
     for split in SPLITS:
         for song in data.song_symbols(destination, split, feature="abc").as_numpy_iterator():
             for character in song:
                 entries.setdefault(character.decode("utf-8"), 0)
-    schema.write_vocabulary(str(destination / schema.ABC_VOCABULARY_FILE),
-                            sorted(entries.items(), key=lambda item: ord(item[0])))
+    data.write_vocabulary_file(str(destination / schema.ABC_VOCABULARY_FILE),
+                               sorted(entries.items(), key=lambda item: ord(item[0])))
     return destination
 
 
@@ -143,7 +143,7 @@ def test_a_short_run_writes_metrics_and_the_config(trained):
     assert metrics["export"] == str(export / "1")
     config = json.loads((job_dir / fitting.CONFIG_FILE).read_text())["config"]
     assert config["feature"] == "abc" and config["window"] == 32 and config["units"] == 64
-    saved = [symbol for symbol, _ in schema.read_vocabulary(str(job_dir / "checkpoints" / schema.VOCABULARY_FILE))]
+    saved = [symbol for symbol, _ in data.read_vocabulary_file(str(job_dir / "checkpoints" / schema.VOCABULARY_FILE))]
     assert tuple(saved) == vocabulary.symbols
 
 

@@ -63,3 +63,28 @@ def test_vocabulary_without_delimiter_is_rejected(tmp_path):
         data.load_vocabulary(tmp_path)
     with pytest.raises(ValueError, match="no vocabulary file"):
         data.load_vocabulary(tmp_path / "elsewhere")
+
+
+def test_a_missing_gs_folder_is_named_unmangled(monkeypatch):
+    # Only the message: a real gs:// lookup would ask the network. The path must reach gfile whole.
+    asked = []
+    monkeypatch.setattr(tf.io.gfile, "isdir", lambda path: asked.append(path) or False)
+    with pytest.raises(ValueError, match="^data folder 'gs://bucket/x' does not exist$"):
+        data.check_data_dir("gs://bucket/x")
+    assert asked == ["gs://bucket/x"]
+
+
+def test_a_preprocessing_output_on_ram_is_read_like_a_local_one(tiny_dataset, ram_root):
+    with pytest.raises(ValueError, match=f"^data folder '{ram_root}/data' does not exist$"):
+        data.check_data_dir(f"{ram_root}/data")
+    tf.io.gfile.makedirs(f"{ram_root}/data")
+    with pytest.raises(ValueError, match=f"'{ram_root}/data' holds no TFRecords"):
+        data.check_data_dir(f"{ram_root}/data")
+    for name in tf.io.gfile.listdir(str(tiny_dataset)):
+        tf.io.gfile.copy(str(tiny_dataset / name), f"{ram_root}/data/{name}")
+    data.check_data_dir(f"{ram_root}/data")
+    vocabulary = data.load_vocabulary(f"{ram_root}/data")
+    assert vocabulary == data.load_vocabulary(tiny_dataset)
+    on_ram, _ = data.load_song_arrays(f"{ram_root}/data", "train", vocabulary)
+    local, _ = data.load_song_arrays(tiny_dataset, "train", vocabulary)
+    assert [song.tolist() for song in on_ram] == [song.tolist() for song in local]

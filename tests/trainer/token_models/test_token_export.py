@@ -64,12 +64,15 @@ def exports(tmp_path_factory) -> dict[str, Exported]:
     (root / "random").mkdir()
     (root / "random" / "3").mkdir()  # an older version
     (root / "random" / "notes").mkdir()  # not a version
-    first_random = export_token_model(baseline, VOCABULARY, root / "random", model_kind=TOKEN_TIMESTEP)
+    def export(model: keras.Model, base: pathlib.Path, **options) -> pathlib.Path:
+        return pathlib.Path(export_token_model(model, VOCABULARY, base, model_kind=TOKEN_TIMESTEP, **options))
+
+    first_random = export(baseline, root / "random")
     return {
-        "one_hot": Exported(one_hot, export_token_model(one_hot, VOCABULARY, root / "lstm", model_kind=TOKEN_TIMESTEP), 2 * 2 * 16),
-        "embedding": Exported(embedding, export_token_model(embedding, VOCABULARY, root / "emb", warmup=True, model_kind=TOKEN_TIMESTEP), 2 * 8),
+        "one_hot": Exported(one_hot, export(one_hot, root / "lstm"), 2 * 2 * 16),
+        "embedding": Exported(embedding, export(embedding, root / "emb", warmup=True), 2 * 8),
         "random_first": Exported(baseline, first_random, 1),
-        "random": Exported(baseline, export_token_model(baseline, VOCABULARY, root / "random", model_kind=TOKEN_TIMESTEP), 1),
+        "random": Exported(baseline, export(baseline, root / "random"), 1),
     }
 
 

@@ -7,6 +7,7 @@ import pytest
 from preprocessing import schema
 from trainer import fitting
 from trainer.run_paths import RunPaths
+from trainer.token_models import data
 from trainer.token_models.config import resolve_config
 from trainer.token_models.train import train
 
@@ -94,7 +95,7 @@ def test_a_split_too_short_for_one_window_stops_before_training(tiny_dataset, tm
 def test_a_checkpoint_with_another_vocabulary_stops_before_training(tiny_dataset, tmp_path):
     paths = _paths(tmp_path)
     (tmp_path / "job" / "checkpoints").mkdir(parents=True)
-    schema.write_vocabulary(f"{paths.checkpoint_dir}/{schema.VOCABULARY_FILE}", [("/", 0), ("_", 5), ("60", 2)])
+    data.write_vocabulary_file(f"{paths.checkpoint_dir}/{schema.VOCABULARY_FILE}", [("/", 0), ("_", 5), ("60", 2)])
     with pytest.raises(ValueError, match="checkpoint vocabulary.*differs"):
         train(resolve_config("lstm"), str(tiny_dataset), paths, preset="lstm")
     _assert_nothing_trained(tmp_path)

@@ -38,9 +38,9 @@ def _probe(paths: list[Path]) -> list[dict]:
 def test_exports_load_in_a_fresh_process_and_every_signature_answers(tmp_path):
     notes_config, rhythms_config = _tiny_config("vae_notes"), _tiny_config("vae_rhythms_cat")
     notes_model, rhythms_model = vae.build_vae(notes_config), vae.build_vae(rhythms_config)
-    first = vae_export.export_vae(notes_model, notes_config, tmp_path / "vae_notes")
-    second = vae_export.export_vae(notes_model, notes_config, tmp_path / "vae_notes")
-    rhythms = vae_export.export_vae(rhythms_model, rhythms_config, tmp_path / "vae_rhythms_cat")
+    first = Path(vae_export.export_vae(notes_model, notes_config, tmp_path / "vae_notes"))
+    second = Path(vae_export.export_vae(notes_model, notes_config, tmp_path / "vae_notes"))
+    rhythms = Path(vae_export.export_vae(rhythms_model, rhythms_config, tmp_path / "vae_rhythms_cat"))
     assert (first.name, second.name, rhythms.name) == ("1", "2", "1")
     assert sorted(entry.name for entry in (tmp_path / "vae_notes").iterdir()) == ["1", "2"]  # no temp dir left
     saved_config = json.loads((first / "assets.extra" / vae_export.CONFIG_ASSET).read_text())
@@ -84,7 +84,7 @@ def test_export_keeps_the_trained_weights_and_no_optimizer_slots(tmp_path):
     model = vae.build_vae(config)
     for weight in model.trainable_weights:  # weights no fresh model could have by chance
         weight.assign(np.random.default_rng(3).normal(0.0, 0.3, weight.shape).astype("float32"))
-    version = vae_export.export_vae(model, config, tmp_path / "vae")
+    version = Path(vae_export.export_vae(model, config, tmp_path / "vae"))
     loaded = tf.saved_model.load(str(version))
     codes = tf.constant(np.random.default_rng(4).integers(0, 8, (2, LENGTH)), tf.int32)
     expected_mean, _ = model.encode(codes)
