@@ -49,11 +49,11 @@ def test_a_vae_states_its_kind(name: str) -> None:
 def test_saved_model_cli_runs_every_signature_of_a_committed_model(name: str, tmp_path: Path) -> None:
     """The session-based loader of tensorflow_model_server restores them, with the in-process outputs."""
     signatures = sig.TOKEN_SIGNATURES if name in TOKEN_MODELS else sig.VAE_SIGNATURES
-    check_every_signature(latest_version_dir(SAVED_MODELS / name), list(signatures), tmp_path)
+    check_every_signature(Path(latest_version_dir(SAVED_MODELS / name)), list(signatures), tmp_path)
 
 
 @pytest.mark.server
 @pytest.mark.parametrize("name", sorted(TOKEN_MODELS))
 def test_the_warmup_requests_of_a_committed_model_replay(name: str) -> None:
-    folder = latest_version_dir(SAVED_MODELS / name)
+    folder = Path(latest_version_dir(SAVED_MODELS / name))
     assert run_warmup_requests(load_servable(name, int(folder.name), str(folder))) == 2

@@ -36,7 +36,12 @@ from serving.model_server.example_signatures import CLASSIFY, REGRESS, classify_
 from serving.model_server.grpc_api import answer_spec, signature_def_map, status_response
 from serving.model_server.inference import ModelSpec, ServingError
 from serving.model_server.registry import ModelRegistry
-from serving.model_server.rest_json import inputs_from_columns, inputs_from_rows, outputs_as_columns, predictions_as_rows
+from serving.model_server.rest_json import (
+    inputs_from_columns,
+    inputs_from_rows,
+    outputs_as_columns,
+    predictions_as_rows,
+)
 from serving.model_server.status_codes import http_status
 from serving.tensors import TensorConversionError
 

@@ -15,8 +15,8 @@ import pytest
 import tensorflow as tf
 
 from serving.contract import versions
-from trainer import evaluate, fitting, task
 from tests.helpers.ram_paths import copy_tree
+from trainer import evaluate, fitting, task
 
 pytestmark = pytest.mark.train
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pathlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -265,7 +264,7 @@ def export_token_model(
     *,
     model_kind: str,
     warmup: bool = True,
-) -> pathlib.Path:
+) -> str:
     """Write `model` as `<base_path>/<next integer version>/` atomically; return that directory.
 
     `model_kind` (`sig.TOKEN_TIMESTEP` or `sig.TOKEN_CHARACTERS`) is what the `vocabulary`

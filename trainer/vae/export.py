@@ -21,7 +21,6 @@ import dataclasses
 import json
 import logging
 import os
-import pathlib
 
 import keras
 import tensorflow as tf
@@ -102,7 +101,7 @@ def _inference_copy(model):
     return copy
 
 
-def export_vae(model, config, base_path: str | os.PathLike) -> pathlib.Path:
+def export_vae(model, config, base_path: str | os.PathLike) -> str:
     """Writes ``base_path/<next integer version>/`` (SavedModel + ``assets.extra/vae_config.json``).
 
     ``model`` is a trained ``trainer.vae.model.Vae``, ``config`` its ``VaeConfig``.

@@ -7,10 +7,9 @@ code of a failed load, and UNIMPLEMENTED calls that leave no traceback in the se
 """
 from __future__ import annotations
 
-from http.client import HTTPConnection
 import json
 import urllib.parse
-from pathlib import Path
+from http.client import HTTPConnection
 
 import grpc
 import pytest
@@ -26,7 +25,13 @@ from tensorflow_serving.apis import (
 
 from serving.model_server.launcher import start_subprocess
 from serving.model_server.status_codes import HTTP_STATUS
-from tests.serving.model_server.test_server import export_tiny_token_model, generate_inputs, http, post_json, predict_request
+from tests.serving.model_server.test_server import (
+    export_tiny_token_model,
+    generate_inputs,
+    http,
+    post_json,
+    predict_request,
+)
 
 pytestmark = pytest.mark.server
 
