@@ -18,6 +18,8 @@ INSTALL_REQUIRES = [
 ]
 
 EXTRAS_REQUIRE = {
+    # Beam's gs:// file system and the DataflowRunner: where a Dataflow job is launched (trainer/Dockerfile).
+    "gcp": ["apache-beam[gcp]==2.77.*"],
     "dev": [
         "pytest>=8,<10",
         "hypothesis>=6,<7",
