@@ -23,12 +23,13 @@ from rich.table import Table
 from tensorflow_serving.config import model_server_config_pb2
 
 from preprocessing.melody.events import EncodingError
-from preprocessing.melody.keys import parse_key, parse_meter
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, parse_key, parse_meter, parse_pitch
 from serving import client as model_client
 from serving import vae_cli
 from serving.contract.sampling import GREEDY, SamplingSettings
 from serving.generation.codecs import DEFAULT_CHARACTER_STEPS, DEFAULT_STEPS, stated_kind
 from serving.generation.primers import NAMED_PRIMERS, PrimerSource
+from serving.generation.timestep_constraints import TimestepRequest
 from serving.generation.token_model import MissingModelKindError
 from serving.generation.tokens import SAMPLING_MODES, GeneratedMelody, GenerationConfig, generate
 from serving.music import render
@@ -70,6 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0, help="melody i uses seed + i")
     gen.add_argument("--key", help="key to write in, e.g. G, Em, Bb (default C / the model's own)")
     gen.add_argument("--meter", help="meter, e.g. 3/4 (default 4/4 / the model's own)")
+    rules = gen.add_argument_group("hard constraints (timestep models, client-side sampling; any of these turns them on)")
+    rules.add_argument("--bars", type=int, help="the tune's exact length in bars of --meter (default: 8 bars or more, "
+                       "ending at a bar line within --steps)")
+    rules.add_argument("--end", choices=("tonic", "any"), help="tonic (the default once constraints are on): the final "
+                       "note is --key's tonic, from the last beat, held to the final bar line")
+    rules.add_argument("--range", help="lowest-highest pitch written, e.g. D4-B5 or 62-83 (default: the model's)")
+    rules.add_argument("--chromatic", action="store_true", help="allow pitches outside --key's scale (default: masked)")
     gen.add_argument("--formats", default=",".join(render.FORMATS), help=f"comma-separated: {','.join(render.FORMATS)}")
     gen.add_argument("--tempo", type=float, default=render.DEFAULT_TEMPO_BPM, help="quarter notes per minute")
     gen.add_argument("--out", default="out", help="output folder")
@@ -118,11 +126,26 @@ def config_from_args(args: argparse.Namespace) -> GenerationConfig:
         source = PrimerSource(name=args.primer)
     else:
         source = PrimerSource(symbols=args.primer)
+    key = parse_key(args.key) if args.key else None
+    meter = parse_meter(args.meter) if args.meter else None
     return GenerationConfig(
-        primer=source, steps=args.steps, num=args.num, settings=settings, seed=args.seed,
-        key=parse_key(args.key) if args.key else None, meter=parse_meter(args.meter) if args.meter else None,
+        primer=source, steps=args.steps, num=args.num, settings=settings, seed=args.seed, key=key, meter=meter,
         formats=tuple(name.strip() for name in args.formats.split(",") if name.strip()),
-        out_dir=args.out, sampling=args.sampling, tempo_bpm=args.tempo)
+        out_dir=args.out, sampling=args.sampling, tempo_bpm=args.tempo, constraints=_constraints(args, key, meter))
+
+
+def _constraints(args: argparse.Namespace, key: Key | None, meter: Meter | None) -> TimestepRequest | None:
+    """The constraint flags as a request, or None when none is given."""
+    if args.bars is None and args.end is None and args.range is None and not args.chromatic:
+        return None
+    low = high = None
+    if args.range is not None:
+        parts = args.range.split("-", 1) if not args.range.startswith("-") else []
+        if len(parts) != 2:
+            raise ValueError(f"--range {args.range!r}: expected LOW-HIGH, e.g. D4-B5 or 62-83")
+        low, high = parse_pitch(parts[0]), parse_pitch(parts[1])
+    return TimestepRequest(meter=meter or COMMON_TIME, key=key or C_MAJOR, bars=args.bars, low=low, high=high,
+                           end_on_tonic=args.end != "any", chromatic=args.chromatic)
 
 
 def _server(args: argparse.Namespace) -> str:

@@ -152,6 +152,22 @@ def parse_meter(text: str) -> Meter:
     return Meter(numerator, denominator)
 
 
+def parse_pitch(text: str) -> int:
+    """A MIDI pitch from ``"62"`` or a scientific name (``"D4"``, ``"F#5"``, ``"Bb3"``; C4 = 60)."""
+    name = text.strip()
+    if name.isdigit():
+        pitch = int(name)
+    else:
+        match = re.fullmatch(r"([A-Ga-g][#b]*)(-?\d+)", name)
+        if match is None:
+            raise ValueError(f"unknown pitch {text!r}; expected a MIDI number or a name such as 'D4' or 'F#5'")
+        pitch = 12 * (int(match.group(2)) + 1) + LETTER_PITCH_CLASSES[match.group(1)[0].upper()] \
+            + sum(_ACCIDENTAL_SEMITONES[char] for char in match.group(1)[1:])
+    if not 0 <= pitch <= 127:
+        raise ValueError(f"pitch {text!r} is outside MIDI 0..127")
+    return pitch
+
+
 def transposition_semitones(tonic: str, mode: str) -> int:
     """Semitones (-6..+5) that take the key signature of ``tonic`` ``mode`` to that of C major.
 

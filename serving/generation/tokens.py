@@ -16,10 +16,12 @@ import numpy as np
 
 from preprocessing.melody.keys import Key, Meter
 from serving.client import ModelClient
+from serving.contract import signatures as sig
 from serving.contract.sampling import SamplingSettings, choose, uniform
 from serving.generation.codecs import TokenCodec, model_codec
 from serving.generation.output import check_output
 from serving.generation.primers import PrimerSource, encode
+from serving.generation.timestep_constraints import TimestepConstraints, TimestepRequest
 from serving.generation.token_model import TokenModel
 from serving.music import render
 
@@ -44,6 +46,7 @@ class GenerationConfig:
     out_dir: str = "out"
     sampling: str = "client"
     tempo_bpm: float = render.DEFAULT_TEMPO_BPM
+    constraints: TimestepRequest | None = None
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 1:
@@ -55,6 +58,9 @@ class GenerationConfig:
         if not -2**31 <= self.seed <= 2**31 - self.num:
             raise ValueError(f"seed must fit in int32, got {self.seed!r}")
         check_output(self.formats, self.tempo_bpm)
+        if self.constraints is not None and self.sampling != "client":
+            raise ValueError("--bars, --end, --range and --chromatic are applied by client-side sampling; "
+                             "the served generate signature does not take them yet (use --sampling client)")
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,17 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
     primer_ids = encode(primer, vocabulary)
     seeds = [config.seed + offset for offset in range(config.num)]
     steps = config.steps or codec.default_steps
+    constraints = None
+    if config.constraints is not None:
+        if codec.kind != sig.TOKEN_TIMESTEP:
+            raise ValueError(f"--bars, --end, --range and --chromatic apply to timestep models; {name!r} is a "
+                             f"{codec.kind} model")
+        constraints = TimestepConstraints(config.constraints, vocabulary)
+        if config.steps is None and config.constraints.bars is not None:
+            steps = constraints.tokens_needed(primer_ids, config.constraints.bars)
     if config.sampling == "client":
-        sampled = sample_melodies(model, [primer_ids] * config.num, steps, config.settings, seeds, on_step)
+        sampled = sample_melodies(model, [primer_ids] * config.num, steps, config.settings, seeds, on_step,
+                                  constraints)
     else:
         sampled = _sample_on_server(model, primer_ids, steps, config.settings, seeds)
         if on_step is not None:
@@ -94,12 +109,15 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
 
 def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: int,
                     settings: SamplingSettings, seeds: Sequence[int],
-                    on_step: Callable[[int, int], None] | None = None) -> list[list[int]]:
+                    on_step: Callable[[int, int], None] | None = None,
+                    constraints: TimestepConstraints | None = None) -> list[list[int]]:
     """Client-side sampling over `step`: every melody's rows go in one `step` call per time step.
 
-    Each row feeds its primer from the zero state, then samples `steps` tokens with
-    ``uniform(seed, i)`` (the same tokens as `generate` for the same seed). ``on_step(done,
-    total)`` reports progress. Returns the sampled tokens per melody (primer excluded).
+    Each row feeds its primer from the zero state, then samples up to `steps` tokens with
+    ``uniform(seed, i)`` (without constraints, the same tokens as `generate` for the same seed).
+    With ``constraints`` each draw is renormalised over the tokens they allow, and a row stops at
+    its end symbol (kept as its last token). ``on_step(done, total)`` reports progress. Returns
+    the sampled tokens per melody (primer excluded).
     """
     if len(primers) != len(seeds):
         raise ValueError(f"{len(primers)} primers but {len(seeds)} seeds")
@@ -107,6 +125,7 @@ def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: 
         raise ValueError("every primer needs at least one token")
     rows = len(primers)
     lengths = [len(primer) for primer in primers]
+    rules = _RowRules(constraints, primers, steps)
     logits = np.zeros((rows, len(model.symbols)), np.float32)
     state = np.zeros((rows, model.state_size), np.float32)
     sampled: list[list[int]] = [[] for _ in range(rows)]
@@ -117,17 +136,41 @@ def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: 
             index = t - lengths[row]
             if index < 0:
                 fed[row] = primers[row][t]
-            elif index < steps:
+            elif index < steps and not rules.ended(row):
                 fed[row] = choose(logits[row], settings.temperature, settings.top_k, settings.top_p,
-                                  uniform(seeds[row], index))
+                                  uniform(seeds[row], index), rules.allowed(row))
                 sampled[row].append(int(fed[row]))
+                rules.advance(row, int(fed[row]))
         # A row needs the model while it still has a token to sample after this one.
-        active = np.array([t - lengths[row] < steps - 1 for row in range(rows)])
+        active = np.array([t - lengths[row] < steps - 1 and not rules.ended(row) for row in range(rows)])
         if active.any():
             logits[active], state[active] = model.step(fed[active], state[active])
         if on_step is not None:
             on_step(t + 1, total)
+        if all(rules.ended(row) for row in range(rows)):
+            break
     return sampled
+
+
+class _RowRules:
+    """Each row's constraint state (no masks and no end when ``constraints`` is None)."""
+
+    def __init__(self, constraints: TimestepConstraints | None, primers: Sequence[Sequence[int]], steps: int) -> None:
+        self.constraints = constraints
+        self.states = [constraints.start(primer) for primer in primers] if constraints else []
+        self.limits = [constraints.bar_limits(row.position, steps) for row in self.states] if constraints else []
+
+    def allowed(self, row: int) -> np.ndarray | None:
+        if self.constraints is None:
+            return None
+        return self.constraints.allowed(self.states[row], *self.limits[row])
+
+    def advance(self, row: int, token: int) -> None:
+        if self.constraints is not None:
+            self.states[row] = self.constraints.advance(self.states[row], token)
+
+    def ended(self, row: int) -> bool:
+        return self.constraints is not None and self.states[row].ended
 
 
 def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, settings: SamplingSettings,

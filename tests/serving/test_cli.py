@@ -170,3 +170,37 @@ def test_demo_serves_both_models_and_writes_every_format(saved_models, tmp_path)
 def test_demo_names_a_model_that_was_never_exported(saved_models, tmp_path):
     with pytest.raises(ValueError, match="'random_erk'"):
         demo.run_demo(saved_models, tmp_path, ["lstm_erk", "random_erk"], num=1, steps=8, seed=0)
+
+
+def test_constraints_give_tunes_of_the_asked_bars_key_range_and_ending(server, tmp_path, capsys):
+    code, out, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "lstm_erk", "--num", "3",
+                         "--bars", "8", "--key", "G", "--meter", "3/4", "--range", "B3-B4", "--out", str(tmp_path),
+                         "--formats", "mid,abc", "--seed", "11")
+    assert code == 0, err
+    primer = [symbol for symbol in primers.timestep_primer(primers.PrimerSource(name="twinkle")) if symbol != "/"]
+    primer_quarters = len(primer) / 4
+    for seed in (11, 12, 13):
+        events = midi_events(str(tmp_path / f"lstm_erk_seed{seed}.mid"))  # read back by mido
+        assert sum(quarters for _, quarters in events) == 8 * 3
+        assert events[-1][0] % 12 == 7 and events[-1][1] >= 1  # G, from the last beat to the bar line
+        onset, generated = 0.0, []
+        for pitch, quarters in events:
+            if onset >= primer_quarters and pitch is not None:
+                generated.append(pitch)
+            onset += quarters
+        assert generated and all(59 <= pitch <= 71 and pitch % 12 in {7, 9, 11, 0, 2, 4, 6} for pitch in generated)
+        score = converter.parse(str(tmp_path / f"lstm_erk_seed{seed}.abc"))  # read back by music21
+        assert len(score.parts[0].getElementsByClass("Measure")) == 8
+
+
+@pytest.mark.parametrize("extra, fragments", [
+    (["--bars", "2"], ["no room for a final beat in 2 bars"]),
+    (["--range", "C7-D7"], ["no pitch of C", "the model writes 55..79"]),
+    (["--range", "70-60"], ["--range is inverted"]),
+    (["--bars", "8", "--sampling", "server"], ["--sampling client"]),
+    (["--bars", "8", "--steps", "20"], ["--steps is 20"]),
+])
+def test_a_request_the_constraints_cannot_meet_is_one_line(server, tmp_path, capsys, extra, fragments):
+    code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "lstm_erk",
+                       "--out", str(tmp_path), *extra)
+    assert_one_line_error(code, err, *fragments)
