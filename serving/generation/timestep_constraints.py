@@ -1,18 +1,11 @@
-"""Hard constraints on a timestep model's next token: a mask over the vocabulary at every step.
+"""A request's hard constraints on a timestep model: the rules of ``serving.contract.bar_rules``.
 
 The model writes 16th-note steps in model space (C major / A minor key signatures, the white
 keys). A request's key gives the model-space tonic (its mode's tonic on the white keys: D for
-any dorian key) and the shift to the written key; its meter gives the steps per bar. Positions
-count steps from the tune's start (after the primer's last ``/``). Rules, all at decode time:
-
-- the end symbol ``/`` only at a bar line, from ``min_bars`` on, and forced at ``max_bars``
-  (``--bars N``: both N; otherwise at least 8 bars, at most what ``--steps`` leaves room for);
-- a pitch outside the key's scale (unless ``chromatic``) or outside the range is never drawn;
-- no rest on the final bar's downbeat;
-- at least one new note after the primer, and with ``end_on_tonic`` the final note is the tonic,
-  sounding from the last beat (or earlier) and held to the final bar line.
-
-A request that cannot be met is refused before sampling (ValueError naming the reason).
+any dorian key) and the shift to the written key; its meter gives the steps per bar and beat;
+its range and scale give the pitches that may be struck; ``--bars`` (or, without it, at least 8
+bars and at most what ``--steps`` leaves room for) where the end symbol comes. A request that
+cannot be met is refused before sampling (ValueError naming the reason).
 """
 from __future__ import annotations
 
@@ -23,6 +16,7 @@ import numpy as np
 
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, tonic_pitch_class
 from preprocessing.melody.timestep import DELIMITER, HOLD, REST
+from serving.contract.bar_rules import BarRules, RowState, advance
 
 MIN_BARS = 8
 STEPS_PER_QUARTER = 4
@@ -46,19 +40,6 @@ class TimestepRequest:
             raise ValueError(f"--bars must be >= 1, got {self.bars}")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError(f"--range is inverted: {self.low} > {self.high}")
-
-
-@dataclasses.dataclass(frozen=True)
-class RowState:
-    """One tune's progress: ``sounding`` is the model-space pitch of the current event (None: a
-    rest, or nothing yet), begun at ``onset``; ``bar_starts_with_rest`` for the current bar."""
-
-    position: int = 0
-    sounding: int | None = None
-    onset: int = 0
-    new_notes: int = 0
-    bar_starts_with_rest: bool = False
-    ended: bool = False
 
 
 def steps_per_bar(meter: Meter) -> int:
@@ -98,7 +79,7 @@ class TimestepConstraints:
             & (written <= (request.high if request.high is not None else 127))
         in_scale = np.isin(self.pitch_of % 12, sorted(_WHITE_KEYS)) | request.chromatic
         self.pitches = in_range & in_scale
-        self.tonics = self.pitches & (self.pitch_of % 12 == self.tonic)
+        self.is_tonic = (self.pitch_of >= 0) & (self.pitch_of % 12 == self.tonic)
         self._check_satisfiable(shift)
 
     def _check_satisfiable(self, shift: int) -> None:
@@ -107,7 +88,7 @@ class TimestepConstraints:
         if not self.pitches.any():
             raise ValueError(f"no pitch of {request.key.name} lies in the range {request.low}..{request.high}; "
                              f"the model writes {written[0]}..{written[-1]} in that key")
-        if request.end_on_tonic and not self.tonics.any():
+        if request.end_on_tonic and not (self.pitches & self.is_tonic).any():
             raise ValueError(f"the range {request.low}..{request.high} holds no tonic of {request.key.name} "
                              "(needed by --end tonic)")
 
@@ -131,57 +112,18 @@ class TimestepConstraints:
                              f"at least {least} are needed (or give --bars)")
         return least, most
 
+    def rules(self, min_bars: int, max_bars: int) -> BarRules:
+        """The rules of a tune ending between ``min_bars`` and ``max_bars`` bars."""
+        return BarRules(self.pitches, self.is_tonic, self.end, self.hold, self.rest, self.bar, self.beat,
+                        min_bars, max_bars, self.request.end_on_tonic)
+
     def start(self, primer: Sequence[int]) -> RowState:
         """The state after feeding the primer's token indices (from its last ``/``)."""
-        state = RowState()
+        rules, state = self.rules(1, 1), RowState()
         for token in primer:
-            state = RowState() if token == self.end else self.advance(state, token, sampled=False)
+            state = advance(rules, state, token, sampled=False)
         return state
 
     def tokens_needed(self, primer: Sequence[int], bars: int) -> int:
         """Tokens to sample for a tune of ``bars`` bars after ``primer`` (the end symbol included)."""
         return bars * self.bar - self.start(primer).position + 1
-
-    def allowed(self, state: RowState, min_bars: int, max_bars: int) -> np.ndarray:
-        """bool ``[V]``: the tokens that keep a valid completion possible after ``state``."""
-        p, last = state.position, max_bars * self.bar
-        mask = np.zeros(self.size, bool)
-        if p >= last:
-            mask[self.end] = True
-            return mask
-        final_beat = last - self.beat
-        tonic_sounds = state.sounding is not None and state.sounding % 12 == self.tonic
-        if p > final_beat:
-            mask[self.hold] = True  # the final note is held to the bar line
-            return mask
-        if p == final_beat:
-            if self.request.end_on_tonic:
-                mask |= self.tonics
-                mask[self.hold] = tonic_sounds and state.new_notes > 0 and p > 0
-            else:
-                mask |= self.pitches
-                mask[self.hold] = state.new_notes > 0 and p > 0
-            return mask
-        mask |= self.pitches
-        final_downbeat = p == last - self.bar  # no rest there, struck or held
-        mask[self.hold] = p > 0 and not (final_downbeat and state.sounding is None)
-        mask[self.rest] = not final_downbeat
-        if p % self.bar == 0 and p >= min_bars * self.bar and state.new_notes > 0 \
-                and not state.bar_starts_with_rest and p - state.onset >= self.beat \
-                and (tonic_sounds or not self.request.end_on_tonic):
-            mask[self.end] = True
-        return mask
-
-    def advance(self, state: RowState, token: int, sampled: bool = True) -> RowState:
-        """The state after ``token`` (an index); ``sampled`` counts a pitch as a new note."""
-        if token == self.end:
-            return dataclasses.replace(state, ended=True)
-        p = state.position
-        if token == self.hold:
-            sounding, onset, new_notes = state.sounding, state.onset, state.new_notes
-        else:
-            pitch = int(self.pitch_of[token])
-            sounding = pitch if pitch >= 0 else None
-            onset, new_notes = p, state.new_notes + (sampled and pitch >= 0)
-        starts_rest = sounding is None if p % self.bar == 0 else state.bar_starts_with_rest
-        return RowState(p + 1, sounding, onset, new_notes, starts_rest)

@@ -16,6 +16,7 @@ import numpy as np
 
 from preprocessing.melody.keys import Key, Meter
 from serving.client import ModelClient
+from serving.contract import bar_rules
 from serving.contract import signatures as sig
 from serving.contract.sampling import SamplingSettings, choose, uniform
 from serving.generation.codecs import TokenCodec, model_codec
@@ -153,24 +154,21 @@ def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: 
 
 
 class _RowRules:
-    """Each row's constraint state (no masks and no end when ``constraints`` is None)."""
+    """Each row's rules and state (no masks and no end when ``constraints`` is None)."""
 
     def __init__(self, constraints: TimestepConstraints | None, primers: Sequence[Sequence[int]], steps: int) -> None:
-        self.constraints = constraints
         self.states = [constraints.start(primer) for primer in primers] if constraints else []
-        self.limits = [constraints.bar_limits(row.position, steps) for row in self.states] if constraints else []
+        self.rules = [constraints.rules(*constraints.bar_limits(state.position, steps)) for state in self.states]
 
     def allowed(self, row: int) -> np.ndarray | None:
-        if self.constraints is None:
-            return None
-        return self.constraints.allowed(self.states[row], *self.limits[row])
+        return bar_rules.allowed_tokens(self.rules[row], self.states[row]) if self.rules else None
 
     def advance(self, row: int, token: int) -> None:
-        if self.constraints is not None:
-            self.states[row] = self.constraints.advance(self.states[row], token)
+        if self.rules:
+            self.states[row] = bar_rules.advance(self.rules[row], self.states[row], token)
 
     def ended(self, row: int) -> bool:
-        return self.constraints is not None and self.states[row].ended
+        return bool(self.rules) and self.states[row].ended
 
 
 def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, settings: SamplingSettings,

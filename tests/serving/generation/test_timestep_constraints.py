@@ -8,6 +8,7 @@ import pytest
 
 from preprocessing.melody.keys import parse_key, parse_meter, parse_pitch
 from preprocessing.melody.timestep import decode_timestep, timestep_vocabulary_order
+from serving.contract.bar_rules import advance, allowed_tokens
 from serving.generation.timestep_constraints import MIN_BARS, TimestepConstraints, TimestepRequest
 
 VOCABULARY = timestep_vocabulary_order(str(pitch) for pitch in range(48, 85))
@@ -25,14 +26,14 @@ def walk(constraints: TimestepConstraints, primer: list[int], steps: int, rng: n
     """Uniform choices among the allowed tokens until the end symbol (a stand-in for any model);
     ``prefer_end``: the end symbol whenever it is allowed."""
     state = constraints.start(primer)
-    limits = constraints.bar_limits(state.position, steps)
+    rules = constraints.rules(*constraints.bar_limits(state.position, steps))
     sampled = []
     while not state.ended:
-        mask = constraints.allowed(state, *limits)
+        mask = allowed_tokens(rules, state)
         assert mask.any(), f"dead end after {sampled}"
         token = index("/") if prefer_end and mask[index("/")] else int(rng.choice(np.flatnonzero(mask)))
         sampled.append(token)
-        state = constraints.advance(state, token)
+        state = advance(rules, state, token)
         assert len(sampled) <= steps
     return sampled
 
@@ -73,39 +74,40 @@ def test_without_bars_the_end_comes_at_a_bar_line_from_eight_bars_on() -> None:
         sampled = walk(constraints, primer, 200, np.random.default_rng(seed))
         assert len(sampled) == 192 and VOCABULARY[sampled[-1]] == "/"  # 12 bars: (1 + 200 - 1) // 16
     state = constraints.start(primer)
-    limits = constraints.bar_limits(state.position, 256)
-    assert limits == (MIN_BARS, 16)
+    assert constraints.bar_limits(state.position, 256) == (MIN_BARS, 16)
+    rules = constraints.rules(MIN_BARS, 16)
     ends = []
     bar = [index("64")] + [index("_")] * 7 + [index("60")] + [index("_")] * 7  # E for two beats, C for two
     for token in [index("_")] * 15 + bar * 9:
-        if constraints.allowed(state, *limits)[index("/")]:
+        if allowed_tokens(rules, state)[index("/")]:
             ends.append(state.position)
-        state = constraints.advance(state, token)
+        state = advance(rules, state, token)
     assert ends == [128, 144]  # from bar 8 on, at bar lines where the tonic sounds from the last beat
 
 
 def test_the_end_symbol_is_masked_until_the_last_bar_line_and_then_forced() -> None:
     constraints = TimestepConstraints(TimestepRequest(bars=2), VOCABULARY)
     state = constraints.start([index("/"), index("60")])
-    limits = constraints.bar_limits(state.position, 100)
-    assert limits == (2, 2)
+    assert constraints.bar_limits(state.position, 100) == (2, 2)
+    rules = constraints.rules(2, 2)
     for token in [index("_")] * 15:
-        assert not constraints.allowed(state, *limits)[index("/")]
-        state = constraints.advance(state, token)
-    assert state.position == 16 and not constraints.allowed(state, *limits)[index("r")]  # final downbeat
+        assert not allowed_tokens(rules, state)[index("/")]
+        state = advance(rules, state, token)
+    assert state.position == 16 and not allowed_tokens(rules, state)[index("r")]  # final downbeat
     for token in [index("64")] + [index("_")] * 11 + [index("60")] + [index("_")] * 3:
-        state = constraints.advance(state, token)
-    mask = constraints.allowed(state, *limits)
+        state = advance(rules, state, token)
+    mask = allowed_tokens(rules, state)
     assert mask.nonzero()[0].tolist() == [index("/")]
 
 
 def test_the_final_beat_forces_the_tonic_when_another_note_sounds() -> None:
     constraints = TimestepConstraints(TimestepRequest(bars=1), VOCABULARY)
     state = constraints.start([index("/"), index("64"), index("_"), index("_"), index("_")])
-    limits = constraints.bar_limits(state.position, 20)
+    assert constraints.bar_limits(state.position, 20) == (1, 1)
+    rules = constraints.rules(1, 1)
     for token in [index("65")] + [index("_")] * 7:
-        state = constraints.advance(state, token)
-    allowed = [VOCABULARY[i] for i in np.flatnonzero(constraints.allowed(state, *limits))]
+        state = advance(rules, state, token)
+    allowed = [VOCABULARY[i] for i in np.flatnonzero(allowed_tokens(rules, state))]
     assert allowed == ["48", "60", "72", "84"]  # the C onsets; holding the F is masked
 
 
