@@ -20,6 +20,8 @@ import dataclasses
 
 import numpy as np
 
+from serving.contract import signatures as sig
+
 
 @dataclasses.dataclass(frozen=True)
 class BarRules:
@@ -90,3 +92,18 @@ def advance(rules: BarRules, state: RowState, token: int, sampled: bool = True) 
         sounding, onset, new_notes = token, p, state.new_notes + (sampled and is_note)
     starts_rest = (not is_note) if p % rules.bar == 0 else state.bar_starts_with_rest
     return RowState(p + 1, sounding, is_note, onset, new_notes, starts_rest)
+
+
+def rule_inputs(rows: list[BarRules | None], vocab_size: int) -> dict[str, np.ndarray]:
+    """`generate`'s rule inputs (``sig.RULE_INPUTS``) for ``rows`` (None: a row without rules)."""
+    free = BarRules(np.ones(vocab_size, bool), np.zeros(vocab_size, bool), -1, -1, -1, 0, 0, 0, 0, False)
+    filled = [row or free for row in rows]
+    return {
+        sig.STEPS_PER_BAR: np.array([row.bar for row in filled], np.int32),
+        sig.BEAT_STEPS: np.array([row.beat for row in filled], np.int32),
+        sig.MIN_BARS: np.array([row.min_bars for row in filled], np.int32),
+        sig.MAX_BARS: np.array([row.max_bars for row in filled], np.int32),
+        sig.ALLOWED: np.array([row.allowed for row in filled], bool).reshape(len(rows), vocab_size),
+        sig.TONIC: np.array([row.tonic for row in filled], bool).reshape(len(rows), vocab_size),
+        sig.END_ON_TONIC: np.array([row.end_on_tonic for row in filled], bool),
+    }

@@ -32,7 +32,8 @@ def graph_uniform(seed: tf.Tensor, index: tf.Tensor) -> tf.Tensor:
 def make_chooser(
     temperature: tf.Tensor, top_k: tf.Tensor, top_p: tf.Tensor, vocab_size: int
 ) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """Prepare per-row settings `[B]` once; the result maps (logits `[B, V]`, u `[B]`) -> int32 `[B]`."""
+    """Prepare per-row settings `[B]` once; the result maps (logits `[B, V]`, u `[B]`, optional bool
+    `allowed` `[B, V]`) -> int32 `[B]`, as ``sampling.choose`` row by row."""
     neg_inf = tf.constant(-np.inf, tf.float32)
     temperature = temperature[:, None]
     top_p = top_p[:, None]
@@ -40,16 +41,17 @@ def make_chooser(
     within_top_k = tf.logical_or(top_k[:, None] <= 0, positions < top_k[:, None])  # [B, V]
     first = tf.equal(positions, 0)
 
-    def choose(logits: tf.Tensor, u: tf.Tensor) -> tf.Tensor:
-        possible = tf.logical_not(tf.math.is_nan(logits))
+    def choose(logits: tf.Tensor, u: tf.Tensor, allowed: tf.Tensor | None = None) -> tf.Tensor:
+        allowed = tf.ones_like(logits, tf.bool) if allowed is None else allowed
+        possible = tf.logical_and(allowed, tf.logical_not(tf.math.is_nan(logits)))
         key = tf.minimum(tf.where(possible, logits, neg_inf), FLOAT32_MAX)
         finite = key > neg_inf
         any_finite = tf.reduce_any(finite, axis=1, keepdims=True)
         peak = tf.reduce_max(key, axis=1, keepdims=True)
         shifted = tf.where(finite, (key - peak) / temperature, neg_inf)
         p = tf.cast(tf.exp(tf.cast(shifted, tf.float64)), tf.float32)
-        p = tf.where(any_finite, p, tf.ones_like(p))
-        key = tf.where(any_finite, key, tf.zeros_like(key))
+        p = tf.where(any_finite, p, tf.cast(allowed, tf.float32))
+        key = tf.where(any_finite, key, tf.where(allowed, tf.zeros_like(key), neg_inf))
         order = tf.math.top_k(key, k=vocab_size, sorted=True).indices
         q = tf.gather(p, order, batch_dims=1)
         zero = tf.zeros_like(q)

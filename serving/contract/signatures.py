@@ -37,7 +37,16 @@ TEMPERATURE = "temperature"
 TOP_K = "top_k"
 TOP_P = "top_p"
 SEED = "seed"
-GENERATE_INPUTS = (PRIMER, PRIMER_LENGTH, STEPS, TEMPERATURE, TOP_K, TOP_P, SEED)
+# generate's decode-time rules per row (serving/contract/bar_rules.py); STEPS_PER_BAR 0: none
+STEPS_PER_BAR = "steps_per_bar"  # int32 [B]
+BEAT_STEPS = "beat_steps"  # int32 [B]
+MIN_BARS = "min_bars"  # int32 [B]
+MAX_BARS = "max_bars"  # int32 [B]
+ALLOWED = "allowed"  # bool [B, V]: the pitch tokens that may be struck
+TONIC = "tonic"  # bool [B, V]: the tonic's pitch tokens
+END_ON_TONIC = "end_on_tonic"  # bool [B]
+RULE_INPUTS = (STEPS_PER_BAR, BEAT_STEPS, MIN_BARS, MAX_BARS, ALLOWED, TONIC, END_ON_TONIC)
+GENERATE_INPUTS = (PRIMER, PRIMER_LENGTH, STEPS, TEMPERATURE, TOP_K, TOP_P, SEED) + RULE_INPUTS
 
 # --- VAEs
 INFO = "info"  # () -> KIND, OUTPUT, LENGTH, LATENT_DIM, ALPHABET int32 [C], PAD_CODE

@@ -10,6 +10,7 @@ from functools import cached_property
 import numpy as np
 
 from serving.client import ClientError, ServedModel
+from serving.contract import bar_rules
 from serving.contract import signatures as sig
 from serving.tensors import text_of
 
@@ -59,12 +60,23 @@ class TokenModel(ServedModel):
                 outputs[sig.STATE].astype(np.float32, copy=False))
 
     def generate(self, primer: np.ndarray, primer_length: np.ndarray, steps: np.ndarray,
-                 temperature: np.ndarray, top_k: np.ndarray, top_p: np.ndarray, seed: np.ndarray) -> np.ndarray:
+                 temperature: np.ndarray, top_k: np.ndarray, top_p: np.ndarray, seed: np.ndarray,
+                 rules: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Server-side sampling: every input has the batch dimension `[B]` (primer `[B, P]`);
-        returns int32 tokens `[B, max(steps)]`, -1 past a row's steps."""
-        self.client.require_signature(sig.GENERATE)
+        ``rules``: the rows' bar rules (``bar_rules.rule_inputs``; None: no rules). Returns int32
+        tokens `[B, max(steps)]`, -1 past a row's steps (or its end symbol, under rules).
+
+        ClientError when ``rules`` are given and the export's `generate` takes none (exported
+        before bar rules existed); without rules such an export is called as before."""
+        signature = self.client.require_signature(sig.GENERATE)
+        takes_rules = all(name in signature.inputs for name in sig.RULE_INPUTS)
+        if rules is not None and not takes_rules:
+            raise ClientError(f"model {self.name!r} takes no bar rules in its {sig.GENERATE!r} signature "
+                              "(exported before them): re-export it, or sample on the client")
         inputs = {sig.PRIMER: np.asarray(primer, np.int32), sig.PRIMER_LENGTH: np.asarray(primer_length, np.int32),
                   sig.STEPS: np.asarray(steps, np.int32), sig.TEMPERATURE: np.asarray(temperature, np.float32),
                   sig.TOP_K: np.asarray(top_k, np.int32), sig.TOP_P: np.asarray(top_p, np.float32),
                   sig.SEED: np.asarray(seed, np.int32)}
+        if takes_rules:
+            inputs.update(rules or bar_rules.rule_inputs([None] * len(inputs[sig.SEED]), len(self.symbols)))
         return self.client.predict(sig.GENERATE, inputs, self.client.retry.generate_timeout_s)[sig.TOKENS]

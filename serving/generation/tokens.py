@@ -59,9 +59,6 @@ class GenerationConfig:
         if not -2**31 <= self.seed <= 2**31 - self.num:
             raise ValueError(f"seed must fit in int32, got {self.seed!r}")
         check_output(self.formats, self.tempo_bpm)
-        if self.constraints is not None and self.sampling != "client":
-            raise ValueError("--bars, --end, --range and --chromatic are applied by client-side sampling; "
-                             "the served generate signature does not take them yet (use --sampling client)")
 
 
 @dataclass(frozen=True)
@@ -101,7 +98,7 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
         sampled = sample_melodies(model, [primer_ids] * config.num, steps, config.settings, seeds, on_step,
                                   constraints)
     else:
-        sampled = _sample_on_server(model, primer_ids, steps, config.settings, seeds)
+        sampled = _sample_on_server(model, primer_ids, steps, config.settings, seeds, constraints)
         if on_step is not None:
             on_step(1, 1)
     return [_write(primer + [vocabulary[index] for index in ids], len(primer), seed, config, f"{name}_seed{seed}", codec)
@@ -172,14 +169,18 @@ class _RowRules:
 
 
 def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, settings: SamplingSettings,
-                      seeds: Sequence[int]) -> list[list[int]]:
-    """Server-side sampling over `generate`: one request, one row per seed."""
+                      seeds: Sequence[int], constraints: TimestepConstraints | None) -> list[list[int]]:
+    """Server-side sampling over `generate`: one request, one row per seed, the same rules in every row."""
     rows = len(seeds)
+    rules = None
+    if constraints is not None:
+        row_rules = constraints.rules(*constraints.bar_limits(constraints.start(primer_ids).position, steps))
+        rules = bar_rules.rule_inputs([row_rules] * rows, len(model.symbols))
     tokens = model.generate(
         primer=np.tile(np.asarray(primer_ids, np.int32), (rows, 1)),
         primer_length=np.full(rows, len(primer_ids)), steps=np.full(rows, steps),
         temperature=np.full(rows, settings.temperature), top_k=np.full(rows, settings.top_k),
-        top_p=np.full(rows, settings.top_p), seed=np.asarray(seeds))
+        top_p=np.full(rows, settings.top_p), seed=np.asarray(seeds), rules=rules)
     return [[int(token) for token in row if token >= 0] for row in tokens]
 
 

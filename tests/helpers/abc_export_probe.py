@@ -13,6 +13,8 @@ import sys
 
 import tensorflow as tf
 
+from serving.contract.bar_rules import rule_inputs
+
 
 def main() -> None:
     loaded = tf.saved_model.load(sys.argv[1])
@@ -26,7 +28,8 @@ def main() -> None:
     generated = loaded.signatures["generate"](
         primer=tf.constant([primer], tf.int32), primer_length=tf.constant([len(primer)], tf.int32),
         steps=tf.constant([40], tf.int32), temperature=tf.constant([1.0]), top_k=tf.constant([1], tf.int32),
-        top_p=tf.constant([1.0]), seed=tf.constant([5], tf.int32))["tokens"].numpy()
+        top_p=tf.constant([1.0]), seed=tf.constant([5], tf.int32),
+        **{name: tf.constant(value) for name, value in rule_inputs([None], len(symbols)).items()})["tokens"].numpy()
     print(json.dumps({"symbols": symbols, "state_size": int(state_size),
                       "logits": out["logits"].numpy().tolist(), "tokens": generated.tolist()}))
 

@@ -14,13 +14,17 @@ import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
 from serving.contract import sampling
+from serving.contract.bar_rules import rule_inputs
 from tests.helpers.reference_sampling import sample_loop
 
 
 def generate(signature, rows: list[list]) -> tf.Tensor:
     """Runs ``generate`` on rows of (primer, steps, temperature, top_k, top_p, seed); int32 [B, T]."""
     width = max(len(row[0]) for row in rows)
+    vocab_size = signature.structured_input_signature[1]["allowed"].shape[1]
+    free = {name: tf.constant(value) for name, value in rule_inputs([None] * len(rows), vocab_size).items()}
     out = signature(
+        **free,
         primer=tf.constant([row[0] + [0] * (width - len(row[0])) for row in rows], tf.int32),
         primer_length=tf.constant([len(row[0]) for row in rows], tf.int32),
         steps=tf.constant([row[1] for row in rows], tf.int32),

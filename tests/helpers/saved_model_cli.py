@@ -16,7 +16,10 @@ from collections.abc import Mapping
 import numpy as np
 import tensorflow as tf
 
+from serving.contract import bar_rules
 from serving.contract import signatures as sig
+from serving.generation.timestep_constraints import TimestepConstraints, TimestepRequest
+from serving.tensors import text_of
 
 SAVED_MODEL_CLI = pathlib.Path(sys.executable).with_name("saved_model_cli")
 CALL_TIMEOUT_S = 300
@@ -52,10 +55,16 @@ def example_inputs(loaded, signature: str) -> dict[str, np.ndarray]:
             state_size = loaded.signatures[sig.STEP].structured_input_signature[1][sig.STATE].shape[1]
             return {sig.TOKEN: np.array([0, size - 1], np.int32),
                     sig.STATE: rng.normal(0, 0.5, [2, state_size]).astype(np.float32)}
+        symbols = [text_of(symbol) for symbol in loaded.signatures[sig.VOCABULARY]()[sig.SYMBOLS].numpy()]
+        rules = [None, None]
+        if text_of(loaded.signatures[sig.VOCABULARY]()[sig.MODEL_KIND].numpy()) == sig.TOKEN_TIMESTEP:
+            constraints = TimestepConstraints(TimestepRequest(bars=2), symbols)  # row 0 under bar rules
+            rules[0] = constraints.rules(*constraints.bar_limits(3, 40))
         return {
-            sig.PRIMER: rng.integers(0, size, [2, 3]).astype(np.int32),
+            **bar_rules.rule_inputs(rules, size),
+            sig.PRIMER: rng.integers(3, size, [2, 3]).astype(np.int32),
             sig.PRIMER_LENGTH: np.array([3, 1], np.int32),
-            sig.STEPS: np.array([12, 7], np.int32),
+            sig.STEPS: np.array([40, 7], np.int32),
             sig.TEMPERATURE: np.array([1.0, 0.8], np.float32),
             sig.TOP_K: np.array([0, 5], np.int32),
             sig.TOP_P: np.array([0.9, 1.0], np.float32),

@@ -193,11 +193,19 @@ def test_constraints_give_tunes_of_the_asked_bars_key_range_and_ending(server, t
         assert len(score.parts[0].getElementsByClass("Measure")) == 8
 
 
+def test_constrained_server_sampling_writes_the_client_side_tune(server, tmp_path, capsys):
+    for mode in ("client", "server"):
+        code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "lstm_erk", "--bars", "6",
+                           "--key", "Em", "--meter", "6/8", "--sampling", mode, "--seed", "5", "--formats", "abc",
+                           "--out", str(tmp_path / mode))
+        assert code == 0, err
+    assert (tmp_path / "client" / "lstm_erk_seed5.abc").read_text() == (tmp_path / "server" / "lstm_erk_seed5.abc").read_text()
+
+
 @pytest.mark.parametrize("extra, fragments", [
     (["--bars", "2"], ["no room for a final beat in 2 bars"]),
     (["--range", "C7-D7"], ["no pitch of C", "the model writes 55..79"]),
     (["--range", "70-60"], ["--range is inverted"]),
-    (["--bars", "8", "--sampling", "server"], ["--sampling client"]),
     (["--bars", "8", "--steps", "20"], ["--steps is 20"]),
 ])
 def test_a_request_the_constraints_cannot_meet_is_one_line(server, tmp_path, capsys, extra, fragments):

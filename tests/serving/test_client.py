@@ -4,10 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from preprocessing.melody.keys import parse_key, parse_meter
 from serving import client as model_client
+from serving.contract import bar_rules
 from serving.contract import signatures as sig
 from serving.contract.sampling import SamplingSettings
 from serving.demo import write_models_config
+from serving.generation.timestep_constraints import TimestepConstraints, TimestepRequest
 from serving.generation.token_model import TokenModel
 from serving.generation.tokens import sample_melodies
 from serving.model_server.launcher import free_port, start_subprocess
@@ -97,6 +100,32 @@ def test_client_side_sampling_matches_server_side_generate(model, settings):
     assert progress[-1] == (width + steps, width + steps)
     if settings.top_k == 1:  # greedy: the seed does not matter
         assert sample_melodies(model, primers[:1], steps, settings, [99]) == sampled[:1]
+
+
+@pytest.mark.parametrize("request_fields", [
+    {"bars": 3, "key": parse_key("G"), "meter": parse_meter("3/4"), "low": 57, "high": 72},
+    {"key": parse_key("Ddor"), "end_on_tonic": False},
+    {"bars": 2, "meter": parse_meter("6/8"), "chromatic": True},
+])
+def test_constrained_client_side_sampling_matches_server_side_generate(model, request_fields):
+    """The bar rules in NumPy (client, over step) and in the graph (generate) give the same tokens."""
+    constraints = TimestepConstraints(TimestepRequest(**request_fields), VOCABULARY)
+    primers = [[0, 8, 1, 1, 1], [0, 12, 1], [0, 3, 1, 1, 1, 1, 1, 9]]
+    seeds, steps = [7, 8, 123456], 140
+    settings = SamplingSettings(1.2, 0, 0.95)
+    sampled = sample_melodies(model, primers, steps, settings, seeds, constraints=constraints)
+    rules = [constraints.rules(*constraints.bar_limits(constraints.start(p).position, steps)) for p in primers]
+    width = max(map(len, primers))
+    generated = model.generate(
+        primer=np.array([p + [0] * (width - len(p)) for p in primers]), primer_length=np.array([len(p) for p in primers]),
+        steps=np.full(3, steps), temperature=np.full(3, settings.temperature), top_k=np.full(3, settings.top_k),
+        top_p=np.full(3, settings.top_p), seed=np.array(seeds), rules=bar_rules.rule_inputs(rules, len(VOCABULARY)))
+    assert sampled == [[int(t) for t in row if t >= 0] for row in generated]
+    assert all(row[-1] == VOCABULARY.index("/") for row in sampled)  # every row ended at its end symbol
+    if "bars" in request_fields:
+        bar = constraints.bar
+        assert all(constraints.start(p + row[:-1]).position == request_fields["bars"] * bar
+                   for p, row in zip(primers, sampled))
 
 
 def test_batched_sampling_equals_one_melody_at_a_time(model):

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from serving.contract import signatures as sig
+from serving.contract.bar_rules import rule_inputs
 from serving.model_server.servable import load_servable, run_warmup_requests
 from tests.helpers.saved_model_cli import check_every_signature
 from tests.helpers.tiny_models import VOCABULARY
@@ -72,5 +73,6 @@ def test_warmup_requests_replay_under_the_session_loader(name, exports) -> None:
         sig.PRIMER: np.zeros([1, 1], np.int32), sig.PRIMER_LENGTH: np.ones([1], np.int32),
         sig.STEPS: np.full([1], 5, np.int32), sig.TEMPERATURE: np.ones([1], np.float32),
         sig.TOP_K: np.zeros([1], np.int32), sig.TOP_P: np.ones([1], np.float32), sig.SEED: np.zeros([1], np.int32),
+        **rule_inputs([None], servable.signature_defs[sig.GENERATE].inputs[sig.ALLOWED].tensor_shape.dim[1].size),
     })[sig.TOKENS]
     assert tokens.shape == (1, 5) and ((tokens >= 0) & (tokens < 64)).all()

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from preprocessing.melody.abc_text import first_abc_tune
 from serving.contract import signatures as sig
+from serving.contract.bar_rules import rule_inputs
 from serving.contract.sampling import SamplingSettings
 from serving.contract.versions import latest_version_dir
 from trainer.files import write_text
@@ -84,6 +85,7 @@ def generate_tunes(model_dir: str | os.PathLike, primer: str, draw: TuneDraw) ->
             sig.TOP_K: tf.fill([rows], settings.top_k),
             sig.TOP_P: tf.fill([rows], np.float32(settings.top_p)),
             sig.SEED: tf.range(draw.seed + start, draw.seed + start + rows, dtype=tf.int32),
+            **{name: tf.constant(value) for name, value in rule_inputs([None] * rows, len(symbols)).items()},
         })
         for row in out[sig.TOKENS].numpy():
             text = primer + "".join(symbols[token] for token in row if token >= 0)

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from preprocessing.melody.timestep import DELIMITER, HOLD, REST
 from serving.contract import signatures as sig
 from serving.contract import versions
+from serving.contract.bar_rules import rule_inputs
 from serving.contract.sampling import FLOAT32_MAX
-from serving.contract.sampling_graph import graph_uniform, make_chooser
+from trainer.token_models.generate_loop import generate_loop, graph_rules, rule_specs
 
 logger = logging.getLogger(__name__)
 
 _FLOAT32_TINY = float(np.finfo(np.float32).tiny)
+RULE_SYMBOLS = (DELIMITER, HOLD, REST)  # the end, hold and rest symbols of a timestep vocabulary
 
 
 # ---------------------------------------------------------------- one step of the model
@@ -98,60 +101,6 @@ def _check_inputs(condition: tf.Tensor, message: str, values: tf.Tensor) -> tf.O
     return tf.debugging.Assert(tf.reduce_all(condition), [message, values], summarize=16)
 
 
-def _generate_loop(
-    step: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]],
-    plan: StepPlan,
-    primer: tf.Tensor,
-    primer_length: tf.Tensor,
-    steps: tf.Tensor,
-    temperature: tf.Tensor,
-    top_k: tf.Tensor,
-    top_p: tf.Tensor,
-    seed: tf.Tensor,
-) -> tf.Tensor:
-    """The contract's loop for every row at once; returns int32 `[B, max(steps)]`, -1 padded."""
-    batch = tf.shape(primer)[0]
-    primer_width = tf.shape(primer)[1]
-    iterations = tf.maximum(tf.reduce_max(primer_length + steps), 1)
-    max_steps = tf.maximum(tf.reduce_max(steps), 0)
-    choose = make_chooser(temperature, top_k, top_p, plan.vocab_size)
-    draws = graph_uniform(seed[:, None], tf.range(tf.maximum(max_steps, 1))[None, :])  # [B, T]
-
-    def body(t, logits, state, emitted):
-        index = t - primer_length
-        sampling = tf.logical_and(index >= 0, index < steps)
-        draw_index = tf.clip_by_value(index, 0, tf.shape(draws)[1] - 1)
-        u = tf.gather(draws, draw_index[:, None], batch_dims=1)[:, 0]
-        sampled = choose(logits, u)
-        primer_token = primer[:, tf.minimum(t, primer_width - 1)]
-        fed = tf.where(t < primer_length, primer_token, sampled)
-        emitted = emitted.write(t, tf.where(sampling, sampled, -tf.ones_like(sampled)))
-        logits, state = step(fed, state)
-        return t + 1, logits, state, emitted
-
-    _, _, _, emitted = tf.while_loop(
-        lambda t, *_: t < iterations,
-        body,
-        (
-            tf.constant(0),
-            tf.zeros([batch, plan.vocab_size], tf.float32),
-            tf.zeros([batch, plan.state_size], tf.float32),
-            tf.TensorArray(tf.int32, size=iterations, element_shape=tf.TensorShape([None])),
-        ),
-        shape_invariants=(
-            tf.TensorShape([]),
-            tf.TensorShape([None, plan.vocab_size]),
-            tf.TensorShape([None, plan.state_size]),
-            tf.TensorShape(None),
-        ),
-    )
-    by_row = tf.transpose(emitted.stack())  # [B, iterations]
-    sample_index = tf.range(max_steps)[None, :]
-    where_emitted = tf.minimum(primer_length[:, None] + sample_index, iterations - 1)
-    tokens = tf.gather(by_row, where_emitted, batch_dims=1)
-    return tf.where(sample_index < steps[:, None], tokens, -tf.ones_like(tokens))
-
-
 def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_kind: str) -> keras.export.ExportArchive:
     """The `generate` (first, so also `serving_default`), `step` and `vocabulary` endpoints of `model`.
 
@@ -186,9 +135,16 @@ def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_ki
             logits, next_state = run_step(plan, tf.identity(token), state)
         return {sig.LOGITS: logits, sig.STATE: next_state}
 
-    def generate_fn(primer, primer_length, steps, temperature, top_k, top_p, seed):
+    end, hold, rest = (symbols.index(symbol) if symbol in symbols else -1 for symbol in RULE_SYMBOLS)
+
+    def generate_fn(primer, primer_length, steps, temperature, top_k, top_p, seed,
+                    steps_per_bar, beat_steps, min_bars, max_bars, allowed, tonic, end_on_tonic):
+        inputs = dict(zip(sig.GENERATE_INPUTS, (primer, primer_length, steps, temperature, top_k, top_p, seed,
+                                                steps_per_bar, beat_steps, min_bars, max_bars, allowed, tonic,
+                                                end_on_tonic)))
+        rules = graph_rules(inputs, end, hold, rest)
         batch = tf.shape(primer)[0]
-        sizes = tf.stack([tf.shape(t)[0] for t in (primer_length, steps, temperature, top_k, top_p, seed)])
+        sizes = tf.stack([tf.shape(inputs[name])[0] for name in sig.GENERATE_INPUTS[1:]])
         checks = [
             _check_inputs(tf.equal(sizes, batch), "every input needs the batch size of primer:", sizes),
             _check_inputs(primer_length >= 1, "primer_length must be >= 1:", primer_length),
@@ -198,12 +154,18 @@ def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_ki
             _check_inputs(tf.logical_and(temperature > 0, temperature <= FLOAT32_MAX), "temperature must be > 0:", temperature),
             _check_inputs(top_k >= 0, "top_k must be >= 0:", top_k),
             _check_inputs(tf.logical_and(top_p > 0, top_p <= 1), "top_p must be in (0, 1]:", top_p),
+            _check_inputs(tf.logical_or(rules.bar <= 0, min(end, hold, rest) >= 0),
+                          f"bar rules need the symbols {RULE_SYMBOLS} (steps_per_bar must be 0):", rules.bar),
+            _check_inputs(tf.logical_or(rules.bar <= 0, tf.logical_and(rules.beat >= 1, rules.beat <= rules.bar)),
+                          "beat_steps must be in 1..steps_per_bar:", rules.beat),
+            _check_inputs(tf.logical_or(rules.bar <= 0, tf.logical_and(rules.min_bars >= 1, rules.min_bars <= rules.max_bars)),
+                          "min_bars must be in 1..max_bars:", tf.stack([rules.min_bars, rules.max_bars])),
+            _check_inputs(tf.logical_or(rules.bar <= 0, tf.reduce_any(rules.allowed, axis=1)),
+                          "allowed masks out every pitch:", rules.bar),
         ]
         with tf.control_dependencies(checks):
-            tokens = _generate_loop(
-                lambda token, state: run_step(plan, token, state),
-                plan, tf.identity(primer), primer_length, steps, temperature, top_k, top_p, seed,
-            )
+            inputs[sig.PRIMER] = tf.identity(primer)
+            tokens = generate_loop(lambda token, state: run_step(plan, token, state), size, plan.state_size, inputs, rules)
         return {sig.TOKENS: tokens}
 
     archive = keras.export.ExportArchive()
@@ -215,6 +177,7 @@ def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_ki
         tf.TensorSpec([None], tf.int32, name=sig.TOP_K),
         tf.TensorSpec([None], tf.float32, name=sig.TOP_P),
         tf.TensorSpec([None], tf.int32, name=sig.SEED),
+        *rule_specs(size),
     ])
     archive.add_endpoint(sig.STEP, step_fn, [
         tf.TensorSpec([None], tf.int32, name=sig.TOKEN),
@@ -227,7 +190,7 @@ def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_ki
 # ---------------------------------------------------------------- warm-up, writing
 
 
-def write_warmup_requests(path: str, model_name: str, state_size: int) -> None:
+def write_warmup_requests(path: str, model_name: str, state_size: int, vocab_size: int) -> None:
     """TFRecord of PredictionLogs (one `generate`, one `step` request) for TF Serving's warmup."""
     from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 
@@ -240,6 +203,7 @@ def write_warmup_requests(path: str, model_name: str, state_size: int) -> None:
             sig.TOP_K: np.zeros([1], np.int32),
             sig.TOP_P: np.ones([1], np.float32),
             sig.SEED: np.zeros([1], np.int32),
+            **rule_inputs([None], vocab_size),
         },
         sig.STEP: {sig.TOKEN: np.zeros([1], np.int32), sig.STATE: np.zeros([1, state_size], np.float32)},
     }
@@ -279,7 +243,7 @@ def export_token_model(
         archive.write_out(str(staging), verbose=False)
         if warmup:
             warmup_path = os.path.join(str(staging), str(versions.WARMUP_REQUESTS))
-            write_warmup_requests(warmup_path, model_name, state_size)
+            write_warmup_requests(warmup_path, model_name, state_size, len(vocabulary))
 
     target = versions.write_version(base_path, write)
     logger.info("exported %s (%s, V=%d, S=%d) to %s", model.name, model_kind, len(vocabulary), state_size, target)

@@ -126,7 +126,8 @@ def test_every_signature_answers_with_the_contract_shapes(
     answer = probe[name]
     assert answer["signatures"] == ["generate", "serving_default", "step", "vocabulary"]
     assert answer["serving_default_inputs"] == sorted(
-        ["primer", "primer_length", "steps", "temperature", "top_k", "top_p", "seed"]
+        ["primer", "primer_length", "steps", "temperature", "top_k", "top_p", "seed", "steps_per_bar", "beat_steps",
+         "min_bars", "max_bars", "allowed", "tonic", "end_on_tonic"]
     )
     assert answer["symbols"] == VOCABULARY
     assert answer["state_size"] == exports[name].state_size
