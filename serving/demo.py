@@ -4,7 +4,7 @@
 
 Starts ``python -m serving.server`` on free ports in the background, generates melodies from each
 token model with client-side sampling (the timestep LSTMs from the primer "Ah vous dirais-je
-maman", the character model from an ABC header of a jig in D), samples melodies from the notes
+maman", 16 bars ending on the tonic, the character model from an ABC header of a jig in D), samples melodies from the notes
 and rhythms VAEs (as ``folkgen vae sample``), writes them under ``OUT/<model>/`` and ``OUT/vae/``,
 prints where they are, and stops the server (on errors too).
 """
@@ -27,6 +27,7 @@ from serving.contract import versions
 from serving.contract.sampling import SamplingSettings
 from serving.generation import vae_melodies
 from serving.generation.primers import PrimerSource
+from serving.generation.timestep_constraints import TimestepRequest
 from serving.generation.token_model import TokenModel
 from serving.generation.tokens import GeneratedMelody, GenerationConfig, generate
 from serving.model_server.launcher import start_subprocess
@@ -40,6 +41,8 @@ ABC_PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
 TIMESTEP_SAMPLING = SamplingSettings(temperature=0.9, top_k=0, top_p=0.95)
 CHARACTER_SAMPLING = SamplingSettings(temperature=1.0, top_k=0, top_p=0.9)
 SERVER_START_TIMEOUT_S = 300.0
+# The timestep LSTMs write 16 bars of 4/4 in C, ending on the tonic (decode-time constraints).
+TIMESTEP_TUNE = TimestepRequest(bars=16)
 
 
 def exported_models(saved_models: Path, names: Sequence[str]) -> list[str]:
@@ -92,7 +95,8 @@ def _generation_config(client: model_client.ModelClient, out_dir: Path, num: int
     return GenerationConfig(
         primer=PrimerSource(abc=ABC_PRIMER) if characters else PrimerSource(name="twinkle"),
         steps=None if characters else steps, num=num,
-        settings=CHARACTER_SAMPLING if characters else TIMESTEP_SAMPLING, seed=seed, out_dir=str(out_dir))
+        settings=CHARACTER_SAMPLING if characters else TIMESTEP_SAMPLING, seed=seed, out_dir=str(out_dir),
+        constraints=None if characters else TIMESTEP_TUNE)
 
 
 def _sample_vaes(address: str, vaes: Sequence[str], out_dir: Path, num: int, seed: int) -> None:
