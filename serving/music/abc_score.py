@@ -10,7 +10,13 @@ as RepeatBrackets. What it gets wrong is mended here, around it:
   long B: such a tie is dropped and both notes stay;
 - an ending other than a first one never spans more than one bar (music21 assumes ABC endings
   close at once): it is extended to the bar line that closes it (``||``, ``:|``, ``|]``);
-- the pickup measure is marked implicit (MusicXML ``implicit="yes"``), so it is not counted as bar 1.
+- bars are numbered from 1 (music21 may start at 0 without a pickup), the pickup measure is 0
+  and implicit (MusicXML ``implicit="yes"``), so it is not counted as bar 1;
+- a bar shorter than its meter (a bar split by a repeat, a tune's last bar) is filled by
+  music21's MusicXML writer with hidden rests, so MusicXML readers play a gap: its missing
+  length is declared as right padding, which the writer respects;
+- a tune with fewer than two plain bar lines (``|``) comes back without measures: it is barred
+  by its meter from the first note (its repeats and pickup are then lost, and a warning says so).
 """
 from __future__ import annotations
 
@@ -37,9 +43,13 @@ def read_abc_score(text: str) -> stream.Score:
     if not isinstance(score, stream.Score) or not score.parts:
         raise ValueError(f"ABC text {' '.join(text.split())[:60]!r} holds no part")
     for part in score.parts:
+        if not part.getElementsByClass(stream.Measure):
+            logger.warning("ABC tune %r has fewer than two plain bar lines: barred by its meter",
+                           " ".join(text.split())[:60])
+            part.makeMeasures(inPlace=True)
         drop_unequal_ties(part)
         close_endings(part)
-        _mark_pickup(part)
+        _number_bars(part)
     return score
 
 
@@ -89,8 +99,14 @@ def close_endings(part: stream.Part) -> None:
                 break
 
 
-def _mark_pickup(part: stream.Part) -> None:
-    """The first measure, when music21 read it as an anacrusis (number 0), is written implicit."""
-    first = part.getElementsByClass(stream.Measure).first()
-    if first is not None and first.number == 0 and first.paddingLeft > 0:
-        first.showNumber = ShowNumber.NEVER
+def _number_bars(part: stream.Part) -> None:
+    """Numbers the measures 0 (an implicit pickup) or 1 onwards; short bars get right padding."""
+    measures = list(part.getElementsByClass(stream.Measure))
+    pickup = bool(measures) and measures[0].paddingLeft > 0
+    for number, measure in enumerate(measures, start=0 if pickup else 1):
+        measure.number = number
+        missing = measure.barDuration.quarterLength - measure.paddingLeft - measure.duration.quarterLength
+        if missing > 0:
+            measure.paddingRight = missing
+    if pickup:
+        measures[0].showNumber = ShowNumber.NEVER

@@ -54,6 +54,8 @@ def test_musicxml_reads_back_with_music21(written):
     assert merged_notes(score) == expected
     assert score.recurse().getElementsByClass("TimeSignature")[0].ratioString == str(melody.meter)
     assert score.recurse().getElementsByClass("KeySignature")[0].sharps == melody.key.fifths
+    assert [clef.sign + str(clef.line) for clef in score.recurse().getElementsByClass("Clef")] == ["G2"]
+    assert score.parts[0].partName == "Piano" and score.metadata.composer == "Folkgen"
 
 
 def test_abc_reads_back_with_music21(written):
