@@ -15,11 +15,15 @@ as RepeatBrackets. What it gets wrong is mended here, around it:
 - a bar shorter than its meter (a bar split by a repeat, a tune's last bar) is filled by
   music21's MusicXML writer with hidden rests, so MusicXML readers play a gap: its missing
   length is declared as right padding, which the writer respects;
+- a bar longer than its meter is split by music21 (``reBar``) into a full bar and the rest under a
+  short time signature, and the meter's TimeSignature object is then put back into a second
+  measure, which its MIDI writer refuses: each measure gets its own copy;
 - a tune with fewer than two plain bar lines (``|``) comes back without measures: it is barred
   by its meter from the first note (its repeats and pickup are then lost, and a warning says so).
 """
 from __future__ import annotations
 
+import copy
 import logging
 import re
 
@@ -47,6 +51,7 @@ def read_abc_score(text: str) -> stream.Score:
             logger.warning("ABC tune %r has fewer than two plain bar lines: barred by its meter",
                            " ".join(text.split())[:60])
             part.makeMeasures(inPlace=True)
+        _unshare_time_signatures(part)
         drop_unequal_ties(part)
         close_endings(part)
         _number_bars(part)
@@ -97,6 +102,17 @@ def close_endings(part: stream.Part) -> None:
             if measure.rightBarline is not None or count == len(following):
                 bracket.addSpannedElements(following[:count])
                 break
+
+
+def _unshare_time_signatures(part: stream.Part) -> None:
+    """Replaces each TimeSignature that sits in more than one measure by a copy in the later ones."""
+    seen: set[int] = set()
+    for measure in part.getElementsByClass(stream.Measure):
+        signature = measure.timeSignature
+        if signature is not None and id(signature) in seen:
+            measure.timeSignature = copy.deepcopy(signature)
+        elif signature is not None:
+            seen.add(id(signature))
 
 
 def _number_bars(part: stream.Part) -> None:

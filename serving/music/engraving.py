@@ -8,7 +8,12 @@ it: repeats and first / second endings expanded, as abc2midi plays them.
 """
 from __future__ import annotations
 
-from music21 import bar, clef, instrument, metadata, stream, tempo
+import copy
+import logging
+
+from music21 import bar, clef, instrument, metadata, repeat, stream, tempo
+
+logger = logging.getLogger(__name__)
 
 # The octave treble is chosen when the lowest note needs more than two ledger lines below the
 # treble staff (under G3) and the highest would need no more than three above it when written an
@@ -48,7 +53,18 @@ def clef_for(score: stream.Score) -> clef.Clef:
 
 
 def played(score: stream.Score) -> stream.Score:
-    """The score with its repeats expanded (itself when it has none)."""
+    """The score with its repeats expanded (itself when it has none). When music21 finds them badly
+    formed (e.g. a ``|:`` that no ``:|`` closes), a warning says so and the copy returned has
+    plain bar lines instead (music21's MIDI writer would try to expand them again)."""
     if not score.recurse().getElementsByClass(bar.Repeat):
         return score
-    return score.expandRepeats()
+    try:
+        return score.expandRepeats()
+    except repeat.ExpanderException as error:
+        title = score.metadata.title if score.metadata is not None else ""
+        logger.warning("%s: repeats not expanded (%s); MIDI and WAV play it as written", title, error)
+    written = copy.deepcopy(score)
+    for measure in written.recurse().getElementsByClass(stream.Measure):
+        measure.leftBarline = None if isinstance(measure.leftBarline, bar.Repeat) else measure.leftBarline
+        measure.rightBarline = None if isinstance(measure.rightBarline, bar.Repeat) else measure.rightBarline
+    return written

@@ -168,3 +168,11 @@ def test_a_transposed_tune_keeps_its_bars(tmp_path):
                  for repeat in measure.iter("repeat")) == REEL.repeats
     pitches = [note.findtext("pitch/step") + (note.findtext("pitch/alter") or "") for note in measures[0].findall("note")]
     assert pitches == ["A", "B"]
+
+
+def test_an_overfull_bar_and_an_unclosed_repeat_still_write_and_play_as_written(tmp_path):
+    text = "X:1\nM:6/8\nL:1/8\nK:D\nd2 e f2 ga|d3 d3|:A3 B3|A6||\n"  # bar 1 holds 7 eighths; |: never closed
+    melody = render.melody_from_abc(text)
+    paths = render.write_formats(melody, ["mid", "musicxml", "wav"], str(tmp_path), "rough")
+    assert midi_events(paths["mid"]) == [(event.pitch, event.quarters) for event in melody.events]
+    assert len(melody.events) == 10
