@@ -18,6 +18,8 @@ as RepeatBrackets. What it gets wrong is mended here, around it:
 - a bar longer than its meter is split by music21 (``reBar``) into a full bar and the rest under a
   short time signature, and the meter's TimeSignature object is then put back into a second
   measure, which its MIDI writer refuses: each measure gets its own copy;
+- a ``:|`` after another ``:|`` with no ``|:`` between them repeats from the start for music21,
+  but from the bar after that first ``:|`` in ABC (abc2midi plays it so): that bar gets ``|:``;
 - a tune with fewer than two plain bar lines (``|``) comes back without measures: it is barred
   by its meter from the first note (its repeats and pickup are then lost, and a warning says so).
 """
@@ -27,7 +29,7 @@ import copy
 import logging
 import re
 
-from music21 import spanner, stream, tie
+from music21 import bar, spanner, stream, tie
 from music21.stream.enums import ShowNumber
 
 from preprocessing.melody import music21_reader
@@ -54,6 +56,7 @@ def read_abc_score(text: str) -> stream.Score:
         _unshare_time_signatures(part)
         drop_unequal_ties(part)
         close_endings(part)
+        open_implied_repeats(part)
         _number_bars(part)
     return score
 
@@ -102,6 +105,19 @@ def close_endings(part: stream.Part) -> None:
             if measure.rightBarline is not None or count == len(following):
                 bracket.addSpannedElements(following[:count])
                 break
+
+
+def open_implied_repeats(part: stream.Part) -> None:
+    """Starts a repeat after each ``:|`` that a later ``:|`` returns to without a ``|:`` between."""
+    measures = list(part.getElementsByClass(stream.Measure))
+    after_end: stream.Measure | None = None
+    for index, measure in enumerate(measures):
+        if isinstance(measure.leftBarline, bar.Repeat):
+            after_end = None
+        if isinstance(measure.rightBarline, bar.Repeat) and measure.rightBarline.direction == "end":
+            if after_end is not None:
+                after_end.leftBarline = bar.Repeat(direction="start")
+            after_end = measures[index + 1] if index + 1 < len(measures) else None
 
 
 def _unshare_time_signatures(part: stream.Part) -> None:

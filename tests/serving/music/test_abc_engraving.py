@@ -176,3 +176,12 @@ def test_an_overfull_bar_and_an_unclosed_repeat_still_write_and_play_as_written(
     paths = render.write_formats(melody, ["mid", "musicxml", "wav"], str(tmp_path), "rough")
     assert midi_events(paths["mid"]) == [(event.pitch, event.quarters) for event in melody.events]
     assert len(melody.events) == 10
+
+
+def test_a_second_end_repeat_goes_back_to_the_first_one_as_in_abc2midi(tmp_path):
+    melody = render.melody_from_abc("X:1\nM:2/4\nL:1/8\nK:G\nG2 B2|d2 B2:|c2 e2|d4:|\n")
+    paths = render.write_formats(melody, ["mid", "musicxml"], str(tmp_path), "strains")
+    assert [pitch for pitch, _ in midi_events(paths["mid"])] == [67, 71, 74, 71] * 2 + [72, 76, 74] * 2
+    measures = _measures(ET.parse(paths["musicxml"]).getroot())
+    assert tuple((index, repeat.get("direction")) for index, measure in enumerate(measures)
+                 for repeat in measure.iter("repeat")) == ((1, "backward"), (2, "forward"), (3, "backward"))
