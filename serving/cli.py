@@ -32,7 +32,7 @@ from serving.generation.primers import NAMED_PRIMERS, PrimerSource
 from serving.generation.timestep_constraints import TimestepRequest
 from serving.generation.token_model import MissingModelKindError
 from serving.generation.tokens import SAMPLING_MODES, GeneratedMelody, GenerationConfig, generate
-from serving.music import render
+from serving.music import audio, render
 
 DEFAULT_GRPC_SERVER = "localhost:8500"
 DEFAULT_REST_SERVER = "localhost:8501"
@@ -176,7 +176,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _summary(results: list[GeneratedMelody], config: GenerationConfig) -> Table:
     """One row per melody: seed, notes, quarters, bars, files (or why it was not rendered)."""
-    table = Table(title=f"{len(results)} melodies in {config.out_dir}")
+    wav = f"; WAV by {audio.synthesiser()}" if "wav" in config.formats else ""
+    table = Table(title=f"{len(results)} melodies in {config.out_dir}{wav}")
     for column in ("seed", "notes", "quarters", "bars"):
         table.add_column(column)
     table.add_column("files", overflow="fold")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -101,7 +101,7 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
         sampled = _sample_on_server(model, primer_ids, steps, config.settings, seeds, constraints)
         if on_step is not None:
             on_step(1, 1)
-    return [_write(primer + [vocabulary[index] for index in ids], len(primer), seed, config, f"{name}_seed{seed}", codec)
+    return [_write(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec)
             for seed, ids in zip(seeds, sampled)]
 
 
@@ -184,11 +184,14 @@ def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, sett
     return [[int(token) for token in row if token >= 0] for row in tokens]
 
 
-def _write(tokens: list[str], primer_length: int, seed: int, config: GenerationConfig, stem: str,
+def _write(tokens: list[str], primer_length: int, seed: int, config: GenerationConfig, name: str,
            codec: TokenCodec) -> GeneratedMelody:
-    """Renders one melody; a melody that cannot be rendered keeps its tokens (as text) and the error."""
+    """Renders one melody as ``name_seedN.*``, its scores credited to the model and seed; a melody
+    that cannot be rendered keeps its tokens (as text) and the error."""
+    stem = f"{name}_seed{seed}"
     try:
-        melody = codec.melody(tokens, primer_length, config.key, config.meter, title=stem)
+        melody = replace(codec.melody(tokens, primer_length, config.key, config.meter, title=stem),
+                         creator=f"Folkgen model {name}, seed {seed}")
         paths = render.write_formats(melody, config.formats, config.out_dir, stem, config.tempo_bpm)
         return GeneratedMelody(seed, tuple(tokens), primer_length, paths, melody)
     except ValueError as error:

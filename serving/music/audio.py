@@ -1,6 +1,9 @@
 """WAV audio of a melody: FluidSynth with a General MIDI soundfont where installed, otherwise a
 plain NumPy additive synthesiser (harmonics + attack/decay/release envelope), written with the
-stdlib ``wave`` module."""
+stdlib ``wave`` module. Both are brought to the same loudness: a peak of ``PEAK_DBFS``.
+
+FluidSynth on Debian: ``apt-get install fluidsynth fluid-soundfont-gm``.
+"""
 from __future__ import annotations
 
 import logging
@@ -25,7 +28,11 @@ SOUNDFONT_PATHS = (
 )
 _HARMONICS = (1.0, 0.45, 0.2, 0.1)  # relative amplitude of partials 1..4
 _ATTACK_S, _DECAY_S, _RELEASE_S, _SUSTAIN = 0.01, 0.08, 0.05, 0.6
-_PEAK = 0.8
+PEAK_DBFS = -1.0
+_PEAK = 10 ** (PEAK_DBFS / 20)
+# FluidSynth's default gain (0.2) leaves a melody near -27 dBFS; rendering louder keeps more of the
+# 16-bit resolution before the peak is normalised (a monophonic line stays far from clipping).
+_FLUIDSYNTH_GAIN = "1.0"
 
 
 def find_soundfont() -> str | None:
@@ -34,23 +41,56 @@ def find_soundfont() -> str | None:
     return next((path for path in candidates if path and os.path.isfile(path)), None)
 
 
-def write_wav(events: list[Event], path: str, tempo_bpm: float, midi_path: str | None = None) -> str:
-    """Writes ``path``; returns the synthesiser used (``"fluidsynth"`` or ``"numpy"``).
+def synthesiser() -> str:
+    """The synthesiser ``write_wav`` uses here: ``"fluidsynth (<soundfont file>)"`` or ``"numpy"``."""
+    soundfont = _fluidsynth_soundfont()
+    return f"fluidsynth ({os.path.basename(soundfont)})" if soundfont else "numpy"
 
-    FluidSynth renders ``midi_path`` (the melody's MIDI file) when both it and a soundfont exist.
+
+def write_wav(events: list[Event], path: str, tempo_bpm: float, midi_path: str) -> str:
+    """Writes ``path`` at a peak of ``PEAK_DBFS``; returns ``synthesiser()``.
+
+    FluidSynth renders ``midi_path`` (the melody's MIDI file, 16-bit stereo); the NumPy
+    synthesiser plays ``events`` (mono).
     """
-    soundfont = find_soundfont()
-    if midi_path and soundfont and shutil.which("fluidsynth"):
-        subprocess.run(["fluidsynth", "-ni", "-q", "-F", path, "-r", str(SAMPLE_RATE), soundfont, midi_path],
-                       check=True, capture_output=True, timeout=120)
-        return "fluidsynth"
-    samples = synthesise(events, tempo_bpm)
+    soundfont = _fluidsynth_soundfont()
+    if soundfont:
+        subprocess.run(["fluidsynth", "-ni", "-q", "-g", _FLUIDSYNTH_GAIN, "-F", path, "-r", str(SAMPLE_RATE),
+                        soundfont, midi_path], check=True, capture_output=True, timeout=120)
+        channels, samples = read_wav(path)
+        _write_samples(path, normalise_peak(samples), channels)
+    else:
+        _write_samples(path, synthesise(events, tempo_bpm), channels=1)
+    return synthesiser()
+
+
+def _fluidsynth_soundfont() -> str | None:
+    """The soundfont FluidSynth would use, or None when FluidSynth or a soundfont is missing."""
+    return find_soundfont() if shutil.which("fluidsynth") else None
+
+
+def read_wav(path: str) -> tuple[int, np.ndarray]:
+    """A 16-bit PCM WAV -> (channels, float32 samples in [-1, 1], interleaved ``[frames * channels]``)."""
+    with wave.open(path, "rb") as handle:
+        if handle.getsampwidth() != 2:
+            raise ValueError(f"{path!r} holds {8 * handle.getsampwidth()}-bit samples; expected 16-bit PCM")
+        channels = handle.getnchannels()
+        frames = handle.readframes(handle.getnframes())
+    return channels, np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768
+
+
+def normalise_peak(samples: np.ndarray) -> np.ndarray:
+    """``samples`` scaled to a peak of ``PEAK_DBFS`` (silence unchanged)."""
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    return samples * (_PEAK / peak) if peak > 0 else samples
+
+
+def _write_samples(path: str, samples: np.ndarray, channels: int) -> None:
     with wave.open(path, "wb") as handle:
-        handle.setnchannels(1)
+        handle.setnchannels(channels)
         handle.setsampwidth(2)
         handle.setframerate(SAMPLE_RATE)
-        handle.writeframes((samples * 32767).astype("<i2").tobytes())
-    return "numpy"
+        handle.writeframes(np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2").tobytes())
 
 
 def synthesise(events: list[Event], tempo_bpm: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -63,8 +103,7 @@ def synthesise(events: list[Event], tempo_bpm: float, sample_rate: int = SAMPLE_
             continue
         start, stop = int(round(onset * sample_rate)), int(round(end * sample_rate))
         audio[start:stop] += _tone(440.0 * 2 ** ((event.pitch - 69) / 12), stop - start, sample_rate)
-    peak = float(np.max(np.abs(audio))) if audio.size else 0.0
-    return audio * (_PEAK / peak) if peak > 0 else audio
+    return normalise_peak(audio)
 
 
 def _tone(frequency: float, length: int, sample_rate: int) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 Timestep models: the symbols are decoded (primer delimiters dropped, generation cut at its first
 ``/``) and moved from C major / A minor onto the requested key signature by transposing the
-encoded pitches. Character models: the generated ABC text is parsed by music21.
+encoded pitches; their bars come from the meter. Character models: the generated ABC text is
+read by music21 (``abc_score``) and the score keeps the tune's own bars (pickup, repeats,
+endings); MIDI and WAV play its repeats. Every score is dressed by ``engraving.dress``.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 import verovio
 from music21 import key as m21key
-from music21 import metadata, note, pitch, stream, tempo, tie
+from music21 import note, pitch, stream, tie
 from music21 import meter as m21meter
 
 from preprocessing.melody import music21_reader
@@ -21,8 +23,9 @@ from preprocessing.melody.abc_text import check_abc_note_lengths
 from preprocessing.melody.events import Event
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, fold_semitones, music21_tonic, transpose_events
 from preprocessing.melody.timestep import DELIMITER, HOLD, decode_timestep
-from serving.music import abc_writer, audio
-from serving.music.notation import layout_bars
+from serving.music import abc_writer, audio, engraving
+from serving.music.abc_score import read_abc_score
+from serving.music.notation import layout_bars, spell
 
 logger = logging.getLogger(__name__)
 
@@ -34,14 +37,20 @@ _VEROVIO_OPTIONS = {"pageWidth": 2100, "pageHeight": 60000, "adjustPageHeight": 
 
 @dataclass(frozen=True)
 class Melody:
-    """A melody ready to write: ``events`` already in ``key``; ``abc_text`` is the model's own
-    ABC (character models), written as-is when no transposition was asked."""
+    """A melody ready to write: ``events`` (as written, repeats not expanded) already in ``key``.
+
+    ``abc_text`` is a character model's own ABC, whose bars the score keeps: read by music21 and
+    moved by ``abc_semitones`` onto ``key``; it is written as the ``.abc`` file as-is when not
+    moved. ``creator`` fills the scores' composer line (the model and seed).
+    """
 
     events: tuple[Event, ...]
     key: Key
     meter: Meter
     title: str = "Folkgen melody"
     abc_text: str | None = None
+    abc_semitones: int = 0
+    creator: str = "Folkgen"
 
     @property
     def notes(self) -> int:
@@ -74,18 +83,21 @@ def melody_from_timesteps(symbols: Sequence[str], primer_length: int, key: Key =
 
 def melody_from_abc(text: str, key: Key | None = None, meter: Meter | None = None,
                     title: str = "Folkgen melody") -> Melody:
-    """A character model's ABC text -> a Melody; moved onto ``key``'s signature when given."""
+    """A character model's ABC text -> a Melody titled by the tune's ``T:`` (else ``title``);
+    moved onto ``key``'s signature when given. A ``meter`` other than the tune's re-bars it
+    from the first note (the tune's bars are then lost)."""
     text = with_unit_length(text)
     check_abc_note_lengths(text)
-    score = music21_reader.parse_abc_text(text)
+    score = read_abc_score(text)
     events = music21_reader.melody_events(score, f"melody {title!r}")
     own_key = music21_reader.declared_key(score)
     own_meter = music21_reader.declared_meter(score) or COMMON_TIME
-    if key is None or key.fifths == own_key.fifths:
-        return Melody(tuple(events), own_key, meter or own_meter, title,
-                      abc_text=text if meter in (None, own_meter) else None)
-    semitones = fold_semitones(key.semitones_from_c() - own_key.semitones_from_c())
-    return Melody(tuple(transpose_events(events, semitones)), key, meter or own_meter, title)
+    title = ((score.metadata.title if score.metadata is not None else "") or "").strip() or title
+    semitones = 0 if key is None or key.fifths == own_key.fifths else fold_semitones(
+        key.semitones_from_c() - own_key.semitones_from_c())
+    own_text = text if meter in (None, own_meter) else None
+    return Melody(tuple(transpose_events(events, semitones)), own_key if key is None else key, meter or own_meter,
+                  title, abc_text=own_text, abc_semitones=semitones)
 
 
 def with_unit_length(text: str) -> str:
@@ -99,14 +111,36 @@ def with_unit_length(text: str) -> str:
 
 
 def to_stream(melody: Melody, tempo_bpm: float = DEFAULT_TEMPO_BPM) -> stream.Score:
-    """The melody as a music21 Score: one part, measures per meter, ties across bar lines."""
+    """The melody as a dressed music21 Score of one part: the ABC's own measures, or measures
+    per meter with ties across bar lines."""
+    score = _abc_stream(melody) if melody.abc_text is not None else _laid_out_stream(melody)
+    engraving.dress(score, melody.title, melody.creator, tempo_bpm)
+    return score
+
+
+def _abc_stream(melody: Melody) -> stream.Score:
+    """The ABC text's score, moved by ``abc_semitones`` and respelled in ``melody.key``."""
+    score = read_abc_score(melody.abc_text or "")
+    if not melody.abc_semitones:
+        return score
+    for element in score.recurse().notes:
+        if "Harmony" in element.classes:  # a chord symbol moves with its root's spelling
+            element.transpose(melody.abc_semitones, inPlace=True)
+            continue
+        for written in element.pitches:
+            written.nameWithOctave = spell(int(written.midi) + melody.abc_semitones, melody.key).music21_name
+    for old in list(score.recurse().getElementsByClass(m21key.KeySignature)):
+        old.activeSite.replace(old, _music21_key(melody.key))
+    return score
+
+
+def _laid_out_stream(melody: Melody) -> stream.Score:
     part = stream.Part()
     for number, bar in enumerate(layout_bars(list(melody.events), melody.key, melody.meter), start=1):
         measure = stream.Measure(number=number)
         if number == 1:
             measure.append(_music21_key(melody.key))
             measure.append(m21meter.TimeSignature(str(melody.meter)))
-            measure.append(tempo.MetronomeMark(number=tempo_bpm))
         for piece in bar:
             if piece.pitch is None:
                 measure.append(note.Rest(quarterLength=piece.quarters))
@@ -117,23 +151,21 @@ def to_stream(melody: Melody, tempo_bpm: float = DEFAULT_TEMPO_BPM) -> stream.Sc
                 written.tie = tie.Tie(kind)
             measure.append(written)
         part.append(measure)
-    score = stream.Score([part])
-    score.metadata = metadata.Metadata(title=melody.title)
-    return score
+    return stream.Score([part])
 
 
 def write_formats(melody: Melody, formats: Sequence[str], out_dir: str, stem: str,
                   tempo_bpm: float = DEFAULT_TEMPO_BPM) -> dict[str, str]:
-    """Writes ``out_dir/stem.<format>`` for each format; returns ``{format: path}``."""
+    """Writes ``out_dir/stem.<format>`` for each format; returns ``{format: path}``.
+
+    MusicXML and SVG show the score as written; MIDI and WAV play it with its repeats expanded.
+    """
     unknown = [name for name in formats if name not in FORMATS]
     if unknown:
         raise ValueError(f"unknown format {unknown[0]!r}; expected some of {', '.join(FORMATS)}")
     os.makedirs(out_dir, exist_ok=True)
     score = to_stream(melody, tempo_bpm)
     paths = {name: os.path.join(out_dir, f"{stem}.{name}") for name in formats}
-    midi_path = paths.get("mid")
-    if "mid" in paths:
-        score.write("midi", fp=paths["mid"])
     if "musicxml" in paths or "svg" in paths:
         musicxml_path = paths.get("musicxml", os.path.join(out_dir, f".{stem}.musicxml"))
         score.write("musicxml", fp=musicxml_path)
@@ -143,12 +175,23 @@ def write_formats(melody: Melody, formats: Sequence[str], out_dir: str, stem: st
             os.remove(musicxml_path)
     if "abc" in paths:
         with open(paths["abc"], "w", encoding="utf-8") as handle:
-            handle.write(melody.abc_text or abc_writer.write_abc(list(melody.events), melody.key,
-                                                                 melody.meter, melody.title))
-    if "wav" in paths:
-        synthesiser = audio.write_wav(list(melody.events), paths["wav"], tempo_bpm, midi_path)
-        logger.info("wrote %s with %s", paths["wav"], synthesiser)
+            handle.write(melody.abc_text if melody.abc_text is not None and not melody.abc_semitones
+                         else abc_writer.write_abc(list(melody.events), melody.key, melody.meter, melody.title))
+    if "mid" in paths or "wav" in paths:
+        _write_played(engraving.played(score), paths, out_dir, stem, tempo_bpm)
     return paths
+
+
+def _write_played(score: stream.Score, paths: dict[str, str], out_dir: str, stem: str, tempo_bpm: float) -> None:
+    """MIDI and WAV of the played (repeats expanded) score; the WAV's synthesiser is logged."""
+    midi_path = paths.get("mid", os.path.join(out_dir, f".{stem}.mid"))
+    score.write("midi", fp=midi_path)
+    if "wav" in paths:
+        events = music21_reader.melody_events(score, f"melody {stem!r}")
+        synthesiser = audio.write_wav(events, paths["wav"], tempo_bpm, midi_path)
+        logger.info("wrote %s with %s", paths["wav"], synthesiser)
+    if "mid" not in paths:
+        os.remove(midi_path)
 
 
 def write_svg(musicxml_path: str, svg_path: str) -> None:
@@ -165,5 +208,3 @@ def _music21_key(key: Key) -> m21key.KeySignature:
     if key.mode in ("major", "minor"):
         return m21key.Key(music21_tonic(key.tonic), key.mode)
     return m21key.KeySignature(key.fifths)
-
-
