@@ -41,8 +41,8 @@ ABC_PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
 TIMESTEP_SAMPLING = SamplingSettings(temperature=0.9, top_k=0, top_p=0.95)
 CHARACTER_SAMPLING = SamplingSettings(temperature=1.0, top_k=0, top_p=0.9)
 SERVER_START_TIMEOUT_S = 300.0
-# The timestep LSTMs write 16 bars of 4/4 in C, ending on the tonic (decode-time constraints).
-TIMESTEP_TUNE = TimestepRequest(bars=16)
+# The timestep LSTMs write this many bars of 4/4 in C, ending on the tonic (decode-time constraints).
+DEFAULT_BARS = 16
 
 
 def exported_models(saved_models: Path, names: Sequence[str]) -> list[str]:
@@ -62,7 +62,7 @@ def write_models_config(saved_models: Path, names: Sequence[str], path: Path) ->
     path.write_text(f"model_config_list {{\n{entries}}}\n", encoding="utf-8")
 
 
-def run_demo(saved_models: Path, out_dir: Path, names: Sequence[str], num: int, steps: int, seed: int,
+def run_demo(saved_models: Path, out_dir: Path, names: Sequence[str], num: int, bars: int, seed: int,
              vaes: Sequence[str] = ()) -> dict[str, list[GeneratedMelody]]:
     """Serves ``names`` (and the notes and rhythms VAEs ``vaes``, if given) from ``saved_models``,
     writes ``num`` melodies per model under ``out_dir``; returns the GeneratedMelody results per
@@ -79,7 +79,7 @@ def run_demo(saved_models: Path, out_dir: Path, names: Sequence[str], num: int, 
             for name in names:
                 client = model_client.GrpcModelClient(server.grpc_address, name)
                 try:
-                    results[name] = generate(client, _generation_config(client, out_dir / name, num, steps, seed), name)
+                    results[name] = generate(client, _generation_config(client, out_dir / name, num, bars, seed), name)
                 finally:
                     client.close()
             if vaes:
@@ -87,16 +87,16 @@ def run_demo(saved_models: Path, out_dir: Path, names: Sequence[str], num: int, 
     return results
 
 
-def _generation_config(client: model_client.ModelClient, out_dir: Path, num: int, steps: int,
+def _generation_config(client: model_client.ModelClient, out_dir: Path, num: int, bars: int,
                        seed: int) -> GenerationConfig:
-    """The demo's settings: the twinkle primer, or an ABC header and the default steps for a
+    """The demo's settings: the twinkle primer and ``bars`` bars ending on the tonic, or an ABC header and the default steps for a
     character model (the kind the export states)."""
     characters = TokenModel(client).model_kind == sig.TOKEN_CHARACTERS
     return GenerationConfig(
         primer=PrimerSource(abc=ABC_PRIMER) if characters else PrimerSource(name="twinkle"),
-        steps=None if characters else steps, num=num,
+        num=num,
         settings=CHARACTER_SAMPLING if characters else TIMESTEP_SAMPLING, seed=seed, out_dir=str(out_dir),
-        constraints=None if characters else TIMESTEP_TUNE)
+        constraints=None if characters else TimestepRequest(bars=bars))
 
 
 def _sample_vaes(address: str, vaes: Sequence[str], out_dir: Path, num: int, seed: int) -> None:
@@ -122,14 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--vaes", default=",".join(DEFAULT_VAES),
                         help="the notes and rhythms VAEs, comma-separated ('' to skip them)")
     parser.add_argument("--num", type=int, default=2, help="melodies per model")
-    parser.add_argument("--steps", type=int, default=256, help="tokens sampled per melody")
+    parser.add_argument("--bars", type=int, default=DEFAULT_BARS, help="bars per timestep melody (ending on the tonic)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     console = Console()
     try:
         with console.status("starting the model server and generating melodies..."):
-            results = run_demo(args.saved_models, args.out, _names(args.models), args.num, args.steps, args.seed,
+            results = run_demo(args.saved_models, args.out, _names(args.models), args.num, args.bars, args.seed,
                                _names(args.vaes))
     except (ValueError, RuntimeError, model_client.ClientError) as error:
         print(f"demo: error: {error}", file=sys.stderr)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import verovio
 from music21 import key as m21key
-from music21 import note, pitch, stream, tie
 from music21 import meter as m21meter
+from music21 import note, pitch, stream, tie
 
 from preprocessing.melody import music21_reader
 from preprocessing.melody.abc_text import check_abc_note_lengths

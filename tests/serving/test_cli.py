@@ -159,7 +159,7 @@ def test_console_entry_point_reports_usage_errors_in_one_line():
 
 
 def test_demo_serves_both_models_and_writes_every_format(saved_models, tmp_path):
-    results = demo.run_demo(saved_models, tmp_path, ["lstm_erk", "lstm_han"], num=1, steps=32, seed=7)
+    results = demo.run_demo(saved_models, tmp_path, ["lstm_erk", "lstm_han"], num=1, bars=6, seed=7)
     assert set(results) == {"lstm_erk", "lstm_han"}
     for name, melodies in results.items():
         assert melodies[0].melody is not None and melodies[0].melody.notes >= 14  # at least the primer
@@ -169,7 +169,7 @@ def test_demo_serves_both_models_and_writes_every_format(saved_models, tmp_path)
 
 def test_demo_names_a_model_that_was_never_exported(saved_models, tmp_path):
     with pytest.raises(ValueError, match="'random_erk'"):
-        demo.run_demo(saved_models, tmp_path, ["lstm_erk", "random_erk"], num=1, steps=8, seed=0)
+        demo.run_demo(saved_models, tmp_path, ["lstm_erk", "random_erk"], num=1, bars=2, seed=0)
 
 
 def test_constraints_give_tunes_of_the_asked_bars_key_range_and_ending(server, tmp_path, capsys):
