@@ -1,0 +1,125 @@
+"""The incremental ABC state machine: which next characters keep a valid tune possible.
+
+``AbcConstraint.from_request(...)`` checks a request; ``start()`` is the state before the first
+body character (the client writes X, M, L and K itself); ``allowed(state, vocabulary)`` masks a
+vocabulary; ``advance(state, char)`` follows one character; ``is_complete(state)`` says the final
+bar line is written. A character is allowed only if, after it, some sequence of allowed
+characters completes the tune: every bar fills its meter, the form, repeats and ``bars`` are
+met, and with ``end_on_tonic`` each strain's last note is the tonic. States are small frozen
+dataclasses (hashable); ``allowed`` is cached per state and character.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from functools import lru_cache
+
+from preprocessing.melody import abc_bars
+from preprocessing.melody.abc_grammar import (GRID, MAX_OCTAVE_MARKS, NOTE_LETTERS, TUPLETS, Plan,
+                                              length_completions, make_plan)
+from preprocessing.melody.abc_reader import AbcReader, State
+
+logger = logging.getLogger(__name__)
+_CACHE_SIZE = 1 << 18
+
+
+class AbcConstraint(AbcReader):
+    """The state machine for one request (see the module docstring)."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(plan)
+        self._allows = lru_cache(maxsize=_CACHE_SIZE)(self._allows_uncached)
+        self._viable = lru_cache(maxsize=_CACHE_SIZE)(self._viable_uncached)
+
+    @classmethod
+    def from_request(cls, meter: str = "4/4", unit: str = "1/8", key: str = "C", bars: int | None = None,
+                     form: str | None = None, end_on_tonic: bool = False) -> AbcConstraint:
+        """A machine for a request; ValueError naming what cannot be met."""
+        plan = make_plan(meter, unit, key, bars, form, end_on_tonic)
+        logger.debug("ABC constraint plan: %s", plan)
+        return cls(plan)
+
+    def start(self) -> State:
+        """The state before the first body character."""
+        return State()
+
+    def allowed(self, state: State, vocabulary: Sequence[str]) -> list[bool]:
+        """For each vocabulary entry, whether it may come next (multi-character entries never)."""
+        return [self._allows(state, char) for char in vocabulary]
+
+    def advance(self, state: State, char: str) -> State:
+        """The state after ``char``; ValueError naming it and the position if it is not allowed."""
+        if not self._allows(state, char):
+            bars = state.bars
+            raise ValueError(f"{char!r} is not allowed in strain {bars.strain + 1}, bar {bars.bar + 1}, "
+                             f"at {state.pos}/{self.plan.bar_ticks} of the bar (after token {state.token})")
+        return self.step(state, char)
+
+    def is_complete(self, state: State) -> bool:
+        """Whether the final bar line has been written (nothing more is allowed)."""
+        return state.bars.done
+
+    def _allows_uncached(self, state: State, char: str) -> bool:
+        after = self.step(state, char) if len(char) == 1 else None
+        return after is not None and self._viable(after)
+
+    # -- can the tune still be completed? ---------------------------------------------------------
+
+    def _viable_uncached(self, s: State) -> bool:
+        if s.bars.done:
+            return True
+        kind = s.token[0] if s.token else None
+        if kind == "note":
+            return any(self._viable(placed) for placed in self._note_endings(s))
+        if kind == "chord" and s.token[4]:
+            return any(self._viable(replace(s, token=(), pos=s.pos + ticks, prev="event", fresh=False,
+                                            last_pitch=None, last_len=None))
+                       for ticks in length_completions(s.token[5]))
+        if kind == "chord":
+            return self._has_room(s, ends_off_tonic=True)
+        if kind == "bar":
+            tokens = self._bar_tokens(s)
+            return any(self._viable(self._apply_bar(s, bars)) for text, bars in tokens.items()
+                       if text.startswith(s.token[1]))
+        if kind == "[":
+            found = abc_bars.markers(self.plan, s.bars) if s.fresh and s.tie is None else {}
+            return any(self._viable(replace(s, token=(), bars=bars, prev="marker")) for bars in found.values()) \
+                or (self._free(s) and not s.bars.need_second and self._has_room(s, ends_off_tonic=True))
+        if kind == "grace":
+            return self._viable(replace(s, token=(), grace=True))
+        if kind == "(":
+            return any(self._viable(replace(s, token=(), tuplet=(notes, notes, in_time_of, 0)))
+                       for notes, in_time_of in TUPLETS.values())
+        if self._must_open(s) or s.bars.need_second:
+            return True
+        if any(self._viable(self._apply_bar(s, bars)) for bars in self._bar_tokens(s).values()):
+            return True
+        return self._has_room(s, ends_off_tonic=False)
+
+    def _note_endings(self, s: State) -> Iterator[State]:
+        """Every way the open note token can end (more octave marks, each length), placed."""
+        _, accidental, letter, marks, suffix = s.token
+        for each in [letter] if letter else sorted(NOTE_LETTERS):
+            more = range(marks, MAX_OCTAVE_MARKS + 1) if each != "z" and not suffix else (marks,)
+            for count in more:
+                for ticks in length_completions(suffix):
+                    placed = self._place(s, accidental, each, count, ticks)
+                    if placed is not None:
+                        yield placed
+
+    def _has_room(self, s: State, ends_off_tonic: bool) -> bool:
+        """Whether the bar has room for what must come next, then a tonic last note if one is due.
+        ``ends_off_tonic``: the next event (a chord) cannot be that tonic."""
+        limit, ends_strain = abc_bars.target(self.plan, s.bars)
+        tonic_due = ends_strain and self.plan.end_on_tonic
+        if s.tuplet is not None:
+            left, notes, in_time_of, length = s.tuplet
+            need = left * (length or GRID) * in_time_of // notes
+        elif s.broken:
+            need = GRID * s.broken
+        elif s.tie is not None:
+            need = GRID * (2 if tonic_due and s.tie % 12 != self.plan.tonic_pc else 1)
+        else:
+            need = GRID * (2 if tonic_due and ends_off_tonic else 1)
+        return limit - s.pos >= need
