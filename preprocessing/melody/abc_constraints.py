@@ -17,7 +17,7 @@ from functools import lru_cache
 
 from preprocessing.melody import abc_bars
 from preprocessing.melody.abc_grammar import (GRID, MAX_OCTAVE_MARKS, NOTE_LETTERS, TUPLETS, Plan,
-                                              length_completions, make_plan)
+                                              length_completions, make_plan, note_pitch)
 from preprocessing.melody.abc_reader import AbcReader, State
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,9 @@ class AbcConstraint(AbcReader):
     def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
         self._allows = lru_cache(maxsize=_CACHE_SIZE)(self._allows_uncached)
-        self._viable = lru_cache(maxsize=_CACHE_SIZE)(self._viable_uncached)
+        self._mask = lru_cache(maxsize=_CACHE_SIZE)(self._mask_uncached)
+        self._finish = lru_cache(maxsize=_CACHE_SIZE)(self._finish)  # the same for every character that ends a token
+        self._viable_cached = lru_cache(maxsize=_CACHE_SIZE)(self._viable_uncached)
 
     @classmethod
     def from_request(cls, meter: str = "4/4", unit: str = "1/8", key: str = "C", bars: int | None = None,
@@ -46,7 +48,7 @@ class AbcConstraint(AbcReader):
 
     def allowed(self, state: State, vocabulary: Sequence[str]) -> list[bool]:
         """For each vocabulary entry, whether it may come next (multi-character entries never)."""
-        return [self._allows(state, char) for char in vocabulary]
+        return list(self._mask(state, tuple(vocabulary)))
 
     def advance(self, state: State, char: str) -> State:
         """The state after ``char``; ValueError naming it and the position if it is not allowed."""
@@ -60,11 +62,28 @@ class AbcConstraint(AbcReader):
         """Whether the final bar line has been written (nothing more is allowed)."""
         return state.bars.done
 
+    def _mask_uncached(self, state: State, vocabulary: tuple[str, ...]) -> tuple[bool, ...]:
+        return tuple(self._allows(state, char) for char in vocabulary)
+
     def _allows_uncached(self, state: State, char: str) -> bool:
         after = self.step(state, char) if len(char) == 1 else None
         return after is not None and self._viable(after)
 
     # -- can the tune still be completed? ---------------------------------------------------------
+
+    def _viable(self, s: State) -> bool:
+        """Whether some sequence of characters completes the tune from ``s``. Between tokens, a
+        pitch matters only as tonic or not, and the bar's accidentals not at all (the tonic can
+        always be written with one): those states share one cache entry."""
+        if not s.token:
+            s = replace(s, last_pitch=self._pitch_class_of(s.last_pitch), tie=self._pitch_class_of(s.tie),
+                        last_len=None, accidentals=frozenset())
+        return self._viable_cached(s)
+
+    def _pitch_class_of(self, pitch: int | None) -> int | None:
+        """The tonic's pitch class for the tonic, the next one for any other pitch."""
+        tonic = self.plan.tonic_pc
+        return None if pitch is None else tonic if pitch % 12 == tonic else tonic + 1
 
     def _viable_uncached(self, s: State) -> bool:
         if s.bars.done:
@@ -98,15 +117,23 @@ class AbcConstraint(AbcReader):
         return self._has_room(s, ends_off_tonic=False)
 
     def _note_endings(self, s: State) -> Iterator[State]:
-        """Every way the open note token can end (more octave marks, each length), placed."""
+        """Ways the open note token can end, placed: each length, and (octave marks only change
+        the pitch class for a tie) one tonic and one other letter after a lone accidental."""
         _, accidental, letter, marks, suffix = s.token
-        for each in [letter] if letter else sorted(NOTE_LETTERS):
-            more = range(marks, MAX_OCTAVE_MARKS + 1) if each != "z" and not suffix else (marks,)
+        for each in [letter] if letter else self._letter_choices(s, accidental):
+            more = range(marks, MAX_OCTAVE_MARKS + 1) if s.tie is not None and not suffix else (marks,)
             for count in more:
                 for ticks in length_completions(suffix):
                     placed = self._place(s, accidental, each, count, ticks)
                     if placed is not None:
                         yield placed
+
+    def _letter_choices(self, s: State, accidental: str) -> list[str]:
+        if s.tie is not None:
+            return sorted(NOTE_LETTERS)
+        by_class = {note_pitch(letter, accidental, 0, self.plan.key) % 12 == self.plan.tonic_pc: letter
+                    for letter in sorted(NOTE_LETTERS)}
+        return list(by_class.values())
 
     def _has_room(self, s: State, ends_off_tonic: bool) -> bool:
         """Whether the bar has room for what must come next, then a tonic last note if one is due.

@@ -28,8 +28,9 @@ STRAIN_BARS = 8
 
 
 def length_completions(suffix: str) -> list[int]:
-    """Ticks of every allowed length whose suffix starts with ``suffix``."""
-    return [ticks for text, ticks in LENGTHS.items() if text.startswith(suffix)]
+    """Ticks of every allowed length whose suffix starts with ``suffix``, shortest first (the
+    likeliest to fit)."""
+    return sorted(ticks for text, ticks in LENGTHS.items() if text.startswith(suffix))
 
 
 def extends_length(suffix: str, char: str) -> bool:

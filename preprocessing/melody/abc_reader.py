@@ -53,6 +53,8 @@ class AbcReader:
             extended = self._extend(state, char)
             if extended is not None:
                 return extended
+            if char == ":" and state.token[0] == "note" and not state.token[3] and not state.token[4]:
+                return None  # music21 reads a letter then ":" ("E::") as a field and drops the note
             state = self._finish(state)
             if state is None:
                 return None
