@@ -32,7 +32,7 @@ class AbcConstraint(AbcReader):
         self._allows = lru_cache(maxsize=_CACHE_SIZE)(self._allows_uncached)
         self._mask = lru_cache(maxsize=_CACHE_SIZE)(self._mask_uncached)
         self._finish = lru_cache(maxsize=_CACHE_SIZE)(self._finish)  # the same for every character that ends a token
-        self._viable_cached = lru_cache(maxsize=_CACHE_SIZE)(self._viable_uncached)
+        self._viable_cache: dict[object, bool] = {}
 
     @classmethod
     def from_request(cls, meter: str = "4/4", unit: str = "1/8", key: str = "C", bars: int | None = None,
@@ -75,10 +75,14 @@ class AbcConstraint(AbcReader):
         """Whether some sequence of characters completes the tune from ``s``. Between tokens, a
         pitch matters only as tonic or not, and the bar's accidentals not at all (the tonic can
         always be written with one): those states share one cache entry."""
-        if not s.token:
-            s = replace(s, last_pitch=self._pitch_class_of(s.last_pitch), tie=self._pitch_class_of(s.tie),
-                        last_len=None, accidentals=frozenset())
-        return self._viable_cached(s)
+        key = s if s.token else (s.bars, s.pos, s.prev, s.fresh, self._pitch_class_of(s.last_pitch),
+                                 self._pitch_class_of(s.tie), s.broken, s.tuplet, s.grace)
+        known = self._viable_cache.get(key)
+        if known is None:
+            if len(self._viable_cache) >= _CACHE_SIZE:
+                self._viable_cache.clear()
+            known = self._viable_cache[key] = self._viable_uncached(s)
+        return known
 
     def _pitch_class_of(self, pitch: int | None) -> int | None:
         """The tonic's pitch class for the tonic, the next one for any other pitch."""

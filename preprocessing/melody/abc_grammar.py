@@ -27,16 +27,20 @@ MAX_GRACE_NOTES = 3
 STRAIN_BARS = 8
 
 
-def length_completions(suffix: str) -> list[int]:
-    """Ticks of every allowed length whose suffix starts with ``suffix``, shortest first (the
-    likeliest to fit)."""
-    return sorted(ticks for text, ticks in LENGTHS.items() if text.startswith(suffix))
+# Every beginning of a length suffix -> the ticks of the lengths it can still become, shortest
+# first (the likeliest to fit).
+_COMPLETIONS = {text[:end]: tuple(sorted(ticks for full, ticks in LENGTHS.items() if full.startswith(text[:end])))
+                for text in LENGTHS for end in range(len(text) + 1)}
+
+
+def length_completions(suffix: str) -> tuple[int, ...]:
+    """Ticks of every allowed length whose suffix starts with ``suffix``, shortest first."""
+    return _COMPLETIONS.get(suffix, ())
 
 
 def extends_length(suffix: str, char: str) -> bool:
     """Whether ``suffix + char`` begins some allowed length suffix."""
-    longer = suffix + char
-    return any(text.startswith(longer) for text in LENGTHS)
+    return suffix + char in _COMPLETIONS
 
 
 def octave_mark(letter: str) -> str:
