@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from functools import lru_cache
 
 from preprocessing.melody import abc_bars
@@ -96,7 +95,7 @@ class AbcConstraint(AbcReader):
         if kind == "note":
             return any(self._viable(placed) for placed in self._note_endings(s))
         if kind == "chord" and s.token[4]:
-            return any(self._viable(replace(s, token=(), pos=s.pos + ticks, prev="event", fresh=False,
+            return any(self._viable(s._replace(token=(), pos=s.pos + ticks, prev="event", fresh=False,
                                             last_pitch=None, last_len=None))
                        for ticks in length_completions(s.token[5]))
         if kind == "chord":
@@ -107,12 +106,12 @@ class AbcConstraint(AbcReader):
                        if text.startswith(s.token[1]))
         if kind == "[":
             found = abc_bars.markers(self.plan, s.bars) if s.fresh and s.tie is None else {}
-            return any(self._viable(replace(s, token=(), bars=bars, prev="marker")) for bars in found.values()) \
+            return any(self._viable(s._replace(token=(), bars=bars, prev="marker")) for bars in found.values()) \
                 or (self._free(s) and not s.bars.need_second and self._has_room(s, ends_off_tonic=True))
         if kind == "grace":
-            return self._viable(replace(s, token=(), grace=True))
+            return self._viable(s._replace(token=(), grace=True))
         if kind == "(":
-            return any(self._viable(replace(s, token=(), tuplet=(notes, notes, in_time_of, 0)))
+            return any(self._viable(s._replace(token=(), tuplet=(notes, notes, in_time_of, 0)))
                        for notes, in_time_of in TUPLETS.values())
         if self._must_open(s) or s.bars.need_second:
             return True

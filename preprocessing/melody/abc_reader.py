@@ -9,7 +9,7 @@ neither be tied to nor end a strain.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 from preprocessing.melody import abc_bars
 from preprocessing.melody.abc_bars import Bars
@@ -17,8 +17,7 @@ from preprocessing.melody.abc_grammar import (ACCIDENTALS, GRID, LENGTHS, MAX_CH
                                               MAX_OCTAVE_MARKS, NOTE_LETTERS, TUPLETS, Plan, extends_length,
                                               note_pitch, octave_mark)
 
-@dataclass(frozen=True, slots=True)
-class State:
+class State(NamedTuple):
     """Where the machine is. ``token`` is the token being written: ``("note", accidental, letter,
     marks, suffix)`` (letter ``"z"`` a rest, ``""`` not yet written), ``("bar", text)``, ``("[",)``,
     ``("chord", notes, letter, marks, closed, suffix)``, ``("grace", notes, letter, marks)``, ``("(",)``.
@@ -26,7 +25,7 @@ class State:
     ``(3``, ``{g}``: an event must follow). ``broken`` is the next event's factor code (1: x1/2,
     3: x3/2); ``tuplet`` is (notes left, p, q, written ticks or 0)."""
 
-    bars: Bars = field(default_factory=Bars)
+    bars: Bars = Bars()
     pos: int = 0
     token: tuple = ()
     prev: str = "start"
@@ -63,30 +62,30 @@ class AbcReader:
     def _begin(self, s: State, char: str) -> State | None:
         """A character that starts something new (no token is open)."""
         if char == "\n":
-            return replace(s, prev="newline") if s.prev == "bar" else None
+            return s._replace(prev="newline") if s.prev == "bar" else None
         if char == " ":
-            return replace(s, prev="space") if s.prev in ("bar", "event", "marker") and self._free(s) else None
+            return s._replace(prev="space") if s.prev in ("bar", "event", "marker") and self._free(s) else None
         if char in "|:":
             tokens = self._bar_tokens(s)
             return self._bar_text(s, char, tokens) if any(t.startswith(char) for t in tokens) else None
         if self._must_open(s):
             return None
         if s.bars.need_second:
-            return replace(s, token=("[",)) if char == "[" else None
+            return s._replace(token=("[",)) if char == "[" else None
         if char in NOTE_LETTERS or char in ACCIDENTALS or char == "z":
             if char == "z" and (s.tie is not None or s.grace or s.tuplet):
                 return None
             accidental = char if char in ACCIDENTALS else ""
-            return replace(s, token=("note", accidental, "" if accidental else char, 0, ""))
+            return s._replace(token=("note", accidental, "" if accidental else char, 0, ""))
         if s.prev == "event" and char == "-" and s.last_pitch is not None and s.tuplet is None:
-            return replace(s, tie=s.last_pitch, prev="open")
+            return s._replace(tie=s.last_pitch, prev="open")
         if s.prev == "event" and char in "><" and s.last_len is not None:
             pos = s.pos + (s.last_len // 2 if char == ">" else -(s.last_len // 2))
-            return replace(s, pos=pos, broken=1 if char == ">" else 3, prev="open") if pos % GRID == 0 else None
+            return s._replace(pos=pos, broken=1 if char == ">" else 3, prev="open") if pos % GRID == 0 else None
         if char == "[" and (self._free(s) or (s.fresh and s.tie is None)):
-            return replace(s, token=("[",))
+            return s._replace(token=("[",))
         if char in "{(" and self._free(s):
-            return replace(s, token=("grace", 0, "", 0) if char == "{" else ("(",))
+            return s._replace(token=("grace", 0, "", 0) if char == "{" else ("(",))
         return None
 
     def _extend(self, s: State, char: str) -> State | None:
@@ -95,10 +94,10 @@ class AbcReader:
         if kind == "note":
             _, accidental, letter, marks, suffix = s.token
             if not letter:
-                return replace(s, token=("note", accidental, char, 0, "")) if char in NOTE_LETTERS else None
+                return s._replace(token=("note", accidental, char, 0, "")) if char in NOTE_LETTERS else None
             if letter != "z" and not suffix and char == octave_mark(letter) and marks < MAX_OCTAVE_MARKS:
-                return replace(s, token=("note", accidental, letter, marks + 1, ""))
-            return replace(s, token=("note", accidental, letter, marks, suffix + char)) \
+                return s._replace(token=("note", accidental, letter, marks + 1, ""))
+            return s._replace(token=("note", accidental, letter, marks, suffix + char)) \
                 if extends_length(suffix, char) else None
         if kind == "bar":
             tokens = self._bar_tokens(s)
@@ -107,9 +106,9 @@ class AbcReader:
         if kind == "[":
             found = abc_bars.markers(self.plan, s.bars) if s.fresh and s.tie is None else {}
             if "[" + char in found:
-                return replace(s, token=(), bars=found["[" + char], prev="marker")
+                return s._replace(token=(), bars=found["[" + char], prev="marker")
             if char in NOTE_LETTERS and self._free(s) and not s.bars.need_second:
-                return replace(s, token=("chord", 0, char, 0, False, ""))
+                return s._replace(token=("chord", 0, char, 0, False, ""))
             return None
         if kind == "chord":
             return self._extend_chord(s, char)
@@ -117,26 +116,26 @@ class AbcReader:
             _, notes, letter, marks = s.token
             count = notes + (1 if letter else 0)
             if char in NOTE_LETTERS and count < MAX_GRACE_NOTES:
-                return replace(s, token=("grace", count, char, 0))
+                return s._replace(token=("grace", count, char, 0))
             if letter and char == octave_mark(letter) and marks < MAX_OCTAVE_MARKS:
-                return replace(s, token=("grace", notes, letter, marks + 1))
-            return replace(s, token=(), grace=True, prev="open") if char == "}" and count else None
+                return s._replace(token=("grace", notes, letter, marks + 1))
+            return s._replace(token=(), grace=True, prev="open") if char == "}" and count else None
         if char in TUPLETS:  # kind "("
             notes, in_time_of = TUPLETS[char]
-            return replace(s, token=(), tuplet=(notes, notes, in_time_of, 0), prev="open")
+            return s._replace(token=(), tuplet=(notes, notes, in_time_of, 0), prev="open")
         return None
 
     def _extend_chord(self, s: State, char: str) -> State | None:
         _, notes, letter, marks, closed, suffix = s.token
         if closed:
-            return replace(s, token=("chord", notes, "", 0, True, suffix + char)) \
+            return s._replace(token=("chord", notes, "", 0, True, suffix + char)) \
                 if extends_length(suffix, char) else None
         count = notes + (1 if letter else 0)
         if char in NOTE_LETTERS and count < MAX_CHORD_NOTES:
-            return replace(s, token=("chord", count, char, 0, False, ""))
+            return s._replace(token=("chord", count, char, 0, False, ""))
         if letter and char == octave_mark(letter) and marks < MAX_OCTAVE_MARKS:
-            return replace(s, token=("chord", notes, letter, marks + 1, False, ""))
-        return replace(s, token=("chord", count, "", 0, True, "")) if char == "]" and count >= 2 else None
+            return s._replace(token=("chord", notes, letter, marks + 1, False, ""))
+        return s._replace(token=("chord", count, "", 0, True, "")) if char == "]" and count >= 2 else None
 
     def _finish(self, s: State) -> State | None:
         """The open token closed by a character that cannot continue it, or None if it is unfinished."""
@@ -144,7 +143,7 @@ class AbcReader:
         if kind == "note" and s.token[2] and s.token[4] in LENGTHS:
             return self._place(s, s.token[1], s.token[2], s.token[3], LENGTHS[s.token[4]])
         if kind == "chord" and s.token[4] and s.token[5] in LENGTHS:
-            return replace(s, token=(), pos=s.pos + LENGTHS[s.token[5]], prev="event", fresh=False,
+            return s._replace(token=(), pos=s.pos + LENGTHS[s.token[5]], prev="event", fresh=False,
                            last_pitch=None, last_len=None)
         if kind == "bar":
             tokens = self._bar_tokens(s)
@@ -178,7 +177,7 @@ class AbcReader:
                 return None
         else:
             duration = written
-        return replace(s, token=(), pos=s.pos + duration, prev="event", fresh=False, last_pitch=pitch,
+        return s._replace(token=(), pos=s.pos + duration, prev="event", fresh=False, last_pitch=pitch,
                        last_len=last_len, tie=None, broken=0, tuplet=tuplet, grace=False, accidentals=accidentals)
 
     # -- bar lines --------------------------------------------------------------------------------
@@ -203,10 +202,10 @@ class AbcReader:
         """A bar line written up to ``text``: applied at once when nothing longer can follow."""
         if text in tokens and not any(t != text and t.startswith(text) for t in tokens):
             return self._apply_bar(s, tokens[text])
-        return replace(s, token=("bar", text))
+        return s._replace(token=("bar", text))
 
     def _apply_bar(self, s: State, bars: Bars) -> State:
-        return replace(s, token=(), bars=bars, pos=0, prev="bar", fresh=True, last_pitch=None,
+        return s._replace(token=(), bars=bars, pos=0, prev="bar", fresh=True, last_pitch=None,
                        last_len=None, accidentals=frozenset())
 
     def _free(self, s: State) -> bool:
