@@ -5,8 +5,8 @@ body character (the client writes X, M, L and K itself); ``allowed(state, vocabu
 vocabulary; ``advance(state, char)`` follows one character; ``is_complete(state)`` says the final
 bar line is written. A character is allowed only if, after it, some sequence of allowed
 characters completes the tune: every bar fills its meter, the form, repeats and ``bars`` are
-met, and with ``end_on_tonic`` each strain's last note is the tonic. States are small frozen
-dataclasses (hashable); ``allowed`` is cached per state and character.
+met, and with ``end_on_tonic`` each strain's last note is the tonic. States are small named
+tuples (immutable, hashable); ``allowed`` is cached per state and character.
 """
 from __future__ import annotations
 
