@@ -1,0 +1,131 @@
+"""Where a tune stands in its form, and which bar lines may close the current bar.
+
+``Bars`` counts the written bars of the current strain. A pickup (a first bar shorter than the
+meter) is allowed; then every strain's last bar is shorter by as much (it completes the pickup).
+First and second endings are one bar each: the first ending's bar is not counted, the second
+ending's is (so ``bars`` counts each pair once). In a form, repeated strains open with ``|:`` (or
+the ``::`` / ``|:`` that closes the strain before) and close with ``:|`` / ``::``; without a form,
+the tune is one strain and may open and close repeats of its own, kept balanced.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from preprocessing.melody.abc_grammar import Plan
+
+# A bar line's resulting position in the form, and whether it ends a strain (the tonic rule).
+Closings = dict[str, tuple["Bars", bool]]
+
+
+@dataclass(frozen=True, slots=True)
+class Bars:
+    """The position in the form; ``pickup`` is None while the first bar is still open."""
+
+    strain: int = 0
+    bar: int = 0
+    pickup: int | None = None
+    repeat_open: bool = False
+    repeat_bars: bool = False  # the open repeat already holds a closed bar
+    ending: int = 0
+    need_second: bool = False  # ":|" closed a first ending: "[2" must open the next bar
+    done: bool = False
+
+
+def strain_final(plan: Plan, bars: Bars) -> bool:
+    """Whether the current bar must be the last bar of its strain (and so of the tune, without a form)."""
+    count = plan.strains[bars.strain].bars
+    return count is not None and bars.bar == count - 1
+
+
+def target(plan: Plan, bars: Bars) -> tuple[int, bool]:
+    """The latest tick at which the current bar may close, and whether it then ends a strain."""
+    if strain_final(plan, bars):
+        return plan.bar_ticks - (bars.pickup or 0), True
+    return plan.bar_ticks, False
+
+
+def start_tokens(plan: Plan) -> dict[str, Bars]:
+    """Bar lines the body may begin with: ``|:`` when a repeat may (or, in a form, must) open there."""
+    return {"|:": Bars(repeat_open=True)} if plan.free or plan.strains[0].repeated else {}
+
+
+def must_open(plan: Plan) -> bool:
+    """Whether the body must begin with ``|:`` (a form whose first strain is repeated)."""
+    return not plan.free and plan.strains[0].repeated
+
+
+def markers(plan: Plan, bars: Bars) -> dict[str, Bars]:
+    """Ending markers (``[1``, ``[2``) that may open the current bar."""
+    if bars.need_second:
+        return {"[2": replace(bars, need_second=False, ending=2)}
+    if not (bars.repeat_open and bars.repeat_bars and bars.ending == 0):
+        return {}
+    if plan.free or strain_final(plan, bars):
+        return {"[1": replace(bars, ending=1)}
+    return {}
+
+
+def closings(plan: Plan, bars: Bars, pos: int) -> Closings:
+    """Bar lines that may close a bar written up to tick ``pos`` (before the tonic and tie rules)."""
+    full = plan.bar_ticks
+    found: Closings = {}
+    if bars.pickup is None and 0 < pos < full:
+        opened = replace(bars, pickup=pos)
+        found["|"] = (opened, False)
+        if plan.free and not bars.repeat_open:
+            found["|:"] = (replace(opened, repeat_open=True), False)
+    short = full - (bars.pickup or 0)
+    if strain_final(plan, bars):
+        if pos == short:
+            found.update(_strain_end(plan, bars))
+        return found
+    if pos == full:
+        found.update(_inner(plan, bars))
+    if plan.free and plan.strains[0].bars is None and pos == short and bars.ending != 1 \
+            and not bars.repeat_open:
+        found["|]"] = (replace(bars, done=True), True)
+    return found
+
+
+def _first_ending_close(bars: Bars, ends_strain: bool) -> Closings:
+    """``:|2`` (the second ending follows at once) or ``:|`` (then ``[2``); the bar is not counted."""
+    closed = replace(bars, repeat_open=False, repeat_bars=False)
+    return {":|2": (replace(closed, ending=2), ends_strain),
+            ":|": (replace(closed, ending=0, need_second=True), ends_strain)}
+
+
+def _inner(plan: Plan, bars: Bars) -> Closings:
+    """Bar lines inside a strain, at a full bar."""
+    if bars.ending == 1:
+        return _first_ending_close(bars, False)
+    counted = replace(bars, bar=bars.bar + 1, pickup=bars.pickup or 0, repeat_bars=bars.repeat_open, ending=0)
+    if not plan.free:
+        found: Closings = {"|": (counted, False)}
+        if plan.strains[bars.strain].repeated and bars.bar + 2 == plan.strains[bars.strain].bars:
+            found["|1"] = (replace(counted, ending=1), False)
+        return found
+    found = {"|": (counted, False), "||": (counted, False)}
+    if not bars.repeat_open:
+        found["|:"] = (replace(counted, repeat_open=True, repeat_bars=False), False)
+    elif bars.ending == 0:
+        found[":|"] = (replace(counted, repeat_open=False, repeat_bars=False), False)
+        found["::"] = (replace(counted, repeat_bars=False), False)
+        found["|1"] = (replace(counted, ending=1), False)
+    return found
+
+
+def _strain_end(plan: Plan, bars: Bars) -> Closings:
+    """Bar lines that close a strain's last bar: the tune's end, or the way into the next strain."""
+    if bars.ending == 1:
+        return _first_ending_close(bars, True)
+    done = replace(bars, done=True)
+    closes_repeat = bars.repeat_open and bars.ending == 0
+    if plan.free or bars.strain + 1 == len(plan.strains):
+        return {(":|" if closes_repeat else "|]"): (done, True)}
+    following = plan.strains[bars.strain + 1]
+    moved = Bars(strain=bars.strain + 1, pickup=bars.pickup or 0, repeat_open=following.repeated)
+    if closes_repeat:
+        return {("::" if following.repeated else ":|"): (moved, True)}
+    if following.repeated:
+        return {"|:": (moved, True)}
+    return {"|": (moved, True), "||": (moved, True)}

@@ -1,0 +1,155 @@
+"""The incremental ABC state machine: which next characters keep a valid tune possible.
+
+``AbcConstraint.from_request(...)`` checks a request; ``start()`` is the state before the first
+body character (the client writes X, M, L and K itself); ``allowed(state, vocabulary)`` masks a
+vocabulary; ``advance(state, char)`` follows one character; ``is_complete(state)`` says the final
+bar line is written. A character is allowed only if, after it, some sequence of allowed
+characters completes the tune: every bar fills its meter, the form, repeats and ``bars`` are
+met, and with ``end_on_tonic`` each strain's last note is the tonic. States are small named
+tuples (immutable, hashable); ``allowed`` is cached per state and character.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+
+from preprocessing.melody import abc_bars
+from preprocessing.melody.abc_grammar import (GRID, MAX_OCTAVE_MARKS, NOTE_LETTERS, TUPLETS, Plan,
+                                              length_completions, make_plan, note_pitch)
+from preprocessing.melody.abc_reader import AbcReader, State
+
+logger = logging.getLogger(__name__)
+_CACHE_SIZE = 1 << 18
+
+
+class AbcConstraint(AbcReader):
+    """The state machine for one request (see the module docstring)."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(plan)
+        self._allows = lru_cache(maxsize=_CACHE_SIZE)(self._allows_uncached)
+        self._mask = lru_cache(maxsize=_CACHE_SIZE)(self._mask_uncached)
+        self._finish = lru_cache(maxsize=_CACHE_SIZE)(self._finish)  # the same for every character that ends a token
+        self._viable_cache: dict[object, bool] = {}
+
+    @classmethod
+    def from_request(cls, meter: str = "4/4", unit: str = "1/8", key: str = "C", bars: int | None = None,
+                     form: str | None = None, end_on_tonic: bool = False) -> AbcConstraint:
+        """A machine for a request; ValueError naming what cannot be met."""
+        plan = make_plan(meter, unit, key, bars, form, end_on_tonic)
+        logger.debug("ABC constraint plan: %s", plan)
+        return cls(plan)
+
+    def start(self) -> State:
+        """The state before the first body character."""
+        return State()
+
+    def allowed(self, state: State, vocabulary: Sequence[str]) -> list[bool]:
+        """For each vocabulary entry, whether it may come next (multi-character entries never)."""
+        return list(self._mask(state, tuple(vocabulary)))
+
+    def advance(self, state: State, char: str) -> State:
+        """The state after ``char``; ValueError naming it and the position if it is not allowed."""
+        if not self._allows(state, char):
+            bars = state.bars
+            raise ValueError(f"{char!r} is not allowed in strain {bars.strain + 1}, bar {bars.bar + 1}, "
+                             f"at {state.pos}/{self.plan.bar_ticks} of the bar (after token {state.token})")
+        return self.step(state, char)
+
+    def is_complete(self, state: State) -> bool:
+        """Whether the final bar line has been written (nothing more is allowed)."""
+        return state.bars.done
+
+    def _mask_uncached(self, state: State, vocabulary: tuple[str, ...]) -> tuple[bool, ...]:
+        return tuple(self._allows(state, char) for char in vocabulary)
+
+    def _allows_uncached(self, state: State, char: str) -> bool:
+        after = self.step(state, char) if len(char) == 1 else None
+        return after is not None and self._viable(after)
+
+    # -- can the tune still be completed? ---------------------------------------------------------
+
+    def _viable(self, s: State) -> bool:
+        """Whether some sequence of characters completes the tune from ``s``. Between tokens, a
+        pitch matters only as tonic or not, and the bar's accidentals not at all (the tonic can
+        always be written with one): those states share one cache entry."""
+        key = s if s.token else (s.bars, s.pos, s.prev, s.fresh, self._pitch_class_of(s.last_pitch),
+                                 self._pitch_class_of(s.tie), s.broken, s.tuplet, s.grace)
+        known = self._viable_cache.get(key)
+        if known is None:
+            if len(self._viable_cache) >= _CACHE_SIZE:
+                self._viable_cache.clear()
+            known = self._viable_cache[key] = self._viable_uncached(s)
+        return known
+
+    def _pitch_class_of(self, pitch: int | None) -> int | None:
+        """The tonic's pitch class for the tonic, the next one for any other pitch."""
+        tonic = self.plan.tonic_pc
+        return None if pitch is None else tonic if pitch % 12 == tonic else tonic + 1
+
+    def _viable_uncached(self, s: State) -> bool:
+        if s.bars.done:
+            return True
+        kind = s.token[0] if s.token else None
+        if kind == "note":
+            return any(self._viable(placed) for placed in self._note_endings(s))
+        if kind == "chord" and s.token[4]:
+            return any(self._viable(s._replace(token=(), pos=s.pos + ticks, prev="event", fresh=False,
+                                            last_pitch=None, last_len=None))
+                       for ticks in length_completions(s.token[5]))
+        if kind == "chord":
+            return self._has_room(s, ends_off_tonic=True)
+        if kind == "bar":
+            tokens = self._bar_tokens(s)
+            return any(self._viable(self._apply_bar(s, bars)) for text, bars in tokens.items()
+                       if text.startswith(s.token[1]))
+        if kind == "[":
+            found = abc_bars.markers(self.plan, s.bars) if s.fresh and s.tie is None else {}
+            return any(self._viable(s._replace(token=(), bars=bars, prev="marker")) for bars in found.values()) \
+                or (self._free(s) and not s.bars.need_second and self._has_room(s, ends_off_tonic=True))
+        if kind == "grace":
+            return self._viable(s._replace(token=(), grace=True))
+        if kind == "(":
+            return any(self._viable(s._replace(token=(), tuplet=(notes, notes, in_time_of, 0)))
+                       for notes, in_time_of in TUPLETS.values())
+        if self._must_open(s) or s.bars.need_second:
+            return True
+        if any(self._viable(self._apply_bar(s, bars)) for bars in self._bar_tokens(s).values()):
+            return True
+        return self._has_room(s, ends_off_tonic=False)
+
+    def _note_endings(self, s: State) -> Iterator[State]:
+        """Ways the open note token can end, placed: each length, and (octave marks only change
+        the pitch class for a tie) one tonic and one other letter after a lone accidental."""
+        _, accidental, letter, marks, suffix = s.token
+        for each in [letter] if letter else self._letter_choices(s, accidental):
+            more = range(marks, MAX_OCTAVE_MARKS + 1) if s.tie is not None and not suffix else (marks,)
+            for count in more:
+                for ticks in length_completions(suffix):
+                    placed = self._place(s, accidental, each, count, ticks)
+                    if placed is not None:
+                        yield placed
+
+    def _letter_choices(self, s: State, accidental: str) -> list[str]:
+        if s.tie is not None:
+            return sorted(NOTE_LETTERS)
+        by_class = {note_pitch(letter, accidental, 0, self.plan.key) % 12 == self.plan.tonic_pc: letter
+                    for letter in sorted(NOTE_LETTERS)}
+        return list(by_class.values())
+
+    def _has_room(self, s: State, ends_off_tonic: bool) -> bool:
+        """Whether the bar has room for what must come next, then a tonic last note if one is due.
+        ``ends_off_tonic``: the next event (a chord) cannot be that tonic."""
+        limit, ends_strain = abc_bars.target(self.plan, s.bars)
+        tonic_due = ends_strain and self.plan.end_on_tonic
+        if s.tuplet is not None:
+            left, notes, in_time_of, length = s.tuplet
+            need = left * (length or GRID) * in_time_of // notes
+        elif s.broken:
+            need = GRID * s.broken
+        elif s.tie is not None:
+            need = GRID * (2 if tonic_due and s.tie % 12 != self.plan.tonic_pc else 1)
+        else:
+            need = GRID * (2 if tonic_due and ends_off_tonic else 1)
+        return limit - s.pos >= need
