@@ -198,7 +198,7 @@ def test_demo_generates_from_a_character_model_and_samples_the_vaes(vocabulary, 
         config = dataclasses.replace(VAE_PRESETS[preset], length=16, hidden_dim=8, latent_dim=2)
         vae_export.export_vae(vae.build_vae(config), config, saved_models / name)
     out = tmp_path / "demo"
-    results = demo.run_demo(saved_models, out, ["abc_dance"], num=1, steps=8, seed=0,
+    results = demo.run_demo(saved_models, out, ["abc_dance"], num=1, bars=8, seed=0,
                             vaes=["notes_tiny", "rhythms_tiny"])
     [melody] = results["abc_dance"]
     # a character model gets the ABC header primer and enough steps for a tune
