@@ -29,9 +29,9 @@ from serving import vae_cli
 from serving.contract.sampling import GREEDY, SamplingSettings
 from serving.generation.codecs import DEFAULT_CHARACTER_STEPS, DEFAULT_STEPS, stated_kind
 from serving.generation.primers import NAMED_PRIMERS, PrimerSource
-from serving.generation.timestep_constraints import TimestepRequest
 from serving.generation.token_model import MissingModelKindError
 from serving.generation.tokens import SAMPLING_MODES, GeneratedMelody, GenerationConfig, generate
+from serving.generation.tune_request import TuneRequest
 from serving.music import audio, render
 
 DEFAULT_GRPC_SERVER = "localhost:8500"
@@ -71,13 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=0, help="melody i uses seed + i")
     gen.add_argument("--key", help="key to write in, e.g. G, Em, Bb (default C / the model's own)")
     gen.add_argument("--meter", help="meter, e.g. 3/4 (default 4/4 / the model's own)")
-    rules = gen.add_argument_group("hard constraints (timestep models, client-side sampling; any of these turns them on)")
+    rules = gen.add_argument_group(
+        "hard constraints at decode time (any of these turns them on, with --key and --meter; timestep models take "
+        "all but --form, the ABC model --bars, --end and --form, sampled on the client from the header they write)")
     rules.add_argument("--bars", type=int, help="the tune's exact length in bars of --meter (default: 8 bars or more, "
                        "ending at a bar line within --steps)")
     rules.add_argument("--end", choices=("tonic", "any"), help="tonic (the default once constraints are on): the final "
                        "note is --key's tonic, from the last beat, held to the final bar line")
     rules.add_argument("--range", help="lowest-highest pitch written, e.g. D4-B5 or 62-83 (default: the model's)")
     rules.add_argument("--chromatic", action="store_true", help="allow pitches outside --key's scale (default: masked)")
+    rules.add_argument("--form", help="ABC models: the strains, e.g. AABB (8 bars each, repeats written |: :|)")
     gen.add_argument("--formats", default=",".join(render.FORMATS), help=f"comma-separated: {','.join(render.FORMATS)}")
     gen.add_argument("--tempo", type=float, default=render.DEFAULT_TEMPO_BPM, help="quarter notes per minute")
     gen.add_argument("--out", default="out", help="output folder")
@@ -134,9 +137,9 @@ def config_from_args(args: argparse.Namespace) -> GenerationConfig:
         out_dir=args.out, sampling=args.sampling, tempo_bpm=args.tempo, constraints=_constraints(args, key, meter))
 
 
-def _constraints(args: argparse.Namespace, key: Key | None, meter: Meter | None) -> TimestepRequest | None:
+def _constraints(args: argparse.Namespace, key: Key | None, meter: Meter | None) -> TuneRequest | None:
     """The constraint flags as a request, or None when none is given."""
-    if args.bars is None and args.end is None and args.range is None and not args.chromatic:
+    if args.bars is None and args.end is None and args.range is None and not args.chromatic and args.form is None:
         return None
     low = high = None
     if args.range is not None:
@@ -144,8 +147,8 @@ def _constraints(args: argparse.Namespace, key: Key | None, meter: Meter | None)
         if len(parts) != 2:
             raise ValueError(f"--range {args.range!r}: expected LOW-HIGH, e.g. D4-B5 or 62-83")
         low, high = parse_pitch(parts[0]), parse_pitch(parts[1])
-    return TimestepRequest(meter=meter or COMMON_TIME, key=key or C_MAJOR, bars=args.bars, low=low, high=high,
-                           end_on_tonic=args.end != "any", chromatic=args.chromatic)
+    return TuneRequest(meter=meter or COMMON_TIME, key=key or C_MAJOR, bars=args.bars, low=low, high=high,
+                           end_on_tonic=args.end != "any", chromatic=args.chromatic, form=args.form)
 
 
 def _server(args: argparse.Namespace) -> str:

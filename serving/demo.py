@@ -27,9 +27,9 @@ from serving.contract import versions
 from serving.contract.sampling import SamplingSettings
 from serving.generation import vae_melodies
 from serving.generation.primers import PrimerSource
-from serving.generation.timestep_constraints import TimestepRequest
 from serving.generation.token_model import TokenModel
 from serving.generation.tokens import GeneratedMelody, GenerationConfig, generate
+from serving.generation.tune_request import TuneRequest
 from serving.model_server.launcher import start_subprocess
 
 DEFAULT_MODELS = ("lstm_erk", "lstm_han", "abc_irish")
@@ -96,7 +96,7 @@ def _generation_config(client: model_client.ModelClient, out_dir: Path, num: int
         primer=PrimerSource(abc=ABC_PRIMER) if characters else PrimerSource(name="twinkle"),
         num=num,
         settings=CHARACTER_SAMPLING if characters else TIMESTEP_SAMPLING, seed=seed, out_dir=str(out_dir),
-        constraints=None if characters else TimestepRequest(bars=bars))
+        constraints=None if characters else TuneRequest(bars=bars))
 
 
 def _sample_vaes(address: str, vaes: Sequence[str], out_dir: Path, num: int, seed: int) -> None:

@@ -9,37 +9,18 @@ cannot be met is refused before sampling (ValueError naming the reason).
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 
-from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, tonic_pitch_class
+from preprocessing.melody.keys import Meter, tonic_pitch_class
 from preprocessing.melody.timestep import DELIMITER, HOLD, REST
 from serving.contract.bar_rules import BarRules, RowState, advance
+from serving.generation.tune_request import TuneRequest
 
 MIN_BARS = 8
 STEPS_PER_QUARTER = 4
 _WHITE_KEYS = frozenset({0, 2, 4, 5, 7, 9, 11})
-
-
-@dataclasses.dataclass(frozen=True)
-class TimestepRequest:
-    """What the tune must be: ``low``/``high`` are MIDI pitches of the written key (inclusive)."""
-
-    meter: Meter = COMMON_TIME
-    key: Key = C_MAJOR
-    bars: int | None = None
-    low: int | None = None
-    high: int | None = None
-    end_on_tonic: bool = True
-    chromatic: bool = False
-
-    def __post_init__(self) -> None:
-        if self.bars is not None and self.bars < 1:
-            raise ValueError(f"--bars must be >= 1, got {self.bars}")
-        if self.low is not None and self.high is not None and self.low > self.high:
-            raise ValueError(f"--range is inverted: {self.low} > {self.high}")
 
 
 def steps_per_bar(meter: Meter) -> int:
@@ -59,7 +40,7 @@ def beat_steps(meter: Meter) -> int:
 class TimestepConstraints:
     """The masks of one request over one vocabulary ``[V]`` symbols."""
 
-    def __init__(self, request: TimestepRequest, vocabulary: Sequence[str]) -> None:
+    def __init__(self, request: TuneRequest, vocabulary: Sequence[str]) -> None:
         missing = [symbol for symbol in (DELIMITER, HOLD, REST) if symbol not in vocabulary]
         if missing:
             raise ValueError(f"the model's vocabulary lacks {missing}: not a timestep vocabulary")

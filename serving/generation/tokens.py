@@ -20,10 +20,19 @@ from serving.contract import bar_rules
 from serving.contract import signatures as sig
 from serving.contract.sampling import SamplingSettings, choose, uniform
 from serving.generation.codecs import TokenCodec, model_codec
+from serving.generation.constrained_rows import (
+    ABC_CHARACTERS_PER_BAR,
+    AbcRows,
+    RowRules,
+    TimestepRows,
+    abc_header,
+    abc_rows,
+)
 from serving.generation.output import check_output
 from serving.generation.primers import PrimerSource, encode
-from serving.generation.timestep_constraints import TimestepConstraints, TimestepRequest
+from serving.generation.timestep_constraints import TimestepConstraints
 from serving.generation.token_model import TokenModel
+from serving.generation.tune_request import TuneRequest
 from serving.music import render
 
 logger = logging.getLogger(__name__)
@@ -47,7 +56,7 @@ class GenerationConfig:
     out_dir: str = "out"
     sampling: str = "client"
     tempo_bpm: float = render.DEFAULT_TEMPO_BPM
-    constraints: TimestepRequest | None = None
+    constraints: TuneRequest | None = None
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 1:
@@ -82,21 +91,31 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
     model = TokenModel(client)
     codec = model_codec(model)
     vocabulary = model.symbols
-    primer = codec.primer_symbols(config.primer)
+    request = config.constraints
+    abc_rules = None
+    if request is not None and codec.kind == sig.TOKEN_CHARACTERS:
+        abc_rules, primer = _abc_request(request, config, vocabulary)
+    else:
+        primer = codec.primer_symbols(config.primer)
     primer_ids = encode(primer, vocabulary)
     seeds = [config.seed + offset for offset in range(config.num)]
     steps = config.steps or codec.default_steps
     constraints = None
-    if config.constraints is not None:
-        if codec.kind != sig.TOKEN_TIMESTEP:
-            raise ValueError(f"--bars, --end, --range and --chromatic apply to timestep models; {name!r} is a "
-                             f"{codec.kind} model")
-        constraints = TimestepConstraints(config.constraints, vocabulary)
-        if config.steps is None and config.constraints.bars is not None:
-            steps = constraints.tokens_needed(primer_ids, config.constraints.bars)
+    if request is not None and abc_rules is None:
+        if request.form is not None:
+            raise ValueError(f"--form applies to ABC models; {name!r} is a {codec.kind} model")
+        constraints = TimestepConstraints(request, vocabulary)
+        if config.steps is None and request.bars is not None:
+            steps = constraints.tokens_needed(primer_ids, request.bars)
+    elif abc_rules is not None and config.steps is None and request.bars is not None:
+        steps = max(steps, ABC_CHARACTERS_PER_BAR * request.bars)
     if config.sampling == "client":
-        sampled = sample_melodies(model, [primer_ids] * config.num, steps, config.settings, seeds, on_step,
-                                  constraints)
+        rules = abc_rules or (TimestepRows(constraints, [primer_ids] * config.num, steps) if constraints else None)
+        sampled = sample_melodies(model, [primer_ids] * config.num, steps, config.settings, seeds, on_step, rules)
+        if rules is not None:
+            for row, seed in enumerate(seeds):
+                if not rules.ended(row):
+                    logger.warning("tune with seed %d did not finish within %d steps: raise --steps", seed, steps)
     else:
         sampled = _sample_on_server(model, primer_ids, steps, config.settings, seeds, constraints)
         if on_step is not None:
@@ -105,16 +124,26 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
             for seed, ids in zip(seeds, sampled)]
 
 
+def _abc_request(request: TuneRequest, config: GenerationConfig, vocabulary: Sequence[str]) -> tuple[AbcRows, list[str]]:
+    """The ABC state machine's rows and the header primer the request writes (client-side only)."""
+    if config.sampling != "client":
+        raise ValueError("the ABC state machine runs on the client over step: use --sampling client")
+    if config.primer.abc is not None or config.primer.file is not None:
+        raise ValueError("with --bars, --end, --form, --key or --meter a character model starts from the header "
+                         "the request writes: drop --primer-abc / --primer-file")
+    return abc_rows(request, vocabulary, config.num), list(abc_header(request))
+
+
 def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: int,
                     settings: SamplingSettings, seeds: Sequence[int],
                     on_step: Callable[[int, int], None] | None = None,
-                    constraints: TimestepConstraints | None = None) -> list[list[int]]:
+                    rules: RowRules | None = None) -> list[list[int]]:
     """Client-side sampling over `step`: every melody's rows go in one `step` call per time step.
 
     Each row feeds its primer from the zero state, then samples up to `steps` tokens with
     ``uniform(seed, i)`` (without constraints, the same tokens as `generate` for the same seed).
-    With ``constraints`` each draw is renormalised over the tokens they allow, and a row stops at
-    its end symbol (kept as its last token). ``on_step(done, total)`` reports progress. Returns
+    With ``rules`` each draw is renormalised over the tokens they allow, and a row stops when its
+    tune is complete (a timestep row's end symbol is kept as its last token). ``on_step(done, total)`` reports progress. Returns
     the sampled tokens per melody (primer excluded).
     """
     if len(primers) != len(seeds):
@@ -123,7 +152,6 @@ def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: 
         raise ValueError("every primer needs at least one token")
     rows = len(primers)
     lengths = [len(primer) for primer in primers]
-    rules = _RowRules(constraints, primers, steps)
     logits = np.zeros((rows, len(model.symbols)), np.float32)
     state = np.zeros((rows, model.state_size), np.float32)
     sampled: list[list[int]] = [[] for _ in range(rows)]
@@ -134,38 +162,21 @@ def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: 
             index = t - lengths[row]
             if index < 0:
                 fed[row] = primers[row][t]
-            elif index < steps and not rules.ended(row):
+            elif index < steps and not (rules and rules.ended(row)):
                 fed[row] = choose(logits[row], settings.temperature, settings.top_k, settings.top_p,
-                                  uniform(seeds[row], index), rules.allowed(row))
+                                  uniform(seeds[row], index), rules.allowed(row) if rules else None)
                 sampled[row].append(int(fed[row]))
-                rules.advance(row, int(fed[row]))
+                if rules:
+                    rules.advance(row, int(fed[row]))
         # A row needs the model while it still has a token to sample after this one.
-        active = np.array([t - lengths[row] < steps - 1 and not rules.ended(row) for row in range(rows)])
+        active = np.array([t - lengths[row] < steps - 1 and not (rules and rules.ended(row)) for row in range(rows)])
         if active.any():
             logits[active], state[active] = model.step(fed[active], state[active])
         if on_step is not None:
             on_step(t + 1, total)
-        if all(rules.ended(row) for row in range(rows)):
+        if rules and all(rules.ended(row) for row in range(rows)):
             break
     return sampled
-
-
-class _RowRules:
-    """Each row's rules and state (no masks and no end when ``constraints`` is None)."""
-
-    def __init__(self, constraints: TimestepConstraints | None, primers: Sequence[Sequence[int]], steps: int) -> None:
-        self.states = [constraints.start(primer) for primer in primers] if constraints else []
-        self.rules = [constraints.rules(*constraints.bar_limits(state.position, steps)) for state in self.states]
-
-    def allowed(self, row: int) -> np.ndarray | None:
-        return bar_rules.allowed_tokens(self.rules[row], self.states[row]) if self.rules else None
-
-    def advance(self, row: int, token: int) -> None:
-        if self.rules:
-            self.states[row] = bar_rules.advance(self.rules[row], self.states[row], token)
-
-    def ended(self, row: int) -> bool:
-        return bool(self.rules) and self.states[row].ended
 
 
 def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, settings: SamplingSettings,

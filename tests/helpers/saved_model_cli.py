@@ -18,7 +18,8 @@ import tensorflow as tf
 
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
-from serving.generation.timestep_constraints import TimestepConstraints, TimestepRequest
+from serving.generation.timestep_constraints import TimestepConstraints
+from serving.generation.tune_request import TuneRequest
 from serving.tensors import text_of
 
 SAVED_MODEL_CLI = pathlib.Path(sys.executable).with_name("saved_model_cli")
@@ -58,7 +59,7 @@ def example_inputs(loaded, signature: str) -> dict[str, np.ndarray]:
         symbols = [text_of(symbol) for symbol in loaded.signatures[sig.VOCABULARY]()[sig.SYMBOLS].numpy()]
         rules = [None, None]
         if text_of(loaded.signatures[sig.VOCABULARY]()[sig.MODEL_KIND].numpy()) == sig.TOKEN_TIMESTEP:
-            constraints = TimestepConstraints(TimestepRequest(bars=2), symbols)  # row 0 under bar rules
+            constraints = TimestepConstraints(TuneRequest(bars=2), symbols)  # row 0 under bar rules
             rules[0] = constraints.rules(*constraints.bar_limits(3, 40))
         return {
             **bar_rules.rule_inputs(rules, size),

@@ -38,6 +38,7 @@ PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
 # The dance model's output distribution: log-probabilities up to a constant.
 DANCE_BIASES = {"D": 0.0, "E": 0.0, "F": 0.0, " ": -1.0, "|": -2.0}
 DANCE_PITCHES = {"D": 62, "E": 64, "F": 66}  # in D major, F is F sharp
+WIDE_VOCABULARY = sorted(set("ABCDEFGabcdefgz,'^_=|:[]()<>/-123456789 \nXLMK"))  # every character a tune needs
 ELSEWHERE = -30.0
 FORMATS = ("mid", "musicxml", "abc")
 
@@ -57,7 +58,9 @@ def _export_abc_models(saved_models: Path, vocabulary: list[str]) -> list[str]:
     bias = np.array([DANCE_BIASES.get(symbol, ELSEWHERE) for symbol in vocabulary], np.float32)
     dance.get_layer("dense").set_weights([np.zeros_like(kernel), bias])
     export_token_model(dance, vocabulary, saved_models / "abc_dance", warmup=False, model_kind=TOKEN_CHARACTERS)
-    return ["abc_untrained", "abc_dance"]
+    export_token_model(build_model(config, np.ones(len(WIDE_VOCABULARY))), WIDE_VOCABULARY, saved_models / "abc_wide",
+                       warmup=False, model_kind=TOKEN_CHARACTERS)
+    return ["abc_untrained", "abc_dance", "abc_wide"]
 
 
 @pytest.fixture(scope="module")
@@ -206,3 +209,39 @@ def test_demo_generates_from_a_character_model_and_samples_the_vaes(vocabulary, 
     assert len(melody.tokens) == len(demo.ABC_PRIMER) + codecs.DEFAULT_CHARACTER_STEPS
     assert converter.parse(melody.paths["musicxml"], format="musicxml").flatten().notes
     assert sorted(path.suffix for path in (out / "vae").iterdir()) == sorted(f".{fmt}" for fmt in render.FORMATS)
+
+
+def test_abc_constraints_write_whole_strains_of_the_asked_form(server, tmp_path, capsys, vocabulary):
+    code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "abc_wide", "--num", "2",
+                       "--bars", "8", "--key", "D", "--meter", "6/8", "--form", "AA", "--seed", "2",
+                       "--formats", "abc", "--out", str(tmp_path))
+    assert code == 0, err
+    for seed in (2, 3):
+        abc = (tmp_path / f"abc_wide_seed{seed}.abc").read_text(encoding="utf-8")
+        assert abc.startswith("X:1\nL:1/8\nM:6/8\nK:D\n")
+        score = converter.parse(abc, format="abc")  # read back by music21, not by the state machine
+        measures = list(score.parts[0].getElementsByClass("Measure")) if score.parts else []
+        full = [m for m in measures if m.duration.quarterLength == 3.0]
+        assert len(measures) >= 8 and len(full) >= 7  # a pickup may share the last bar
+        assert score.flatten().notes[-1].pitch.pitchClass == 2  # the tonic, D
+        assert abc.rstrip().endswith(":|")  # the strain is repeated: AA
+
+
+@pytest.mark.parametrize("extra, fragments", [
+    (["--bars", "8", "--range", "D4-D5"], ["--range and --chromatic apply to timestep models"]),
+    (["--bars", "8", "--sampling", "server"], ["runs on the client"]),
+    (["--bars", "8", "--primer-abc", PRIMER], ["drop --primer-abc"]),
+    (["--form", "ABA"], ["ABA"]),
+])
+def test_an_abc_request_the_machine_cannot_take_is_one_line(server, tmp_path, capsys, extra, fragments):
+    code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "abc_wide",
+                       "--out", str(tmp_path), *extra)
+    assert code != 0 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert all(fragment in err for fragment in fragments), err
+
+
+def test_a_vocabulary_without_the_characters_a_tune_needs_is_refused(server, tmp_path, capsys):
+    code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "abc_untrained", "--bars", "8",
+                       "--out", str(tmp_path))
+    assert code != 0 and "lacks the characters" in err and "Traceback" not in err, err
+

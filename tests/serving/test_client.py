@@ -10,9 +10,11 @@ from serving.contract import bar_rules
 from serving.contract import signatures as sig
 from serving.contract.sampling import SamplingSettings
 from serving.demo import write_models_config
-from serving.generation.timestep_constraints import TimestepConstraints, TimestepRequest
+from serving.generation.constrained_rows import TimestepRows
+from serving.generation.timestep_constraints import TimestepConstraints
 from serving.generation.token_model import TokenModel
 from serving.generation.tokens import sample_melodies
+from serving.generation.tune_request import TuneRequest
 from serving.model_server.launcher import free_port, start_subprocess
 from serving.tensors import TensorInfo
 from tests.helpers.tiny_models import UNITS, VOCABULARY, export_tiny_models
@@ -109,11 +111,11 @@ def test_client_side_sampling_matches_server_side_generate(model, settings):
 ])
 def test_constrained_client_side_sampling_matches_server_side_generate(model, request_fields):
     """The bar rules in NumPy (client, over step) and in the graph (generate) give the same tokens."""
-    constraints = TimestepConstraints(TimestepRequest(**request_fields), VOCABULARY)
+    constraints = TimestepConstraints(TuneRequest(**request_fields), VOCABULARY)
     primers = [[0, 8, 1, 1, 1], [0, 12, 1], [0, 3, 1, 1, 1, 1, 1, 9]]
     seeds, steps = [7, 8, 123456], 140
     settings = SamplingSettings(1.2, 0, 0.95)
-    sampled = sample_melodies(model, primers, steps, settings, seeds, constraints=constraints)
+    sampled = sample_melodies(model, primers, steps, settings, seeds, rules=TimestepRows(constraints, primers, steps))
     rules = [constraints.rules(*constraints.bar_limits(constraints.start(p).position, steps)) for p in primers]
     width = max(map(len, primers))
     generated = model.generate(

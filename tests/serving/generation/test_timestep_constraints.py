@@ -9,7 +9,8 @@ import pytest
 from preprocessing.melody.keys import parse_key, parse_meter, parse_pitch
 from preprocessing.melody.timestep import decode_timestep, timestep_vocabulary_order
 from serving.contract.bar_rules import advance, allowed_tokens
-from serving.generation.timestep_constraints import MIN_BARS, TimestepConstraints, TimestepRequest
+from serving.generation.timestep_constraints import MIN_BARS, TimestepConstraints
+from serving.generation.tune_request import TuneRequest
 
 VOCABULARY = timestep_vocabulary_order(str(pitch) for pitch in range(48, 85))
 SCALES = {"G": {7, 9, 11, 0, 2, 4, 6}, "Em": {4, 6, 7, 9, 11, 0, 2}, "Ddor": {2, 4, 5, 7, 9, 11, 0},
@@ -43,7 +44,7 @@ def walk(constraints: TimestepConstraints, primer: list[int], steps: int, rng: n
 def test_random_walks_are_whole_tunes_of_the_asked_shape(key_name, meter_text, bars) -> None:
     key, meter = parse_key(key_name), parse_meter(meter_text)
     low, high = parse_pitch("D4"), parse_pitch("D6")
-    constraints = TimestepConstraints(TimestepRequest(meter, key, bars, low, high), VOCABULARY)
+    constraints = TimestepConstraints(TuneRequest(meter, key, bars, low, high), VOCABULARY)
     primer = [index("/"), index("60"), index("_"), index("62"), index("_")]
     shift = key.semitones_from_c()
     for seed in range(25):
@@ -68,7 +69,7 @@ def test_random_walks_are_whole_tunes_of_the_asked_shape(key_name, meter_text, b
 
 
 def test_without_bars_the_end_comes_at_a_bar_line_from_eight_bars_on() -> None:
-    constraints = TimestepConstraints(TimestepRequest(), VOCABULARY)
+    constraints = TimestepConstraints(TuneRequest(), VOCABULARY)
     primer = [index("/"), index("60")]
     for seed in range(10):  # at most what --steps leaves room for, at a bar line
         sampled = walk(constraints, primer, 200, np.random.default_rng(seed))
@@ -86,7 +87,7 @@ def test_without_bars_the_end_comes_at_a_bar_line_from_eight_bars_on() -> None:
 
 
 def test_the_end_symbol_is_masked_until_the_last_bar_line_and_then_forced() -> None:
-    constraints = TimestepConstraints(TimestepRequest(bars=2), VOCABULARY)
+    constraints = TimestepConstraints(TuneRequest(bars=2), VOCABULARY)
     state = constraints.start([index("/"), index("60")])
     assert constraints.bar_limits(state.position, 100) == (2, 2)
     rules = constraints.rules(2, 2)
@@ -101,7 +102,7 @@ def test_the_end_symbol_is_masked_until_the_last_bar_line_and_then_forced() -> N
 
 
 def test_the_final_beat_forces_the_tonic_when_another_note_sounds() -> None:
-    constraints = TimestepConstraints(TimestepRequest(bars=1), VOCABULARY)
+    constraints = TimestepConstraints(TuneRequest(bars=1), VOCABULARY)
     state = constraints.start([index("/"), index("64"), index("_"), index("_"), index("_")])
     assert constraints.bar_limits(state.position, 20) == (1, 1)
     rules = constraints.rules(1, 1)
@@ -119,14 +120,14 @@ def test_the_final_beat_forces_the_tonic_when_another_note_sounds() -> None:
 ])
 def test_a_request_that_cannot_be_met_is_refused(request_fields, message) -> None:
     with pytest.raises(ValueError, match=message):
-        TimestepConstraints(TimestepRequest(**request_fields), VOCABULARY)
+        TimestepConstraints(TuneRequest(**request_fields), VOCABULARY)
 
 
 def test_a_primer_longer_than_the_bars_or_too_few_steps_are_refused() -> None:
-    constraints = TimestepConstraints(TimestepRequest(bars=1), VOCABULARY)
+    constraints = TimestepConstraints(TuneRequest(bars=1), VOCABULARY)
     with pytest.raises(ValueError, match="no room for a final beat in 1 bars"):
         constraints.bar_limits(14, 100)
     with pytest.raises(ValueError, match="--steps is 5"):
         constraints.bar_limits(4, 5)
     with pytest.raises(ValueError, match="at least 8 are needed"):
-        TimestepConstraints(TimestepRequest(), VOCABULARY).bar_limits(1, 64)
+        TimestepConstraints(TuneRequest(), VOCABULARY).bar_limits(1, 64)
