@@ -42,6 +42,7 @@ def generate_loop(step: Step, vocab_size: int, state_size: int, inputs: dict[str
     max_steps = tf.maximum(tf.reduce_max(steps), 0)
     choose = make_chooser(inputs[sig.TEMPERATURE], inputs[sig.TOP_K], inputs[sig.TOP_P], vocab_size)
     draws = graph_uniform(inputs[sig.SEED][:, None], tf.range(tf.maximum(max_steps, 1))[None, :])  # [B, T]
+    any_rules = tf.reduce_any(rules.bar > 0)  # a batch without rules skips them (the mask and state updates)
 
     def body(t, logits, state, rule_state, emitted):
         index = t - primer_length
@@ -49,11 +50,17 @@ def generate_loop(step: Step, vocab_size: int, state_size: int, inputs: dict[str
         sampling = tf.logical_and(tf.logical_and(index >= 0, index < steps), tf.logical_not(rule_state[-1]))
         draw_index = tf.clip_by_value(index, 0, tf.shape(draws)[1] - 1)
         u = tf.gather(draws, draw_index[:, None], batch_dims=1)[:, 0]
-        sampled = choose(logits, u, bar_rules_graph.allowed_tokens(rules, rule_state, vocab_size))
+        allowed = tf.cond(any_rules, lambda: bar_rules_graph.allowed_tokens(rules, rule_state, vocab_size),
+                          lambda: tf.ones_like(logits, tf.bool))
+        sampled = choose(logits, u, allowed)
         fed = tf.where(in_primer, primer[:, tf.minimum(t, primer_width - 1)], sampled)
         emitted = emitted.write(t, tf.where(sampling, sampled, -tf.ones_like(sampled)))
-        moved = bar_rules_graph.advance(rules, rule_state, fed, sampling)
-        rule_state = tuple(tf.where(tf.logical_or(in_primer, sampling), new, old) for new, old in zip(moved, rule_state))
+
+        def followed() -> bar_rules_graph.State:
+            moved = bar_rules_graph.advance(rules, rule_state, fed, sampling)
+            return tuple(tf.where(tf.logical_or(in_primer, sampling), new, old) for new, old in zip(moved, rule_state))
+
+        rule_state = tf.cond(any_rules, followed, lambda: rule_state)
         logits, state = step(fed, state)
         return t + 1, logits, state, rule_state, emitted
 
