@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--top-k", type=int, default=0, help="0 = off")
     gen.add_argument("--top-p", type=float, default=1.0, help="1.0 = off")
     gen.add_argument("--greedy", action="store_true", help="always the most probable symbol (top-k 1)")
-    gen.add_argument("--seed", type=int, default=0, help="melody i uses seed + i")
+    gen.add_argument("--seed", type=int, help="melody i uses seed + i (default: a new random seed each run; "
+                     "the summary prints every melody's seed, so --seed makes it again)")
     gen.add_argument("--key", help="key to write in, e.g. G, Em, Bb (default C / the model's own)")
     gen.add_argument("--meter", help="meter, e.g. 3/4 (default 4/4 / the model's own)")
     rules = gen.add_argument_group(
@@ -132,7 +134,8 @@ def config_from_args(args: argparse.Namespace) -> GenerationConfig:
     key = parse_key(args.key) if args.key else None
     meter = parse_meter(args.meter) if args.meter else None
     return GenerationConfig(
-        primer=source, steps=args.steps, num=args.num, settings=settings, seed=args.seed, key=key, meter=meter,
+        primer=source, steps=args.steps, num=args.num, settings=settings,
+        seed=args.seed if args.seed is not None else secrets.randbelow(2**31 - args.num), key=key, meter=meter,
         formats=tuple(name.strip() for name in args.formats.split(",") if name.strip()),
         out_dir=args.out, sampling=args.sampling, tempo_bpm=args.tempo, constraints=_constraints(args, key, meter))
 

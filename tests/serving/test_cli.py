@@ -99,7 +99,7 @@ def test_primers_from_symbols_abc_text_and_files(server, tmp_path, capsys):
     assert code == 0, err
     # D major ABC primer: moved to C major before it reaches the model, so it starts on C (60).
     code, _, err = run(capsys, *generate_args(server, tmp_path / "abc", "--primer-abc", "X:1\nL:1/4\nK:D\nD E F G|",
-                                              "--formats", "mid"))
+                                              "--formats", "mid", "--seed", "0"))
     assert code == 0, err
     assert midi_events(str(tmp_path / "abc" / "lstm_erk_seed0.mid"))[:3] == [(60, 1.0), (62, 1.0), (64, 1.0)]
     code, _, err = run(capsys, *generate_args(server, tmp_path / "file", "--primer-file",
@@ -212,3 +212,15 @@ def test_a_request_the_constraints_cannot_meet_is_one_line(server, tmp_path, cap
     code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "lstm_erk",
                        "--out", str(tmp_path), *extra)
     assert_one_line_error(code, err, *fragments)
+
+
+def test_without_seed_each_run_draws_a_new_one_and_prints_it(server, tmp_path, capsys):
+    seeds = []
+    for run_index in range(2):
+        code, out, err = run(capsys, *generate_args(server, tmp_path / str(run_index), "--formats", "abc"))
+        assert code == 0, err
+        (written,) = (tmp_path / str(run_index)).glob("lstm_erk_seed*.abc")
+        seed = written.stem.removeprefix("lstm_erk_seed")
+        assert seed in out  # the summary names it, so --seed makes the tune again
+        seeds.append(seed)
+    assert seeds[0] != seeds[1]
