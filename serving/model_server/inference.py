@@ -16,6 +16,7 @@ from tensorflow.core.protobuf import meta_graph_pb2
 from serving.contract.signatures import DEFAULT_SIGNATURE, STEPS
 from serving.model_server.registry import ModelRegistry, VersionStatus
 from serving.model_server.servable import Servable
+from serving.model_server.status_codes import grpc_code
 
 
 class ServingError(Exception):
@@ -135,14 +136,6 @@ def validate_inputs(
             )
 
 
-def _status_code_of(error: tf.errors.OpError) -> grpc.StatusCode:
-    """TensorFlow error codes are the gRPC status codes."""
-    for code in grpc.StatusCode:
-        if code.value[0] == error.error_code:
-            return code
-    return grpc.StatusCode.INTERNAL
-
-
 def run_signature(
     servable: Servable,
     signature_name: str,
@@ -163,7 +156,7 @@ def run_signature(
     try:
         return servable.run(signature_name or DEFAULT_SIGNATURE, inputs, output_filter)
     except tf.errors.OpError as error:
-        raise ServingError(_status_code_of(error), error.message) from error
+        raise ServingError(grpc_code(error.error_code), error.message) from error
     except (TypeError, ValueError) as error:  # a feed the session refuses before running
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
 

@@ -36,12 +36,12 @@ def http_status(code: grpc.StatusCode) -> int:
     return HTTP_STATUS.get(code, 500)
 
 
-def code_name(number: int) -> str:
-    """The enum name of a `tensorflow.error.Code` number ("OK", "NOT_FOUND", ...), as TF Serving's JSON shows it."""
+def grpc_code(number: int) -> grpc.StatusCode:
+    """The gRPC status code of a `tensorflow.error.Code` number (the same numbers); INTERNAL for none."""
     for code in grpc.StatusCode:
         if code.value[0] == number:
-            return code.name
-    return grpc.StatusCode.UNKNOWN.name
+            return code
+    return grpc.StatusCode.INTERNAL
 
 
 def load_error_code(error: BaseException) -> int:
