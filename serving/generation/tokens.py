@@ -129,7 +129,7 @@ def _abc_request(request: TuneRequest, config: GenerationConfig, vocabulary: Seq
     if config.sampling != "client":
         raise ValueError("the ABC state machine runs on the client over step: use --sampling client")
     if config.primer.abc is not None or config.primer.file is not None:
-        raise ValueError("with --bars, --end, --form, --key or --meter a character model starts from the header "
+        raise ValueError("under constraints (--bars, --end, --form) a character model starts from the header "
                          "the request writes: drop --primer-abc / --primer-file")
     return abc_rows(request, vocabulary, config.num), list(abc_header(request))
 

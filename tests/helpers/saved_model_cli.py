@@ -51,14 +51,15 @@ def example_inputs(loaded, signature: str) -> dict[str, np.ndarray]:
     if signature in (sig.VOCABULARY, sig.INFO):
         return {}
     if signature in (sig.STEP, sig.GENERATE):
-        size = len(loaded.signatures[sig.VOCABULARY]()[sig.SYMBOLS])
+        vocabulary = loaded.signatures[sig.VOCABULARY]()
+        symbols = [text_of(symbol) for symbol in vocabulary[sig.SYMBOLS].numpy()]
+        size = len(symbols)
         if signature == sig.STEP:
             state_size = loaded.signatures[sig.STEP].structured_input_signature[1][sig.STATE].shape[1]
             return {sig.TOKEN: np.array([0, size - 1], np.int32),
                     sig.STATE: rng.normal(0, 0.5, [2, state_size]).astype(np.float32)}
-        symbols = [text_of(symbol) for symbol in loaded.signatures[sig.VOCABULARY]()[sig.SYMBOLS].numpy()]
         rules = [None, None]
-        if text_of(loaded.signatures[sig.VOCABULARY]()[sig.MODEL_KIND].numpy()) == sig.TOKEN_TIMESTEP:
+        if text_of(vocabulary[sig.MODEL_KIND].numpy()) == sig.TOKEN_TIMESTEP:
             constraints = TimestepConstraints(TuneRequest(bars=2), symbols)  # row 0 under bar rules
             rules[0] = constraints.rules(*constraints.bar_limits(3, 40))
         return {
