@@ -28,7 +28,7 @@ from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, parse_ke
 from serving import client as model_client
 from serving import vae_cli
 from serving.contract.sampling import GREEDY, SamplingSettings
-from serving.generation.codecs import DEFAULT_CHARACTER_STEPS, DEFAULT_STEPS, stated_kind
+from serving.generation.codecs import DEFAULT_CHARACTER_STEPS, DEFAULT_PRIMER, DEFAULT_STEPS, stated_kind
 from serving.generation.primers import NAMED_PRIMERS, PrimerSource
 from serving.generation.token_model import MissingModelKindError
 from serving.generation.tokens import SAMPLING_MODES, GeneratedMelody, GenerationConfig, generate
@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--model", default="lstm_erk", help="served model name (default lstm_erk)")
     gen.add_argument("--version", type=int, help="model version (default: the newest)")
     primer = gen.add_mutually_exclusive_group()
-    primer.add_argument("--primer", default="twinkle",
-                        help=f"a named primer ({', '.join(NAMED_PRIMERS)}) or symbols such as '60 _ _ _ 62 _'")
+    primer.add_argument("--primer", help=f"a named primer ({', '.join(NAMED_PRIMERS)}) or symbols such as '60 _ _ _ 62 _' "
+                        f"(default: {DEFAULT_PRIMER} for timestep models, the header alone for ABC models)")
     primer.add_argument("--primer-abc", help="the primer as ABC text")
     primer.add_argument("--primer-file", help="the primer as an ABC, MIDI or MusicXML file")
     gen.add_argument("--steps", type=int, help=f"tokens to sample per melody (default {DEFAULT_STEPS}; "
@@ -74,15 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--key", help="key to write in, e.g. G, Em, Bb (default C / the model's own)")
     gen.add_argument("--meter", help="meter, e.g. 3/4 (default 4/4 / the model's own)")
     rules = gen.add_argument_group(
-        "hard constraints at decode time (any of these turns them on, with --key and --meter; timestep models take "
-        "all but --form, the ABC model --bars, --end and --form, sampled on the client from the header they write)")
-    rules.add_argument("--bars", type=int, help="the tune's exact length in bars of --meter (default: 8 bars or more, "
+        "hard constraints at decode time (on unless --free; with --key and --meter, default C and 4/4 or the ABC "
+        "primer's K: and M:). Each draw is renormalised over the tokens that keep a valid tune possible. Timestep "
+        "models take all but --form; the ABC model all but --range, sampled on the client. Refused before sampling, "
+        "with the reason: a primer longer than --bars or one the constraints cannot continue, a range without a "
+        "scale note (or tonic, for --end tonic), --bars 0, --form on a timestep model, --steps too few for --bars")
+    rules.add_argument("--bars", type=int, help="the tune's exact length in bars of --meter (default: at least 8 bars, "
                        "ending at a bar line within --steps)")
-    rules.add_argument("--end", choices=("tonic", "any"), help="tonic (the default once constraints are on): the final "
-                       "note is --key's tonic, from the last beat, held to the final bar line")
+    rules.add_argument("--end", choices=("tonic", "any"), default="tonic", help="tonic (default): the final note is "
+                       "--key's tonic, from the last beat, held to the final bar line; any: no rule for the last note")
     rules.add_argument("--range", help="lowest-highest pitch written, e.g. D4-B5 or 62-83 (default: the model's)")
-    rules.add_argument("--chromatic", action="store_true", help="allow pitches outside --key's scale (default: masked)")
-    rules.add_argument("--form", help="ABC models: the strains, e.g. AABB (8 bars each, repeats written |: :|)")
+    rules.add_argument("--chromatic", action="store_true", help="allow pitches outside --key's scale "
+                       "(default: masked; for ABC, accidentals)")
+    rules.add_argument("--form", help="ABC models: the strains, e.g. AABB (8 bars each, repeats written |: :|; "
+                       "default: one strain that may write its own repeats)")
+    rules.add_argument("--free", action="store_true", help="no constraints: sample the model's own distribution "
+                       "(tunes may be unfinished, or the primer alone)")
     gen.add_argument("--formats", default=",".join(render.FORMATS), help=f"comma-separated: {','.join(render.FORMATS)}")
     gen.add_argument("--tempo", type=float, default=render.DEFAULT_TEMPO_BPM, help="quarter notes per minute")
     gen.add_argument("--out", default="out", help="output folder")
@@ -123,10 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def config_from_args(args: argparse.Namespace) -> GenerationConfig:
     """Validates the flags (ValueError naming a bad one) into a GenerationConfig."""
     settings = GREEDY if args.greedy else SamplingSettings(args.temperature, args.top_k, args.top_p)
+    source: PrimerSource | None
     if args.primer_file is not None:
         source = PrimerSource(file=args.primer_file)
     elif args.primer_abc is not None:
         source = PrimerSource(abc=args.primer_abc)
+    elif args.primer is None:
+        source = None
     elif args.primer in NAMED_PRIMERS:
         source = PrimerSource(name=args.primer)
     else:
@@ -141,8 +151,12 @@ def config_from_args(args: argparse.Namespace) -> GenerationConfig:
 
 
 def _constraints(args: argparse.Namespace, key: Key | None, meter: Meter | None) -> TuneRequest | None:
-    """The constraint flags as a request, or None when none is given."""
-    if args.bars is None and args.end is None and args.range is None and not args.chromatic and args.form is None:
+    """The constraint flags as a request, or None under --free (which takes no constraint flag)."""
+    if args.free:
+        given = [flag for flag, value in (("--bars", args.bars), ("--range", args.range), ("--form", args.form))
+                 if value is not None] + (["--chromatic"] if args.chromatic else [])
+        if given:
+            raise ValueError(f"--free samples without constraints: drop {', '.join(given)}")
         return None
     low = high = None
     if args.range is not None:
@@ -151,7 +165,7 @@ def _constraints(args: argparse.Namespace, key: Key | None, meter: Meter | None)
             raise ValueError(f"--range {args.range!r}: expected LOW-HIGH, e.g. D4-B5 or 62-83")
         low, high = parse_pitch(parts[0]), parse_pitch(parts[1])
     return TuneRequest(meter=meter or COMMON_TIME, key=key or C_MAJOR, bars=args.bars, low=low, high=high,
-                           end_on_tonic=args.end != "any", chromatic=args.chromatic, form=args.form)
+                       end_on_tonic=args.end == "tonic", chromatic=args.chromatic, form=args.form)
 
 
 def _server(args: argparse.Namespace) -> str:

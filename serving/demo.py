@@ -3,8 +3,9 @@
     python -m serving.demo --saved-models saved_models --out out/demo
 
 Starts ``python -m serving.server`` on free ports in the background, generates melodies from each
-token model with client-side sampling (the timestep LSTMs from the primer "Ah vous dirais-je
-maman", 16 bars ending on the tonic, the character model from an ABC header of a jig in D), samples melodies from the notes
+token model with client-side sampling under the hard constraints (16 bars ending on the tonic;
+the timestep LSTMs from the primer "Ah vous dirais-je maman", the character model from an ABC
+header of a jig in D, the key and meter its state machine takes), samples melodies from the notes
 and rhythms VAEs (as ``folkgen vae sample``), writes them under ``OUT/<model>/`` and ``OUT/vae/``,
 prints where they are, and stops the server (on errors too).
 """
@@ -34,10 +35,10 @@ from serving.model_server.launcher import start_subprocess
 
 DEFAULT_MODELS = ("lstm_erk", "lstm_han", "abc_irish")
 DEFAULT_VAES = ("vae_notes_erk", "vae_rhythms_erk")
-# A character model starts from an ABC header (and samples codecs.DEFAULT_CHARACTER_STEPS);
+# A character model starts from an ABC header (its M: and K: are the constraints' meter and key);
 # top-p 0.9 is the setting under which abc_irish's tunes parse and fill their bars
 # (saved_models/README.md).
-ABC_PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
+ABC_PRIMER = "X:1\nL:1/8\nM:6/8\nK:D\n"
 TIMESTEP_SAMPLING = SamplingSettings(temperature=0.9, top_k=0, top_p=0.95)
 CHARACTER_SAMPLING = SamplingSettings(temperature=1.0, top_k=0, top_p=0.9)
 SERVER_START_TIMEOUT_S = 300.0
@@ -89,14 +90,14 @@ def run_demo(saved_models: Path, out_dir: Path, names: Sequence[str], num: int, 
 
 def _generation_config(client: model_client.ModelClient, out_dir: Path, num: int, bars: int,
                        seed: int) -> GenerationConfig:
-    """The demo's settings: the twinkle primer and ``bars`` bars ending on the tonic, or an ABC header and the default steps for a
-    character model (the kind the export states)."""
+    """The demo's settings: ``bars`` bars ending on the tonic, from the twinkle primer, or from an ABC
+    header for a character model (the kind the export states)."""
     characters = TokenModel(client).model_kind == sig.TOKEN_CHARACTERS
     return GenerationConfig(
         primer=PrimerSource(abc=ABC_PRIMER) if characters else PrimerSource(name="twinkle"),
         num=num,
         settings=CHARACTER_SAMPLING if characters else TIMESTEP_SAMPLING, seed=seed, out_dir=str(out_dir),
-        constraints=None if characters else TuneRequest(bars=bars))
+        constraints=TuneRequest(bars=bars))
 
 
 def _sample_vaes(address: str, vaes: Sequence[str], out_dir: Path, num: int, seed: int) -> None:
@@ -122,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--vaes", default=",".join(DEFAULT_VAES),
                         help="the notes and rhythms VAEs, comma-separated ('' to skip them)")
     parser.add_argument("--num", type=int, default=2, help="melodies per model")
-    parser.add_argument("--bars", type=int, default=DEFAULT_BARS, help="bars per timestep melody (ending on the tonic)")
+    parser.add_argument("--bars", type=int, default=DEFAULT_BARS, help="bars per melody (ending on the tonic)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -82,7 +82,7 @@ def closings(plan: Plan, bars: Bars, pos: int) -> Closings:
     if pos == full:
         found.update(_inner(plan, bars))
     if plan.free and plan.strains[0].bars is None and pos == short and bars.ending != 1 \
-            and not bars.repeat_open:
+            and not bars.repeat_open and bars.bar + 1 >= plan.min_bars:
         found["|]"] = (replace(bars, done=True), True)
     return found
 

@@ -35,9 +35,11 @@ class AbcConstraint(AbcReader):
 
     @classmethod
     def from_request(cls, meter: str = "4/4", unit: str = "1/8", key: str = "C", bars: int | None = None,
-                     form: str | None = None, end_on_tonic: bool = False) -> AbcConstraint:
-        """A machine for a request; ValueError naming what cannot be met."""
-        plan = make_plan(meter, unit, key, bars, form, end_on_tonic)
+                     form: str | None = None, end_on_tonic: bool = False, min_bars: int = 1,
+                     chromatic: bool = True) -> AbcConstraint:
+        """A machine for a request (``min_bars``, ``chromatic``: see ``Plan``); ValueError naming
+        what cannot be met."""
+        plan = make_plan(meter, unit, key, bars, form, end_on_tonic, min_bars, chromatic)
         logger.debug("ABC constraint plan: %s", plan)
         return cls(plan)
 

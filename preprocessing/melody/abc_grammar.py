@@ -68,7 +68,9 @@ class Strain:
 class Plan:
     """A checked request: the bar in ticks, the key, the strains, and the end-on-tonic rule.
 
-    ``free``: no form was asked for, so the tune is one strain and may write its own repeats.
+    ``free``: no form was asked for, so the tune is one strain and may write its own repeats;
+    ``min_bars``: the fewest bars an open-ended tune (no ``bars``, no form) may close with ``|]``;
+    ``chromatic``: accidentals may be written (else every note is in the key signature's scale).
     """
 
     bar_ticks: int
@@ -77,6 +79,8 @@ class Plan:
     strains: tuple[Strain, ...]
     free: bool
     end_on_tonic: bool
+    min_bars: int = 1
+    chromatic: bool = True
 
 
 def parse_unit(text: str) -> Fraction:
@@ -112,7 +116,7 @@ def parse_form(form: str) -> tuple[Strain, ...]:
 
 
 def make_plan(meter: str, unit: str, key: str, bars: int | None, form: str | None,
-              end_on_tonic: bool) -> Plan:
+              end_on_tonic: bool, min_bars: int = 1, chromatic: bool = True) -> Plan:
     """Checks a request and returns its Plan; ValueError naming what cannot be met."""
     bar_units = parse_meter(meter).bar_quarters / 4 / parse_unit(unit)
     bar_ticks = bar_units * TICKS_PER_UNIT
@@ -129,4 +133,7 @@ def make_plan(meter: str, unit: str, key: str, bars: int | None, form: str | Non
         if bars is not None and bars != written:
             raise ValueError(f"form {form} has {len(strains)} strains of {STRAIN_BARS} bars: "
                              f"{written} written bars, not {bars}")
-    return Plan(int(bar_ticks), parsed_key, tonic_pitch_class(parsed_key.tonic), strains, free, end_on_tonic)
+    if min_bars < 1:
+        raise ValueError(f"min_bars must be at least 1, not {min_bars}")
+    return Plan(int(bar_ticks), parsed_key, tonic_pitch_class(parsed_key.tonic), strains, free, end_on_tonic,
+                min_bars, chromatic)

@@ -72,6 +72,8 @@ class AbcReader:
             return None
         if s.bars.need_second:
             return s._replace(token=("[",)) if char == "[" else None
+        if char in ACCIDENTALS and not self.plan.chromatic:
+            return None
         if char in NOTE_LETTERS or char in ACCIDENTALS or char == "z":
             if char == "z" and (s.tie is not None or s.grace or s.tuplet):
                 return None

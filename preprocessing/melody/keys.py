@@ -43,8 +43,8 @@ class Key:
 
     @property
     def name(self) -> str:
-        """ABC spelling: ``"G"``, ``"Em"``, ``"Bb"``, ``"Ddor"``."""
-        suffix = {"major": "", "minor": "m"}.get(self.mode, self.mode[:3].capitalize())
+        """ABC spelling, as the corpora write it: ``"G"``, ``"Em"``, ``"Bb"``, ``"Ador"``, ``"Gmix"``."""
+        suffix = {"major": "", "minor": "m"}.get(self.mode, self.mode[:3])
         return self.tonic + suffix
 
     def signature_alteration(self, letter: str) -> int:

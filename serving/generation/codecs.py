@@ -24,6 +24,10 @@ from serving.music import render
 # whole ABC tune (the Irish corpus averages about 260 characters).
 DEFAULT_STEPS = 256
 DEFAULT_CHARACTER_STEPS = 800
+# Without a primer: the slides' "Ah vous dirais-je maman" for a timestep model; for a character
+# model the start of a header (under constraints the request writes its L, M and K).
+DEFAULT_PRIMER = "twinkle"
+DEFAULT_ABC_PRIMER = "X:1\n"
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,10 @@ class TimestepCodec:
     kind: str = sig.TOKEN_TIMESTEP
     default_steps: int = DEFAULT_STEPS
 
-    def primer_symbols(self, source: PrimerSource) -> list[str]:
-        """The primer as symbols (a named / ABC / file primer moved to C major, after ``/``)."""
-        return primers.timestep_primer(source)
+    def primer_symbols(self, source: PrimerSource | None) -> list[str]:
+        """The primer as symbols (a named / ABC / file primer moved to C major, after ``/``; None:
+        the named primer ``DEFAULT_PRIMER``)."""
+        return primers.timestep_primer(source or PrimerSource(name=DEFAULT_PRIMER))
 
     def melody(self, tokens: Sequence[str], primer_length: int, key: Key | None, meter: Meter | None,
                title: str) -> render.Melody:
@@ -61,9 +66,10 @@ class CharacterCodec:
     kind: str = sig.TOKEN_CHARACTERS
     default_steps: int = DEFAULT_CHARACTER_STEPS
 
-    def primer_symbols(self, source: PrimerSource) -> list[str]:
-        """The primer as characters of ABC text (a named or music-file primer written as ABC)."""
-        return list(primers.abc_primer(source))
+    def primer_symbols(self, source: PrimerSource | None, key: Key = C_MAJOR, meter: Meter = COMMON_TIME) -> list[str]:
+        """The primer as characters of ABC text (a named primer written in ``key`` and ``meter``, a
+        music-file primer written as ABC; None: ``DEFAULT_ABC_PRIMER``, a header the request completes)."""
+        return list(primers.abc_primer(source, key, meter) if source is not None else DEFAULT_ABC_PRIMER)
 
     def melody(self, tokens: Sequence[str], primer_length: int, key: Key | None, meter: Meter | None,
                title: str) -> render.Melody:

@@ -6,7 +6,8 @@ drawn, and stops a row when the rules say its tune is complete. Two kinds:
 - ``TimestepRows``: the bar rules of ``serving.contract.bar_rules`` (the same rules the served
   ``generate`` takes, so both sampling modes agree);
 - ``AbcRows``: ``preprocessing.melody.abc_constraints.AbcConstraint``, the ABC state machine,
-  character by character after the header the client wrote (client-side only, by design).
+  character by character after the header the client wrote and the primer's body
+  (``serving.generation.abc_start``; client-side only, by design).
 """
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from typing import Protocol
 import numpy as np
 
 from preprocessing.melody.abc_constraints import AbcConstraint
+from preprocessing.melody.abc_reader import State as AbcState
 from serving.contract import bar_rules
-from serving.generation.timestep_constraints import TimestepConstraints
-from serving.generation.tune_request import TuneRequest
+from serving.generation.abc_start import AbcStart
+from serving.generation.timestep_constraints import MIN_BARS, TimestepConstraints
 
 
 class RowRules(Protocol):
@@ -52,12 +54,12 @@ class TimestepRows:
 
 
 class AbcRows:
-    """The ABC state machine per row; every row starts at the first body character."""
+    """The ABC state machine per row; every row starts where the primer's body left it."""
 
-    def __init__(self, machine: AbcConstraint, vocabulary: Sequence[str], rows: int) -> None:
+    def __init__(self, machine: AbcConstraint, vocabulary: Sequence[str], rows: int, start: AbcState) -> None:
         self.machine = machine
         self.vocabulary = tuple(vocabulary)
-        self.states = [machine.start()] * rows
+        self.states = [start] * rows
 
     def allowed(self, row: int) -> np.ndarray:
         return np.array(self.machine.allowed(self.states[row], self.vocabulary), bool)
@@ -69,26 +71,33 @@ class AbcRows:
         return self.machine.is_complete(self.states[row])
 
 
-ABC_UNIT = "1/8"
 # Notes, lengths and bar lines: enough to complete any bar and close the tune (the machine assumes them).
 TUNE_CHARACTERS = frozenset("ABCDEFGabcdefg23/|:]")
 ABC_CHARACTERS_PER_BAR = 60  # a safety cap on characters per requested bar (the Irish tunes average about 20)
 
 
-def abc_header(request: TuneRequest) -> str:
-    """The header the client writes for an ABC request, in the corpus's field order (X, L, M, K)."""
-    return f"X:1\nL:{ABC_UNIT}\nM:{request.meter}\nK:{request.key.name}\n"
-
-
-def abc_rows(request: TuneRequest, vocabulary: Sequence[str], rows: int) -> AbcRows:
-    """The ABC state machine for ``request``; ValueError for what it cannot take or meet."""
-    if request.low is not None or request.high is not None or request.chromatic:
-        raise ValueError("--range and --chromatic apply to timestep models; the ABC state machine takes "
-                         "--key, --meter, --bars, --end and --form")
-    machine = AbcConstraint.from_request(meter=str(request.meter), unit=ABC_UNIT, key=request.key.name,
-                                         bars=request.bars, form=request.form, end_on_tonic=request.end_on_tonic)
-    missing = sorted((set(abc_header(request)) | TUNE_CHARACTERS) - set(vocabulary))
+def abc_rows(start: AbcStart, vocabulary: Sequence[str], rows: int) -> AbcRows:
+    """The ABC state machine for a tune's start, fed the primer's body; ValueError for what it
+    cannot take or meet (naming the primer character that breaks the constraints)."""
+    request = start.request
+    if request.low is not None or request.high is not None:
+        raise ValueError("--range applies to timestep models; the ABC state machine takes --key, --meter, "
+                         "--bars, --end, --chromatic and --form")
+    machine = AbcConstraint.from_request(
+        meter=str(request.meter), unit=start.unit, key=request.key.name, bars=request.bars, form=request.form,
+        end_on_tonic=request.end_on_tonic, min_bars=MIN_BARS if request.bars is None else 1,
+        chromatic=request.chromatic)
+    missing = sorted((set(start.header) | TUNE_CHARACTERS) - set(vocabulary))
     if missing:
         raise ValueError(f"the model's vocabulary lacks the characters {missing} that the header or the "
                          "state machine needs")
-    return AbcRows(machine, vocabulary, rows)
+    state = machine.start()
+    for position, char in enumerate(start.body):
+        try:
+            state = machine.advance(state, char)
+        except ValueError as error:
+            raise ValueError(f"the primer's body breaks the constraints at its character {position + 1}: {error} "
+                             "(--chromatic allows accidentals; --free samples without constraints)") from None
+    if machine.is_complete(state):
+        raise ValueError("the primer is already a complete tune under the constraints: nothing is left to sample")
+    return AbcRows(machine, vocabulary, rows, state)

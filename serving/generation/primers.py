@@ -57,12 +57,13 @@ def timestep_primer(source: PrimerSource) -> list[str]:
     return [DELIMITER] + _timestep_symbols(_primer_events(source))
 
 
-def abc_primer(source: PrimerSource) -> str:
-    """A character model's primer: ABC text, normalised like its training data where complete."""
+def abc_primer(source: PrimerSource, key: Key = C_MAJOR, meter: Meter = COMMON_TIME) -> str:
+    """A character model's primer: ABC text, normalised like its training data where complete; a
+    named primer is written in ``key`` (moved from C) and ``meter``."""
     if source.symbols is not None or source.abc is not None:
         return source.symbols if source.symbols is not None else source.abc
     if source.name is not None:
-        return _open_tune(list(_primer_events(source)), C_MAJOR, COMMON_TIME)
+        return _open_tune(transpose_events(_primer_events(source), key.semitones_from_c()), key, meter)
     if source.file.lower().endswith(".abc"):
         return normalise_abc(read_text_file(source.file))
     score = music21_reader.parse_music_file(source.file)
@@ -109,7 +110,7 @@ def _score(source: PrimerSource):
 def _open_tune(events: list[Event], key: Key, meter: Meter) -> str:
     """The normalised header and the body left open (no final bar), for the model to continue."""
     body = abc_writer.abc_body(events, key, meter, final_bar="")
-    return f"X:1\nL:1/8\nM:{meter}\nK:{key.name}\n{body} |"
+    return f"X:1\nL:1/8\nM:{meter}\nK:{key.name}\n{body}"
 
 
 def _timestep_symbols(events: list[Event]) -> list[str]:

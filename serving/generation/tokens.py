@@ -20,14 +20,8 @@ from serving.contract import bar_rules
 from serving.contract import signatures as sig
 from serving.contract.sampling import SamplingSettings, choose, uniform
 from serving.generation.codecs import TokenCodec, model_codec
-from serving.generation.constrained_rows import (
-    ABC_CHARACTERS_PER_BAR,
-    AbcRows,
-    RowRules,
-    TimestepRows,
-    abc_header,
-    abc_rows,
-)
+from serving.generation.abc_start import abc_start
+from serving.generation.constrained_rows import ABC_CHARACTERS_PER_BAR, AbcRows, RowRules, TimestepRows, abc_rows
 from serving.generation.output import check_output
 from serving.generation.primers import PrimerSource, encode
 from serving.generation.timestep_constraints import TimestepConstraints
@@ -43,9 +37,10 @@ SAMPLING_MODES = ("client", "server")
 @dataclass(frozen=True)
 class GenerationConfig:
     """What to generate: ``num`` melodies of ``steps`` tokens (None: the model kind's default) from
-    one primer, seeds ``seed .. seed + num - 1``, written in ``formats`` under ``out_dir``."""
+    one primer (None: the model kind's default), seeds ``seed .. seed + num - 1``, written in
+    ``formats`` under ``out_dir``."""
 
-    primer: PrimerSource
+    primer: PrimerSource | None = None
     steps: int | None = None
     num: int = 1
     settings: SamplingSettings = SamplingSettings()
@@ -94,7 +89,7 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
     request = config.constraints
     abc_rules = None
     if request is not None and codec.kind == sig.TOKEN_CHARACTERS:
-        abc_rules, primer = _abc_request(request, config, vocabulary)
+        abc_rules, primer = _abc_request(request, config, codec, vocabulary)
     else:
         primer = codec.primer_symbols(config.primer)
     primer_ids = encode(primer, vocabulary)
@@ -124,14 +119,16 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
             for seed, ids in zip(seeds, sampled)]
 
 
-def _abc_request(request: TuneRequest, config: GenerationConfig, vocabulary: Sequence[str]) -> tuple[AbcRows, list[str]]:
-    """The ABC state machine's rows and the header primer the request writes (client-side only)."""
+def _abc_request(request: TuneRequest, config: GenerationConfig, codec: TokenCodec,
+                 vocabulary: Sequence[str]) -> tuple[AbcRows, list[str]]:
+    """The ABC state machine's rows, fed the primer's body, and the text the model is fed first
+    (the header the primer and the request state, then the body; client-side only)."""
     if config.sampling != "client":
-        raise ValueError("the ABC state machine runs on the client over step: use --sampling client")
-    if config.primer.abc is not None or config.primer.file is not None:
-        raise ValueError("under constraints (--bars, --end, --form) a character model starts from the header "
-                         "the request writes: drop --primer-abc / --primer-file")
-    return abc_rows(request, vocabulary, config.num), list(abc_header(request))
+        raise ValueError("the ABC state machine runs on the client over step: use --sampling client "
+                         "(or --free to sample on the server without constraints)")
+    text = "".join(codec.primer_symbols(config.primer, request.key, request.meter))
+    start = abc_start(request, text, config.key, config.meter)
+    return abc_rows(start, vocabulary, config.num), list(start.text)
 
 
 def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: int,

@@ -27,13 +27,17 @@ def write_abc(events: list[Event], key: Key, meter: Meter, title: str = "", fina
 
 
 def abc_body(events: list[Event], key: Key, meter: Meter, final_bar: str = "|]") -> str:
-    """The music lines of a tune (no headers), ending with ``final_bar`` (``""`` leaves it open)."""
-    bars = [_write_bar(bar, key) for bar in layout_bars(events, key, meter)]
+    """The music lines of a tune (no headers), ending with ``final_bar``; ``""`` leaves the tune
+    open: a full last bar ends with ``|``, a short one with no bar line (the next note continues it)."""
+    laid_out = layout_bars(events, key, meter)
+    bars = [_write_bar(bar, key) for bar in laid_out]
+    last_full = bool(laid_out) and sum(piece.quarters for piece in laid_out[-1]) == meter.bar_quarters
     lines = []
     for start in range(0, len(bars), BARS_PER_LINE):
         chunk = bars[start:start + BARS_PER_LINE]
         last_line = start + BARS_PER_LINE >= len(bars)
-        lines.append(" | ".join(chunk) + (f" {final_bar}" if last_line and final_bar else " |"))
+        close = (f" {final_bar}" if final_bar else " |" if last_full else "") if last_line else " |"
+        lines.append(" | ".join(chunk) + close)
     return "\n".join(lines).rstrip()
 
 

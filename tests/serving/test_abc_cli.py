@@ -34,7 +34,7 @@ from trainer.vae.config import VAE_PRESETS
 
 pytestmark = pytest.mark.server
 
-PRIMER = "X:1\nM:6/8\nL:1/8\nK:D\n"
+PRIMER = "X:1\nL:1/8\nM:6/8\nK:D\n"
 # The dance model's output distribution: log-probabilities up to a constant.
 DANCE_BIASES = {"D": 0.0, "E": 0.0, "F": 0.0, " ": -1.0, "|": -2.0}
 DANCE_PITCHES = {"D": 62, "E": 64, "F": 66}  # in D major, F is F sharp
@@ -79,7 +79,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def generate_args(server, model: str, out: Path, *extra: str) -> list[str]:
-    return ["generate", "--server", server.grpc_address, "--model", model, "--primer-abc", PRIMER,
+    """Unconstrained sampling (--free) of 200 characters: the raw model's text."""
+    return ["generate", "--server", server.grpc_address, "--model", model, "--primer-abc", PRIMER, "--free",
             "--num", "2", "--steps", "200", "--formats", ",".join(FORMATS), "--out", str(out), *extra]
 
 
@@ -136,7 +137,7 @@ def test_untrained_model_writes_files_or_its_text_and_the_reason(server, tmp_pat
 def test_a_primer_character_outside_the_vocabulary_is_named(server, tmp_path, capsys, vocabulary, character):
     assert character not in vocabulary  # the tiny corpus's training tunes never use a lowercase a
     primer = PRIMER + f"DE{character}F|"
-    code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "abc_dance",
+    code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "abc_dance", "--free",
                        "--primer-abc", primer, "--out", str(tmp_path), "--formats", "abc")
     assert code == cli.EXIT_ERROR
     lines = err.strip().splitlines()
@@ -185,7 +186,7 @@ def test_greedy_dance_is_one_repeated_character(server, tmp_path, capsys):
 
 
 def test_a_primer_without_unit_length_or_meter_renders_in_eighths(server, tmp_path, capsys):
-    code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "abc_dance", "--greedy",
+    code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "abc_dance", "--greedy", "--free",
                        "--primer-abc", "X:1\nK:D\n", "--steps", "12", "--formats", "abc,musicxml", "--out", str(tmp_path),
                        "--seed", "0")
     assert code == 0, err
@@ -202,13 +203,14 @@ def test_demo_generates_from_a_character_model_and_samples_the_vaes(vocabulary, 
         config = dataclasses.replace(VAE_PRESETS[preset], length=16, hidden_dim=8, latent_dim=2)
         vae_export.export_vae(vae.build_vae(config), config, saved_models / name)
     out = tmp_path / "demo"
-    results = demo.run_demo(saved_models, out, ["abc_dance"], num=1, bars=8, seed=0,
+    results = demo.run_demo(saved_models, out, ["abc_wide"], num=1, bars=8, seed=0,
                             vaes=["notes_tiny", "rhythms_tiny"])
-    [melody] = results["abc_dance"]
-    # a character model gets the ABC header primer and enough steps for a tune
+    [melody] = results["abc_wide"]
+    # a character model gets the ABC header primer and, under the constraints, a tune of 8 bars
     assert "".join(melody.tokens).startswith(demo.ABC_PRIMER)
-    assert len(melody.tokens) == len(demo.ABC_PRIMER) + codecs.DEFAULT_CHARACTER_STEPS
-    assert converter.parse(melody.paths["musicxml"], format="musicxml").flatten().notes
+    score = converter.parse(melody.paths["musicxml"], format="musicxml")
+    bars = [measure.duration.quarterLength for measure in score.parts[0].getElementsByClass("Measure")]
+    assert sum(bars) == 8 * 3 and score.flatten().notes[-1].pitch.pitchClass == 2  # 8 bars of 6/8, ending on D
     assert sorted(path.suffix for path in (out / "vae").iterdir()) == sorted(f".{fmt}" for fmt in render.FORMATS)
 
 
@@ -229,9 +231,11 @@ def test_abc_constraints_write_whole_strains_of_the_asked_form(server, tmp_path,
 
 
 @pytest.mark.parametrize("extra, fragments", [
-    (["--bars", "8", "--range", "D4-D5"], ["--range and --chromatic apply to timestep models"]),
-    (["--bars", "8", "--sampling", "server"], ["runs on the client"]),
-    (["--bars", "8", "--primer-abc", PRIMER], ["drop --primer-abc"]),
+    (["--bars", "8", "--range", "D4-D5"], ["--range applies to timestep models"]),
+    (["--bars", "8", "--sampling", "server"], ["runs on the client", "--free"]),
+    (["--primer-abc", PRIMER, "--key", "G"], ["the primer states K:D but --key is G"]),
+    (["--primer-abc", PRIMER + "DE^c"], ["the primer's body breaks the constraints at its character 3", "--chromatic"]),
+    (["--primer-abc", "X:1\nDEF|"], ["line 2", "before a K: line"]),
     (["--form", "ABA"], ["ABA"]),
 ])
 def test_an_abc_request_the_machine_cannot_take_is_one_line(server, tmp_path, capsys, extra, fragments):

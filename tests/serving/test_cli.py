@@ -46,7 +46,8 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def generate_args(server, out: Path, *extra: str) -> list[str]:
-    return ["generate", "--server", server.grpc_address, "--model", "lstm_erk", "--steps", "48",
+    """Unconstrained sampling (--free) of 48 steps: the raw model's tokens, as the served generate gives them."""
+    return ["generate", "--server", server.grpc_address, "--model", "lstm_erk", "--steps", "48", "--free",
             "--out", str(out), *extra]
 
 
@@ -202,8 +203,20 @@ def test_constrained_server_sampling_writes_the_client_side_tune(server, tmp_pat
     assert (tmp_path / "client" / "lstm_erk_seed5.abc").read_text() == (tmp_path / "server" / "lstm_erk_seed5.abc").read_text()
 
 
+def test_without_flags_every_tune_is_constrained_and_finished(server, tmp_path, capsys):
+    code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "lstm_erk", "--num", "3",
+                       "--out", str(tmp_path), "--formats", "mid", "--seed", "2")
+    assert code == 0, err
+    for seed in (2, 3, 4):
+        events = midi_events(str(tmp_path / f"lstm_erk_seed{seed}.mid"))
+        total = sum(quarters for _, quarters in events)
+        assert total >= 8 * 4 and total % 4 == 0  # at least 8 whole bars of 4/4
+        assert events[-1][0] % 12 == 0 and all(pitch % 12 in {0, 2, 4, 5, 7, 9, 11} for pitch, _ in events if pitch)
+
+
 @pytest.mark.parametrize("extra, fragments", [
     (["--bars", "2"], ["no room for a final beat in 2 bars"]),
+    (["--free", "--bars", "8", "--chromatic"], ["--free", "drop --bars, --chromatic"]),
     (["--range", "C7-D7"], ["no pitch of C", "the model writes 55..79"]),
     (["--range", "70-60"], ["--range is inverted"]),
     (["--bars", "8", "--steps", "20"], ["--steps is 20"]),

@@ -176,3 +176,16 @@ def test_advance_names_a_refused_character() -> None:
 def test_requests_that_cannot_be_met_are_refused(request_: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         machine(**request_)
+
+
+def test_without_chromatic_no_accidental_may_be_written() -> None:
+    diatonic = after(machine(chromatic=False), "DEF")
+    assert not diatonic & set("^_=") and set("CDEFGABcdefgab") <= diatonic
+    assert set("^_=") <= after(machine(), "DEF")  # chromatic (the machine's default) allows them
+
+
+def test_an_open_ended_tune_closes_only_after_its_minimum_bars() -> None:
+    bar = "DEFG ABcd|"  # the last "|" may still become "|]"
+    assert "]" not in after(machine(min_bars=3), bar * 2)
+    assert "]" in after(machine(min_bars=3), bar * 3)
+    assert "]" in after(machine(), bar)  # the default minimum is one bar
