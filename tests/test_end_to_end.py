@@ -11,6 +11,7 @@ import mido
 import pytest
 
 from serving.model_server.launcher import start_subprocess
+from tests.helpers.midi_events import midi_events
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +40,7 @@ def test_corpus_to_midi(tiny_dataset: Path, tmp_path: Path) -> None:
     with start_subprocess(["lstm_tiny"], model_base_path=export_base) as server:
         _run(
             "serving.cli", "generate", "--server", server.grpc_address, "--model", "lstm_tiny",
-            "--primer", "twinkle", "--steps", "48", "--num", "2", "--seed", "3", "--temperature", "0.9",
+            "--primer", "twinkle", "--bars", "6", "--num", "2", "--seed", "3", "--temperature", "0.9",
             "--formats", "mid,abc", "--out", str(out),
         )
     midis = sorted(out.rglob("*.mid"))
@@ -50,6 +51,9 @@ def test_corpus_to_midi(tiny_dataset: Path, tmp_path: Path) -> None:
     for path in midis:
         notes = [m.note for m in mido.MidiFile(path) if m.type == "note_on" and m.velocity > 0]
         assert notes, f"{path} has no notes"
+        # The default constraints: exactly the 6 bars of 4/4 asked, ending on C.
+        events = midi_events(str(path))
+        assert sum(quarters for _, quarters in events) == 6 * 4 and notes[-1] % 12 == 0, events
         # Written in C (no --key): every pitch is a symbol the model could emit.
         assert set(notes) <= vocabulary_pitches, f"{path}: {sorted(set(notes) - vocabulary_pitches)}"
 
