@@ -35,6 +35,7 @@ from collections.abc import Iterator
 
 import tensorflow as tf
 
+from preprocessing.melody.abc_text import split_abc_tunes
 from preprocessing.melody.music21_reader import FORMAT_BY_EXTENSION
 from preprocessing.records import ENCODING_TUNE, DeadLetter, RawTune, Source, make_excerpt
 
@@ -60,8 +61,6 @@ NAMED_CORPORA: dict[str, tuple[tuple[str, str], ...]] = {
     "irish": ((ONEILLS_FOLDER, r".*\.abc"), ("ryansMammoth", r".*\.abc")),
 }
 
-_X_LINE = re.compile(r"^X:")
-_FIELD_LINE = re.compile(r"^[A-Za-z+]:(?![|:])")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f]")
 
 
@@ -142,25 +141,6 @@ def decode_text(data: bytes) -> str | None:
             continue
     text = text.lstrip("\ufeff")
     return None if _CONTROL_CHARS.search(text) else text
-
-
-def split_abc_tunes(text: str) -> list[str]:
-    """One ABC file -> its tunes' texts, split at ``X:`` lines.
-
-    Field lines before the first ``X:`` (the file header) are inherited: each tune gets them
-    right after its ``X:`` line, so the tune's own fields still override them. A file without
-    any ``X:`` line is one tune.
-    """
-    lines = text.splitlines()
-    starts = [number for number, line in enumerate(lines) if _X_LINE.match(line)]
-    if not starts:
-        return [text.strip() + "\n"] if text.strip() else []
-    file_header = [line.rstrip() for line in lines[: starts[0]] if _FIELD_LINE.match(line)]
-    tunes = []
-    for start, end in zip(starts, starts[1:] + [len(lines)]):
-        body = "\n".join(lines[start + 1 : end]).strip("\n")
-        tunes.append("\n".join([lines[start].rstrip(), *file_header, body]).rstrip() + "\n")
-    return tunes
 
 
 def _abc_tunes(source: Source, text: str) -> Iterator[RawTune | DeadLetter]:

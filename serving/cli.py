@@ -24,7 +24,7 @@ from rich.table import Table
 from tensorflow_serving.config import model_server_config_pb2
 
 from preprocessing.melody.events import EncodingError
-from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, parse_key, parse_meter, parse_pitch
+from preprocessing.melody.keys import Key, Meter, parse_key, parse_meter, parse_pitch
 from serving import client as model_client
 from serving import vae_cli
 from serving.contract.sampling import GREEDY, SamplingSettings
@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
                         f"(default: {DEFAULT_PRIMER} for timestep models, the header alone for ABC models)")
     primer.add_argument("--primer-abc", help="the primer as ABC text")
     primer.add_argument("--primer-file", help="the primer as an ABC, MIDI or MusicXML file")
+    gen.add_argument("--tune", help="the X: number of the tune to take from a primer holding several "
+                     "(default: refused, listing them)")
+    gen.add_argument("--quantise", action="store_true", help="round primer notes a timestep model cannot hold "
+                     "(triplets) to 16ths, with a warning (default: refused, naming the note and bar)")
     gen.add_argument("--steps", type=int, help=f"tokens to sample per melody (default {DEFAULT_STEPS}; "
                      f"{DEFAULT_CHARACTER_STEPS} characters for a character model)")
     gen.add_argument("--num", type=int, default=1, help="number of melodies")
@@ -71,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--greedy", action="store_true", help="always the most probable symbol (top-k 1)")
     gen.add_argument("--seed", type=int, help="melody i uses seed + i (default: a new random seed each run; "
                      "the summary prints every melody's seed, so --seed makes it again)")
-    gen.add_argument("--key", help="key to write in, e.g. G, Em, Bb (default C / the model's own)")
-    gen.add_argument("--meter", help="meter, e.g. 3/4 (default 4/4 / the model's own)")
+    gen.add_argument("--key", help="key to write in, e.g. G, Em, Bb, Ador (default: the primer's, else C)")
+    gen.add_argument("--meter", help="meter, e.g. 3/4, 6/8 (default: the primer's, else 4/4)")
     rules = gen.add_argument_group(
         "hard constraints at decode time (on unless --free; with --key and --meter, default C and 4/4 or the ABC "
         "primer's K: and M:). Each draw is renormalised over the tokens that keep a valid tune possible. Timestep "
@@ -132,9 +136,11 @@ def config_from_args(args: argparse.Namespace) -> GenerationConfig:
     settings = GREEDY if args.greedy else SamplingSettings(args.temperature, args.top_k, args.top_p)
     source: PrimerSource | None
     if args.primer_file is not None:
-        source = PrimerSource(file=args.primer_file)
+        source = PrimerSource(file=args.primer_file, tune=args.tune, quantise=args.quantise)
     elif args.primer_abc is not None:
-        source = PrimerSource(abc=args.primer_abc)
+        source = PrimerSource(abc=args.primer_abc, tune=args.tune, quantise=args.quantise)
+    elif args.tune is not None or args.quantise:
+        raise ValueError("--tune and --quantise apply to --primer-abc and --primer-file")
     elif args.primer is None:
         source = None
     elif args.primer in NAMED_PRIMERS:
@@ -164,7 +170,7 @@ def _constraints(args: argparse.Namespace, key: Key | None, meter: Meter | None)
         if len(parts) != 2:
             raise ValueError(f"--range {args.range!r}: expected LOW-HIGH, e.g. D4-B5 or 62-83")
         low, high = parse_pitch(parts[0]), parse_pitch(parts[1])
-    return TuneRequest(meter=meter or COMMON_TIME, key=key or C_MAJOR, bars=args.bars, low=low, high=high,
+    return TuneRequest(meter=meter, key=key, bars=args.bars, low=low, high=high,
                        end_on_tonic=args.end == "tonic", chromatic=args.chromatic, form=args.form)
 
 

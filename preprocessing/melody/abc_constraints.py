@@ -15,8 +15,16 @@ from collections.abc import Iterator, Sequence
 from functools import lru_cache
 
 from preprocessing.melody import abc_bars
-from preprocessing.melody.abc_grammar import (GRID, MAX_OCTAVE_MARKS, NOTE_LETTERS, TUPLETS, Plan,
-                                              length_completions, make_plan, note_pitch)
+from preprocessing.melody.abc_grammar import (
+    GRID,
+    MAX_OCTAVE_MARKS,
+    NOTE_LETTERS,
+    TUPLETS,
+    Plan,
+    length_completions,
+    make_plan,
+    note_pitch,
+)
 from preprocessing.melody.abc_reader import AbcReader, State
 
 logger = logging.getLogger(__name__)

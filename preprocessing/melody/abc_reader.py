@@ -13,9 +13,21 @@ from typing import NamedTuple
 
 from preprocessing.melody import abc_bars
 from preprocessing.melody.abc_bars import Bars
-from preprocessing.melody.abc_grammar import (ACCIDENTALS, GRID, LENGTHS, MAX_CHORD_NOTES, MAX_GRACE_NOTES,
-                                              MAX_OCTAVE_MARKS, NOTE_LETTERS, TUPLETS, Plan, extends_length,
-                                              note_pitch, octave_mark)
+from preprocessing.melody.abc_grammar import (
+    ACCIDENTALS,
+    GRID,
+    LENGTHS,
+    MAX_CHORD_NOTES,
+    MAX_GRACE_NOTES,
+    MAX_OCTAVE_MARKS,
+    NOTE_LETTERS,
+    TUPLETS,
+    Plan,
+    extends_length,
+    note_pitch,
+    octave_mark,
+)
+
 
 class State(NamedTuple):
     """Where the machine is. ``token`` is the token being written: ``("note", accidental, letter,

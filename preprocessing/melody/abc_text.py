@@ -103,3 +103,22 @@ def _strip_comment(line: str) -> str:
     """The line up to an unescaped ``%``."""
     match = re.search(r"(?<!\\)%", line)
     return line if match is None else line[: match.start()]
+
+
+def split_abc_tunes(text: str) -> list[str]:
+    """One ABC file -> its tunes' texts, split at ``X:`` lines.
+
+    Field lines before the first ``X:`` (the file header) are inherited: each tune gets them
+    right after its ``X:`` line, so the tune's own fields still override them. A file without
+    any ``X:`` line is one tune.
+    """
+    lines = text.splitlines()
+    starts = [number for number, line in enumerate(lines) if line.startswith("X:")]
+    if not starts:
+        return [text.strip() + "\n"] if text.strip() else []
+    file_header = [line.rstrip() for line in lines[: starts[0]] if _FIELD_LINE.match(line)]
+    tunes = []
+    for start, end in zip(starts, starts[1:] + [len(lines)]):
+        body = "\n".join(lines[start + 1 : end]).strip("\n")
+        tunes.append("\n".join([lines[start].rstrip(), *file_header, body]).rstrip() + "\n")
+    return tunes

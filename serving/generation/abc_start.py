@@ -2,11 +2,12 @@
 
 A character model's primer is ABC text. Under constraints its header fields (``X``, ``L``, ``M``,
 ``K``, up to the ``K:`` line that ends an ABC header) set the tune's unit, meter and key, and
-the flags must agree with them; a field the primer lacks comes from the request (C major, 4/4,
-``L:1/8`` by default). The header is rewritten in the corpus's order (X, L, M, K: what the model
-was trained on; other fields such as ``T:`` are dropped, as preprocessing drops them), and the
-body after it is fed through the ABC state machine before sampling, so the primer counts towards
-``--bars`` and a primer the constraints cannot continue is refused with the character that breaks them.
+the request must agree with them; a field the primer lacks comes from the request (C major, 4/4,
+``L:1/8`` when it names none). The header is rewritten in the corpus's order (X, L, M, K: what
+the model was trained on; other fields such as ``T:`` are dropped, as preprocessing drops them),
+and the body after it is fed through the ABC state machine before sampling, so the primer counts
+towards ``--bars`` and a primer the constraints cannot continue is refused with the character that
+breaks them. A complete tune is continued: its final bar line ``|]`` becomes a plain ``|``.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from preprocessing.melody.keys import Key, Meter, parse_key, parse_meter
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, parse_key, parse_meter
 from serving.generation.tune_request import TuneRequest
 
 ABC_UNIT = "1/8"
@@ -37,22 +38,26 @@ class AbcStart:
 
 
 def abc_header(request: TuneRequest, unit: str = ABC_UNIT, number: str = "1") -> str:
-    """The header for ``request``, in the corpus's field order (X, L, M, K)."""
+    """The header for ``request`` (with its key and meter), in the corpus's field order (X, L, M, K)."""
     return f"X:{number}\nL:{unit}\nM:{request.meter}\nK:{request.key.name}\n"
 
 
-def abc_start(request: TuneRequest, primer: str, given_key: Key | None, given_meter: Meter | None) -> AbcStart:
-    """The start of a constrained tune from an ABC primer (header fields, then an optional body).
-
-    ``given_key`` / ``given_meter``: what the user asked for (None: not asked), which must agree
-    with the primer's ``K:`` / ``M:``. ValueError naming a disagreement or a malformed header.
-    """
+def abc_start(request: TuneRequest, primer: str) -> AbcStart:
+    """The start of a constrained tune from an ABC primer (header fields, then an optional body);
+    the request's key and meter (None: not asked) must agree with the primer's ``K:`` / ``M:``.
+    ValueError naming a disagreement or a malformed header."""
     fields, body = _split_header(primer)
-    meter = _agreed("M", fields, given_meter, parse_meter, request.meter, "--meter")
-    key = _agreed("K", fields, given_key, parse_key, request.key, "--key")
+    meter = _agreed("M", fields, request.meter, parse_meter, COMMON_TIME, "--meter")
+    key = _agreed("K", fields, request.key, parse_key, C_MAJOR, "--key")
     unit = fields.get("L", ABC_UNIT)
     stated = dataclasses.replace(request, meter=meter, key=key)
-    return AbcStart(stated, abc_header(stated, unit, fields.get("X", "1") or "1"), unit, body)
+    return AbcStart(stated, abc_header(stated, unit, fields.get("X", "1") or "1"), unit, _continued(body))
+
+
+def _continued(body: str) -> str:
+    """The body with trailing blank space dropped and a final ``|]`` opened to ``|``."""
+    body = body.rstrip()
+    return body[:-1] if body.endswith("|]") else body
 
 
 def _split_header(primer: str) -> tuple[dict[str, str], str]:

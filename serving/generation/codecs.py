@@ -40,9 +40,9 @@ class TimestepCodec:
     kind: str = sig.TOKEN_TIMESTEP
     default_steps: int = DEFAULT_STEPS
 
-    def primer_symbols(self, source: PrimerSource | None) -> list[str]:
-        """The primer as symbols (a named / ABC / file primer moved to C major, after ``/``; None:
-        the named primer ``DEFAULT_PRIMER``)."""
+    def primer(self, source: PrimerSource | None) -> primers.TimestepPrimer:
+        """The primer as symbols (a named / ABC / file primer moved to C major, after ``/``) with the
+        key and meter it states; None: the named primer ``DEFAULT_PRIMER``."""
         return primers.timestep_primer(source or PrimerSource(name=DEFAULT_PRIMER))
 
     def melody(self, tokens: Sequence[str], primer_length: int, key: Key | None, meter: Meter | None,

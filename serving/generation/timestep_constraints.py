@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from preprocessing.melody.keys import Meter, tonic_pitch_class
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Meter, tonic_pitch_class
 from preprocessing.melody.timestep import DELIMITER, HOLD, REST
 from serving.contract.bar_rules import BarRules, RowState, advance
 from serving.generation.tune_request import TuneRequest
@@ -38,13 +38,14 @@ def beat_steps(meter: Meter) -> int:
 
 
 class TimestepConstraints:
-    """The masks of one request over one vocabulary ``[V]`` symbols."""
+    """The masks of one request over one vocabulary ``[V]`` symbols (a request without key or
+    meter is in C major, 4/4)."""
 
     def __init__(self, request: TuneRequest, vocabulary: Sequence[str]) -> None:
         missing = [symbol for symbol in (DELIMITER, HOLD, REST) if symbol not in vocabulary]
         if missing:
             raise ValueError(f"the model's vocabulary lacks {missing}: not a timestep vocabulary")
-        self.request = request
+        request = self.request = request.filled(C_MAJOR, COMMON_TIME)
         self.size = len(vocabulary)
         self.end, self.hold, self.rest = (vocabulary.index(symbol) for symbol in (DELIMITER, HOLD, REST))
         self.bar = steps_per_bar(request.meter)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from preprocessing.melody.keys import Key, Meter
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter
 from serving.client import ModelClient
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
 from serving.contract.sampling import SamplingSettings, choose, uniform
+from serving.generation.abc_start import AbcStart, abc_start
 from serving.generation.codecs import TokenCodec, model_codec
-from serving.generation.abc_start import abc_start
 from serving.generation.constrained_rows import ABC_CHARACTERS_PER_BAR, AbcRows, RowRules, TimestepRows, abc_rows
 from serving.generation.output import check_output
 from serving.generation.primers import PrimerSource, encode
@@ -86,12 +86,19 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
     model = TokenModel(client)
     codec = model_codec(model)
     vocabulary = model.symbols
-    request = config.constraints
+    request = _request(config)
+    key, meter = (request.key, request.meter) if request is not None else (config.key, config.meter)
     abc_rules = None
-    if request is not None and codec.kind == sig.TOKEN_CHARACTERS:
-        abc_rules, primer = _abc_request(request, config, codec, vocabulary)
+    if codec.kind == sig.TOKEN_CHARACTERS:
+        if request is not None:
+            abc_rules, start = _abc_request(request, config, codec, vocabulary)
+            primer, request, key, meter = list(start.text), start.request, start.request.key, start.request.meter
+        else:
+            primer = codec.primer_symbols(config.primer)
     else:
-        primer = codec.primer_symbols(config.primer)
+        stated = codec.primer(config.primer)
+        primer, key, meter = stated.symbols, key or stated.key, meter or stated.meter
+        request = request.filled(key, meter) if request is not None else None
     primer_ids = encode(primer, vocabulary)
     seeds = [config.seed + offset for offset in range(config.num)]
     steps = config.steps or codec.default_steps
@@ -115,20 +122,32 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
         sampled = _sample_on_server(model, primer_ids, steps, config.settings, seeds, constraints)
         if on_step is not None:
             on_step(1, 1)
-    return [_write(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec)
+    return [_write(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec, key, meter)
             for seed, ids in zip(seeds, sampled)]
 
 
+def _request(config: GenerationConfig) -> TuneRequest | None:
+    """The constraints with the config's key and meter (ValueError when the two name different ones)."""
+    request = config.constraints
+    if request is None:
+        return None
+    for field in ("key", "meter"):
+        ours, theirs = getattr(config, field), getattr(request, field)
+        if ours is not None and theirs is not None and ours != theirs:
+            raise ValueError(f"the {field} to write in ({ours}) differs from the constraints' {field} ({theirs})")
+    return request.filled(config.key, config.meter)
+
+
 def _abc_request(request: TuneRequest, config: GenerationConfig, codec: TokenCodec,
-                 vocabulary: Sequence[str]) -> tuple[AbcRows, list[str]]:
-    """The ABC state machine's rows, fed the primer's body, and the text the model is fed first
-    (the header the primer and the request state, then the body; client-side only)."""
+                 vocabulary: Sequence[str]) -> tuple[AbcRows, AbcStart]:
+    """The ABC state machine's rows, fed the primer's body, and where the tune starts (the header
+    the primer and the request state, then the body; client-side only)."""
     if config.sampling != "client":
         raise ValueError("the ABC state machine runs on the client over step: use --sampling client "
                          "(or --free to sample on the server without constraints)")
-    text = "".join(codec.primer_symbols(config.primer, request.key, request.meter))
-    start = abc_start(request, text, config.key, config.meter)
-    return abc_rows(start, vocabulary, config.num), list(start.text)
+    text = "".join(codec.primer_symbols(config.primer, request.key or C_MAJOR, request.meter or COMMON_TIME))
+    start = abc_start(request, text)
+    return abc_rows(start, vocabulary, config.num), start
 
 
 def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: int,
@@ -193,12 +212,13 @@ def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, sett
 
 
 def _write(tokens: list[str], primer_length: int, seed: int, config: GenerationConfig, name: str,
-           codec: TokenCodec) -> GeneratedMelody:
-    """Renders one melody as ``name_seedN.*``, its scores credited to the model and seed; a melody
-    that cannot be rendered keeps its tokens (as text) and the error."""
+           codec: TokenCodec, key: Key | None, meter: Meter | None) -> GeneratedMelody:
+    """Renders one melody in ``key`` and ``meter`` (None: the codec's default) as ``name_seedN.*``,
+    its scores credited to the model and seed; a melody that cannot be rendered keeps its tokens
+    (as text) and the error."""
     stem = f"{name}_seed{seed}"
     try:
-        melody = replace(codec.melody(tokens, primer_length, config.key, config.meter, title=stem),
+        melody = replace(codec.melody(tokens, primer_length, key, meter, title=stem),
                          creator=f"Folkgen model {name}, seed {seed}")
         paths = render.write_formats(melody, config.formats, config.out_dir, stem, config.tempo_bpm)
         return GeneratedMelody(seed, tuple(tokens), primer_length, paths, melody)

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 
-from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter
+from preprocessing.melody.keys import Key, Meter
 
 
 @dataclasses.dataclass(frozen=True)
 class TuneRequest:
-    """``low``/``high``: MIDI pitches of the written key (inclusive); ``form``: e.g. ``AABB``."""
+    """``meter``/``key``: None takes the primer's (else 4/4, C major: ``filled``); ``low``/``high``:
+    MIDI pitches of the written key (inclusive); ``form``: e.g. ``AABB``."""
 
-    meter: Meter = COMMON_TIME
-    key: Key = C_MAJOR
+    meter: Meter | None = None
+    key: Key | None = None
     bars: int | None = None
     low: int | None = None
     high: int | None = None
@@ -29,3 +30,7 @@ class TuneRequest:
             raise ValueError(f"--bars must be >= 1, got {self.bars}")
         if self.low is not None and self.high is not None and self.low > self.high:
             raise ValueError(f"--range is inverted: {self.low} > {self.high}")
+
+    def filled(self, key: Key | None, meter: Meter | None) -> TuneRequest:
+        """The request with ``key`` / ``meter`` where it names none (a None argument fills nothing)."""
+        return dataclasses.replace(self, key=self.key or key, meter=self.meter or meter)

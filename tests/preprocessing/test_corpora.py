@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from preprocessing import corpora
+from preprocessing.melody import abc_text
 from preprocessing.records import DeadLetter, RawTune, Source
 
 TINY_CORPUS = Path(__file__).resolve().parents[1] / "testdata" / "tiny_corpus"
@@ -28,7 +29,7 @@ def test_tiny_corpus_lists_two_files_and_twelve_tunes() -> None:
 
 def test_abc_split_inherits_file_header_after_each_x_line() -> None:
     text = "% file comment\nM:3/4\nL:1/4\n\nX:1\nT:One\nK:G\nG A B|]\n\nX:2\nT:Two\nL:1/8\nK:D\nD2 F2 A2|]\n"
-    first, second = corpora.split_abc_tunes(text)
+    first, second = abc_text.split_abc_tunes(text)
     assert first == "X:1\nM:3/4\nL:1/4\nT:One\nK:G\nG A B|]\n"
     assert second.startswith("X:2\nM:3/4\nL:1/4\nT:Two\nL:1/8\n")
 

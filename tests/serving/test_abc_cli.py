@@ -19,7 +19,6 @@ from serving import cli, demo
 from serving import client as model_client
 from serving.contract.sampling import SamplingSettings
 from serving.contract.signatures import TOKEN_CHARACTERS
-from serving.generation import codecs
 from serving.generation.token_model import TokenModel
 from serving.generation.tokens import sample_melodies
 from serving.model_server.launcher import start_subprocess

@@ -55,7 +55,7 @@ def test_generate_writes_every_format_from_the_served_tokens(server, tmp_path, c
     code, out, err = run(capsys, *generate_args(server, tmp_path, "--num", "2", "--seed", "7", "--temperature", "0.8",
                                                 "--top-p", "0.95", "--key", "G", "--meter", "3/4"))
     assert code == 0, err
-    primer = primers.timestep_primer(primers.PrimerSource(name="twinkle"))
+    primer = primers.timestep_primer(primers.PrimerSource(name="twinkle")).symbols
     client = model_client.connect(server.grpc_address, "lstm_erk")
     ids = primers.encode(primer, VOCABULARY)
     tokens = TokenModel(client).generate(np.array([ids, ids]), np.array([len(ids)] * 2), np.array([48, 48]), np.array([0.8, 0.8]),
@@ -98,11 +98,11 @@ def test_greedy_ignores_the_seed(server, tmp_path, capsys):
 def test_primers_from_symbols_abc_text_and_files(server, tmp_path, capsys):
     code, _, err = run(capsys, *generate_args(server, tmp_path / "symbols", "--primer", "64 _ _ _ 62 _", "--formats", "abc"))
     assert code == 0, err
-    # D major ABC primer: moved to C major before it reaches the model, so it starts on C (60).
+    # D major ABC primer: moved to C major for the model, and the tune written back in D.
     code, _, err = run(capsys, *generate_args(server, tmp_path / "abc", "--primer-abc", "X:1\nL:1/4\nK:D\nD E F G|",
                                               "--formats", "mid", "--seed", "0"))
     assert code == 0, err
-    assert midi_events(str(tmp_path / "abc" / "lstm_erk_seed0.mid"))[:3] == [(60, 1.0), (62, 1.0), (64, 1.0)]
+    assert midi_events(str(tmp_path / "abc" / "lstm_erk_seed0.mid"))[:3] == [(62, 1.0), (64, 1.0), (66, 1.0)]
     code, _, err = run(capsys, *generate_args(server, tmp_path / "file", "--primer-file",
                                               str(tmp_path / "abc" / "lstm_erk_seed0.mid"), "--formats", "abc"))
     assert code == 0, err
@@ -178,7 +178,7 @@ def test_constraints_give_tunes_of_the_asked_bars_key_range_and_ending(server, t
                          "--bars", "8", "--key", "G", "--meter", "3/4", "--range", "B3-B4", "--out", str(tmp_path),
                          "--formats", "mid,abc", "--seed", "11")
     assert code == 0, err
-    primer = [symbol for symbol in primers.timestep_primer(primers.PrimerSource(name="twinkle")) if symbol != "/"]
+    primer = [symbol for symbol in primers.timestep_primer(primers.PrimerSource(name="twinkle")).symbols if symbol != "/"]
     primer_quarters = len(primer) / 4
     for seed in (11, 12, 13):
         events = midi_events(str(tmp_path / f"lstm_erk_seed{seed}.mid"))  # read back by mido
@@ -214,8 +214,32 @@ def test_without_flags_every_tune_is_constrained_and_finished(server, tmp_path, 
         assert events[-1][0] % 12 == 0 and all(pitch % 12 in {0, 2, 4, 5, 7, 9, 11} for pitch, _ in events if pitch)
 
 
+def test_a_primer_in_g_three_four_gives_a_tune_in_g_three_four(server, tmp_path, capsys):
+    primer = tmp_path / "primer.abc"
+    primer.write_text("X:1\nT:Waltz\nM:3/4\nL:1/4\nK:G\nG A B|c2 B|A G F|\n\nX:2\nT:Other\nK:D\nD E F|\n")
+    args = ["generate", "--server", server.grpc_address, "--model", "lstm_erk", "--primer-file", str(primer),
+            "--bars", "6", "--formats", "abc", "--seed", "1", "--out", str(tmp_path / "out")]
+    code, _, err = run(capsys, *args)
+    assert_one_line_error(code, err, "holds 2 tunes", "X:1 'Waltz', X:2 'Other'", "--tune")
+    code, _, err = run(capsys, *args, "--tune", "1")
+    assert code == 0, err
+    score = converter.parse(str(tmp_path / "out" / "lstm_erk_seed1.abc"))  # read back by music21
+    assert score.flatten().getTimeSignatures()[0].ratioString == "3/4"
+    assert score.flatten().getElementsByClass("KeySignature")[0].sharps == 1
+    notes = score.flatten().notes
+    assert [n.pitch.midi for n in notes[:3]] == [67, 69, 71] and notes[-1].pitch.pitchClass == 7  # ends on G
+    assert sum(n.quarterLength for n in score.flatten().notesAndRests) == 6 * 3
+
+
+def test_a_triplet_primer_is_refused_naming_its_bar(server, tmp_path, capsys):
+    code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "lstm_erk", "--primer-abc",
+                       "X:1\nM:2/4\nL:1/8\nK:C\nC2 D2|(3EFG A2|", "--out", str(tmp_path))
+    assert_one_line_error(code, err, "note 3 (bar 2)", "--quantise")
+
+
 @pytest.mark.parametrize("extra, fragments", [
     (["--bars", "2"], ["no room for a final beat in 2 bars"]),
+    (["--tune", "2"], ["--tune and --quantise apply to --primer-abc and --primer-file"]),
     (["--free", "--bars", "8", "--chromatic"], ["--free", "drop --bars, --chromatic"]),
     (["--range", "C7-D7"], ["no pitch of C", "the model writes 55..79"]),
     (["--range", "70-60"], ["--range is inverted"]),

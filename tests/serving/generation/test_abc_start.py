@@ -14,14 +14,14 @@ VOCABULARY = sorted(set("X:1\nLMK/8462CDEFGABcdefgabz|:]^_=[ ,'(3>-"))
 
 
 def test_a_header_primer_sets_the_key_meter_and_unit_and_is_rewritten_in_corpus_order() -> None:
-    start = abc_start(TuneRequest(bars=8), "X:5\nT:A title\nM:6/8\nK:Ador\nL:1/16\n", None, None)
+    start = abc_start(TuneRequest(bars=8), "X:5\nT:A title\nM:6/8\nK:Ador\nL:1/16\n")
     assert start.request.key == parse_key("Ador") and start.request.meter == parse_meter("6/8")
     assert start.header == "X:5\nL:1/8\nM:6/8\nK:Ador\n"  # T: dropped; L: after K: is body, not header
-    assert start.body == "L:1/16\n"
+    assert start.body == "L:1/16"
 
 
 def test_fields_the_primer_lacks_come_from_the_request() -> None:
-    start = abc_start(TuneRequest(key=parse_key("G"), meter=parse_meter("3/4")), "X:1\n", parse_key("G"), None)
+    start = abc_start(TuneRequest(key=parse_key("G"), meter=parse_meter("3/4")), "X:1\n")
     assert start.text == "X:1\nL:1/8\nM:3/4\nK:G\n" and start.unit == "1/8"
 
 
@@ -33,11 +33,11 @@ def test_fields_the_primer_lacks_come_from_the_request() -> None:
 ])
 def test_a_primer_that_disagrees_with_the_flags_is_refused(primer, key, meter, message) -> None:
     with pytest.raises(ValueError, match=message):
-        abc_start(TuneRequest(), primer, key, meter)
+        abc_start(TuneRequest(key=key, meter=meter), primer)
 
 
 def test_the_primer_body_counts_towards_the_bars() -> None:
-    start = abc_start(TuneRequest(bars=2, end_on_tonic=True), "X:1\nL:1/8\nM:4/4\nK:D\nDEFG ABcd|", None, None)
+    start = abc_start(TuneRequest(bars=2, end_on_tonic=True), "X:1\nL:1/8\nM:4/4\nK:D\nDEFG ABcd|")
     rows = abc_rows(start, VOCABULARY, 1)
     assert not rows.ended(0)
     for char in "defg fed":  # the second and last bar must end on the tonic, D
@@ -51,10 +51,17 @@ def test_the_primer_body_counts_towards_the_bars() -> None:
 
 
 def test_a_primer_body_the_constraints_cannot_continue_names_its_character() -> None:
-    start = abc_start(TuneRequest(), "X:1\nL:1/8\nM:4/4\nK:D\nDE^F", None, None)
+    start = abc_start(TuneRequest(), "X:1\nL:1/8\nM:4/4\nK:D\nDE^F")
     with pytest.raises(ValueError, match="character 3.*'\\^' is not allowed.*--chromatic"):
         abc_rows(start, VOCABULARY, 1)
-    abc_rows(abc_start(TuneRequest(chromatic=True), "X:1\nL:1/8\nM:4/4\nK:D\nDE^F", None, None), VOCABULARY, 1)
+    abc_rows(abc_start(TuneRequest(chromatic=True), "X:1\nL:1/8\nM:4/4\nK:D\nDE^F"), VOCABULARY, 1)
+
+
+def test_a_complete_tune_as_primer_is_continued() -> None:
+    start = abc_start(TuneRequest(bars=3), "X:1\nL:1/8\nM:4/4\nK:D\nDEFG ABcd|dcBA GFED|]\n")
+    assert start.body == "DEFG ABcd|dcBA GFED|"
+    rows = abc_rows(start, VOCABULARY, 1)
+    assert not rows.ended(0) and rows.allowed(0)[VOCABULARY.index("D")]  # bar 3 still to write
 
 
 @pytest.mark.parametrize("meter, ending", [("4/4", "C4 |"), ("6/8", "D2")])
