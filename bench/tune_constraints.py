@@ -1,0 +1,299 @@
+"""Hard constraints at decode time (issue 11), measured side by side in one run: what they give and cost.
+
+    python bench/tune_constraints.py [--tunes 200] [--data-root data] [--models lstm_erk,lstm_han,abc_irish]
+        [--output report.json] [--failures DIR]
+
+One `python -m serving.server` serves the committed models; per model, rows of `--tunes` tunes (seeds
+0..N-1, temperature 1.0, top-p 0.95) sampled on the client over `step` (`sample_melodies`), and for
+timestep models also on the server (`generate`, the same rules):
+- timestep models (primer "twinkle"): `unconstrained` (256 steps), `bars16_tonic` (C, 4/4),
+  `G_3/4_bars16_tonic`; ABC models: `unconstrained` (primer "X:1\\n", 1500 characters, cut at the end of
+  the first tune), `bars16_tonic` (C, 4/4), `D_6/8_bars16_tonic`, `G_4/4_bars16_tonic` (the request's
+  header as primer). Every request ends on the tonic.
+Columns (shares 0..1; tunes are read by parsers that are not the state machines, see bench/tune_metrics.py):
+ new    tunes with at least one note struck after the primer
+ bars   tunes that end at exactly the asked bars; unconstrained rows: tunes that end (end symbol /
+        blank line) at a whole bar
+ full   bars that fill the meter (timestep: bars cut from the tune's first step, so only a last bar can
+        fall short; ABC: abc_quality's share, a pickup and the bar completing it exempt; the JSON's
+        strict_full_bars counts them)
+ tonic  tunes whose last note is the key's tonic (timestep: in model space, where the request's key has
+        a white-key tonic; C for unconstrained rows; ABC: the K: tonic)
+ scale  new notes in the key signature's scale (the ABC machine leaves accidentals free: not a target)
+ dur q  mean duration of the new notes, quarters; H bits  their pitch-class entropy
+ copy   tunes whose new notes hold a run of 8 note pitches found verbatim in the training split
+ logp   mean log p (nats) of the sampled tokens (to the tune's end) under the model from the zero
+        state, temperature 1, no mask; dlogp: the row's minus the unconstrained row's
+ cli/srv tok/s  sampled tokens per second on the client (`step`) / in `generate`; x: the unconstrained
+        row's tok/s over the row's (the slowdown); srv=cli: tunes that `generate` samples identically
+Corpus rows (the training split of --data-root/<corpus>; copy: its test split's tunes against the
+training split) stand beside each model; without the data folder they say n/a.
+Targets: under constraints new, bars, full, tonic = 1.0 (and scale = 1.0 for timestep models); tokens
+per second within 1.5x of unconstrained (x <= 1.5).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import pathlib
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from bench import tune_metrics as tm  # noqa: E402
+from preprocessing.melody.keys import parse_key, parse_meter, tonic_pitch_class  # noqa: E402
+from serving import client as serving_client  # noqa: E402
+from serving.contract import bar_rules  # noqa: E402
+from serving.contract import signatures as sig  # noqa: E402
+from serving.contract.sampling import SamplingSettings  # noqa: E402
+from serving.demo import write_models_config  # noqa: E402
+from serving.generation import primers  # noqa: E402
+from serving.generation.constrained_rows import ABC_CHARACTERS_PER_BAR, TimestepRows, abc_header, abc_rows  # noqa: E402
+from serving.generation.timestep_constraints import TimestepConstraints  # noqa: E402
+from serving.generation.token_model import TokenModel  # noqa: E402
+from serving.generation.tokens import sample_melodies  # noqa: E402
+from serving.generation.tune_request import TuneRequest  # noqa: E402
+from serving.model_server.launcher import start_subprocess  # noqa: E402
+from trainer.token_models.abc_evaluation import split_texts  # noqa: E402
+
+logger = logging.getLogger("bench.tune_constraints")
+
+SETTINGS = SamplingSettings(temperature=1.0, top_p=0.95)
+CORPORA = {"lstm_erk": "erk", "lstm_han": "han", "abc_irish": "irish"}
+TIMESTEP_STEPS, ABC_STEPS, ABC_PRIMER = 256, 1500, "X:1\n"
+ROWS: dict[str, dict[str, TuneRequest | None]] = {
+    sig.TOKEN_TIMESTEP: {"unconstrained": None, "bars16_tonic": TuneRequest(bars=16, end_on_tonic=True),
+                         "G_3/4_bars16_tonic": TuneRequest(key=parse_key("G"), meter=parse_meter("3/4"), bars=16)},
+    sig.TOKEN_CHARACTERS: {"unconstrained": None, "bars16_tonic": TuneRequest(bars=16),
+                           "D_6/8_bars16_tonic": TuneRequest(key=parse_key("D"), meter=parse_meter("6/8"), bars=16),
+                           "G_4/4_bars16_tonic": TuneRequest(key=parse_key("G"), bars=16)},
+}
+COLUMNS = (("new", "new_note", 3), ("bars", "exact_bars", 3), ("full", "full_bars", 3), ("tonic", "tonic", 3),
+           ("scale", "in_scale", 3), ("dur q", "mean_quarters", 3), ("H bits", "pc_entropy_bits", 3),
+           ("copy", "copy", 3), ("logp", "log_prob", 3), ("dlogp", "log_prob_change", 3),
+           ("cli tok/s", "client_tokens_per_s", 0), ("x", "client_slowdown", 2),
+           ("srv tok/s", "server_tokens_per_s", 0), ("x", "server_slowdown", 2), ("srv=cli", "server_same", 3))
+
+
+@dataclass(frozen=True)
+class RowPlan:
+    """One row: its request (None: unconstrained), primer symbols and ids, token budget, and for
+    timestep rows under a request the constraints."""
+
+    request: TuneRequest | None
+    primer: list[str]
+    primer_ids: list[int]
+    steps: int
+    constraints: TimestepConstraints | None = None
+
+
+def plan_row(kind: str, request: TuneRequest | None, vocabulary: list[str]) -> RowPlan:
+    if kind == sig.TOKEN_CHARACTERS:
+        primer = list(ABC_PRIMER if request is None else abc_header(request))
+        steps = ABC_STEPS if request is None else ABC_CHARACTERS_PER_BAR * request.bars
+        return RowPlan(request, primer, primers.encode(primer, vocabulary), steps)
+    primer = primers.timestep_primer(primers.PrimerSource(name="twinkle"))
+    ids = primers.encode(primer, vocabulary)
+    if request is None:
+        return RowPlan(None, primer, ids, TIMESTEP_STEPS)
+    constraints = TimestepConstraints(request, vocabulary)
+    return RowPlan(request, primer, ids, constraints.tokens_needed(ids, request.bars), constraints)
+
+
+def sample_client(model: TokenModel, plan: RowPlan, seeds: list[int], batch: int) -> tuple[list[list[int]], list[bool], float]:
+    """Sampled tokens per seed (primer excluded), whether the rules ended each tune, seconds spent."""
+    tokens, ended, seconds = [], [], 0.0
+    for start in range(0, len(seeds), batch):
+        chunk = seeds[start:start + batch]
+        began = time.perf_counter()
+        rules = None
+        if plan.constraints is not None:
+            rules = TimestepRows(plan.constraints, [plan.primer_ids] * len(chunk), plan.steps)
+        elif plan.request is not None:
+            rules = abc_rows(plan.request, model.symbols, len(chunk))
+        tokens += sample_melodies(model, [plan.primer_ids] * len(chunk), plan.steps, SETTINGS, chunk, rules=rules)
+        seconds += time.perf_counter() - began
+        ended += [rules is not None and rules.ended(row) for row in range(len(chunk))]
+    return tokens, ended, seconds
+
+
+def sample_server(model: TokenModel, plan: RowPlan, seeds: list[int], batch: int) -> tuple[list[list[int]], float]:
+    """`generate`'s tokens per seed (up to a row's end) and the seconds its calls took."""
+    c = plan.constraints
+    rules = None if c is None else c.rules(*c.bar_limits(c.start(plan.primer_ids).position, plan.steps))
+    tokens, seconds = [], 0.0
+    for start in range(0, len(seeds), batch):
+        rows = len(chunk := seeds[start:start + batch])
+        began = time.perf_counter()
+        out = model.generate(
+            primer=np.tile(np.asarray(plan.primer_ids, np.int32), (rows, 1)),
+            primer_length=np.full(rows, len(plan.primer_ids)), steps=np.full(rows, plan.steps),
+            temperature=np.full(rows, SETTINGS.temperature), top_k=np.full(rows, SETTINGS.top_k),
+            top_p=np.full(rows, SETTINGS.top_p), seed=np.asarray(chunk),
+            rules=None if rules is None else bar_rules.rule_inputs([rules] * rows, len(model.symbols)))
+        seconds += time.perf_counter() - began
+        tokens += [[int(token) for token in row if token >= 0] for row in out]
+    return tokens, seconds
+
+
+def mean_log_prob(model: TokenModel, primer: list[int], sampled: list[list[int]], batch: int) -> float:
+    """Mean log p (nats) over every row's sampled tokens `[n]`, the primer fed from the zero state."""
+    total, count = 0.0, 0
+    for start in range(0, len(sampled), batch):
+        rows = [primer + tokens for tokens in sampled[start:start + batch]]
+        lengths = np.array([len(row) for row in rows])
+        padded = np.zeros((len(rows), lengths.max()), np.int32)
+        for index, row in enumerate(rows):
+            padded[index, :len(row)] = row
+        state = np.zeros((len(rows), model.state_size), np.float32)
+        for t in range(lengths.max() - 1):
+            logits, state = model.step(padded[:, t], state)
+            logits = logits.astype(np.float64)
+            top = logits.max(axis=1, keepdims=True)
+            log_p = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+            scored = (t + 1 >= len(primer)) & (t + 1 < lengths)
+            total += float(log_p[np.arange(len(rows)), padded[:, t + 1]][scored].sum())
+            count += int(scored.sum())
+    return total / count if count else float("nan")
+
+
+def corpus_facts(kind: str, data_dir: str, split: str) -> list[tm.TuneFacts]:
+    """The split's tunes; timestep songs with their model-space tonic (declared key + transposition)."""
+    if kind == sig.TOKEN_CHARACTERS:
+        return [tm.abc_facts(text, True) for text in split_texts(data_dir, split)]
+    import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
+
+    examples = tfds.builder_from_directory(data_dir).as_dataset(split=split).as_numpy_iterator()
+    return [tm.corpus_timestep_facts([symbol.decode() for symbol in example["timestep"]],
+                                     (tonic_pitch_class(example["key"].decode()) + int(example["transpose"])) % 12)
+            for example in examples if len(example["timestep"])]
+
+
+def corpus_report(kind: str, data_dir: str) -> tuple[dict, set | None]:
+    """(the training split's statistics with the test split's copy share, the training runs); no
+    statistics and no runs without a dataset in ``data_dir``."""
+    if not os.path.isfile(os.path.join(data_dir, "dataset_info.json")):
+        logger.warning("no dataset at %s: its corpus columns say n/a", data_dir)
+        return {"dataset": data_dir, "available": False}, None
+    train = corpus_facts(kind, data_dir, "train")
+    runs = tm.training_runs(train)
+    stats = tm.summary(train, None, None, measured_bars=False)
+    stats.update(new_note=None, copy=tm.summary(corpus_facts(kind, data_dir, "test"), None, runs)["copy"],
+                 dataset=data_dir, available=True, tunes=len(train))
+    return stats, runs
+
+
+def save_failures(folder: str, name: str, row: str, plan: RowPlan, vocabulary: list[str], tokens: list[list[int]],
+                  facts: list[tm.TuneFacts], scale_enforced: bool) -> int:
+    """Writes every tune of a constrained row that fails a structural check; returns how many."""
+    failed = 0
+    for seed, (sampled, tune) in enumerate(zip(tokens, facts)):
+        checks = tm.failed_checks(tune, plan.request.bars, scale_enforced)
+        if checks:
+            failed += 1
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, f"{name}_{row.replace('/', '-')}_seed{seed}.json")
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump({"model": name, "row": row, "seed": seed, "failed": checks, "primer": plan.primer,
+                           "sampled": [vocabulary[token] for token in sampled]}, handle, indent=1)
+    return failed
+
+
+def measure_model(model: TokenModel, name: str, data_dir: str, tunes: int, batch: int, failures: str | None) -> dict:
+    """Every row of one served model, and its corpus."""
+    kind, vocabulary, seeds = model.model_kind, model.symbols, list(range(tunes))
+    corpus, runs = corpus_report(kind, data_dir)
+    sample_melodies(model, [[0]] * 2, 4, SETTINGS, [0, 1])  # warm the channel and the step graph
+    rows: dict[str, dict] = {}
+    for row, request in ROWS[kind].items():
+        plan = plan_row(kind, request, vocabulary)
+        tokens, ended, seconds = sample_client(model, plan, seeds, batch)
+        facts, scored, result = tm.read_tunes(kind, plan.primer, request, vocabulary, tokens, ended)
+        result.update(tm.summary(facts, request.bars if request else None, runs),
+                      log_prob=mean_log_prob(model, plan.primer_ids, scored, batch),
+                      client_tokens_per_s=sum(map(len, tokens)) / seconds)
+        if kind == sig.TOKEN_TIMESTEP:
+            sample_server(model, plan, seeds[:2], batch)  # warm-up
+            served, served_seconds = sample_server(model, plan, seeds, batch)
+            result.update(server_tokens_per_s=sum(map(len, served)) / served_seconds,
+                          server_same=sum(a == b for a, b in zip(served, tokens)) / tunes)
+        if request is not None and failures:
+            result["failed_tunes"] = save_failures(failures, name, row, plan, vocabulary, tokens, facts,
+                                                   kind == sig.TOKEN_TIMESTEP)
+        logger.info("%s %s: %d tunes sampled in %.1f s", name, row, tunes, seconds)
+        rows[row] = result
+    free = rows["unconstrained"]
+    for result in rows.values():
+        result["log_prob_change"] = result["log_prob"] - free["log_prob"]
+        for side in ("client", "server"):
+            if f"{side}_tokens_per_s" in result:
+                result[f"{side}_slowdown"] = free[f"{side}_tokens_per_s"] / result[f"{side}_tokens_per_s"]
+    return {"kind": kind, "corpus": corpus, "rows": rows}
+
+
+def _cell(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def print_table(models: dict) -> None:
+    print(f"{'model':<10} {'row':<28}" + "".join(f"{title:>10}" for title, _, _ in COLUMNS))
+    for name, report in models.items():
+        for row, result in [*report["rows"].items(), ("corpus (train; copy: test)", report["corpus"])]:
+            print(f"{name:<10} {row:<28}" + "".join(f"{_cell(result.get(key), digits):>10}" for _, key, digits in COLUMNS))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tunes", type=int, default=200, help="tunes per row (seeds 0..N-1)")
+    parser.add_argument("--models", default=",".join(CORPORA), help=f"comma-separated, of {', '.join(CORPORA)}")
+    parser.add_argument("--saved-models", type=pathlib.Path, default=pathlib.Path("saved_models"))
+    parser.add_argument("--data-root", default="data", help="holds the corpora erk, han, irish")
+    for corpus in CORPORA.values():
+        parser.add_argument(f"--{corpus}-data", help=f"the {corpus} dataset (default DATA_ROOT/{corpus})")
+    parser.add_argument("--batch", type=int, default=100, help="tunes per sampling call")
+    parser.add_argument("--output", help="write the report as JSON here")
+    parser.add_argument("--failures", help="write each constrained tune that misses a structural target here")
+    args = parser.parse_args(argv)
+    names = [name for name in args.models.split(",") if name]
+    if unknown := sorted(set(names) - set(CORPORA)):
+        parser.error(f"unknown models {unknown}; known: {sorted(CORPORA)}")
+    if args.tunes < 1 or args.batch < 1:
+        parser.error(f"--tunes and --batch must be >= 1, got {args.tunes} and {args.batch}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    began, models = time.perf_counter(), {}
+    with tempfile.TemporaryDirectory(prefix="bench-tune-") as scratch:
+        config = pathlib.Path(scratch) / "models.config"
+        write_models_config(args.saved_models, names, config)
+        with start_subprocess(names, model_config_file=config) as running:
+            for name in names:
+                corpus = CORPORA[name]
+                data_dir = getattr(args, f"{corpus}_data") or os.path.join(args.data_root, corpus)
+                client = serving_client.connect(running.grpc_address, name)
+                try:
+                    models[name] = measure_model(TokenModel(client), name, data_dir, args.tunes, args.batch, args.failures)
+                finally:
+                    client.close()
+    met = tm.targets(models)
+    print(f"# {args.tunes} tunes per row, {SETTINGS}, batches of {args.batch}, cpu_count={os.cpu_count()}")
+    print_table(models)
+    for target, ok in met.items():
+        print(f"target {target}: {'met' if ok else 'NOT met'}")
+    seconds = time.perf_counter() - began
+    print(f"# {seconds:.0f} s in all")
+    if args.output:
+        report = {"argv": sys.argv[1:] if argv is None else list(argv), "tunes": args.tunes, "batch": args.batch,
+                  "settings": vars(SETTINGS), "legend": __doc__, "models": models, "targets": met, "seconds": seconds}
+        pathlib.Path(args.output).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
