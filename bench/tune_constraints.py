@@ -19,7 +19,7 @@ Columns (shares 0..1; tunes are read by parsers that are not the state machines,
         strict_full_bars counts them)
  tonic  tunes whose last note is the key's tonic (timestep: in model space, where the request's key has
         a white-key tonic; C for unconstrained rows; ABC: the K: tonic)
- scale  new notes in the key signature's scale (the ABC machine leaves accidentals free: not a target)
+ scale  new notes in the key signature's scale (both kinds mask the others unless --chromatic)
  dur q  mean duration of the new notes, quarters; H bits  their pitch-class entropy
  copy   tunes whose new notes hold a run of 8 note pitches found verbatim in the training split
  logp   mean log p (nats) of the sampled tokens (to the tune's end) under the model from the zero
@@ -28,8 +28,8 @@ Columns (shares 0..1; tunes are read by parsers that are not the state machines,
         row's tok/s over the row's (the slowdown); srv=cli: tunes that `generate` samples identically
 Corpus rows (the training split of --data-root/<corpus>; copy: its test split's tunes against the
 training split) stand beside each model; without the data folder they say n/a.
-Targets: under constraints new, bars, full, tonic = 1.0 (and scale = 1.0 for timestep models); tokens
-per second within 1.5x of unconstrained (x <= 1.5).
+Targets: under constraints new, bars, full, tonic, scale = 1.0; tokens per second within 1.5x of
+unconstrained (x <= 1.5).
 """
 from __future__ import annotations
 
@@ -48,14 +48,15 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from bench import tune_metrics as tm  # noqa: E402
-from preprocessing.melody.keys import parse_key, parse_meter, tonic_pitch_class  # noqa: E402
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, parse_key, parse_meter, tonic_pitch_class  # noqa: E402
 from serving import client as serving_client  # noqa: E402
 from serving.contract import bar_rules  # noqa: E402
 from serving.contract import signatures as sig  # noqa: E402
 from serving.contract.sampling import SamplingSettings  # noqa: E402
 from serving.demo import write_models_config  # noqa: E402
 from serving.generation import primers  # noqa: E402
-from serving.generation.constrained_rows import ABC_CHARACTERS_PER_BAR, TimestepRows, abc_header, abc_rows  # noqa: E402
+from serving.generation.abc_start import AbcStart, abc_start  # noqa: E402
+from serving.generation.constrained_rows import ABC_CHARACTERS_PER_BAR, TimestepRows, abc_rows  # noqa: E402
 from serving.generation.timestep_constraints import TimestepConstraints  # noqa: E402
 from serving.generation.token_model import TokenModel  # noqa: E402
 from serving.generation.tokens import sample_melodies  # noqa: E402
@@ -69,11 +70,11 @@ SETTINGS = SamplingSettings(temperature=1.0, top_p=0.95)
 CORPORA = {"lstm_erk": "erk", "lstm_han": "han", "abc_irish": "irish"}
 TIMESTEP_STEPS, ABC_STEPS, ABC_PRIMER = 256, 1500, "X:1\n"
 ROWS: dict[str, dict[str, TuneRequest | None]] = {
-    sig.TOKEN_TIMESTEP: {"unconstrained": None, "bars16_tonic": TuneRequest(bars=16, end_on_tonic=True),
+    sig.TOKEN_TIMESTEP: {"unconstrained": None, "bars16_tonic": TuneRequest(COMMON_TIME, C_MAJOR, bars=16),
                          "G_3/4_bars16_tonic": TuneRequest(key=parse_key("G"), meter=parse_meter("3/4"), bars=16)},
-    sig.TOKEN_CHARACTERS: {"unconstrained": None, "bars16_tonic": TuneRequest(bars=16),
+    sig.TOKEN_CHARACTERS: {"unconstrained": None, "bars16_tonic": TuneRequest(COMMON_TIME, C_MAJOR, bars=16),
                            "D_6/8_bars16_tonic": TuneRequest(key=parse_key("D"), meter=parse_meter("6/8"), bars=16),
-                           "G_4/4_bars16_tonic": TuneRequest(key=parse_key("G"), bars=16)},
+                           "G_4/4_bars16_tonic": TuneRequest(COMMON_TIME, parse_key("G"), bars=16)},
 }
 COLUMNS = (("new", "new_note", 3), ("bars", "exact_bars", 3), ("full", "full_bars", 3), ("tonic", "tonic", 3),
            ("scale", "in_scale", 3), ("dur q", "mean_quarters", 3), ("H bits", "pc_entropy_bits", 3),
@@ -92,14 +93,16 @@ class RowPlan:
     primer_ids: list[int]
     steps: int
     constraints: TimestepConstraints | None = None
+    abc: AbcStart | None = None
 
 
 def plan_row(kind: str, request: TuneRequest | None, vocabulary: list[str]) -> RowPlan:
     if kind == sig.TOKEN_CHARACTERS:
-        primer = list(ABC_PRIMER if request is None else abc_header(request))
+        start = None if request is None else abc_start(request, ABC_PRIMER)
+        primer = list(ABC_PRIMER if start is None else start.text)
         steps = ABC_STEPS if request is None else ABC_CHARACTERS_PER_BAR * request.bars
-        return RowPlan(request, primer, primers.encode(primer, vocabulary), steps)
-    primer = primers.timestep_primer(primers.PrimerSource(name="twinkle"))
+        return RowPlan(request, primer, primers.encode(primer, vocabulary), steps, abc=start)
+    primer = primers.timestep_primer(primers.PrimerSource(name="twinkle")).symbols
     ids = primers.encode(primer, vocabulary)
     if request is None:
         return RowPlan(None, primer, ids, TIMESTEP_STEPS)
@@ -116,8 +119,8 @@ def sample_client(model: TokenModel, plan: RowPlan, seeds: list[int], batch: int
         rules = None
         if plan.constraints is not None:
             rules = TimestepRows(plan.constraints, [plan.primer_ids] * len(chunk), plan.steps)
-        elif plan.request is not None:
-            rules = abc_rows(plan.request, model.symbols, len(chunk))
+        elif plan.abc is not None:
+            rules = abc_rows(plan.abc, model.symbols, len(chunk))
         tokens += sample_melodies(model, [plan.primer_ids] * len(chunk), plan.steps, SETTINGS, chunk, rules=rules)
         seconds += time.perf_counter() - began
         ended += [rules is not None and rules.ended(row) for row in range(len(chunk))]
@@ -191,11 +194,11 @@ def corpus_report(kind: str, data_dir: str) -> tuple[dict, set | None]:
 
 
 def save_failures(folder: str, name: str, row: str, plan: RowPlan, vocabulary: list[str], tokens: list[list[int]],
-                  facts: list[tm.TuneFacts], scale_enforced: bool) -> int:
+                  facts: list[tm.TuneFacts]) -> int:
     """Writes every tune of a constrained row that fails a structural check; returns how many."""
     failed = 0
     for seed, (sampled, tune) in enumerate(zip(tokens, facts)):
-        checks = tm.failed_checks(tune, plan.request.bars, scale_enforced)
+        checks = tm.failed_checks(tune, plan.request.bars)
         if checks:
             failed += 1
             os.makedirs(folder, exist_ok=True)
@@ -225,8 +228,7 @@ def measure_model(model: TokenModel, name: str, data_dir: str, tunes: int, batch
             result.update(server_tokens_per_s=sum(map(len, served)) / served_seconds,
                           server_same=sum(a == b for a, b in zip(served, tokens)) / tunes)
         if request is not None and failures:
-            result["failed_tunes"] = save_failures(failures, name, row, plan, vocabulary, tokens, facts,
-                                                   kind == sig.TOKEN_TIMESTEP)
+            result["failed_tunes"] = save_failures(failures, name, row, plan, vocabulary, tokens, facts)
         logger.info("%s %s: %d tunes sampled in %.1f s", name, row, tunes, seconds)
         rows[row] = result
     free = rows["unconstrained"]

@@ -163,11 +163,11 @@ def ends_on_tonic(facts: TuneFacts) -> bool:
     return bool(facts.notes) and facts.notes[-1][0] % 12 == facts.tonic
 
 
-def failed_checks(facts: TuneFacts, asked: int | None, scale_enforced: bool) -> list[str]:
+def failed_checks(facts: TuneFacts, asked: int | None) -> list[str]:
     """The structural checks a constrained tune fails (empty when it meets them all)."""
     checks = {"new_note": bool(facts.new_notes), "exact_bars": exact_bars(facts, asked),
               "full_bars": facts.bar_count > 0 and facts.full_bars == facts.bar_count, "tonic": ends_on_tonic(facts),
-              "scale": not scale_enforced or all(pitch % 12 in facts.scale for pitch, _ in facts.new_notes)}
+              "scale": all(pitch % 12 in facts.scale for pitch, _ in facts.new_notes)}
     return [name for name, met in checks.items() if not met]
 
 
@@ -226,7 +226,7 @@ def targets(models: dict) -> dict[str, bool]:
         for row, result in report["rows"].items():
             if row == "unconstrained":
                 continue
-            shares = STRUCTURAL + (("in_scale",) if report["kind"] == sig.TOKEN_TIMESTEP else ())
+            shares = STRUCTURAL + ("in_scale",)
             met[f"{name} {row}: {', '.join(shares)} = 1.0"] = all(result[share] == 1.0 for share in shares)
             for side in ("client", "server"):
                 if f"{side}_slowdown" in result:
