@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from functools import lru_cache
 
 from preprocessing.melody import abc_bars
+from preprocessing.melody.abc_bars import Bars
 from preprocessing.melody.abc_grammar import (
+    ACCIDENTALS,
     GRID,
     MAX_OCTAVE_MARKS,
     NOTE_LETTERS,
@@ -29,6 +32,11 @@ from preprocessing.melody.abc_reader import AbcReader, State
 
 logger = logging.getLogger(__name__)
 _CACHE_SIZE = 1 << 18
+# Bars before a strain's last that allow the same characters: from 3 bars before it on, the rules
+# of the bars to come (endings two bars before the end, the last bar's length and tonic) are the same.
+_FAR = 3
+# Every character the grammar can read; nothing else is ever allowed.
+_ALPHABET = frozenset(NOTE_LETTERS) | frozenset(ACCIDENTALS) | frozenset("z123468/|:[]{}(-<>',\n ")
 
 
 class AbcConstraint(AbcReader):
@@ -37,8 +45,9 @@ class AbcConstraint(AbcReader):
     def __init__(self, plan: Plan) -> None:
         super().__init__(plan)
         self._allows = lru_cache(maxsize=_CACHE_SIZE)(self._allows_uncached)
-        self._mask = lru_cache(maxsize=_CACHE_SIZE)(self._mask_uncached)
         self._finish = lru_cache(maxsize=_CACHE_SIZE)(self._finish)  # the same for every character that ends a token
+        self._bars_class = lru_cache(maxsize=_CACHE_SIZE)(self._bars_class)
+        self._mask_cache: dict[object, tuple[bool, ...]] = {}
         self._viable_cache: dict[object, bool] = {}
 
     @classmethod
@@ -56,8 +65,17 @@ class AbcConstraint(AbcReader):
         return State()
 
     def allowed(self, state: State, vocabulary: Sequence[str]) -> list[bool]:
-        """For each vocabulary entry, whether it may come next (multi-character entries never)."""
-        return list(self._mask(state, tuple(vocabulary)))
+        """For each vocabulary entry, whether it may come next (multi-character entries never).
+        Cached per class of states that allow the same characters (``_class_key``)."""
+        vocabulary = tuple(vocabulary)
+        key = (self._class_key(state), vocabulary)
+        mask = self._mask_cache.get(key)
+        if mask is None:
+            if len(self._mask_cache) >= _CACHE_SIZE:
+                self._mask_cache.clear()
+            mask = self._mask_cache[key] = tuple(char in _ALPHABET and self._allows(state, char)
+                                                 for char in vocabulary)
+        return list(mask)
 
     def advance(self, state: State, char: str) -> State:
         """The state after ``char``; ValueError naming it and the position if it is not allowed."""
@@ -71,9 +89,6 @@ class AbcConstraint(AbcReader):
         """Whether the final bar line has been written (nothing more is allowed)."""
         return state.bars.done
 
-    def _mask_uncached(self, state: State, vocabulary: tuple[str, ...]) -> tuple[bool, ...]:
-        return tuple(self._allows(state, char) for char in vocabulary)
-
     def _allows_uncached(self, state: State, char: str) -> bool:
         after = self.step(state, char) if len(char) == 1 else None
         return after is not None and self._viable(after)
@@ -84,14 +99,26 @@ class AbcConstraint(AbcReader):
         """Whether some sequence of characters completes the tune from ``s``. Between tokens, a
         pitch matters only as tonic or not, and the bar's accidentals not at all (the tonic can
         always be written with one): those states share one cache entry."""
-        key = s if s.token else (s.bars, s.pos, s.prev, s.fresh, self._pitch_class_of(s.last_pitch),
-                                 self._pitch_class_of(s.tie), s.broken, s.tuplet, s.grace)
+        key = self._class_key(s) if s.token else (
+            self._bars_class(s.bars), s.pos, s.prev, s.fresh, self._pitch_class_of(s.last_pitch),
+            self._pitch_class_of(s.tie), s.broken, s.tuplet, s.grace)
         known = self._viable_cache.get(key)
         if known is None:
             if len(self._viable_cache) >= _CACHE_SIZE:
                 self._viable_cache.clear()
             known = self._viable_cache[key] = self._viable_uncached(s)
         return known
+
+    def _class_key(self, s: State) -> State:
+        """``s`` with what cannot change which characters it allows folded away: the last pitch
+        (only whether it is the tonic matters: a tie keeps its own pitch in ``tie``) and the bar
+        number (only how far the strain's last bar, or an open-ended tune's minimum, still is)."""
+        return s._replace(bars=self._bars_class(s.bars), last_pitch=self._pitch_class_of(s.last_pitch))
+
+    def _bars_class(self, bars: Bars) -> Bars:
+        count = self.plan.strains[bars.strain].bars
+        bar = min(bars.bar, self.plan.min_bars) if count is None else count - min(count - bars.bar, _FAR)
+        return replace(bars, bar=bar)
 
     def _pitch_class_of(self, pitch: int | None) -> int | None:
         """The tonic's pitch class for the tonic, the next one for any other pitch."""

@@ -11,6 +11,7 @@ drawn, and stops a row when the rules say its tune is complete. Two kinds:
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -74,6 +75,7 @@ class AbcRows:
 # Notes, lengths and bar lines: enough to complete any bar and close the tune (the machine assumes them).
 TUNE_CHARACTERS = frozenset("ABCDEFGabcdefg23/|:]")
 ABC_CHARACTERS_PER_BAR = 60  # a safety cap on characters per requested bar (the Irish tunes average about 20)
+_MACHINES_KEPT = 8
 
 
 def abc_rows(start: AbcStart, vocabulary: Sequence[str], rows: int) -> AbcRows:
@@ -83,10 +85,8 @@ def abc_rows(start: AbcStart, vocabulary: Sequence[str], rows: int) -> AbcRows:
     if request.low is not None or request.high is not None:
         raise ValueError("--range applies to timestep models; the ABC state machine takes --key, --meter, "
                          "--bars, --end, --chromatic and --form")
-    machine = AbcConstraint.from_request(
-        meter=str(request.meter), unit=start.unit, key=request.key.name, bars=request.bars, form=request.form,
-        end_on_tonic=request.end_on_tonic, min_bars=MIN_BARS if request.bars is None else 1,
-        chromatic=request.chromatic)
+    machine = _machine(str(request.meter), start.unit, request.key.name, request.bars, request.form,
+                       request.end_on_tonic, MIN_BARS if request.bars is None else 1, request.chromatic)
     missing = sorted((set(start.header) | TUNE_CHARACTERS) - set(vocabulary))
     if missing:
         raise ValueError(f"the model's vocabulary lacks the characters {missing} that the header or the "
@@ -101,3 +101,11 @@ def abc_rows(start: AbcStart, vocabulary: Sequence[str], rows: int) -> AbcRows:
     if machine.is_complete(state):
         raise ValueError("the primer is already a complete tune under the constraints: nothing is left to sample")
     return AbcRows(machine, vocabulary, rows, state)
+
+
+@functools.lru_cache(maxsize=_MACHINES_KEPT)
+def _machine(meter: str, unit: str, key: str, bars: int | None, form: str | None, end_on_tonic: bool,
+             min_bars: int, chromatic: bool) -> AbcConstraint:
+    """One machine per plan in this process, so later requests of the same shape find its caches warm."""
+    return AbcConstraint.from_request(meter=meter, unit=unit, key=key, bars=bars, form=form,
+                                      end_on_tonic=end_on_tonic, min_bars=min_bars, chromatic=chromatic)
