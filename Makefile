@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(PY) bench/preprocess.py
 	$(PY) bench/train.py
 	$(PY) bench/generate.py
+	$(PY) bench/tune_constraints.py --data-root data
 
 serve: $(STAMP)
 	$(PY) -m serving.server --port $(PORT) --rest_api_port $(REST_PORT) --model_config_file serving/models.config

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from preprocessing.melody import music21_reader
 from preprocessing.melody.abc_text import first_abc_tune
 from preprocessing.melody.events import Event
-from preprocessing.melody.keys import C_MAJOR, Key, Meter, parse_key, tonic_pitch_class
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, parse_key, tonic_pitch_class
 from preprocessing.melody.timestep import DELIMITER, STEP_QUARTERS, decode_timestep
 from serving.contract import signatures as sig
 from serving.generation.tune_request import TuneRequest
@@ -203,7 +203,7 @@ def read_tunes(kind: str, primer: list[str], request: TuneRequest | None, vocabu
     for row, sampled in enumerate(tokens):
         symbols = [vocabulary[token] for token in sampled]
         if kind == sig.TOKEN_TIMESTEP:
-            asked = request or TuneRequest()
+            asked = (request or TuneRequest()).filled(C_MAJOR, COMMON_TIME)
             facts.append(timestep_facts(primer + symbols, len(primer), asked.key, asked.meter))
             cut = symbols.index(DELIMITER) + 1 if DELIMITER in symbols else len(symbols)
         else:
