@@ -11,6 +11,7 @@ INSTALL_REQUIRES = [
     "grpcio>=1.60,<2",
     "music21==10.*",
     "verovio>=6,<7",
+    "matplotlib>=3.7,<4",
     "mido>=1.3,<2",
     "numpy>=1.26,<3",
     "rich>=13,<16",
@@ -24,6 +25,7 @@ EXTRAS_REQUIRE = {
         "pytest>=8,<10",
         "hypothesis>=6,<7",
         "pretty-midi>=0.2.11,<0.3",
+        "pillow>=10",
     ],
 }
 

@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "default: one strain that may write its own repeats)")
     rules.add_argument("--free", action="store_true", help="no constraints: sample the model's own distribution "
                        "(tunes may be unfinished, or the primer alone)")
-    gen.add_argument("--formats", default=",".join(render.FORMATS), help=f"comma-separated: {','.join(render.FORMATS)}")
+    gen.add_argument("--formats", default=",".join(render.DEFAULT_FORMATS),
+                     help=f"comma-separated, of {','.join(render.FORMATS)} (default: all but png, the piano roll)")
     gen.add_argument("--tempo", type=float, default=render.DEFAULT_TEMPO_BPM, help="quarter notes per minute")
     gen.add_argument("--out", default="out", help="output folder")
     gen.add_argument("--sampling", choices=SAMPLING_MODES, default="client",

@@ -53,7 +53,8 @@ def add_vae_parser(commands: argparse._SubParsersAction, add_server_flags: Calla
                             help=f"served rhythms VAE (default {DEFAULT_RHYTHMS_MODEL})")
         parser.add_argument("--key", help="key to write in, e.g. G, Em (default C / the input tune's)")
         parser.add_argument("--meter", help="meter, e.g. 3/4 (default 4/4 / the input tune's)")
-        parser.add_argument("--formats", default=",".join(render.FORMATS), help=f"comma-separated: {','.join(render.FORMATS)}")
+        parser.add_argument("--formats", default=",".join(render.DEFAULT_FORMATS),
+                            help=f"comma-separated, of {','.join(render.FORMATS)} (default: all but png)")
         parser.add_argument("--tempo", type=float, default=render.DEFAULT_TEMPO_BPM, help="quarter notes per minute")
         parser.add_argument("--out", default="out/vae", help="output folder")
         if parser is not sample:

@@ -47,7 +47,7 @@ class GenerationConfig:
     seed: int = 0
     key: Key | None = None
     meter: Meter | None = None
-    formats: tuple[str, ...] = render.FORMATS
+    formats: tuple[str, ...] = render.DEFAULT_FORMATS
     out_dir: str = "out"
     sampling: str = "client"
     tempo_bpm: float = render.DEFAULT_TEMPO_BPM

@@ -28,7 +28,7 @@ class VaeSettings:
     longer than the VAE length gets (``vae_codes.OVERFLOW_POLICIES``)."""
 
     out_dir: str = "out/vae"
-    formats: tuple[str, ...] = render.FORMATS
+    formats: tuple[str, ...] = render.DEFAULT_FORMATS
     key: Key | None = None
     meter: Meter | None = None
     tempo_bpm: float = render.DEFAULT_TEMPO_BPM

@@ -1,4 +1,4 @@
-"""Generated tokens -> a melody in a requested key and meter -> MIDI, MusicXML, ABC, SVG, WAV files.
+"""Generated tokens -> a melody in a requested key and meter -> MIDI, MusicXML, ABC, SVG, WAV, PNG files.
 
 Timestep models: the symbols are decoded (primer delimiters dropped, generation cut at its first
 ``/``) and moved from C major / A minor onto the requested key signature by transposing the
@@ -23,13 +23,15 @@ from preprocessing.melody.abc_text import check_abc_note_lengths
 from preprocessing.melody.events import Event
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, fold_semitones, music21_tonic, transpose_events
 from preprocessing.melody.timestep import DELIMITER, HOLD, decode_timestep
-from serving.music import abc_writer, audio, engraving
+from serving.music import abc_writer, audio, engraving, piano_roll
 from serving.music.abc_score import read_abc_score
 from serving.music.notation import layout_bars, spell
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("mid", "musicxml", "abc", "svg", "wav")
+FORMATS = ("mid", "musicxml", "abc", "svg", "wav", "png")
+# What is written when no format is named: everything but the piano roll (PNG).
+DEFAULT_FORMATS = FORMATS[:-1]
 DEFAULT_TEMPO_BPM = 120.0
 _VEROVIO_OPTIONS = {"pageWidth": 2100, "pageHeight": 60000, "adjustPageHeight": True,
                     "breaks": "auto", "scale": 40, "footer": "none"}
@@ -158,7 +160,8 @@ def write_formats(melody: Melody, formats: Sequence[str], out_dir: str, stem: st
                   tempo_bpm: float = DEFAULT_TEMPO_BPM) -> dict[str, str]:
     """Writes ``out_dir/stem.<format>`` for each format; returns ``{format: path}``.
 
-    MusicXML and SVG show the score as written; MIDI and WAV play it with its repeats expanded.
+    MusicXML and SVG show the score as written; MIDI and WAV play it with its repeats expanded,
+    and the PNG piano roll draws what they play.
     """
     unknown = [name for name in formats if name not in FORMATS]
     if unknown:
@@ -177,13 +180,17 @@ def write_formats(melody: Melody, formats: Sequence[str], out_dir: str, stem: st
         with open(paths["abc"], "w", encoding="utf-8") as handle:
             handle.write(melody.abc_text if melody.abc_text is not None and not melody.abc_semitones
                          else abc_writer.write_abc(list(melody.events), melody.key, melody.meter, melody.title))
-    if "mid" in paths or "wav" in paths:
+    if "mid" in paths or "wav" in paths or "png" in paths:
         _write_played(engraving.played(score), paths, out_dir, stem, tempo_bpm)
     return paths
 
 
 def _write_played(score: stream.Score, paths: dict[str, str], out_dir: str, stem: str, tempo_bpm: float) -> None:
-    """MIDI and WAV of the played (repeats expanded) score; the WAV's synthesiser is logged."""
+    """MIDI, WAV and piano roll of the played (repeats expanded) score; the WAV's synthesiser is logged."""
+    if "png" in paths:
+        piano_roll.write_piano_roll(score, paths["png"], stem)
+    if "mid" not in paths and "wav" not in paths:
+        return
     midi_path = paths.get("mid", os.path.join(out_dir, f".{stem}.mid"))
     score.write("midi", fp=midi_path)
     if "wav" in paths:

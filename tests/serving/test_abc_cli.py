@@ -210,7 +210,7 @@ def test_demo_generates_from_a_character_model_and_samples_the_vaes(vocabulary, 
     score = converter.parse(melody.paths["musicxml"], format="musicxml")
     bars = [measure.duration.quarterLength for measure in score.parts[0].getElementsByClass("Measure")]
     assert sum(bars) == 8 * 3 and score.flatten().notes[-1].pitch.pitchClass == 2  # 8 bars of 6/8, ending on D
-    assert sorted(path.suffix for path in (out / "vae").iterdir()) == sorted(f".{fmt}" for fmt in render.FORMATS)
+    assert sorted(path.suffix for path in (out / "vae").iterdir()) == sorted(f".{fmt}" for fmt in render.DEFAULT_FORMATS)
 
 
 def test_abc_constraints_write_whole_strains_of_the_asked_form(server, tmp_path, capsys, vocabulary):

@@ -65,7 +65,7 @@ def test_generate_writes_every_format_from_the_served_tokens(server, tmp_path, c
         expected = render.melody_from_timesteps(primer + [VOCABULARY[i] for i in row], len(primer),
                                                 parse_key("G"), parse_meter("3/4"))
         stem = tmp_path / f"lstm_erk_seed{seed}"
-        assert all((stem.with_suffix(f".{name}")).stat().st_size > 0 for name in render.FORMATS)
+        assert all((stem.with_suffix(f".{name}")).stat().st_size > 0 for name in render.DEFAULT_FORMATS)
         events = [(e.pitch, e.quarters) for e in expected.events]
         while events[-1][0] is None:  # MIDI cannot show trailing rests
             events.pop()
@@ -164,7 +164,7 @@ def test_demo_serves_both_models_and_writes_every_format(saved_models, tmp_path)
     assert set(results) == {"lstm_erk", "lstm_han"}
     for name, melodies in results.items():
         assert melodies[0].melody is not None and melodies[0].melody.notes >= 14  # at least the primer
-        for fmt in render.FORMATS:
+        for fmt in render.DEFAULT_FORMATS:
             assert (tmp_path / name / f"{name}_seed7.{fmt}").stat().st_size > 0
 
 

@@ -9,10 +9,11 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, replace
 
 import pytest
-from music21 import converter, stream
+from music21 import converter, note, stream
+from PIL import Image
 
 from preprocessing.melody.keys import parse_key
-from serving.music import render
+from serving.music import piano_roll, render
 from tests.helpers.midi_events import midi_events
 from tests.helpers.score_notes import merged_notes
 
@@ -138,6 +139,24 @@ def test_svg_holds_a_clef_per_system_every_note_and_the_endings(written):
     assert svg.count('class="clef"') == svg.count('class="system"') >= 1
     assert svg.count('class="note"') == len(root.findall("part/measure/note/pitch"))
     assert svg.count('class="voltaBracket"') == sum(kind == "start" for _, kind, _ in tune.endings)
+
+
+def test_png_piano_roll_draws_the_played_tune(written):
+    tune, paths, _ = written
+    played = sum(quarters for _, quarters in midi_events(paths["mid"]))
+    with Image.open(paths["png"]) as image:  # read back by Pillow
+        assert image.format == "PNG"
+        width, height = image.size
+        pixels = image.convert("RGB").getdata()
+        assert (0x1F, 0x5F, 0x99) in set(pixels)  # the notes' colour
+    expected = min(piano_roll.MAX_WIDTH, max(piano_roll.MIN_WIDTH, played * piano_roll.INCHES_PER_QUARTER))
+    assert abs(width - expected * piano_roll.DPI) <= 1 and height == round(piano_roll.HEIGHT * piano_roll.DPI)
+
+
+def test_a_piano_roll_without_notes_is_refused(tmp_path):
+    rests = stream.Score([stream.Part([stream.Measure([note.Rest(quarterLength=4)])])])
+    with pytest.raises(ValueError, match="'empty' has no notes"):
+        piano_roll.write_piano_roll(rests, str(tmp_path / "empty.png"), "empty")
 
 
 def test_ties_join_equal_pitches_only_and_the_fermata_keeps_its_note(tmp_path):
