@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from preprocessing.melody.abc_grammar import Plan
+from preprocessing.melody.abc_grammar import FINAL_TICKS, Plan
 
 # A bar line's resulting position in the form, and whether it ends a strain (the tonic rule).
 Closings = dict[str, tuple["Bars", bool]]
@@ -69,7 +69,8 @@ def closings(plan: Plan, bars: Bars, pos: int) -> Closings:
     """Bar lines that may close a bar written up to tick ``pos`` (before the tonic and tie rules)."""
     full = plan.bar_ticks
     found: Closings = {}
-    if bars.pickup is None and 0 < pos < full:
+    # A pickup leaves the strain's last bar room for its final tonic.
+    if bars.pickup is None and 0 < pos < full and (not plan.end_on_tonic or full - pos >= FINAL_TICKS):
         opened = replace(bars, pickup=pos)
         found["|"] = (opened, False)
         if plan.free and not bars.repeat_open:

@@ -19,6 +19,7 @@ from preprocessing.melody import abc_bars
 from preprocessing.melody.abc_bars import Bars
 from preprocessing.melody.abc_grammar import (
     ACCIDENTALS,
+    FINAL_TICKS,
     GRID,
     MAX_OCTAVE_MARKS,
     NOTE_LETTERS,
@@ -99,9 +100,13 @@ class AbcConstraint(AbcReader):
         """Whether some sequence of characters completes the tune from ``s``. Between tokens, a
         pitch matters only as tonic or not, and the bar's accidentals not at all (the tonic can
         always be written with one): those states share one cache entry."""
-        key = self._class_key(s) if s.token else (
-            self._bars_class(s.bars), s.pos, s.prev, s.fresh, self._pitch_class_of(s.last_pitch),
-            self._pitch_class_of(s.tie), s.broken, s.tuplet, s.grace)
+        if not s.token:
+            key = (self._bars_class(s.bars), s.pos, s.prev, s.fresh, self._pitch_class_of(s.last_pitch),
+                   self._pitch_class_of(s.tie), s.broken, s.tuplet, s.grace, self._may_end(s))
+        elif s.token[0] == "note" and s.tie is None and s.token[2] not in ("", "z"):
+            key = self._note_key(s)
+        else:
+            key = self._class_key(s)
         known = self._viable_cache.get(key)
         if known is None:
             if len(self._viable_cache) >= _CACHE_SIZE:
@@ -114,6 +119,14 @@ class AbcConstraint(AbcReader):
         (only whether it is the tonic matters: a tie keeps its own pitch in ``tie``) and the bar
         number (only how far the strain's last bar, or an open-ended tune's minimum, still is)."""
         return s._replace(bars=self._bars_class(s.bars), last_pitch=self._pitch_class_of(s.last_pitch))
+
+    def _note_key(self, s: State) -> tuple:
+        """An untied note being written: whether it can be placed and the tune completed depends on
+        its letter and octave only through whether its pitch is the tonic (or ambiguous)."""
+        _, accidental, letter, _, suffix = s.token
+        ambiguous = not accidental and letter.upper() in s.accidentals
+        tonic = not ambiguous and note_pitch(letter, accidental, 0, self.plan.key) % 12 == self.plan.tonic_pc
+        return self._class_key(s._replace(token=())), tonic, ambiguous, suffix
 
     def _bars_class(self, bars: Bars) -> Bars:
         count = self.plan.strains[bars.strain].bars
@@ -180,13 +193,14 @@ class AbcConstraint(AbcReader):
         ``ends_off_tonic``: the next event (a chord) cannot be that tonic."""
         limit, ends_strain = abc_bars.target(self.plan, s.bars)
         tonic_due = ends_strain and self.plan.end_on_tonic
+        final = FINAL_TICKS if tonic_due else 0  # a tonic of at least one unit ends the strain
         if s.tuplet is not None:
             left, notes, in_time_of, length = s.tuplet
-            need = left * (length or GRID) * in_time_of // notes
+            need = left * (length or GRID) * in_time_of // notes + final
         elif s.broken:
-            need = GRID * s.broken
+            need = GRID * s.broken + final
         elif s.tie is not None:
-            need = GRID * (2 if tonic_due and s.tie % 12 != self.plan.tonic_pc else 1)
+            need = final if tonic_due and s.tie % 12 == self.plan.tonic_pc else GRID + final
         else:
-            need = GRID * (2 if tonic_due and ends_off_tonic else 1)
+            need = (GRID if ends_off_tonic else 0) + final if tonic_due else GRID
         return limit - s.pos >= need

@@ -14,6 +14,8 @@ from preprocessing.melody.keys import LETTER_PITCH_CLASSES, Key, parse_key, pars
 
 TICKS_PER_UNIT = 48
 GRID = TICKS_PER_UNIT // 4
+# A strain that ends on the tonic ends on a note of at least one unit (not a 32nd squeezed in).
+FINAL_TICKS = TICKS_PER_UNIT
 # Length suffixes after a note, rest or chord, and their ticks ("" is one unit).
 LENGTHS = {"": 48, "2": 96, "3": 144, "4": 192, "6": 288, "8": 384,
            "/": 24, "//": 12, "/2": 24, "3/2": 72}

@@ -15,6 +15,7 @@ from preprocessing.melody import abc_bars
 from preprocessing.melody.abc_bars import Bars
 from preprocessing.melody.abc_grammar import (
     ACCIDENTALS,
+    FINAL_TICKS,
     GRID,
     LENGTHS,
     MAX_CHORD_NOTES,
@@ -208,7 +209,7 @@ class AbcReader:
         if s.fresh:
             return {}
         plan = self.plan
-        tonic_ok = not plan.end_on_tonic or (s.last_pitch is not None and s.last_pitch % 12 == plan.tonic_pc)
+        tonic_ok = not plan.end_on_tonic or self._may_end(s)
         return {text: bars for text, (bars, ends_strain) in abc_bars.closings(plan, s.bars, s.pos).items()
                 if not (ends_strain and (not tonic_ok or s.tie is not None)) and (s.tie is None or text == "|")}
 
@@ -221,6 +222,12 @@ class AbcReader:
     def _apply_bar(self, s: State, bars: Bars) -> State:
         return s._replace(token=(), bars=bars, pos=0, prev="bar", fresh=True, last_pitch=None,
                        last_len=None, accidentals=frozenset())
+
+    def _may_end(self, s: State) -> bool:
+        """Whether the last note may end a strain that ends on the tonic: the tonic, written at least
+        one unit long (``FINAL_TICKS``), not inside a tuplet or broken rhythm."""
+        return s.last_pitch is not None and s.last_pitch % 12 == self.plan.tonic_pc \
+            and s.last_len is not None and s.last_len >= FINAL_TICKS
 
     def _free(self, s: State) -> bool:
         """No tie, broken rhythm, tuplet or grace notes wait for their note."""

@@ -60,7 +60,8 @@ def test_a_pickup_is_a_short_first_bar() -> None:
 def test_bars_mask_the_end_until_the_last_bar() -> None:
     constraint = machine(bars=2, end_on_tonic=True)
     assert after(constraint, "DEFG ABcd|") & {"]"} == set()
-    assert after(constraint, "DEFG ABcd|DEFG ABcd") == set("|/' ")  # no tie out of the last bar
+    # no tie out of the last bar, and no d/: the tune's last note is at least one unit long
+    assert after(constraint, "DEFG ABcd|DEFG ABcd") == set("|' ")
     assert after(constraint, "DEFG ABcd|DEFG ABcd|") == {"]"}
     state = constraint.start()
     for char in "DEFG ABcd|DEFG ABcd|]":
@@ -70,9 +71,17 @@ def test_bars_mask_the_end_until_the_last_bar() -> None:
 
 def test_the_last_note_must_be_the_tonic() -> None:
     constraint = machine(bars=1, end_on_tonic=True)
-    assert "|" not in after(constraint, "DEFG ABce")
+    last_unit = after(constraint, "DEFG ABc")  # one unit left: only a tonic of one unit may fill it
+    assert {"D", "d"} <= last_unit and not last_unit & set("EFGABCefgabcz")
     assert "|" in after(constraint, "DEFG ABcD")
-    assert "|" not in after(constraint, "DEFG ABcz")
+    assert "/" not in after(constraint, "DEFG ABcD")  # D/ would leave a tonic shorter than a unit last
+
+
+def test_the_last_note_is_at_least_one_unit_long() -> None:
+    constraint = machine(bars=2, end_on_tonic=True)
+    assert "/" not in after(constraint, FIRST_BAR + "DEFG ABc d")  # d/ would leave a tonic of half a unit last
+    assert "|" in after(constraint, FIRST_BAR + "DEFG AB/c/d2")
+    assert "|" in after(constraint, FIRST_BAR + "DEFG ABc/d3/2")
 
 
 def test_a_tie_joins_only_the_same_pitch() -> None:
@@ -89,7 +98,8 @@ def test_a_note_after_an_accidental_on_its_letter_is_not_tied_nor_a_tonic_ending
     # Readers disagree on whether =F lasts to the bar line: the F after it is ambiguous.
     assert "-" not in after(machine(), "=FF")
     assert "-" in after(machine(), "=F=F")
-    assert "|" not in after(machine(key="F", bars=1, end_on_tonic=True), "_F EFG ABcF")
+    last_unit = after(machine(key="F", bars=1, end_on_tonic=True), "_F EFG ABc")
+    assert "F" not in last_unit and "=" in last_unit  # =F is the tonic, F ambiguous
 
 
 def test_broken_rhythms_keep_the_grid() -> None:
@@ -142,16 +152,16 @@ def test_a_form_opens_and_closes_its_repeats() -> None:
     assert after(constraint, "") == {"|"}
     assert after(constraint, "|") == {":"}
     eight_bars = "DEFG ABcd|" * 7
-    assert after(constraint, "|:" + eight_bars + "DEFG ABd2") == {":", " ", "<"}  # d<d/d// also ends on d
+    assert after(constraint, "|:" + eight_bars + "DEFG ABd2") == {":", " "}
     assert after(constraint, "|:" + eight_bars + "DEFG ABd2:") == {":"}  # "::" into B, repeated
-    assert after(constraint, "|:" + eight_bars + "DEFG AB") & {"c"} == {"c"}  # c/d/ could end on d
+    assert after(constraint, "|:" + eight_bars + "DEFG AB") & {"c"} == {"c"}  # c d could end on d
     assert "2" not in after(constraint, "|:" + eight_bars + "DEFG ABc")  # but c2 cannot end A
 
 
 def test_a_whole_form_with_endings_and_a_pickup() -> None:
     constraint = machine(form="AABB", end_on_tonic=True)
-    body = ("|:A|" + "DEFG ABcd|" * 6 + "DEFG ABcd|1 d4d2d/d/:|2 d6d|:"
-            + "DEFG ABcd|" * 7 + "d4d2d/d/:|")
+    body = ("|:A|" + "DEFG ABcd|" * 6 + "DEFG ABcd|1 d4d/d/d2:|2 d6d|:"
+            + "DEFG ABcd|" * 7 + "d4d/d/d2:|")
     state = constraint.start()
     for char in body:
         state = constraint.advance(state, char)
@@ -189,3 +199,10 @@ def test_an_open_ended_tune_closes_only_after_its_minimum_bars() -> None:
     assert "]" not in after(machine(min_bars=3), bar * 2)
     assert "]" in after(machine(min_bars=3), bar * 3)
     assert "]" in after(machine(), bar)  # the default minimum is one bar
+
+
+def test_a_pickup_leaves_the_last_bar_room_for_its_final_tonic() -> None:
+    # A pickup of 7.5 units would leave the last bar half a unit; of 7, one unit.
+    assert "|" not in after(machine(bars=2, end_on_tonic=True), "DEFG ABcd/")
+    assert "|" in after(machine(bars=2, end_on_tonic=True), "DEFG ABc")
+    assert "|" in after(machine(bars=2), "DEFG ABcd/")  # no tonic due: any pickup
