@@ -22,7 +22,7 @@ from serving.contract.sampling import SamplingSettings, choose, uniform
 from serving.generation.abc_start import AbcStart, abc_start
 from serving.generation.codecs import TokenCodec, model_codec
 from serving.generation.constrained_rows import ABC_CHARACTERS_PER_BAR, AbcRows, RowRules, TimestepRows, abc_rows
-from serving.generation.output import check_output
+from serving.generation.output import check_output, prepare_out_dir
 from serving.generation.primers import PrimerSource, encode
 from serving.generation.timestep_constraints import TimestepConstraints
 from serving.generation.token_model import TokenModel
@@ -83,6 +83,7 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
 
     ``on_step(done, total)`` reports progress. MissingModelKindError when the export states no kind.
     """
+    prepare_out_dir(config.out_dir)
     model = TokenModel(client)
     codec = model_codec(model)
     vocabulary = model.symbols

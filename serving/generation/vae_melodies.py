@@ -16,7 +16,7 @@ from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, transpos
 from preprocessing.melody.vae_codes import check_overflow_policy
 from serving.client import ModelClient
 from serving.contract import signatures as sig
-from serving.generation.output import check_output
+from serving.generation.output import check_output, prepare_out_dir
 from serving.generation.vae import Tune, VaeInfo, VaeModel, interpolate, join_codes, read_tune, tune_codes
 from serving.music import render
 
@@ -87,6 +87,7 @@ def sample(pair: VaePair, num: int, seed: int, settings: VaeSettings) -> list[Re
     """``num`` melodies decoded from random latents, seeds ``seed .. seed + num - 1``."""
     if num < 1:
         raise ValueError(f"--num must be >= 1, got {num}")
+    prepare_out_dir(settings.out_dir)
     seeds = [seed + index for index in range(num)]
     notes, rhythms = pair.notes.sample(seeds), pair.rhythms.sample(seeds)
     key, meter = settings.key or C_MAJOR, settings.meter or COMMON_TIME
@@ -96,6 +97,7 @@ def sample(pair: VaePair, num: int, seed: int, settings: VaeSettings) -> list[Re
 
 def reconstruct(pair: VaePair, path: str, settings: VaeSettings) -> tuple[list[Rendered], Agreement]:
     """The tune in ``path`` and its reconstruction (both its first ``kept`` events), and their agreement."""
+    prepare_out_dir(settings.out_dir)
     tune = read_tune(path)
     note_row, rhythm_row, kept = tune_codes(tune, pair.notes_info, pair.rhythms_info, settings.overflow)
     rebuilt_notes = pair.notes.reconstruct(note_row[None])[0][:kept]
@@ -114,6 +116,7 @@ def reconstruct(pair: VaePair, path: str, settings: VaeSettings) -> tuple[list[R
 
 def interpolate_tunes(pair: VaePair, start: str, end: str, steps: int, settings: VaeSettings) -> list[Rendered]:
     """``steps`` melodies on the line between the two tunes' latent means, both ends included."""
+    prepare_out_dir(settings.out_dir)
     tunes = [read_tune(start), read_tune(end)]
     rows = [tune_codes(tune, pair.notes_info, pair.rhythms_info, settings.overflow) for tune in tunes]
     note_means = pair.notes.encode(np.stack([row[0] for row in rows]))

@@ -203,6 +203,13 @@ def test_constrained_server_sampling_writes_the_client_side_tune(server, tmp_pat
     assert (tmp_path / "client" / "lstm_erk_seed5.abc").read_text() == (tmp_path / "server" / "lstm_erk_seed5.abc").read_text()
 
 
+def test_an_output_folder_that_cannot_be_written_is_refused_before_sampling(server, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    code, _, err = run(capsys, *generate_args(server, tmp_path, "--out", str(blocker / "out")))
+    assert_one_line_error(code, err, "cannot write to the output folder", str(blocker / "out"))
+
+
 def test_without_flags_every_tune_is_constrained_and_finished(server, tmp_path, capsys):
     code, _, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "lstm_erk", "--num", "3",
                        "--out", str(tmp_path), "--formats", "mid", "--seed", "2")
