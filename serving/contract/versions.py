@@ -1,7 +1,9 @@
 """Integer version directories: how an export is published and how a server finds it.
 
-A model's base path holds one folder per version, named by an ASCII integer (``1``, ``2``, ...);
-TensorFlow Serving serves the highest by default. Every path goes through ``tf.io.gfile``, so a
+A model's base path holds one folder per version, named by an ASCII base-10 integer that fits
+in an int64 (``1``, ``2``, ``007``; not ``²``, ``-3``, `` 7`` or ``1a``, which are ignored, as
+TensorFlow Serving's file-system source ignores them); TensorFlow Serving serves the highest by
+default. Every path goes through ``tf.io.gfile``, so a
 base path may be a local folder or a URL (``gs://``, ``ram://``). A new version is written under
 a hidden temporary name (``.export-<random>``) inside the base path and then renamed into place.
 On a local file system that rename is one atomic ``rename(2)``, so a polling server never sees
@@ -26,35 +28,49 @@ logger = logging.getLogger(__name__)
 WARMUP_REQUESTS = "assets.extra/tf_serving_warmup_requests"
 _STAGING_PREFIX = ".export-"
 _VERSION_NAME = re.compile(r"[0-9]+")
+_MAX_VERSION = 2**63 - 1  # a version is an int64 in TF Serving's protos
 _RENAME_ATTEMPTS = 5
 
 
 def _is_version_name(name: str) -> bool:
-    """True for ASCII integer folder names only (``"12"``, not ``"²"`` or ``"v1"``)."""
-    return _VERSION_NAME.fullmatch(name) is not None
+    """True for ASCII integer folder names within int64 only (``"12"``, not ``"²"``, ``" 7"`` or ``"v1"``)."""
+    return _VERSION_NAME.fullmatch(name) is not None and int(name) <= _MAX_VERSION
 
 
 def _is_url(path: str) -> bool:
     return "://" in path
 
 
-def list_versions(base_path: str | os.PathLike) -> list[int]:
-    """The integer versions under ``base_path``, ascending (none if it does not exist)."""
+def version_dirs(base_path: str | os.PathLike) -> dict[int, str]:
+    """Each integer version under ``base_path`` and its folder, ascending (none if it does not exist).
+
+    A folder named ``007`` is version 7; where ``7`` and ``007`` both exist, ``7`` is the folder.
+    """
     base = os.fspath(base_path)
     if not tf.io.gfile.isdir(base):
-        return []
-    names = (entry.rstrip("/") for entry in tf.io.gfile.listdir(base))  # GCS lists folders as "1/"
-    return sorted(
-        int(name) for name in names if _is_version_name(name) and tf.io.gfile.isdir(os.path.join(base, name))
-    )
+        return {}
+    found: dict[int, str] = {}
+    for entry in sorted(tf.io.gfile.listdir(base)):
+        name = entry.rstrip("/")  # GCS lists folders as "1/"
+        if not _is_version_name(name) or not tf.io.gfile.isdir(os.path.join(base, name)):
+            continue
+        version = int(name)
+        if version not in found or name == str(version):
+            found[version] = os.path.join(base, name)
+    return dict(sorted(found.items()))
+
+
+def list_versions(base_path: str | os.PathLike) -> list[int]:
+    """The integer versions under ``base_path``, ascending (none if it does not exist)."""
+    return list(version_dirs(base_path))
 
 
 def latest_version_dir(base_path: str | os.PathLike) -> str:
     """The highest version folder under ``base_path``; ValueError naming the path if there is none."""
-    versions = list_versions(base_path)
-    if not versions:
+    folders = version_dirs(base_path)
+    if not folders:
         raise ValueError(f"no SavedModel version folder (1, 2, ...) under {os.fspath(base_path)!r}")
-    return os.path.join(os.fspath(base_path), str(versions[-1]))
+    return folders[max(folders)]
 
 
 @contextmanager

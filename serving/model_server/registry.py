@@ -4,8 +4,14 @@ Each model has a base path holding integer version directories (`<base_path>/<ve
 SavedModel each). A poller looks at every base path every `poll_wait_seconds`, loads new versions
 in the background and switches to them atomically: a request resolves its servable once, holds a
 reference to it, and so completes on the old version even if that version is unloaded meanwhile.
-Directory names that are not integers (temp dirs of an export in progress) are ignored. A base
-path that does not exist yet is logged and polled until it appears.
+Directory names that are not ASCII integers (temp dirs of an export in progress, `²`, ` 7`) are
+ignored. A base path that does not exist yet is logged and polled until it appears.
+
+A version that fails to load (one still being copied in, say) is END with its error in
+GetModelStatus and is tried again on every poll while its folder is there; the versions already
+loaded keep serving until a wanted one has loaded, even if their folders are deleted meanwhile
+(TF Serving's availability-preserving policy). One model's failure to poll is logged and never
+stops the polling of the others.
 
 Relative base paths are resolved against the server's current directory (as TF Serving does); a
 URL base path (`gs://...`) is read through `tf.io.gfile`. How one version is loaded (a session
@@ -23,13 +29,11 @@ from typing import Any, Mapping
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.contract.versions import list_versions
+from serving.contract.versions import version_dirs
 from serving.model_server.servable import Servable, load_servable
-from serving.model_server.status_codes import load_error_code
+from serving.model_server.status_codes import load_error_code, load_error_message
 
 LOGGER = logging.getLogger(__name__)
-# TF Serving retries a failed load a few times, then gives up on that version.
-MAX_LOAD_ATTEMPTS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +71,8 @@ class ModelConfig:
 class VersionStatus:
     """A version's state as GetModelStatus reports it (LOADING, AVAILABLE, END) and any error.
 
-    `error_code` is the `tensorflow.error.Code` number of the error that failed the load (0: OK).
+    `error_code` is the `tensorflow.error.Code` number of the error that failed the load (0: OK);
+    `error` its message, with the model's name where the server's base path was.
     """
 
     version: int
@@ -157,46 +162,60 @@ class ModelVersions:
             self._statuses[status.version] = status
 
     def poll(self) -> None:
-        """Load wanted versions not loaded yet, then unload versions no longer wanted."""
-        base_path = self.config.base_path
-        present = list_versions(base_path)
+        """Load wanted versions not loaded yet (a failed one again), then unload the ones no longer wanted.
+
+        Until a wanted version has loaded, the loaded versions keep serving. Raises what listing
+        the base path raises.
+        """
+        folders = version_dirs(self.config.base_path)
+        present = list(folders)
         if not present:
             if not self._warned_missing:
-                LOGGER.warning("No versions of servable %s found under base path %s; waiting for one", self.config.name, base_path)
+                LOGGER.warning(
+                    "No versions of servable %s found under base path %s; waiting for one",
+                    self.config.name, self.config.base_path,
+                )
                 self._warned_missing = True
-            self._unload([version for version in self._servables if version not in present])
+            self._unload(list(self._servables))
             return
         self._warned_missing = False
-        loadable = [v for v in present if self._failed_attempts.get(v, 0) < MAX_LOAD_ATTEMPTS]
         policy = self.config.policy
         wanted_count = policy.num_versions if policy.kind == "latest" else len(present)
         # Highest first; a version that fails to load is passed over for the next one.
-        for version in policy.candidates(loadable):
-            if len([v for v in self._servables if v in present and v >= version]) >= wanted_count:
+        for version in policy.candidates(present):
+            if len([v for v in self._servables if v in folders and v >= version]) >= wanted_count:
                 break
             if version not in self._servables:
-                self._load(version)
-        loaded_wanted = self.config.policy.choose([v for v in present if v in self._servables])
-        self._unload([version for version in self._servables if version not in loaded_wanted])
+                self._load(version, folders[version])
+        serving = policy.choose([v for v in present if v in self._servables])
+        if not serving and policy.candidates(present):
+            return  # nothing wanted has loaded yet: what is loaded keeps serving
+        self._unload([version for version in self._servables if version not in serving])
 
-    def _load(self, version: int) -> None:
+    def _load(self, version: int, export_dir: str) -> None:
         name = self.config.name
-        export_dir = os.path.join(self.config.base_path, str(version))
-        LOGGER.info("Loading servable %s version %d from %s", name, version, export_dir)
-        self._set_status(VersionStatus(version, "LOADING"))
+        attempt = self._failed_attempts.get(version, 0) + 1
+        if attempt == 1:
+            LOGGER.info("Loading servable %s version %d from %s", name, version, export_dir)
+            self._set_status(VersionStatus(version, "LOADING"))
+        # A retry leaves the last failure's END status showing until it succeeds.
         try:
             servable = load_servable(name, version, export_dir)
-        except Exception as error:  # a broken export must not stop the server
-            attempts = self._failed_attempts.get(version, 0) + 1
-            self._failed_attempts[version] = attempts
-            LOGGER.error("Loading %s version %d failed (attempt %d): %s", name, version, attempts, error)
-            message = f"{type(error).__name__}: {error}"
+        except Exception as error:  # a broken or half-copied export must not stop the server
+            self._failed_attempts[version] = attempt
+            message = load_error_message(error, self.config.base_path, name)
+            previous = self.statuses().get(version)
+            level = logging.DEBUG if previous is not None and previous.error == message else logging.ERROR
+            LOGGER.log(level, "Loading %s version %d failed (attempt %d, tried again on every poll): %s",
+                       name, version, attempt, error)
             self._set_status(VersionStatus(version, "END", message, load_error_code(error)))
             return
+        self._failed_attempts.pop(version, None)
         with self._lock:
             self._servables = {**self._servables, version: servable}
             self._statuses[version] = VersionStatus(version, "AVAILABLE")
-        LOGGER.info("Successfully loaded servable %s version %d", name, version)
+        LOGGER.info("Successfully loaded servable %s version %d%s", name, version,
+                    f" (attempt {attempt})" if attempt > 1 else "")
 
     def _unload(self, versions: list[int]) -> None:
         if not versions:
@@ -217,14 +236,21 @@ class ModelRegistry:
         self.poll_wait_seconds = poll_wait_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._poll_errors: dict[str, str] = {}  # the last failure of each model that failed to poll
 
     def poll_all(self) -> None:
-        """One pass over every base path."""
-        for model in self.models.values():
+        """One pass over every base path; a model that fails to poll is logged and the others go on."""
+        for name, model in self.models.items():
             try:
                 model.poll()
-            except OSError as error:
-                LOGGER.error("Polling %s failed: %s", model.config.base_path, error)
+            except Exception as error:  # one model's failure must never stop the polling of the others
+                message = f"{type(error).__name__}: {error}"
+                level = logging.DEBUG if self._poll_errors.get(name) == message else logging.ERROR
+                LOGGER.log(level, "Polling servable %s under %s failed: %s", name, model.config.base_path, message,
+                           exc_info=not isinstance(error, OSError))
+                self._poll_errors[name] = message
+            else:
+                self._poll_errors.pop(name, None)
 
     def start_polling(self) -> None:
         """Poll every `poll_wait_seconds` in a daemon thread (0: the initial poll only)."""

@@ -1,10 +1,12 @@
-"""TF Serving's status codes: the HTTP code of each, and the code a failed load reports.
+"""TF Serving's status codes: the HTTP code of each, and the code and message a failed load reports.
 
 The HTTP map is the one in tensorflow/serving's `model_servers/http_server.cc` (`ToHTTPStatusCode`),
 with the numbers of `util/net_http/server/public/response_code_enum.h`. TensorFlow's error codes
 (`tensorflow.error.Code`) are the gRPC status codes, number for number.
 """
 from __future__ import annotations
+
+import os
 
 import grpc
 import tensorflow as tf
@@ -57,3 +59,24 @@ def load_error_code(error: BaseException) -> int:
     if isinstance(error, DecodeError) or isinstance(error.__cause__, DecodeError):  # the loader re-raises as OSError
         return tf.errors.DATA_LOSS
     return tf.errors.UNKNOWN
+
+
+def _path_spellings(path: str) -> list[str]:
+    """`path` as an error text may spell it: as given, resolved (local paths), and inside a bytes repr."""
+    spellings = {path.rstrip("/")}
+    if "://" not in path:
+        spellings.add(os.path.realpath(path))
+    spellings |= {repr(os.fsencode(spelling))[2:-1] for spelling in list(spellings)}
+    return sorted((spelling for spelling in spellings if spelling), key=len, reverse=True)
+
+
+def load_error_message(error: BaseException, base_path: str, model_name: str) -> str:
+    """A failed load's message as clients see it: `Type: text`, the server's base path shown as the model name.
+
+    `model/2/saved_model.pb` instead of `/srv/models/model/2/saved_model.pb`: GetModelStatus must not
+    tell clients where the server keeps its files.
+    """
+    message = f"{type(error).__name__}: {error}"
+    for spelling in _path_spellings(base_path):
+        message = message.replace(spelling, model_name)
+    return message
