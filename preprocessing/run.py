@@ -3,6 +3,7 @@
 Flags this entry point does not know are passed to Beam's PipelineOptions. Without ``--runner``
 the job runs locally on Beam's FnApiRunner (the batch engine behind the DirectRunner, named
 explicitly so Beam never tries to download its Prism runner) with one worker process per core.
+A non-empty ``--output`` is refused unless ``--overwrite`` (see ``preprocessing.staging``).
 On Dataflow: ``--runner DataflowRunner --setup_file ./setup.py --project P --region R
 --temp_location gs://B/tmp --output gs://B/data/erk``.
 """
@@ -26,6 +27,10 @@ def parse_flags(argv: Sequence[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--corpus", required=True, help="erk, han, essen, irish, ..., dir:PATH or irishman:PATH")
     parser.add_argument("--output", required=True, help="output folder (local or gs://)")
     parser.add_argument("--num_shards", type=int, default=4, help="most TFRecord shards per split")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace the preprocessing output in a non-empty --output (files it did not write are kept)",
+    )
     flags, beam_args = parser.parse_known_args(list(argv))
     return flags, with_local_defaults(beam_args)
 
@@ -59,7 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     flags, beam_args = parse_flags(sys.argv[1:] if argv is None else argv)
     try:
-        run_preprocessing(corpus=flags.corpus, output=flags.output, num_shards=flags.num_shards, beam_args=beam_args)
+        run_preprocessing(
+            corpus=flags.corpus, output=flags.output, num_shards=flags.num_shards, overwrite=flags.overwrite,
+            beam_args=beam_args,
+        )
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

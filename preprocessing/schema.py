@@ -13,7 +13,10 @@ An output folder (``python -m preprocessing.run --output DIR``) holds:
   characters written with ``escape_symbol``;
 - ``STATS_FILE``: tunes read, kept and skipped (by reason and by encoding), steps, meters, keys;
 - ``DEAD_LETTERS_FILE``: one JSON object per skipped tune or encoding (corpus, tune_id, title,
-  encoding, reason, excerpt).
+  encoding, reason, excerpt);
+- ``COMPLETE_FILE``: the completion marker, written last (JSON: the job's arguments, its counts,
+  when it finished, and ``files``: every file the job wrote). A folder without it is not a
+  complete dataset (a run that did not finish, or one still moving its files into place).
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ VOCABULARY_FILE = "vocabulary.tsv"
 ABC_VOCABULARY_FILE = "abc_vocabulary.tsv"
 STATS_FILE = "stats.json"
 DEAD_LETTERS_FILE = "dead_letters.jsonl"
+COMPLETE_FILE = "_COMPLETE"
 
 # Feature names of one example (one tune). An encoding that was skipped for a tune is empty
 # (zero-length sequence or empty string) and has a dead letter naming the reason.

@@ -13,7 +13,7 @@ import tensorflow_datasets as tfds
 from apache_beam.testing import test_pipeline as beam_testing
 from apache_beam.testing.util import assert_that, equal_to
 
-from preprocessing import output_folder, pipeline, schema, statistics, tfds_output
+from preprocessing import pipeline, schema, statistics, tfds_output
 from preprocessing.records import ENCODING_TIMESTEP, ENCODING_TUNE, DeadLetter, RawTune, Source
 from preprocessing.split import shard_of, split_of
 from tests.conftest import REPO_ROOT
@@ -190,15 +190,3 @@ def test_shards_are_renamed_to_tfds_names_and_empty_splits_left_out(tmp_path):
 def test_serialize_names_missing_features():
     with pytest.raises(ValueError, match="unit/a#0"):
         tfds_output.serialize_example(tfds_output.features(), {schema.FEATURE_ID: "unit/a#0"})
-
-
-def test_prepare_output_rejects_a_file_and_removes_stale_shards(tmp_path):
-    a_file = tmp_path / "file.txt"
-    a_file.write_text("x")
-    with pytest.raises(ValueError, match="file.txt"):
-        output_folder.prepare_output(str(a_file))
-    stale = tmp_path / "out" / tfds_output.shard_file_name("train", 0, 9)
-    stale.parent.mkdir()
-    stale.write_bytes(b"")
-    output_folder.prepare_output(str(tmp_path / "out"))
-    assert not stale.exists()

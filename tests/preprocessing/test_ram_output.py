@@ -15,10 +15,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from preprocessing import output_folder, schema, tfds_output
+from preprocessing import schema, staging, tfds_output
 from preprocessing.job import run_preprocessing
 from tests.conftest import TINY_CORPUS
-from tests.helpers.ram_paths import copy_tree
+from tests.helpers.ram_paths import copy_tree, files_under
 
 pytestmark = pytest.mark.beam
 
@@ -28,6 +28,11 @@ IN_PROCESS = ["--runner", "FnApiRunner", "--direct_num_workers", "1", "--direct_
 def _read(path: str) -> str:
     with tf.io.gfile.GFile(path) as handle:
         return handle.read()
+
+
+def _write(path: str, text: str) -> None:
+    with tf.io.gfile.GFile(path, "w") as handle:
+        handle.write(text)
 
 
 def test_the_job_reads_and_writes_ram_and_matches_a_local_run(tiny_dataset, ram_root, tmp_path, monkeypatch):
@@ -67,14 +72,26 @@ def test_the_job_reads_and_writes_ram_and_matches_a_local_run(tiny_dataset, ram_
     assert os.listdir(tmp_path) == []
 
 
-def test_prepare_output_on_ram_refuses_a_file_and_removes_stale_shards(ram_root):
+def test_staging_on_ram_refuses_replaces_and_keeps_other_files(ram_root):
+    root_temp = staging.prepare_output(ram_root)  # a bucket's root has no sibling: a hidden folder in it
+    assert root_temp.startswith(f"{ram_root}/.tmp-")
+    _write(f"{root_temp}/{schema.STATS_FILE}", "{}")
+    staging.commit(ram_root, root_temp, {})
+    assert files_under(ram_root) == [schema.COMPLETE_FILE, schema.STATS_FILE]
+
     a_file = f"{ram_root}/file.txt"
-    with tf.io.gfile.GFile(a_file, "w") as handle:
-        handle.write("x")
+    _write(a_file, "x")
     with pytest.raises(ValueError, match=f"output '{a_file}' exists and is not a folder"):
-        output_folder.prepare_output(a_file)
-    stale = f"{ram_root}/out/{tfds_output.shard_file_name('train', 0, 9)}"
-    with tf.io.gfile.GFile(stale, "w") as handle:
-        handle.write("old")
-    output_folder.prepare_output(f"{ram_root}/out")
-    assert tf.io.gfile.listdir(f"{ram_root}/out") == []
+        staging.prepare_output(a_file)
+    output, user_file = f"{ram_root}/out", f"{schema.DATASET_NAME}-README.txt"
+    old_shard, new_shard = tfds_output.shard_file_name("train", 0, 9), tfds_output.shard_file_name("train", 0, 1)
+    _write(f"{output}/{old_shard}", "old")
+    _write(f"{output}/{user_file}", "mine")
+    with pytest.raises(ValueError, match=f"^output '{output}' is not empty .*--overwrite"):
+        staging.prepare_output(output)
+    temp = staging.prepare_output(output, overwrite=True)
+    assert temp.startswith(f"{output}.tmp-")
+    _write(f"{temp}/{new_shard}", "new")
+    staging.commit(output, temp, {})
+    assert files_under(output) == sorted([schema.COMPLETE_FILE, new_shard, user_file])
+    assert _read(f"{output}/{user_file}") == "mine" and not tf.io.gfile.exists(temp)

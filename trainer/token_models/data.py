@@ -95,7 +95,8 @@ def load_vocabulary(data_dir: str | os.PathLike, feature: str = schema.FEATURE_T
 
 
 def check_data_dir(data_dir: str | os.PathLike) -> None:
-    """Raises ValueError naming ``data_dir`` unless it holds TFRecords, TFDS metadata and a vocabulary.
+    """Raises ValueError naming ``data_dir`` unless it holds TFRecords, the completion marker
+    (``schema.COMPLETE_FILE``, written last by the preprocessing job), TFDS metadata and a vocabulary.
 
     ``data_dir`` is a local folder or a URL (``gs://``, ``ram://``), read through ``tf.io.gfile``.
     """
@@ -104,6 +105,9 @@ def check_data_dir(data_dir: str | os.PathLike) -> None:
         raise ValueError(f"data folder {data_dir!r} does not exist")
     if not tf.io.gfile.glob(os.path.join(data_dir, "*.tfrecord*")):
         raise ValueError(f"data folder {data_dir!r} holds no TFRecords (*.tfrecord*); run preprocessing.run first")
+    if not tf.io.gfile.exists(os.path.join(data_dir, schema.COMPLETE_FILE)):
+        raise ValueError(f"data folder {data_dir!r} is not a complete dataset (no {schema.COMPLETE_FILE}: the "
+                         "preprocessing run that wrote it did not finish, or predates the marker): rerun preprocessing")
     if not tf.io.gfile.exists(os.path.join(data_dir, "dataset_info.json")):
         raise ValueError(f"data folder {data_dir!r} has no dataset_info.json (not a TFDS dataset)")
     load_vocabulary(data_dir)

@@ -1,4 +1,6 @@
 """tf.data input: windowing of the joined stream, and reading a real preprocessing output."""
+import re
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -55,6 +57,18 @@ def test_a_folder_without_tfrecords_is_named(tmp_path):
         data.check_data_dir(tmp_path)
     with pytest.raises(ValueError, match="does not exist"):
         data.check_data_dir(tmp_path / "missing")
+
+
+def test_shards_without_the_completion_marker_are_not_a_complete_dataset(tmp_path):
+    # What a preprocessing run killed while moving its files into place leaves: new shards, old metadata.
+    (tmp_path / f"{schema.DATASET_NAME}-train.tfrecord-00000-of-00001").write_bytes(b"new shard")
+    (tmp_path / "dataset_info.json").write_text("{}")
+    (tmp_path / schema.VOCABULARY_FILE).write_text("/\t0\n_\t3\n")
+    folder = re.escape(repr(str(tmp_path)))
+    with pytest.raises(ValueError, match=f"^data folder {folder} is not a complete dataset .*: rerun preprocessing$"):
+        data.check_data_dir(tmp_path)
+    (tmp_path / schema.COMPLETE_FILE).write_text("{}")
+    data.check_data_dir(tmp_path)
 
 
 def test_vocabulary_without_delimiter_is_rejected(tmp_path):
