@@ -35,8 +35,8 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m unit tests
 
 pipeline: $(STAMP)
-	$(PY) -m preprocessing.run --corpus erk --output data/erk $(BEAM_FLAGS)
-	$(PY) -m preprocessing.run --corpus han --output data/han $(BEAM_FLAGS)
+	$(PY) -m preprocessing.run --corpus erk --output data/erk --overwrite $(BEAM_FLAGS)
+	$(PY) -m preprocessing.run --corpus han --output data/han --overwrite $(BEAM_FLAGS)
 	$(PY) -m trainer.task --model lstm --data data/erk --export saved_models/lstm_erk --job-dir runs/lstm_erk $(LSTM_FLAGS) --set epochs=40
 	$(PY) -m trainer.task --model lstm --data data/han --export saved_models/lstm_han --job-dir runs/lstm_han $(LSTM_FLAGS) --set epochs=25
 	$(PY) -m trainer.task --model random --data data/erk --export saved_models/random_erk --job-dir runs/random_erk
@@ -45,7 +45,7 @@ pipeline: $(STAMP)
 	$(PY) -m trainer.evaluate --model saved_models/random_erk --data data/erk --split test --output runs/random_erk/test_metrics.json
 	$(PY) -m trainer.task --model vae_notes_cat --data data/erk --export saved_models/vae_notes_erk --job-dir runs/vae_notes_erk
 	$(PY) -m trainer.task --model vae_rhythms_cat --data data/erk --export saved_models/vae_rhythms_erk --job-dir runs/vae_rhythms_erk
-	$(PY) -m preprocessing.run --corpus irish --output data/irish $(BEAM_FLAGS)
+	$(PY) -m preprocessing.run --corpus irish --output data/irish --overwrite $(BEAM_FLAGS)
 	$(PY) -m trainer.task --model abc_lstm --data data/irish --export saved_models/abc_irish --job-dir runs/abc_irish
 	$(PY) -m trainer.abc_eval --model saved_models/abc_irish --data data/irish --tunes 200 $(ABC_EVAL_FLAGS) --samples runs/abc_irish/samples.abc --output runs/abc_irish/abc_eval.json
 
