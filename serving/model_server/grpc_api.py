@@ -12,6 +12,7 @@ import logging
 from typing import Any, NoReturn
 
 import grpc
+import tensorflow as tf
 from google.protobuf import any_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
@@ -31,6 +32,7 @@ from serving.model_server.inference import (
     Limits,
     ModelSpec,
     ServingError,
+    check_declared_size,
     model_status,
     resolve,
     run_signature,
@@ -42,6 +44,15 @@ from serving.tensors import TensorConversionError, array_from_proto, fill_proto
 
 LOGGER = logging.getLogger(__name__)
 SIGNATURE_DEF_FIELD = "signature_def"
+
+
+def _itemsize(dtype_enum: int) -> int:
+    """Bytes per element of a TensorProto dtype (1 for strings, whose length is their own)."""
+    try:
+        dtype = tf.dtypes.as_dtype(dtype_enum)
+    except TypeError:
+        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown tensor dtype {dtype_enum}") from None
+    return 1 if dtype == tf.string else max(1, dtype.size)
 
 
 def spec_from_proto(proto: model_pb2.ModelSpec) -> ModelSpec:
@@ -93,6 +104,9 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             spec = spec_from_proto(request.model_spec)
             servable = resolve(self.registry, spec)
             signature_name, _ = signature_def(servable, spec.signature_name)
+            for name, proto in request.inputs.items():
+                check_declared_size(name, [dim.size for dim in proto.tensor_shape.dim], _itemsize(proto.dtype),
+                                    self.limits)
             try:
                 inputs = {name: array_from_proto(proto) for name, proto in request.inputs.items()}
             except TensorConversionError as error:

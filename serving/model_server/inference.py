@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
 
-from serving.contract.signatures import DEFAULT_SIGNATURE, STEPS
+from serving.contract.signatures import DEFAULT_SIGNATURE, PRIMER, STEPS
 from serving.model_server.registry import ModelRegistry, VersionStatus
 from serving.model_server.servable import Servable
 from serving.model_server.status_codes import grpc_code
@@ -134,6 +134,50 @@ def validate_inputs(
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"input 'steps' asks for {int(array.max())} steps, more than --max_steps={limits.max_steps}",
             )
+        _check_open_dimensions(name, array, info, limits)
+    _check_work(inputs, limits)
+
+
+def _check_open_dimensions(name: str, array: np.ndarray, info: meta_graph_pb2.TensorInfo, limits: Limits) -> None:
+    """A dimension past the batch that the signature leaves open (a primer's length) is at most --max_steps."""
+    if info.tensor_shape.unknown_rank:
+        return
+    for axis, (size, dim) in enumerate(zip(array.shape[1:], info.tensor_shape.dim[1:]), 1):
+        if dim.size < 0 and size > limits.max_steps:
+            raise ServingError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"input {name!r} has {size} in dimension {axis}, more than --max_steps={limits.max_steps}",
+            )
+
+
+def _check_work(inputs: Mapping[str, np.ndarray], limits: Limits) -> None:
+    """The primer is fed token by token before sampling: its length and the steps together are the work."""
+    primer, steps = inputs.get(PRIMER), inputs.get(STEPS)
+    if primer is None or steps is None or primer.ndim != 2 or not steps.size:
+        return
+    work = primer.shape[1] + int(steps.max())
+    if work > limits.max_steps:
+        raise ServingError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"a primer of {primer.shape[1]} tokens and {int(steps.max())} steps make {work} steps, "
+            f"more than --max_steps={limits.max_steps}",
+        )
+
+
+def check_declared_size(name: str, dims: list[int], itemsize: int, limits: Limits) -> None:
+    """A tensor's declared shape, checked before anything is allocated: no negative size, and at most
+    --max_request_bytes in all (a few bytes of proto may declare a shape whose fill is gigabytes)."""
+    if any(size < 0 for size in dims):
+        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r} declares a negative size in {dims}")
+    count = 1
+    for size in dims:
+        count *= size
+    if count * itemsize > limits.max_request_bytes:
+        raise ServingError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"input {name!r} declares shape {dims}: {count * itemsize} bytes, "
+            f"more than --max_request_bytes={limits.max_request_bytes}",
+        )
 
 
 def run_signature(

@@ -17,6 +17,7 @@ import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
@@ -349,6 +350,18 @@ BAD_GRPC_REQUESTS = {
         grpc.StatusCode.INVALID_ARGUMENT,
         str(MAX_STEPS + 1),
     ),
+    "primer and steps over the work bound": (
+        dict(),
+        generate_inputs(primer=[[3] * (MAX_STEPS - 2)] * 2, lengths=(3, 1), steps=(4, 2)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"a primer of {MAX_STEPS - 2} tokens and 4 steps make {MAX_STEPS + 2} steps",
+    ),
+    "primer longer than the steps bound": (
+        dict(),
+        generate_inputs(primer=[[3] * (MAX_STEPS + 1)] * 2, lengths=(3, 1), steps=(1, 1)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"input 'primer' has {MAX_STEPS + 1} in dimension 1",
+    ),
     "batch over the limit": (
         dict(),
         generate_inputs(primer=[(1,)] * (MAX_BATCH_ROWS + 1), lengths=[1] * (MAX_BATCH_ROWS + 1), steps=[2] * (MAX_BATCH_ROWS + 1), seeds=[0] * (MAX_BATCH_ROWS + 1)),
@@ -368,6 +381,21 @@ BAD_GRPC_REQUESTS = {
         str(VOCAB_SIZE + 5),
     ),
 }
+
+
+def test_a_huge_declared_shape_is_refused_before_it_is_allocated(prediction_stub):
+    request = predict_request(generate_inputs())
+    primer = request.inputs["primer"]
+    primer.Clear()
+    primer.dtype = types_pb2.DT_INT32
+    for size in (2, 100_000_000):  # 800 MB declared in a request of a few hundred bytes, no content
+        primer.tensor_shape.dim.add(size=size)
+    assert request.ByteSize() < 1000
+    with pytest.raises(grpc.RpcError) as raised:
+        prediction_stub.Predict(request, timeout=30)
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "declares shape [2, 100000000]: 800000000 bytes" in raised.value.details()
+    assert_still_serving(prediction_stub)
 
 
 @pytest.mark.parametrize("case", list(BAD_GRPC_REQUESTS))
