@@ -3,10 +3,11 @@
 Under the job dir: ``history.csv`` (one row per epoch, appended across resumes, with
 ``epoch_time_s``), ``config.json`` and ``metrics.json``; under the checkpoint dir: the best and
 the last checkpoint (``best.keras``/``last.keras``, or ``best.weights.h5``/``last.weights.h5``
-for a model saved as weights only) and ``backup/`` (the resume state); TensorBoard logs under the
-TensorBoard dir. The monitored metric is a parameter (``val_loss``, ``val_total_loss``).
-Rerunning after the process was killed resumes from the last finished epoch, with the patience
-count and the best-so-far value rebuilt from ``history.csv``.
+for a model saved as weights only) and ``backup/`` (the resume state), all written atomically
+(``trainer.checkpoints``); TensorBoard logs under the TensorBoard dir. The monitored metric is a
+parameter (``val_loss``, ``val_total_loss``). Rerunning after the process was killed resumes from
+the last finished epoch whose state can be read, with the patience count and the best-so-far value
+rebuilt from ``history.csv`` (where an epoch was trained twice, its last row counts).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from trainer import checkpoints
 from trainer.files import write_text
 from trainer.run_paths import RunPaths
 
@@ -66,11 +68,17 @@ class PastEpochs:
 
 
 def read_history(path: str, monitor: str) -> PastEpochs:
-    """Reads the ``monitor`` and epoch-time columns of a history CSV (empty if there is none)."""
+    """Reads the ``monitor`` and epoch-time columns of a history CSV (empty if there is none).
+
+    An epoch logged more than once (trained again after a resume fell back to an earlier state)
+    counts once, with its last row.
+    """
     if not tf.io.gfile.exists(path):
         return PastEpochs((), 0.0)
     with tf.io.gfile.GFile(path) as handle:
         rows = list(csv.DictReader(handle))
+    by_epoch = {row.get("epoch") or str(index): row for index, row in enumerate(rows)}
+    rows = [by_epoch[key] for key in sorted(by_epoch, key=lambda key: int(float(key)))]
     last = {key: float(value) for key, value in (rows[-1] if rows else {}).items() if key != "epoch" and value}
     return PastEpochs(
         tuple(float(row[monitor]) for row in rows if row.get(monitor)),
@@ -185,17 +193,18 @@ def fit(
     past = read_history(history_path, plan.monitor)
     best_path = plan.checkpoint_path(paths, "best")
     stops_early = val_batches is not None and plan.patience is not None
+    checkpoints.set_aside_unfinished(paths.checkpoint_dir)  # what a write killed mid-way left (backup/: on resume)
     fit_callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.BackupAndRestore(os.path.join(paths.checkpoint_dir, BACKUP_DIR), delete_checkpoint=False),
+        checkpoints.ResumableBackup(os.path.join(paths.checkpoint_dir, BACKUP_DIR)),
         EpochTimer(),
     ]
     if val_batches is not None:
-        fit_callbacks.append(keras.callbacks.ModelCheckpoint(
+        fit_callbacks.append(checkpoints.AtomicModelCheckpoint(
             best_path, monitor=plan.monitor, mode="min", save_best_only=True, save_weights_only=plan.weights_only,
             initial_value_threshold=past.best_value if past.monitored else None,
         ))
     fit_callbacks.append(
-        keras.callbacks.ModelCheckpoint(plan.checkpoint_path(paths, "last"), save_weights_only=plan.weights_only)
+        checkpoints.AtomicModelCheckpoint(plan.checkpoint_path(paths, "last"), save_weights_only=plan.weights_only)
     )
     if stops_early:
         fit_callbacks.append(ResumableEarlyStopping(past, plan.patience, plan.monitor))
@@ -210,6 +219,8 @@ def fit(
             verbose=verbose, shuffle=False, callbacks=[*fit_callbacks, *callbacks],  # tf.data shuffles
         )
     if stops_early and tf.io.gfile.exists(best_path):
-        model.load_weights(best_path)
-        logger.info("restored the best weights from %s", best_path)
+        if checkpoints.load_or_set_aside(model, best_path):
+            logger.info("restored the best weights from %s", best_path)
+        else:
+            logger.warning("keeping the last epoch's weights: the best checkpoint %s could not be read", best_path)
     return read_history(history_path, plan.monitor)

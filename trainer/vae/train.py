@@ -16,6 +16,7 @@ import keras
 import tensorflow as tf
 
 from trainer import fitting
+from trainer.files import write_atomically
 from trainer.run_paths import RunPaths
 from trainer.vae import data as vae_data
 from trainer.vae import metrics as vae_metrics
@@ -87,7 +88,7 @@ def train_vae(
         _batches(splits["validation"].codes, config, training=False), paths, plan,
         callbacks=[KlWarmup(config), *callbacks], verbose=verbose,
     )
-    model.save_weights(os.path.join(paths.checkpoint_dir, FINAL_WEIGHTS))
+    write_atomically(os.path.join(paths.checkpoint_dir, FINAL_WEIGHTS), model.save_weights)
     evaluated = splits["test"] if len(splits["test"].codes) else splits["validation"]
     metrics = vae_metrics.evaluate_vae(
         model, config.latent_dim, model.alphabet, evaluated, splits["train"], seed=config.seed
