@@ -207,14 +207,15 @@ def _summary(results: list[GeneratedMelody], config: GenerationConfig) -> Table:
     table = Table(title=f"{len(results)} melodies in {config.out_dir}{wav}")
     for column in ("seed", "notes", "quarters", "bars"):
         table.add_column(column)
+    table.add_column("longest run in a training tune", overflow="fold")
     table.add_column("files", overflow="fold")
     for result in results:
-        melody = result.melody
+        melody, shared = result.melody, result.novelty
         if melody is None:
-            table.add_row(str(result.seed), "-", "-", "-", f"not rendered: {result.error}")
+            table.add_row(str(result.seed), "-", "-", "-", shared, f"not rendered: {result.error}")
             continue
         bars = melody.quarters / float(melody.meter.bar_quarters)
-        table.add_row(str(result.seed), str(melody.notes), f"{melody.quarters:g}", f"{bars:.1f}",
+        table.add_row(str(result.seed), str(melody.notes), f"{melody.quarters:g}", f"{bars:.1f}", shared,
                       " ".join(os.path.basename(path) for path in result.paths.values()))
     return table
 

@@ -136,12 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"demo: error: {error}", file=sys.stderr)
         return 1
     table = Table(title=f"Folkgen demo: melodies in {os.fspath(args.out)}")
-    for column in ("model", "seed", "notes", "files"):
+    for column in ("model", "seed", "notes", "longest run in a training tune", "files"):
         table.add_column(column)
     for name, melodies in results.items():
         for melody in melodies:
             notes = str(melody.melody.notes) if melody.melody else f"not rendered: {melody.error}"
-            table.add_row(name, str(melody.seed), notes, "\n".join(melody.paths.values()))
+            table.add_row(name, str(melody.seed), notes, melody.novelty, "\n".join(melody.paths.values()))
     console.print(table)
     return 0
 

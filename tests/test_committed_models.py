@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
+from preprocessing.melody.novelty import SharedRun, TrainingIndex
 from serving.contract import signatures as sig
 from serving.contract.versions import latest_version_dir
 from serving.model_server.servable import load_servable, run_warmup_requests
@@ -32,7 +33,16 @@ def test_a_token_model_states_its_kind_and_vocabulary(name: str) -> None:
     assert answer[sig.MODEL_KIND].numpy().decode() == TOKEN_MODELS[name]
     symbols = [symbol.decode() for symbol in answer[sig.SYMBOLS].numpy()]
     assert len(symbols) == len(set(symbols)) > 30
-    assert sorted(loaded.signatures) == sorted([*sig.TOKEN_SIGNATURES, sig.DEFAULT_SIGNATURE])
+    assert sorted(loaded.signatures) == sorted([*sig.TOKEN_SIGNATURES, sig.TRAINING_INDEX, sig.DEFAULT_SIGNATURE])
+
+
+@pytest.mark.parametrize("name", sorted(TOKEN_MODELS))
+def test_a_token_model_ships_its_training_index(name: str) -> None:
+    loaded = tf.saved_model.load(str(latest_version_dir(SAVED_MODELS / name)))
+    index = TrainingIndex.from_bytes(loaded.signatures[sig.TRAINING_INDEX]()[sig.INDEX].numpy())
+    assert len(index.titles) == len(index.tunes) > 700 and all(index.tunes)  # han: 791 training songs
+    # a training tune's own notes are found in it, whole, under its title
+    assert index.longest_shared_run(index.tunes[7]) == SharedRun(len(index.tunes[7]), index.titles[7])
 
 
 @pytest.mark.server
@@ -48,7 +58,7 @@ def test_a_vae_states_its_kind(name: str) -> None:
 @pytest.mark.parametrize("name", sorted({**TOKEN_MODELS, **VAES}))
 def test_saved_model_cli_runs_every_signature_of_a_committed_model(name: str, tmp_path: Path) -> None:
     """The session-based loader of tensorflow_model_server restores them, with the in-process outputs."""
-    signatures = sig.TOKEN_SIGNATURES if name in TOKEN_MODELS else sig.VAE_SIGNATURES
+    signatures = (*sig.TOKEN_SIGNATURES, sig.TRAINING_INDEX) if name in TOKEN_MODELS else sig.VAE_SIGNATURES
     check_every_signature(Path(latest_version_dir(SAVED_MODELS / name)), list(signatures), tmp_path)
 
 

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import mido
 import pytest
+import tensorflow as tf
 
+from preprocessing.melody.novelty import TrainingIndex
+from serving.contract import signatures as sig
 from serving.model_server.launcher import start_subprocess
 from tests.helpers.midi_events import midi_events
 
@@ -35,6 +38,10 @@ def test_corpus_to_midi(tiny_dataset: Path, tmp_path: Path) -> None:
         "--set", "units=16", "--set", "epochs=2", "--set", "window=16", "--set", "batch_size=4",
     )
     assert (export_base / "1" / "saved_model.pb").is_file()
+    # the export ships the training split's tunes for the novelty line, titles and notes as read here
+    loaded = tf.saved_model.load(str(export_base / "1"))
+    index = TrainingIndex.from_bytes(loaded.signatures[sig.TRAINING_INDEX]()[sig.INDEX].numpy())
+    assert index.titles and len(index.titles) == len(index.tunes) and all(index.tunes)
 
     out = tmp_path / "out"
     with start_subprocess(["lstm_tiny"], model_base_path=export_base) as server:

@@ -23,6 +23,10 @@ VOCABULARY = "vocabulary"  # () -> SYMBOLS string [V], MODEL_KIND string []
 STEP = "step"  # TOKEN int32 [B], STATE float32 [B, S] -> LOGITS float32 [B, V], STATE [B, S]
 GENERATE = "generate"  # the GENERATE_INPUTS [B] (PRIMER [B, P]) -> TOKENS int32 [B, T], -1 padded
 TOKEN_SIGNATURES = (VOCABULARY, STEP, GENERATE)
+# Optional: () -> INDEX string [], the training split's tunes as preprocessing.melody.novelty's
+# TrainingIndex bytes (exports made before it, or without a data folder, lack it).
+TRAINING_INDEX = "training_index"
+INDEX = "index"
 
 SYMBOLS = "symbols"
 MODEL_KIND = "model_kind"

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from preprocessing.melody.abc_text import first_abc_tune
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter
+from preprocessing.melody.novelty import abc_note_keys, timestep_note_keys
+from preprocessing.melody.timestep import DELIMITER
 from serving.client import ModelClient
 from serving.contract import signatures as sig
 from serving.generation import primers
@@ -51,6 +53,13 @@ class TimestepCodec:
         return render.melody_from_timesteps(list(tokens), primer_length, key or C_MAJOR, meter or COMMON_TIME,
                                             title=title)
 
+    def new_note_keys(self, tokens: Sequence[str], primer_length: int) -> list[str]:
+        """The notes after the primer's as novelty keys (``preprocessing.melody.novelty``)."""
+        primer = [symbol for symbol in tokens[:primer_length] if symbol != DELIMITER]
+        generated = list(tokens[primer_length:])
+        generated = generated[:generated.index(DELIMITER)] if DELIMITER in generated else generated
+        return timestep_note_keys(primer + generated)[len(timestep_note_keys(primer)):]
+
     def tokens_text(self, tokens: Sequence[str]) -> str:
         return " ".join(tokens)
 
@@ -77,6 +86,12 @@ class CharacterCodec:
         primer_text = "".join(tokens[:primer_length])
         text, _ = first_abc_tune(primer_text + "".join(tokens[primer_length:]), search_from=len(primer_text))
         return render.melody_from_abc(text, key, meter, title=title)
+
+    def new_note_keys(self, tokens: Sequence[str], primer_length: int) -> list[str]:
+        """The written notes after the primer's, in the first tune, as novelty keys."""
+        primer_text = "".join(tokens[:primer_length])
+        text, _ = first_abc_tune(primer_text + "".join(tokens[primer_length:]), search_from=len(primer_text))
+        return abc_note_keys(text)[len(abc_note_keys(primer_text)):]
 
     def tokens_text(self, tokens: Sequence[str]) -> str:
         return "".join(tokens)

@@ -9,6 +9,7 @@ from functools import cached_property
 
 import numpy as np
 
+from preprocessing.melody.novelty import TrainingIndex
 from serving.client import ClientError, ServedModel
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
@@ -45,6 +46,17 @@ class TokenModel(ServedModel):
             raise MissingModelKindError(
                 f"model {self.name!r} states model kind {kind!r}, not a token model kind {sig.TOKEN_KINDS}")
         return kind
+
+    @cached_property
+    def training_index(self) -> TrainingIndex | None:
+        """The training split's tunes the export ships (`training_index`), or None when it ships none."""
+        if sig.TRAINING_INDEX not in self.client.signatures:
+            return None
+        value = np.asarray(self.client.predict(sig.TRAINING_INDEX, {})[sig.INDEX]).reshape(-1)[0]
+        try:
+            return TrainingIndex.from_bytes(value if isinstance(value, bytes) else str(value).encode("ascii"))
+        except ValueError as error:
+            raise ClientError(f"model {self.name!r}: its {sig.TRAINING_INDEX!r} signature returned {error}") from None
 
     @cached_property
     def state_size(self) -> int:

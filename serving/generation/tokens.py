@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter
+from preprocessing.melody.novelty import ANCHOR, SharedRun, TrainingIndex
 from serving.client import ModelClient
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
@@ -67,7 +68,8 @@ class GenerationConfig:
 
 @dataclass(frozen=True)
 class GeneratedMelody:
-    """One written melody: its seed, tokens (primer + sampled), files, or why it could not be rendered."""
+    """One written melody: its seed, tokens (primer + sampled), files, or why it could not be rendered;
+    ``shared``: its longest run of new notes found in a training tune (None: the export ships no index)."""
 
     seed: int
     tokens: tuple[str, ...]
@@ -75,6 +77,16 @@ class GeneratedMelody:
     paths: dict[str, str]
     melody: render.Melody | None
     error: str = ""
+    shared: SharedRun | None = None
+
+    @property
+    def novelty(self) -> str:
+        """One short line: the longest run shared with a training tune, or why there is none."""
+        if self.shared is None:
+            return "n/a (the export ships no training index)"
+        if not self.shared.notes:
+            return f"none of {ANCHOR}+ notes"
+        return f"{self.shared.notes} notes of {self.shared.title or 'an untitled tune'!r}"
 
 
 def generate(client: ModelClient, config: GenerationConfig, name: str,
@@ -123,8 +135,8 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
         sampled = _sample_on_server(model, primer_ids, steps, config.settings, seeds, constraints)
         if on_step is not None:
             on_step(1, 1)
-    return [_write(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec, key, meter)
-            for seed, ids in zip(seeds, sampled)]
+    return [_write(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec, key, meter,
+                   model.training_index) for seed, ids in zip(seeds, sampled)]
 
 
 def _request(config: GenerationConfig) -> TuneRequest | None:
@@ -213,20 +225,21 @@ def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, sett
 
 
 def _write(tokens: list[str], primer_length: int, seed: int, config: GenerationConfig, name: str,
-           codec: TokenCodec, key: Key | None, meter: Meter | None) -> GeneratedMelody:
+           codec: TokenCodec, key: Key | None, meter: Meter | None, index: TrainingIndex | None) -> GeneratedMelody:
     """Renders one melody in ``key`` and ``meter`` (None: the codec's default) as ``name_seedN.*``,
-    its scores credited to the model and seed; a melody that cannot be rendered keeps its tokens
-    (as text) and the error."""
+    its scores credited to the model and seed and, with the training ``index``, stating its novelty;
+    a melody that cannot be rendered keeps its tokens (as text) and the error."""
     stem = f"{name}_seed{seed}"
+    shared = index.longest_shared_run(codec.new_note_keys(tokens, primer_length)) if index is not None else None
     try:
         melody = replace(codec.melody(tokens, primer_length, key, meter, title=stem),
-                         creator=f"Folkgen model {name}, seed {seed}")
+                         creator=f"Folkgen model {name}, seed {seed}", novelty=shared.describe() if shared else "")
         paths = render.write_formats(melody, config.formats, config.out_dir, stem, config.tempo_bpm)
-        return GeneratedMelody(seed, tuple(tokens), primer_length, paths, melody)
+        return GeneratedMelody(seed, tuple(tokens), primer_length, paths, melody, shared=shared)
     except ValueError as error:
         path = _save_tokens(codec.tokens_text(tokens), config.out_dir, stem)
         logger.warning("melody %s not rendered (%s); its tokens are in %s", stem, error, path)
-        return GeneratedMelody(seed, tuple(tokens), primer_length, {"tokens": path}, None, str(error))
+        return GeneratedMelody(seed, tuple(tokens), primer_length, {"tokens": path}, None, str(error), shared)
 
 
 def _save_tokens(text: str, out_dir: str, stem: str) -> str:

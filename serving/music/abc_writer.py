@@ -26,6 +26,13 @@ def write_abc(events: list[Event], key: Key, meter: Meter, title: str = "", fina
     return "\n".join(headers) + "\n" + abc_body(events, key, meter, final_bar) + "\n"
 
 
+def with_note_line(text: str, note: str) -> str:
+    """ABC text with an ``N:`` (notes) field line after its ``X:`` line (first, when it has none)."""
+    lines = text.split("\n")
+    at = next((index + 1 for index, line in enumerate(lines) if line.startswith("X:")), 0)
+    return "\n".join([*lines[:at], f"N:{note}", *lines[at:]])
+
+
 def abc_body(events: list[Event], key: Key, meter: Meter, final_bar: str = "|]") -> str:
     """The music lines of a tune (no headers), ending with ``final_bar``; ``""`` leaves the tune
     open: a full last bar ends with ``|``, a short one with no bar line (the next note continues it)."""

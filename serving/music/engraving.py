@@ -22,8 +22,9 @@ _LOW_FOR_TREBLE = 55
 _HIGH_FOR_OCTAVE_TREBLE = 76
 
 
-def dress(score: stream.Score, title: str, creator: str, tempo_bpm: float) -> None:
-    """Sets clef, tempo, instrument, title and creator on ``score`` (one part, with measures)."""
+def dress(score: stream.Score, title: str, creator: str, tempo_bpm: float, novelty: str = "") -> None:
+    """Sets clef, tempo, instrument, title, creator and (when given) the novelty line on ``score``
+    (one part, with measures; the novelty is a MusicXML ``miscellaneous-field``)."""
     part = score.parts[0]
     first = part.getElementsByClass(stream.Measure).first()
     if first is None:
@@ -41,6 +42,8 @@ def dress(score: stream.Score, title: str, creator: str, tempo_bpm: float) -> No
     part.style.printPartName = False
     part.style.printPartAbbreviation = False
     score.metadata = metadata.Metadata(title=title, composer=creator)
+    if novelty:
+        score.metadata.addCustom("novelty", novelty)
 
 
 def clef_for(score: stream.Score) -> clef.Clef:

@@ -43,7 +43,8 @@ class Melody:
 
     ``abc_text`` is a character model's own ABC, whose bars the score keeps: read by music21 and
     moved by ``abc_semitones`` onto ``key``; it is written as the ``.abc`` file as-is when not
-    moved. ``creator`` fills the scores' composer line (the model and seed).
+    moved. ``creator`` fills the scores' composer line (the model and seed); ``novelty`` (when
+    given) is written as the ABC's ``N:`` line and the MusicXML's ``novelty`` field.
     """
 
     events: tuple[Event, ...]
@@ -53,6 +54,7 @@ class Melody:
     abc_text: str | None = None
     abc_semitones: int = 0
     creator: str = "Folkgen"
+    novelty: str = ""
 
     @property
     def notes(self) -> int:
@@ -116,7 +118,7 @@ def to_stream(melody: Melody, tempo_bpm: float = DEFAULT_TEMPO_BPM) -> stream.Sc
     """The melody as a dressed music21 Score of one part: the ABC's own measures, or measures
     per meter with ties across bar lines."""
     score = _abc_stream(melody) if melody.abc_text is not None else _laid_out_stream(melody)
-    engraving.dress(score, melody.title, melody.creator, tempo_bpm)
+    engraving.dress(score, melody.title, melody.creator, tempo_bpm, melody.novelty)
     return score
 
 
@@ -177,9 +179,10 @@ def write_formats(melody: Melody, formats: Sequence[str], out_dir: str, stem: st
         if "musicxml" not in paths:
             os.remove(musicxml_path)
     if "abc" in paths:
+        text = (melody.abc_text if melody.abc_text is not None and not melody.abc_semitones
+                else abc_writer.write_abc(list(melody.events), melody.key, melody.meter, melody.title))
         with open(paths["abc"], "w", encoding="utf-8") as handle:
-            handle.write(melody.abc_text if melody.abc_text is not None and not melody.abc_semitones
-                         else abc_writer.write_abc(list(melody.events), melody.key, melody.meter, melody.title))
+            handle.write(abc_writer.with_note_line(text, melody.novelty) if melody.novelty else text)
     if "mid" in paths or "wav" in paths or "png" in paths:
         _write_played(engraving.played(score), paths, out_dir, stem, tempo_bpm)
     return paths

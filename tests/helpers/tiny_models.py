@@ -25,13 +25,19 @@ def export_vocabulary_only(path: Path, outputs: dict) -> None:
     tf.saved_model.save(module, str(path), signatures={sig.VOCABULARY: module.vocabulary.get_concrete_function()})
 
 
+def export_tiny_lstm(base_path: Path, training_index: bytes | None = None) -> str:
+    """The tiny untrained LSTM (the same weights every time) as the next version under ``base_path``."""
+    keras.utils.set_random_seed(3)
+    model = build_lstm_model(TrainConfig(architecture="lstm", units=UNITS), len(VOCABULARY))
+    return export_token_model(model, VOCABULARY, base_path, warmup=False, model_kind=sig.TOKEN_TIMESTEP,
+                              training_index=training_index)
+
+
 def export_tiny_models(saved_models: Path) -> list[str]:
     """A tiny untrained LSTM as ``lstm_erk`` (and its copy ``lstm_han``); ``no_step``: a SavedModel
     with only a ``vocabulary`` signature (stating its kind); ``no_kind``: the same without
     ``model_kind``, as exports made before kinds were stated. Returns the model names."""
-    keras.utils.set_random_seed(3)
-    model = build_lstm_model(TrainConfig(architecture="lstm", units=UNITS), len(VOCABULARY))
-    export_token_model(model, VOCABULARY, saved_models / "lstm_erk", warmup=False, model_kind=sig.TOKEN_TIMESTEP)
+    export_tiny_lstm(saved_models / "lstm_erk")
     shutil.copytree(saved_models / "lstm_erk", saved_models / "lstm_han")
     export_vocabulary_only(saved_models / "no_step" / "1",
                            {sig.SYMBOLS: VOCABULARY, sig.MODEL_KIND: sig.TOKEN_TIMESTEP})

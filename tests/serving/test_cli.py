@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +12,17 @@ import pytest
 from music21 import converter
 
 from preprocessing.melody.keys import parse_key, parse_meter
+from preprocessing.melody.novelty import ANCHOR, TrainingIndex
 from serving import cli, demo
 from serving import client as model_client
 from serving.generation import primers
+from serving.generation.codecs import TimestepCodec
 from serving.generation.token_model import TokenModel
+from serving.generation.tokens import GenerationConfig, generate
 from serving.model_server.launcher import free_port, start_subprocess
 from serving.music import render
 from tests.helpers.midi_events import midi_events
-from tests.helpers.tiny_models import VOCABULARY, export_tiny_models
+from tests.helpers.tiny_models import VOCABULARY, export_tiny_lstm, export_tiny_models
 
 pytestmark = pytest.mark.server
 
@@ -201,6 +205,38 @@ def test_constrained_server_sampling_writes_the_client_side_tune(server, tmp_pat
                            "--out", str(tmp_path / mode))
         assert code == 0, err
     assert (tmp_path / "client" / "lstm_erk_seed5.abc").read_text() == (tmp_path / "server" / "lstm_erk_seed5.abc").read_text()
+
+
+def wait_for_version(address: str, name: str, version: int, timeout_s: float = 60.0) -> None:
+    """Until the server's poll of the model folder has loaded ``version`` (AssertionError after ``timeout_s``)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        (_, statuses, _), = model_client.list_models(address, [name])
+        if any(status.version == version and status.state == "AVAILABLE" for status in statuses):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"{name} version {version} was not loaded within {timeout_s} s")
+
+
+def test_the_summary_and_files_name_the_longest_run_shared_with_a_training_tune(server, saved_models, tmp_path, capsys):
+    config = GenerationConfig(num=1, seed=3, steps=48, formats=("abc",), out_dir=str(tmp_path / "first"))
+    client = model_client.connect(server.grpc_address, "lstm_han")
+    [first] = generate(client, config, "lstm_han")  # no index yet: the run cannot be measured
+    assert first.shared is None and "n/a" in first.novelty
+    keys = TimestepCodec().new_note_keys(first.tokens, first.primer_length)
+    assert len(keys) >= ANCHOR
+    index = TrainingIndex(["Some Other Tune", "Planted Tune"], [["60:1"] * 10, ["55:4", *keys, "79:1"]])
+    export_tiny_lstm(saved_models / "lstm_han", index.to_bytes())  # version 2: the same weights, with the index
+    client.close()
+    wait_for_version(server.grpc_address, "lstm_han", 2)
+    code, out, err = run(capsys, "generate", "--server", server.grpc_address, "--model", "lstm_han", "--free",
+                         "--steps", "48", "--seed", "3", "--formats", "abc,musicxml", "--out", str(tmp_path / "again"))
+    assert code == 0, err
+    assert f"{len(keys)} notes" in out and "Planted" in out  # the summary's cell (wrapped on narrow terminals)
+    abc = (tmp_path / "again" / "lstm_han_seed3.abc").read_text()
+    assert f"N:longest run shared with a training tune: {len(keys)} notes, of 'Planted Tune'" in abc
+    xml = (tmp_path / "again" / "lstm_han_seed3.musicxml").read_text()
+    assert f'<miscellaneous-field name="novelty">longest run shared with a training tune: {len(keys)} notes' in xml
 
 
 def test_an_output_folder_that_cannot_be_written_is_refused_before_sampling(server, tmp_path, capsys):

@@ -12,6 +12,7 @@ import keras
 import numpy as np
 import pytest
 
+from preprocessing.melody.novelty import TrainingIndex
 from serving.contract import signatures as sig
 from serving.contract.bar_rules import rule_inputs
 from serving.model_server.servable import load_servable, run_warmup_requests
@@ -45,11 +46,13 @@ def exports(tmp_path_factory) -> dict[str, tuple[pathlib.Path, list[str]]]:
     characters = _lstm(len(CHARACTERS), units=6, layers=2, input_encoding="embedding", embedding_dim=4)
     random = build_random_model(np.arange(1, len(VOCABULARY) + 1, dtype=np.float64))
     folders = {
-        "lstm_timestep": export_token_model(timestep, VOCABULARY, root / "lstm", model_kind=sig.TOKEN_TIMESTEP),
+        "lstm_timestep": export_token_model(timestep, VOCABULARY, root / "lstm", model_kind=sig.TOKEN_TIMESTEP,
+                                            training_index=TrainingIndex(["Tune"], [["60:1"] * 8]).to_bytes()),
         "random_timestep": export_token_model(random, VOCABULARY, root / "random", model_kind=sig.TOKEN_TIMESTEP),
         "lstm_characters": export_token_model(characters, CHARACTERS, root / "abc", model_kind=sig.TOKEN_CHARACTERS),
     }
     exported = {name: (pathlib.Path(folder), TOKEN_SIGNATURES) for name, folder in folders.items()}
+    exported["lstm_timestep"] = (exported["lstm_timestep"][0], [*TOKEN_SIGNATURES, sig.TRAINING_INDEX])
     for name, preset in (("vae_notes_sigmoid", "vae_notes"), ("vae_rhythms_categorical", "vae_rhythms_cat")):
         config = tiny_config(preset)
         exported[name] = (pathlib.Path(vae_export.export_vae(vae.build_vae(config), config, root / name)), VAE_SIGNATURES)

@@ -101,8 +101,10 @@ def _check_inputs(condition: tf.Tensor, message: str, values: tf.Tensor) -> tf.O
     return tf.debugging.Assert(tf.reduce_all(condition), [message, values], summarize=16)
 
 
-def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_kind: str) -> keras.export.ExportArchive:
-    """The `generate` (first, so also `serving_default`), `step` and `vocabulary` endpoints of `model`.
+def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_kind: str,
+                         training_index: bytes | None = None) -> keras.export.ExportArchive:
+    """The `generate` (first, so also `serving_default`), `step` and `vocabulary` endpoints of `model`,
+    and with ``training_index`` (``TrainingIndex.to_bytes()``) a `training_index` endpoint returning it.
 
     `keras.export.ExportArchive` tracks the TensorFlow variables that the endpoints capture, so
     the session-based loader of `tensorflow_model_server` and `saved_model_cli run` restores them
@@ -184,6 +186,8 @@ def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_ki
         tf.TensorSpec([None, plan.state_size], tf.float32, name=sig.STATE),
     ])
     archive.add_endpoint(sig.VOCABULARY, vocabulary_fn, [])
+    if training_index is not None:
+        archive.add_endpoint(sig.TRAINING_INDEX, lambda: {sig.INDEX: tf.constant(training_index, tf.string)}, [])
     return archive
 
 
@@ -228,14 +232,16 @@ def export_token_model(
     *,
     model_kind: str,
     warmup: bool = True,
+    training_index: bytes | None = None,
 ) -> str:
     """Write `model` as `<base_path>/<next integer version>/` atomically; return that directory.
 
     `model_kind` (`sig.TOKEN_TIMESTEP` or `sig.TOKEN_CHARACTERS`) is what the `vocabulary`
     signature states, so that a client picks its codec without guessing. `base_path` may be
-    any `tf.io.gfile` path (`gs://...`, `ram://...`).
+    any `tf.io.gfile` path (`gs://...`, `ram://...`). `training_index`: the training split's
+    tunes for the client's novelty line (`trainer.token_models.training_index`).
     """
-    archive = build_export_archive(model, vocabulary, model_kind)
+    archive = build_export_archive(model, vocabulary, model_kind, training_index)
     state_size = plan_step(model).state_size
     model_name = os.path.basename(str(base_path).rstrip("/"))
 

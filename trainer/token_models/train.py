@@ -19,6 +19,7 @@ from trainer.run_paths import RunPaths
 from trainer.token_models import data
 from trainer.token_models.builders import build_model
 from trainer.token_models.config import TrainConfig
+from trainer.token_models.training_index import build_training_index
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +108,9 @@ def train(
         "data": data_dir,
     }
     if exporter is not None:
-        metrics["export"] = str(exporter(model, list(vocabulary.symbols), paths.export_path, model_kind=config.model_kind))
+        index = build_training_index(data_dir, config.feature).to_bytes()
+        metrics["export"] = str(exporter(model, list(vocabulary.symbols), paths.export_path, model_kind=config.model_kind,
+                                         training_index=index))
     fitting.write_json(os.path.join(paths.job_dir, fitting.METRICS_FILE), metrics)
     logger.info("metrics: %s", json.dumps(metrics))
     return metrics
