@@ -1,7 +1,7 @@
 """``folkgen``: generate folk melodies from a served model, or list the served models.
 
-    folkgen generate --model lstm_erk --primer twinkle --steps 256 --num 4 --temperature 0.8 \\
-        --top-p 0.95 --seed 7 --key G --meter 3/4 --formats mid,musicxml,abc,svg,wav --out out/
+    folkgen generate --model lstm_erk --primer twinkle --bars 16 --num 4 --temperature 0.8 \\
+        --top-p 0.95 --seed 7 --key G --meter 3/4 --formats mid,musicxml,abc,svg,wav,png --out out/
     folkgen models
     folkgen vae sample|reconstruct|interpolate ...   (see serving/vae_cli.py)
 
@@ -78,15 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--key", help="key to write in, e.g. G, Em, Bb, Ador (default: the primer's, else C)")
     gen.add_argument("--meter", help="meter, e.g. 3/4, 6/8 (default: the primer's, else 4/4)")
     rules = gen.add_argument_group(
-        "hard constraints at decode time (on unless --free; with --key and --meter, default C and 4/4 or the ABC "
-        "primer's K: and M:). Each draw is renormalised over the tokens that keep a valid tune possible. Timestep "
+        "hard constraints at decode time (on unless --free; with --key and --meter, by default the primer's, else C "
+        "and 4/4). Each draw is renormalised over the tokens that keep a valid tune possible. Timestep "
         "models take all but --form; the ABC model all but --range, sampled on the client. Refused before sampling, "
         "with the reason: a primer longer than --bars or one the constraints cannot continue, a range without a "
         "scale note (or tonic, for --end tonic), --bars 0, --form on a timestep model, --steps too few for --bars")
     rules.add_argument("--bars", type=int, help="the tune's exact length in bars of --meter (default: at least 8 bars, "
                        "ending at a bar line within --steps)")
     rules.add_argument("--end", choices=("tonic", "any"), default="tonic", help="tonic (default): the final note is "
-                       "--key's tonic, from the last beat, held to the final bar line; any: no rule for the last note")
+                       "--key's tonic, from the last beat, held to the final bar line (ABC: each strain's, at least one unit long); "
+                       "any: no rule for the last note")
     rules.add_argument("--range", help="lowest-highest pitch written, e.g. D4-B5 or 62-83 (default: the model's)")
     rules.add_argument("--chromatic", action="store_true", help="allow pitches outside --key's scale "
                        "(default: masked; for ABC, accidentals)")
