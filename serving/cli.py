@@ -115,6 +115,8 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", help=f"host:port (default {DEFAULT_GRPC_SERVER}, {DEFAULT_REST_SERVER} with --rest)")
     parser.add_argument("--rest", action="store_true", help="use the REST API instead of gRPC")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument("--retry-seconds", type=float, default=model_client.RetryPolicy.window_s,
+                        help="how long to retry a server that does not answer (one restarting; default %(default)s)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -184,7 +186,7 @@ def _server(args: argparse.Namespace) -> str:
 def _generate(args: argparse.Namespace) -> int:
     """``folkgen generate``: the flags as a GenerationConfig, one ``generate`` call, a summary table."""
     config = config_from_args(args)
-    retry = model_client.RetryPolicy(timeout_s=args.timeout)
+    retry = model_client.RetryPolicy(timeout_s=args.timeout, window_s=args.retry_seconds)
     client = model_client.connect(_server(args), args.model, args.rest, args.version, retry)
     console = Console(stderr=True)
     try:
@@ -243,7 +245,8 @@ def _list_models(args: argparse.Namespace) -> int:
 
 def _model_kind(args: argparse.Namespace, name: str) -> str:
     """The kind the served model states, or why it states none."""
-    client = model_client.connect(_server(args), name, args.rest, retry=model_client.RetryPolicy(timeout_s=args.timeout))
+    client = model_client.connect(_server(args), name, args.rest,
+                                  retry=model_client.RetryPolicy(timeout_s=args.timeout, window_s=args.retry_seconds))
     try:
         return stated_kind(client)
     except MissingModelKindError:

@@ -65,15 +65,21 @@ class VersionStatus:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Deadline per call and retries with exponential backoff on UNAVAILABLE."""
+    """Deadline per call, and retries on UNAVAILABLE for ``window_s`` seconds (long enough for a
+    server to restart) with exponential backoff from ``first_backoff_s`` up to ``max_backoff_s``."""
 
     timeout_s: float = 30.0
     generate_timeout_s: float = 600.0
-    attempts: int = 4
+    window_s: float = 10.0
     first_backoff_s: float = 0.25
+    max_backoff_s: float = 2.0
 
     def backoffs(self) -> list[float]:
-        return [self.first_backoff_s * 2**attempt for attempt in range(self.attempts - 1)]
+        """The waits between attempts: they add up to ``window_s`` (the last one cut to fit)."""
+        waits: list[float] = []
+        while sum(waits) < self.window_s:
+            waits.append(min(self.first_backoff_s * 2 ** len(waits), self.max_backoff_s, self.window_s - sum(waits)))
+        return waits
 
 
 class ModelClient:
@@ -123,6 +129,7 @@ class ModelClient:
         return self.signatures[name]
 
     def _with_retries(self, call: Callable[[], object], is_unavailable: Callable[[Exception], bool]):
+        waited = 0.0
         for backoff in self.retry.backoffs() + [None]:
             try:
                 return call()
@@ -131,7 +138,8 @@ class ModelClient:
                     raise
                 if backoff is None:
                     raise ServerUnavailableError(self.unavailable_message()) from None
-                logger.info("%s unavailable, retrying in %.2f s", self.address, backoff)
+                logger.info("%s unavailable, retrying for up to %.1f s", self.address, self.retry.window_s - waited)
+                waited += backoff
                 time.sleep(backoff)
         raise AssertionError("unreachable")
 

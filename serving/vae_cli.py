@@ -74,7 +74,7 @@ def settings_from_args(args: argparse.Namespace) -> VaeSettings:
 def run(args: argparse.Namespace, server: str) -> int:
     """Runs ``folkgen vae <command>`` against the model server at ``server``; prints the tables."""
     settings = settings_from_args(args)
-    retry = model_client.RetryPolicy(timeout_s=args.timeout)
+    retry = model_client.RetryPolicy(timeout_s=args.timeout, window_s=args.retry_seconds)
     clients = [model_client.connect(server, name, args.rest, retry=retry) for name in (args.notes_model, args.rhythms_model)]
     try:
         pair = vae_melodies.vae_pair(*clients, roles=("--notes-model", "--rhythms-model"))

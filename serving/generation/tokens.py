@@ -95,7 +95,6 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
 
     ``on_step(done, total)`` reports progress. MissingModelKindError when the export states no kind.
     """
-    prepare_out_dir(config.out_dir)
     model = TokenModel(client)
     codec = model_codec(model)
     vocabulary = model.symbols
@@ -124,6 +123,7 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
             steps = constraints.tokens_needed(primer_ids, request.bars)
     elif abc_rules is not None and config.steps is None and request.bars is not None:
         steps = max(steps, ABC_CHARACTERS_PER_BAR * request.bars)
+    prepare_out_dir(config.out_dir)  # after every refusal, before anything is sampled
     if config.sampling == "client":
         rules = abc_rules or (TimestepRows(constraints, [primer_ids] * config.num, steps) if constraints else None)
         sampled = sample_melodies(model, [primer_ids] * config.num, steps, config.settings, seeds, on_step, rules)

@@ -97,9 +97,9 @@ def sample(pair: VaePair, num: int, seed: int, settings: VaeSettings) -> list[Re
 
 def reconstruct(pair: VaePair, path: str, settings: VaeSettings) -> tuple[list[Rendered], Agreement]:
     """The tune in ``path`` and its reconstruction (both its first ``kept`` events), and their agreement."""
-    prepare_out_dir(settings.out_dir)
     tune = read_tune(path)
     note_row, rhythm_row, kept = tune_codes(tune, pair.notes_info, pair.rhythms_info, settings.overflow)
+    prepare_out_dir(settings.out_dir)
     rebuilt_notes = pair.notes.reconstruct(note_row[None])[0][:kept]
     rebuilt_rhythms = pair.rhythms.reconstruct(rhythm_row[None])[0][:kept]
     agreement = Agreement(note_row[:kept] == rebuilt_notes, rhythm_row[:kept] == rebuilt_rhythms)
@@ -116,9 +116,9 @@ def reconstruct(pair: VaePair, path: str, settings: VaeSettings) -> tuple[list[R
 
 def interpolate_tunes(pair: VaePair, start: str, end: str, steps: int, settings: VaeSettings) -> list[Rendered]:
     """``steps`` melodies on the line between the two tunes' latent means, both ends included."""
-    prepare_out_dir(settings.out_dir)
     tunes = [read_tune(start), read_tune(end)]
     rows = [tune_codes(tune, pair.notes_info, pair.rhythms_info, settings.overflow) for tune in tunes]
+    prepare_out_dir(settings.out_dir)
     note_means = pair.notes.encode(np.stack([row[0] for row in rows]))
     rhythm_means = pair.rhythms.encode(np.stack([row[1] for row in rows]))
     notes = pair.notes.decode(interpolate(note_means[0], note_means[1], steps))

@@ -142,8 +142,15 @@ def test_bad_input_is_a_one_line_error(server, tmp_path, capsys, extra, fragment
 
 def test_server_down_is_a_one_line_error(tmp_path, capsys):
     address = f"127.0.0.1:{free_port()}"
-    code, _, err = run(capsys, "generate", "--server", address, "--out", str(tmp_path))
+    began = time.monotonic()
+    code, _, err = run(capsys, "generate", "--server", address, "--out", str(tmp_path), "--retry-seconds", "1.5")
     assert_one_line_error(code, err, f"no model server answers at {address}: start one with `make serve`")
+    assert 1.5 <= time.monotonic() - began < 30  # it retried for the window asked
+
+
+def test_the_retry_window_adds_up_to_the_seconds_asked():
+    waits = model_client.RetryPolicy(window_s=10.0).backoffs()
+    assert waits[:4] == [0.25, 0.5, 1.0, 2.0] and max(waits) == 2.0 and abs(sum(waits) - 10.0) < 1e-9
 
 
 def test_models_lists_versions_and_signatures(server, saved_models, tmp_path, capsys):

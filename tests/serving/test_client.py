@@ -21,7 +21,7 @@ from tests.helpers.tiny_models import UNITS, VOCABULARY, export_tiny_models
 
 pytestmark = pytest.mark.server
 
-FAST_FAILURE = model_client.RetryPolicy(timeout_s=5, attempts=2, first_backoff_s=0.05)
+FAST_FAILURE = model_client.RetryPolicy(timeout_s=5, window_s=0.05, first_backoff_s=0.05)
 
 
 @pytest.fixture(scope="module")
