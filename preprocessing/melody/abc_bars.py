@@ -1,7 +1,8 @@
 """Where a tune stands in its form, and which bar lines may close the current bar.
 
 ``Bars`` counts the written bars of the current strain. A pickup (a first bar shorter than the
-meter) is allowed; then every strain's last bar is shorter by as much (it completes the pickup).
+meter, at most two thirds of it) is allowed; then every strain's last bar is shorter by as much
+(it completes the pickup).
 First and second endings are one bar each: the first ending's bar is not counted, the second
 ending's is (so ``bars`` counts each pair once). In a form, repeated strains open with ``|:`` (or
 the ``::`` / ``|:`` that closes the strain before) and close with ``:|`` / ``::``; without a form,
@@ -69,8 +70,10 @@ def closings(plan: Plan, bars: Bars, pos: int) -> Closings:
     """Bar lines that may close a bar written up to tick ``pos`` (before the tonic and tie rules)."""
     full = plan.bar_ticks
     found: Closings = {}
-    # A pickup leaves the strain's last bar room for its final tonic.
-    if bars.pickup is None and 0 < pos < full and (not plan.end_on_tonic or full - pos >= FINAL_TICKS):
+    # A pickup is at most two thirds of a bar (a reel's three-beat upbeat is a bar that starts late,
+    # not a tune), and leaves the strain's last bar room for its final tonic.
+    if bars.pickup is None and 0 < pos < full and 3 * pos <= 2 * full \
+            and (not plan.end_on_tonic or full - pos >= FINAL_TICKS):
         opened = replace(bars, pickup=pos)
         found["|"] = (opened, False)
         if plan.free and not bars.repeat_open:

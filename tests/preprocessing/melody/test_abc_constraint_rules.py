@@ -201,8 +201,9 @@ def test_an_open_ended_tune_closes_only_after_its_minimum_bars() -> None:
     assert "]" in after(machine(), bar)  # the default minimum is one bar
 
 
-def test_a_pickup_leaves_the_last_bar_room_for_its_final_tonic() -> None:
-    # A pickup of 7.5 units would leave the last bar half a unit; of 7, one unit.
-    assert "|" not in after(machine(bars=2, end_on_tonic=True), "DEFG ABcd/")
-    assert "|" in after(machine(bars=2, end_on_tonic=True), "DEFG ABc")
-    assert "|" in after(machine(bars=2), "DEFG ABcd/")  # no tonic due: any pickup
+def test_a_pickup_is_at_most_two_thirds_of_a_bar_and_leaves_room_for_the_final_tonic() -> None:
+    assert "|" in after(machine(bars=2), "DEFG A")  # 5 of 8 units
+    assert "|" not in after(machine(bars=2), "DEFG AB")  # 6 of 8: a bar that starts late
+    # In 2/8 a pickup of 1.25 units is within two thirds, but would leave the final tonic 0.75.
+    assert "|" not in after(machine(meter="2/8", bars=2, end_on_tonic=True), "D/E/F//")
+    assert "|" in after(machine(meter="2/8", bars=2), "D/E/F//")
