@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -61,6 +62,7 @@ NAMED_CORPORA: dict[str, tuple[tuple[str, str], ...]] = {
     "irish": ((ONEILLS_FOLDER, r".*\.abc"), ("ryansMammoth", r".*\.abc")),
 }
 
+_LOG = logging.getLogger(__name__)
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x19\x1b-\x1f]")
 
 
@@ -117,6 +119,9 @@ def read_source(source: Source) -> Iterator[RawTune | DeadLetter]:
         yield RawTune(source.corpus, source.label, 0, FORMAT_BY_EXTENSION[extension], data)
         return
     text = decode_text(data)
+    bad = _first_bad_utf8(data) if text is not None else None
+    if bad is not None:
+        _LOG.warning("%s is not UTF-8 (%s); read as cp1252 / Latin-1", source.path, bad)
     if text is None:
         yield _file_dead_letter(
             source, "not_text", f"file {source.path!r} holds binary bytes, not UTF-8 or Latin-1 text",
@@ -129,6 +134,15 @@ def read_source(source: Source) -> Iterator[RawTune | DeadLetter]:
         yield from _abc_tunes(source, text)
     else:
         yield RawTune(source.corpus, source.label, 0, FORMAT_BY_EXTENSION[extension], text.encode("utf-8"))
+
+
+def _first_bad_utf8(data: bytes) -> str | None:
+    """Where UTF-8 decoding of ``data`` first fails and the bytes there, or None for valid UTF-8."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"byte {error.start}: {data[error.start:error.start + 4]!r}"
+    return None
 
 
 def decode_text(data: bytes) -> str | None:

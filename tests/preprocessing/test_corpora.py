@@ -46,6 +46,15 @@ def test_dir_corpus_walks_recursively_and_sorts(tmp_path: Path) -> None:
     assert [(item.fmt, item.index, item.tune_id) for item in kern] == [("kern", 0, f"{tmp_path.name}/sub/b.krn#0")]
 
 
+def test_a_file_that_is_not_utf8_is_read_as_cp1252_with_a_warning_naming_the_bytes(tmp_path: Path, caplog) -> None:
+    (tmp_path / "latin1.abc").write_bytes("X:1\nT:Cé\nK:C\nCDE|]\n".encode("latin-1"))
+    (tmp_path / "utf8.abc").write_bytes("X:1\nT:Cé\nK:C\nCDE|]\n".encode("utf-8"))
+    with caplog.at_level("WARNING", logger="preprocessing.corpora"):
+        read_all(f"dir:{tmp_path}")
+    warned = [record.getMessage() for record in caplog.records]
+    assert len(warned) == 1 and "latin1.abc is not UTF-8 (byte 7: b'\\xe9\\nK:')" in warned[0], warned
+
+
 def test_empty_and_binary_files_become_dead_letters(tmp_path: Path) -> None:
     (tmp_path / "empty.abc").write_bytes(b"  \n\n")
     (tmp_path / "binary.abc").write_bytes(b"X:1\nK:C\n\x00\x01\x02\xff\xfe binary")
