@@ -183,7 +183,7 @@ class GrpcModelClient(ModelClient):
         if code == grpc.StatusCode.NOT_FOUND:
             raise ModelNotFoundError(f"model {self.model!r} is not served at {self.address}: {details}") from None
         if code == grpc.StatusCode.DEADLINE_EXCEEDED:
-            raise ServerUnavailableError(f"the model server at {self.address} did not answer in time") from None
+            raise ServerUnavailableError(f"the model server at {self.address} did not answer in time (--timeout)") from None
         raise RequestRejectedError(f"model {self.model!r} refused the request ({code.name}): {details}") from None
 
     def predict(self, signature: str, inputs: dict[str, np.ndarray], timeout_s: float | None = None) -> dict[str, np.ndarray]:
@@ -239,6 +239,12 @@ class RestModelClient(ModelClient):
                 if error.code == 503:
                     raise ConnectionError(message) from None
                 raise RequestRejectedError(f"model {self.model!r} refused the request (HTTP {error.code}): {message}") from None
+            except (TimeoutError, urllib.error.URLError) as error:
+                # A server that accepts but does not answer in time is not retried (gRPC: DEADLINE_EXCEEDED).
+                if isinstance(error, TimeoutError) or isinstance(getattr(error, "reason", None), TimeoutError):
+                    raise ServerUnavailableError(
+                        f"the model server at {self.address} did not answer within {timeout_s:g} s (--timeout)") from None
+                raise
 
         return self._with_retries(attempt, lambda e: isinstance(e, (urllib.error.URLError, ConnectionError, TimeoutError))
                                   and not isinstance(e, urllib.error.HTTPError))

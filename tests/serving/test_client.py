@@ -1,6 +1,9 @@
 """The model client against a real `python -m serving.server` serving a tiny exported LSTM."""
 from __future__ import annotations
 
+import socket
+import time
+
 import numpy as np
 import pytest
 
@@ -160,6 +163,20 @@ def test_no_server_is_a_clear_error_after_retries(rest):
     with pytest.raises(model_client.ServerUnavailableError,
                        match=r"no model server answers at .*127\.0\.0\.1:\d+: start one with `make serve`"):
         down.status()
+
+
+@pytest.mark.parametrize("rest", [False, True])
+def test_a_server_that_accepts_but_never_answers_fails_after_one_timeout(rest):
+    with socket.socket() as listener:  # accepts connections (the kernel's backlog), never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        silent = model_client.connect(address, "lstm_erk", rest=rest,
+                                      retry=model_client.RetryPolicy(timeout_s=1.0, window_s=10.0))
+        began = time.monotonic()
+        with pytest.raises(model_client.ServerUnavailableError, match="did not answer"):
+            silent.status()
+        assert time.monotonic() - began < 5  # one timeout, not retried for the window
 
 
 def test_list_models_gives_versions_and_signatures(server):
