@@ -23,6 +23,7 @@ import dataclasses
 import json
 import logging
 import re
+import sys
 import urllib.parse
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -96,6 +97,14 @@ class RestServer(ThreadingHTTPServer):
         self.limits = limits
         super().__init__(address, RestHandler)
 
+    def handle_error(self, request: Any, client_address: tuple[str, int]) -> None:
+        """A client that went away mid-answer is one debug line, not a traceback on stderr."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
+            LOGGER.debug("%s went away: %s", client_address[0], error)
+            return
+        super().handle_error(request, client_address)
+
 
 class RestHandler(BaseHTTPRequestHandler):
     """Routes TF Serving's REST paths to the shared request handling."""
@@ -130,6 +139,8 @@ class RestHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, self._answer())
         except ServingError as error:
             self._send_error(error)
+        except ConnectionError:  # the client went away: nothing to answer (RestServer.handle_error logs it)
+            raise
         except Exception as error:  # a bug must cost one request, not the connection's answer
             LOGGER.exception("%s %s failed", self.command, self.path)
             self._send_error(ServingError(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}"))
