@@ -69,8 +69,9 @@ def melody_from_timesteps(symbols: Sequence[str], primer_length: int, key: Key =
                           meter: Meter = COMMON_TIME, title: str = "Folkgen melody") -> Melody:
     """Primer + generated timestep symbols (in C major / A minor) -> a Melody in ``key``.
 
-    The primer's delimiters are dropped, the generation is cut at its first ``/``, and holds with
-    nothing to hold at the start are dropped. ValueError when no note is left.
+    The primer's delimiters are dropped, the generation is cut at its first ``/``, holds with
+    nothing to hold at the start are dropped and consecutive rests are one. ValueError when no
+    note is left.
     """
     primer = [symbol for symbol in symbols[:primer_length] if symbol != DELIMITER]
     generated = list(symbols[primer_length:])
@@ -79,10 +80,21 @@ def melody_from_timesteps(symbols: Sequence[str], primer_length: int, key: Key =
     melody = primer + generated
     while melody and melody[0] == HOLD:
         melody.pop(0)
-    events = transpose_events(decode_timestep(melody), key.semitones_from_c())
+    events = transpose_events(_merge_rests(decode_timestep(melody)), key.semitones_from_c())
     if not any(event.pitch is not None for event in events):
         raise ValueError(f"melody {title!r} has no notes before its first {DELIMITER!r}")
     return Melody(tuple(events), key, meter, title)
+
+
+def _merge_rests(events: list[Event]) -> list[Event]:
+    """Consecutive rests (the model may strike ``r`` several times in a row) as one rest."""
+    merged: list[Event] = []
+    for event in events:
+        if event.pitch is None and merged and merged[-1].pitch is None:
+            merged[-1] = Event(None, merged[-1].quarters + event.quarters)
+        else:
+            merged.append(event)
+    return merged
 
 
 def melody_from_abc(text: str, key: Key | None = None, meter: Meter | None = None,

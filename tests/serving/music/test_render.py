@@ -128,3 +128,16 @@ def test_character_model_abc_keeps_its_text_and_transposes_on_request():
 def test_numpy_synthesiser_is_silent_on_rests():
     samples = audio.synthesise([Event(None, 1.0), Event(69, 1.0)], tempo_bpm=60, sample_rate=8000)
     assert samples.shape == (16000,) and np.all(samples[:8000] == 0) and np.abs(samples[8000:]).max() > 0.5
+
+
+def test_rests_struck_in_a_row_are_one_rest(tmp_path):
+    symbols = ["/", "60", "_", "_", "_", "r", "_", "r", "_", "_", "_", "r", "_", "_", "_", "_", "_", "_", "_",
+               "r", "_", "_", "_", "62", "_", "_", "_"]  # C, four rests struck in a row (4.5 quarters), D
+    melody = render.melody_from_timesteps(symbols, 1)
+    assert [(event.pitch, event.quarters) for event in melody.events] == [(60, 1.0), (None, 4.5), (62, 1.0)]
+    paths = render.write_formats(melody, ("abc",), str(tmp_path), "rests")
+    body = open(paths["abc"], encoding="utf-8").read().split("K:C\n", 1)[1]
+    assert body.split() == ["C2", "z6", "|", "z3", "D2", "|]"]  # one rest per bar, as music21 reads it back
+    rests = [float(n.quarterLength) for n in converter.parse(paths["abc"], format="abc").flatten().notesAndRests
+             if n.isRest]
+    assert rests == [3.0, 1.5]
