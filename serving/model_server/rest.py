@@ -58,11 +58,18 @@ def _invalid(message: str) -> ServingError:
     return ServingError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
+def _no_constant(literal: str) -> float:
+    """TF Serving's JSON parser (rapidjson, default flags) knows no NaN / Infinity literals; Python's does."""
+    raise ValueError(f"Invalid value {literal}")
+
+
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        body = json.loads(raw, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as error:  # json.JSONDecodeError is a ValueError
         raise _invalid(f"JSON Parse error: {error} in body {raw[:80]!r}") from error
+    except RecursionError as error:
+        raise _invalid(f"JSON Parse error: nested too deeply in body {raw[:80]!r}") from error
     if not isinstance(body, dict):
         raise _invalid(f"JSON body must be an object, got {type(body).__name__}")
     return body
@@ -158,7 +165,11 @@ class RestHandler(BaseHTTPRequestHandler):
         raise _invalid(f"Malformed request: {self.command} {path}")
 
     def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not (declared.isascii() and declared.isdigit()):  # no sign, no exponent: as HTTP's 1*DIGIT
+            self.close_connection = True  # where its body ends is unknown
+            raise _invalid(f"Invalid Content-Length: {declared[:40]!r}")
+        length = int(declared)
         limit = self.server.limits.max_request_bytes
         if length > limit:
             self.close_connection = True
