@@ -127,10 +127,26 @@ class RestHandler(BaseHTTPRequestHandler):
         self._send(http_status(error.code), {"error": error.message})
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Python's own refusals (a bad request line, a method TF Serving's HTTP server refuses) as JSON too."""
+        """Python's own refusals (a bad request line, a method TF Serving's HTTP server refuses) as JSON too.
+
+        A request line that does not parse leaves Python's default version, HTTP/0.9, which writes no
+        status line; libevent answers such a line (HTTP/2.0 included: Python's 505) with a plain 400.
+        """
         LOGGER.info("%s refused: %d %s", self.requestline, code, message)
         self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+            code = HTTPStatus.BAD_REQUEST if code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED else code
         self._send(code, {"error": message or HTTPStatus(code).phrase})
+
+    def parse_request(self) -> bool:
+        """Python's parse, less its HTTP/0.9 (`GET PATH`, no version): libevent takes no such line (400)."""
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request syntax ({self.requestline!r})")
+            return False
+        return True
 
     def _handle(self) -> None:
         try:
@@ -176,7 +192,11 @@ class RestHandler(BaseHTTPRequestHandler):
             raise ServingError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, f"request body of {length} bytes exceeds --max_request_bytes={limit}"
             )
-        return self.rfile.read(length)
+        raw = self.rfile.read(length)
+        if len(raw) < length:  # the client closed early: a truncated body is not run (libevent drops it)
+            self.close_connection = True
+            raise _invalid(f"request body ended after {len(raw)} of its Content-Length {length} bytes")
+        return raw
 
     def _status(self, spec: ModelSpec) -> dict[str, Any]:
         version = inference.resolve(self.server.registry, spec).version if spec.label else spec.version

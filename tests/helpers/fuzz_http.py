@@ -127,6 +127,12 @@ def rest_cases(rng: random.Random, count: int) -> list[RestCase]:
         length = rng.choice([len(body) + 50, len(body) // 2, 0, -1, -(2**40), "abc", "1e3", " 12", "0x10", 2**70])
         return RestCase("Content-Length that lies", http_request("POST", "/v1/models/tiny:predict", body, length))
 
-    makers = [row_values, non_finite, wrong_shape, missing_names, malformed_json, non_utf8, deep_nesting,
+    def bad_request_line() -> RestCase:
+        line = rng.choice([b"GET /v1/models/tiny HTTP/2.0", b"GARBAGE", b"GET /v1/models/tiny HTTP/1.1 x",
+                           b"POST /v1/models/tiny:predict HTTP/1.x", b"FROB /v1/models/tiny", b"GET  HTTP/1.1",
+                           b"\xff\xfe /v1/models/tiny HTTP/1.1", b"GET /v1/models/tiny HTTP/1.1\x00"])
+        return RestCase("request lines that do not parse", line + b"\r\nHost: fuzz\r\n\r\n")
+
+    makers = [bad_request_line, row_values, non_finite, wrong_shape, missing_names, malformed_json, non_utf8, deep_nesting,
               unknown_spec, bad_method_or_path, lying_length]
     return [rng.choice(makers)() for _ in range(count)]

@@ -33,6 +33,7 @@ GRPC_COUNT = REST_COUNT = 150
 BATCH = 25
 MAX_RSS_GROWTH_KB = 300 * 1024
 GRPC_DECODE_FAILURE = "Exception deserializing request!"  # gRPC's own answer to bytes that do not parse
+KNOWN_METHODS = (b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"PATCH")  # others: libevent's 501
 SUMMARY: collections.Counter[str] = collections.Counter()
 RSS_KB: dict[str, int] = {}
 
@@ -100,7 +101,7 @@ def check_rest(server, case: RestCase) -> None:
     where = f"{case.kind} {case.payload[:160]!r}: {status} {body[:200]!r}\n{summary()}"
     assert status is not None, f"no answer (dropped connection): {where}"
     if status == 501:
-        assert case.kind == "bad methods and paths" and case.payload.split(b" ")[0] not in (b"GET", b"POST"), where
+        assert case.payload.split(b" ")[0] not in KNOWN_METHODS, f"501 for a method libevent knows: {where}"
         return
     assert 400 <= status < 500 or (status == 200 and case.value_level), where
 
@@ -155,10 +156,18 @@ FOUND_REST = {
     # Python's json takes NaN / Infinity; TF Serving's rapidjson (default flags) does not: 400, not a run.
     "NaN temperature literal": (_rest("POST", GOOD_BODY.replace(b'"temperature": 1.0', b'"temperature": NaN')), "NaN"),
     "Infinity top_p literal": (_rest("POST", GOOD_BODY.replace(b'"top_p": 1.0', b'"top_p": -Infinity')), "Infinity"),
-    # Content-Length not 1*DIGIT: was 500 (int() failed) or, negative, a read to EOF that then ran the model.
+    # Content-Length not 1*DIGIT: was 500 (int() failed) or, negative, a read to EOF that then ran the model;
+    # past the body: the body up to the client's EOF was run.
     "Content-Length 1e3": (_rest("POST", GOOD_BODY, "1e3"), "Content-Length: '1e3'"),
     "Content-Length -1": (_rest("POST", GOOD_BODY, -1), "Content-Length: '-1'"),
+    "Content-Length past the body": (_rest("POST", GOOD_BODY, len(GOOD_BODY) + 50), "ended after"),
     "Content-Length 0x10": (_rest("POST", GOOD_BODY, "0x10"), "Content-Length: '0x10'"),
+    # A request line that does not parse: was a bare JSON body with no status line (Python's HTTP/0.9 default).
+    "request line HTTP/2.0": (b"GET /v1/models/tiny HTTP/2.0\r\n\r\n", "Invalid HTTP version (2.0)"),
+    "request line of one word": (b"GARBAGE\r\n\r\n", "GARBAGE"),
+    "request line of two words (HTTP/0.9)": (b"GET /v1/models/tiny\r\n\r\n", "Bad request syntax"),
+    "request line with two spaces": (b"GET  HTTP/1.1\r\n\r\n", "Bad request syntax"),
+    "request line of four words": (b"GET /v1/models/tiny HTTP/1.1 x\r\n\r\n", "'x'"),
     # Nesting deeper than Python's recursion limit: was 500 (RecursionError).
     "JSON nested 20000 deep": (_rest("POST", b"[" * 20000 + b"]" * 20000), "nested too deeply"),
 }
