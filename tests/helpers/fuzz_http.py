@@ -133,6 +133,6 @@ def rest_cases(rng: random.Random, count: int) -> list[RestCase]:
                            b"\xff\xfe /v1/models/tiny HTTP/1.1", b"GET /v1/models/tiny HTTP/1.1\x00"])
         return RestCase("request lines that do not parse", line + b"\r\nHost: fuzz\r\n\r\n")
 
-    makers = [bad_request_line, row_values, non_finite, wrong_shape, missing_names, malformed_json, non_utf8, deep_nesting,
-              unknown_spec, bad_method_or_path, lying_length]
+    makers = [bad_request_line, row_values, non_finite, wrong_shape, missing_names, malformed_json, non_utf8,
+              deep_nesting, unknown_spec, bad_method_or_path, lying_length]
     return [rng.choice(makers)() for _ in range(count)]
