@@ -170,7 +170,7 @@ def _grpc_makers(rng: random.Random) -> list[tuple[str, bool, Callable[[], predi
 
 
 def _garbled(rng: random.Random) -> tuple[str, bytes]:
-    valid = predict_proto(good_inputs()).SerializeToString()
+    valid = predict_proto(good_inputs()).SerializeToString(deterministic=True)
     choice = rng.randrange(5)
     if choice == 0:
         return "random bytes", rng.randbytes(rng.randrange(1, 200))
@@ -212,5 +212,5 @@ def grpc_cases(rng: random.Random, count: int) -> list[GrpcCase]:
             cases.append(GrpcCase(kind, rng.choice(methods), payload, value_level=True))  # may parse, and be fine
             continue
         kind, value_level, make = rng.choice(makers)
-        cases.append(GrpcCase(kind, PREDICT, make().SerializeToString(), value_level))
+        cases.append(GrpcCase(kind, PREDICT, make().SerializeToString(deterministic=True), value_level))
     return cases

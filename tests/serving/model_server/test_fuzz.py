@@ -29,7 +29,7 @@ from tests.serving.model_server.test_server import expected_tokens, export_tiny_
 pytestmark = pytest.mark.server
 
 SEED = 15
-GRPC_COUNT = REST_COUNT = 150
+GRPC_COUNT = REST_COUNT = 400
 BATCH = 25
 MAX_RSS_GROWTH_KB = 300 * 1024
 GRPC_DECODE_FAILURE = "Exception deserializing request!"  # gRPC's own answer to bytes that do not parse
