@@ -61,8 +61,9 @@ def array_from_proto(proto: tensor_pb2.TensorProto) -> np.ndarray:
 def _array_from_proto_tf(proto: tensor_pb2.TensorProto) -> np.ndarray:
     try:
         return tf.make_ndarray(proto)
-    except (TypeError, ValueError) as error:
-        raise TensorConversionError(f"cannot decode tensor of dtype {proto.dtype}: {error}") from error
+    except (TypeError, ValueError, KeyError) as error:  # KeyError: a dtype with no NumPy type (DT_VARIANT)
+        name = types_pb2.DataType.Name(proto.dtype) if proto.dtype in types_pb2.DataType.values() else proto.dtype
+        raise TensorConversionError(f"cannot decode tensor of dtype {name}: {error!r}") from error
 
 
 def fill_proto(proto: tensor_pb2.TensorProto, array: np.ndarray | bytes) -> None:

@@ -46,12 +46,13 @@ LOGGER = logging.getLogger(__name__)
 SIGNATURE_DEF_FIELD = "signature_def"
 
 
-def _itemsize(dtype_enum: int) -> int:
+def _itemsize(name: str, dtype_enum: int) -> int:
     """Bytes per element of a TensorProto dtype (1 for strings, whose length is their own)."""
     try:
         dtype = tf.dtypes.as_dtype(dtype_enum)
     except TypeError:
-        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"unknown tensor dtype {dtype_enum}") from None
+        message = f"input {name!r} has unknown tensor dtype {dtype_enum}"
+        raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, message) from None
     return 1 if dtype == tf.string else max(1, dtype.size)
 
 
@@ -105,12 +106,15 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             servable = resolve(self.registry, spec)
             signature_name, _ = signature_def(servable, spec.signature_name)
             for name, proto in request.inputs.items():
-                check_declared_size(name, [dim.size for dim in proto.tensor_shape.dim], _itemsize(proto.dtype),
+                check_declared_size(name, [dim.size for dim in proto.tensor_shape.dim], _itemsize(name, proto.dtype),
                                     self.limits)
-            try:
-                inputs = {name: array_from_proto(proto) for name, proto in request.inputs.items()}
-            except TensorConversionError as error:
-                raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
+            inputs = {}
+            for name, proto in request.inputs.items():
+                try:
+                    inputs[name] = array_from_proto(proto)
+                except TensorConversionError as error:  # TF Serving: "tensor parsing error: NAME"
+                    message = f"tensor parsing error: {name}: {error}"
+                    raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, message) from error
             outputs = run_signature(servable, signature_name, inputs, list(request.output_filter), self.limits)
         except ServingError as error:
             _abort(context, error, "Predict")

@@ -59,11 +59,18 @@ def _invalid(message: str) -> ServingError:
     return ServingError(grpc.StatusCode.INVALID_ARGUMENT, message)
 
 
+def _no_constant(literal: str) -> float:
+    """TF Serving's JSON parser (rapidjson, default flags) knows no NaN / Infinity literals; Python's does."""
+    raise ValueError(f"Invalid value {literal}")
+
+
 def _json_object(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        body = json.loads(raw, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as error:  # json.JSONDecodeError is a ValueError
         raise _invalid(f"JSON Parse error: {error} in body {raw[:80]!r}") from error
+    except RecursionError as error:
+        raise _invalid(f"JSON Parse error: nested too deeply in body {raw[:80]!r}") from error
     if not isinstance(body, dict):
         raise _invalid(f"JSON body must be an object, got {type(body).__name__}")
     return body
@@ -129,10 +136,26 @@ class RestHandler(BaseHTTPRequestHandler):
         self._send(http_status(error.code), {"error": error.message})
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Python's own refusals (a bad request line, a method TF Serving's HTTP server refuses) as JSON too."""
+        """Python's own refusals (a bad request line, a method TF Serving's HTTP server refuses) as JSON too.
+
+        A request line that does not parse leaves Python's default version, HTTP/0.9, which writes no
+        status line; libevent answers such a line (HTTP/2.0 included: Python's 505) with a plain 400.
+        """
         LOGGER.info("%s refused: %d %s", self.requestline, code, message)
         self.close_connection = True
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+            code = HTTPStatus.BAD_REQUEST if code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED else code
         self._send(code, {"error": message or HTTPStatus(code).phrase})
+
+    def parse_request(self) -> bool:
+        """Python's parse, less its HTTP/0.9 (`GET PATH`, no version): libevent takes no such line (400)."""
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request syntax ({self.requestline!r})")
+            return False
+        return True
 
     def _handle(self) -> None:
         try:
@@ -169,14 +192,22 @@ class RestHandler(BaseHTTPRequestHandler):
         raise _invalid(f"Malformed request: {self.command} {path}")
 
     def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not (declared.isascii() and declared.isdigit()):  # no sign, no exponent: as HTTP's 1*DIGIT
+            self.close_connection = True  # where its body ends is unknown
+            raise _invalid(f"Invalid Content-Length: {declared[:40]!r}")
+        length = int(declared)
         limit = self.server.limits.max_request_bytes
         if length > limit:
             self.close_connection = True
             raise ServingError(
                 grpc.StatusCode.RESOURCE_EXHAUSTED, f"request body of {length} bytes exceeds --max_request_bytes={limit}"
             )
-        return self.rfile.read(length)
+        raw = self.rfile.read(length)
+        if len(raw) < length:  # the client closed early: a truncated body is not run (libevent drops it)
+            self.close_connection = True
+            raise _invalid(f"request body ended after {len(raw)} of its Content-Length {length} bytes")
+        return raw
 
     def _status(self, spec: ModelSpec) -> dict[str, Any]:
         version = inference.resolve(self.server.registry, spec).version if spec.label else spec.version
