@@ -74,7 +74,7 @@ class AbcConstraint(AbcReader):
         if mask is None:
             if len(self._mask_cache) >= _CACHE_SIZE:
                 self._mask_cache.clear()
-            mask = self._mask_cache[key] = tuple(char in _ALPHABET and self._allows(state, char)
+            mask = self._mask_cache[key] = tuple(char in _ALPHABET and self._allows_uncached(state, char)
                                                  for char in vocabulary)
         return list(mask)
 
