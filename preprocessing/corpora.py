@@ -118,10 +118,7 @@ def read_source(source: Source) -> Iterator[RawTune | DeadLetter]:
     if extension not in _TEXT_EXTENSIONS:
         yield RawTune(source.corpus, source.label, 0, FORMAT_BY_EXTENSION[extension], data)
         return
-    text = decode_text(data)
-    bad = _first_bad_utf8(data) if text is not None else None
-    if bad is not None:
-        _LOG.warning("%s is not UTF-8 (%s); read as cp1252 / Latin-1", source.path, bad)
+    text = decode_text(data, source.path)
     if text is None:
         yield _file_dead_letter(
             source, "not_text", f"file {source.path!r} holds binary bytes, not UTF-8 or Latin-1 text",
@@ -136,22 +133,17 @@ def read_source(source: Source) -> Iterator[RawTune | DeadLetter]:
         yield RawTune(source.corpus, source.label, 0, FORMAT_BY_EXTENSION[extension], text.encode("utf-8"))
 
 
-def _first_bad_utf8(data: bytes) -> str | None:
-    """Where UTF-8 decoding of ``data`` first fails and the bytes there, or None for valid UTF-8."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return f"byte {error.start}: {data[error.start:error.start + 4]!r}"
-    return None
-
-
-def decode_text(data: bytes) -> str | None:
-    """UTF-8 (else cp1252, else Latin-1) text, or None for binary bytes (NUL or control chars)."""
+def decode_text(data: bytes, name: str | None = None) -> str | None:
+    """UTF-8 (else cp1252, else Latin-1) text, or None for binary bytes (NUL or control chars);
+    with ``name``, text that is not UTF-8 is a warning naming the file and its first bad bytes."""
     for codec in ("utf-8", "cp1252", "latin-1"):
         try:
             text = data.decode(codec)
             break
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as error:
+            if codec == "utf-8" and name is not None:
+                _LOG.warning("%s is not UTF-8 (byte %d: %r); read as cp1252 / Latin-1", name, error.start,
+                             data[error.start:error.start + 4])
             continue
     text = text.lstrip("\ufeff")
     return None if _CONTROL_CHARS.search(text) else text

@@ -228,8 +228,8 @@ class RestModelClient(ModelClient):
                         f"the model server at {self.address} did not answer within {timeout_s:g} s (--timeout)") from None
                 raise
 
-        return self._with_retries(attempt, lambda e: isinstance(e, (urllib.error.URLError, ConnectionError, TimeoutError))
-                                  and not isinstance(e, urllib.error.HTTPError))
+        # HTTP errors and timeouts leave attempt() as ClientErrors: what remains is a refused connection
+        return self._with_retries(attempt, lambda e: isinstance(e, (urllib.error.URLError, ConnectionError)))
 
     def predict(self, signature: str, inputs: dict[str, np.ndarray], timeout_s: float | None = None) -> dict[str, np.ndarray]:
         body = {"signature_name": signature, "inputs": {name: array.tolist() for name, array in inputs.items()}}

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from preprocessing.melody.abc_text import first_abc_tune
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter
 from preprocessing.melody.novelty import abc_note_keys, timestep_note_keys
-from preprocessing.melody.timestep import DELIMITER
 from serving.client import ModelClient
 from serving.contract import signatures as sig
 from serving.generation import primers
@@ -55,9 +54,7 @@ class TimestepCodec:
 
     def new_note_keys(self, tokens: Sequence[str], primer_length: int) -> list[str]:
         """The notes after the primer's as novelty keys (``preprocessing.melody.novelty``)."""
-        primer = [symbol for symbol in tokens[:primer_length] if symbol != DELIMITER]
-        generated = list(tokens[primer_length:])
-        generated = generated[:generated.index(DELIMITER)] if DELIMITER in generated else generated
+        primer, generated = render.timestep_tune(tokens, primer_length)
         return timestep_note_keys(primer + generated)[len(timestep_note_keys(primer)):]
 
     def tokens_text(self, tokens: Sequence[str]) -> str:
@@ -83,15 +80,18 @@ class CharacterCodec:
     def melody(self, tokens: Sequence[str], primer_length: int, key: Key | None, meter: Meter | None,
                title: str) -> render.Melody:
         """The first tune of the text (music21 parses it); ``key`` / ``meter`` default to the tune's."""
-        primer_text = "".join(tokens[:primer_length])
-        text, _ = first_abc_tune(primer_text + "".join(tokens[primer_length:]), search_from=len(primer_text))
-        return render.melody_from_abc(text, key, meter, title=title)
+        return render.melody_from_abc(self._first_tune(tokens, primer_length), key, meter, title=title)
 
     def new_note_keys(self, tokens: Sequence[str], primer_length: int) -> list[str]:
         """The written notes after the primer's, in the first tune, as novelty keys."""
+        primer_keys = abc_note_keys("".join(tokens[:primer_length]))
+        return abc_note_keys(self._first_tune(tokens, primer_length))[len(primer_keys):]
+
+    @staticmethod
+    def _first_tune(tokens: Sequence[str], primer_length: int) -> str:
+        """Primer + generated text up to the end of the first tune (the primer's own blank lines kept)."""
         primer_text = "".join(tokens[:primer_length])
-        text, _ = first_abc_tune(primer_text + "".join(tokens[primer_length:]), search_from=len(primer_text))
-        return abc_note_keys(text)[len(abc_note_keys(primer_text)):]
+        return first_abc_tune(primer_text + "".join(tokens[primer_length:]), search_from=len(primer_text))[0]
 
     def tokens_text(self, tokens: Sequence[str]) -> str:
         return "".join(tokens)

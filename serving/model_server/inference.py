@@ -6,6 +6,7 @@ Errors are `ServingError`s carrying the gRPC status code TF Serving would answer
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Mapping
 
 import grpc
@@ -169,9 +170,7 @@ def check_declared_size(name: str, dims: list[int], itemsize: int, limits: Limit
     --max_request_bytes in all (a few bytes of proto may declare a shape whose fill is gigabytes)."""
     if any(size < 0 for size in dims):
         raise ServingError(grpc.StatusCode.INVALID_ARGUMENT, f"input {name!r} declares a negative size in {dims}")
-    count = 1
-    for size in dims:
-        count *= size
+    count = math.prod(dims)
     if count * itemsize > limits.max_request_bytes:
         raise ServingError(
             grpc.StatusCode.INVALID_ARGUMENT,

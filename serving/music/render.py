@@ -73,10 +73,7 @@ def melody_from_timesteps(symbols: Sequence[str], primer_length: int, key: Key =
     nothing to hold at the start are dropped and consecutive rests are one. ValueError when no
     note is left.
     """
-    primer = [symbol for symbol in symbols[:primer_length] if symbol != DELIMITER]
-    generated = list(symbols[primer_length:])
-    if DELIMITER in generated:
-        generated = generated[: generated.index(DELIMITER)]
+    primer, generated = timestep_tune(symbols, primer_length)
     melody = primer + generated
     while melody and melody[0] == HOLD:
         melody.pop(0)
@@ -84,6 +81,13 @@ def melody_from_timesteps(symbols: Sequence[str], primer_length: int, key: Key =
     if not any(event.pitch is not None for event in events):
         raise ValueError(f"melody {title!r} has no notes before its first {DELIMITER!r}")
     return Melody(tuple(events), key, meter, title)
+
+
+def timestep_tune(symbols: Sequence[str], primer_length: int) -> tuple[list[str], list[str]]:
+    """(the primer's symbols without delimiters, the generated ones up to the first ``/``)."""
+    primer = [symbol for symbol in symbols[:primer_length] if symbol != DELIMITER]
+    generated = list(symbols[primer_length:])
+    return primer, generated[:generated.index(DELIMITER)] if DELIMITER in generated else generated
 
 
 def _merge_rests(events: list[Event]) -> list[Event]:
