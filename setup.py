@@ -16,6 +16,8 @@ INSTALL_REQUIRES = [
     "numpy>=1.26,<3",
     "rich>=13,<16",
     "pyyaml>=6,<7",
+    # The REST API and the web page: a maintained WSGI server (bounded thread pool, backlog, timeouts).
+    "waitress>=3,<4",
 ]
 
 EXTRAS_REQUIRE = {
@@ -26,6 +28,8 @@ EXTRAS_REQUIRE = {
         "hypothesis>=6,<7",
         "pretty-midi>=0.2.11,<0.3",
         "pillow>=10",
+        # Browser tests drive Debian's chromium through its chromedriver (no browser download).
+        "selenium>=4.20,<5",
     ],
 }
 
