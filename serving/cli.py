@@ -1,12 +1,16 @@
-"""``folkgen``: generate folk melodies from a served model, or list the served models.
+"""``folkgen``: generate folk melodies, with the SavedModels loaded in this process or through a model server.
 
     folkgen generate --model lstm_erk --primer twinkle --bars 16 --num 4 --temperature 0.8 \\
         --top-p 0.95 --seed 7 --key G --meter 3/4 --formats mid,musicxml,abc,svg,wav,png --out out/
-    folkgen models
-    folkgen vae sample|reconstruct|interpolate ...   (see serving/vae_cli.py)
+    folkgen generate --server localhost:8500 ...    (the same, through TF Serving or serving.server)
+    folkgen models [--server HOST:PORT]              (serving/models_cli.py)
+    folkgen vae sample|reconstruct|interpolate ...   (serving/vae_cli.py)
 
 Each command parses its flags into typed settings and calls one library function of
 ``serving.generation``. Bad input ends with one line ``folkgen: error: ...`` and a non-zero exit status.
+Building the parser imports only light modules: ``--help`` never loads TensorFlow or music21; a
+command imports them when it runs (TensorFlow quietly, unless ``--verbose``). A new command is one
+``add_*_parser`` call in ``build_parser`` and one entry in ``COMMANDS``.
 """
 from __future__ import annotations
 
@@ -15,34 +19,27 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from google.protobuf import text_format
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from tensorflow_serving.config import model_server_config_pb2
-
-from preprocessing.melody.events import EncodingError
 from preprocessing.melody.keys import Key, Meter, parse_key, parse_meter, parse_pitch
-from serving import client as model_client
-from serving import vae_cli
-from serving.contract.sampling import GREEDY, SamplingSettings
-from serving.generation.codecs import DEFAULT_CHARACTER_STEPS, DEFAULT_PRIMER, DEFAULT_STEPS, stated_kind
-from serving.generation.primers import NAMED_PRIMERS, PrimerSource
-from serving.generation.token_model import MissingModelKindError
-from serving.generation.tokens import SAMPLING_MODES, GeneratedMelody, GenerationConfig, generate
-from serving.generation.tune_request import TuneRequest
-from serving.music import audio, render
+from serving import models_cli, vae_cli
+from serving.cli_flags import add_model_flags, add_verbose_flag, client_from_args
+from serving.generation.request_defaults import DEFAULT_CHARACTER_STEPS, DEFAULT_PRIMER, DEFAULT_STEPS, NAMED_PRIMERS
+from serving.music.formats import DEFAULT_FORMATS, DEFAULT_TEMPO_BPM, FORMATS
+from serving.tf_quiet import import_tensorflow
 
-DEFAULT_GRPC_SERVER = "localhost:8500"
-DEFAULT_REST_SERVER = "localhost:8501"
-DEFAULT_MODELS_CONFIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "models.config")
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from serving.generation.tokens import GeneratedMelody, GenerationConfig
+    from serving.generation.tune_request import TuneRequest
+
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 
 
-class _OneLineParser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
     """Reports a usage error as one line (no usage dump)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -51,11 +48,21 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The flags of every ``folkgen`` command."""
-    parser = _OneLineParser(prog="folkgen", description="Generate folk melodies with a served model.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_OneLineParser)
+    parser = OneLineParser(prog="folkgen", description="Generate folk melodies with the SavedModels in saved_models/ "
+                           "(loaded in this process), or with a model server (--server).")
+    add_verbose_flag(parser)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    add_generate_parser(commands, add_model_flags)
+    models_cli.add_models_parser(commands, add_model_flags)
+    vae_cli.add_vae_parser(commands, add_model_flags)
+    return parser
 
+
+def add_generate_parser(commands: argparse._SubParsersAction,
+                        add_flags: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Registers ``generate`` on folkgen's subcommands."""
     gen = commands.add_parser("generate", help="sample melodies and write them as music files")
-    gen.add_argument("--model", default="lstm_erk", help="served model name (default lstm_erk)")
+    gen.add_argument("--model", default="lstm_erk", help="model name (default lstm_erk)")
     gen.add_argument("--version", type=int, help="model version (default: the newest)")
     primer = gen.add_mutually_exclusive_group()
     primer.add_argument("--primer", help=f"a named primer ({', '.join(NAMED_PRIMERS)}) or symbols such as '60 _ _ _ 62 _' "
@@ -95,39 +102,27 @@ def build_parser() -> argparse.ArgumentParser:
                        "default: one strain that may write its own repeats)")
     rules.add_argument("--free", action="store_true", help="no constraints: sample the model's own distribution "
                        "(tunes may be unfinished, or the primer alone)")
-    gen.add_argument("--formats", default=",".join(render.DEFAULT_FORMATS),
-                     help=f"comma-separated, of {','.join(render.FORMATS)} (default: all but png, the piano roll)")
-    gen.add_argument("--tempo", type=float, default=render.DEFAULT_TEMPO_BPM, help="quarter notes per minute")
+    gen.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
+                     help=f"comma-separated, of {','.join(FORMATS)} (default: all but png, the piano roll)")
+    gen.add_argument("--tempo", type=float, default=DEFAULT_TEMPO_BPM, help="quarter notes per minute")
     gen.add_argument("--out", default="out", help="output folder")
-    gen.add_argument("--sampling", choices=SAMPLING_MODES, default="client",
-                     help="client: loop over the step signature here; server: the generate signature")
-    _add_server_flags(gen)
-
-    models = commands.add_parser("models", help="list served models, their kinds, versions and signatures")
-    models.add_argument("--model", action="append", help="model name (repeatable; default: those in --config)")
-    models.add_argument("--config", default=DEFAULT_MODELS_CONFIG, help="a models.config naming the models")
-    _add_server_flags(models)
-    vae_cli.add_vae_parser(commands, _add_server_flags)
-    return parser
-
-
-def _add_server_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--server", help=f"host:port (default {DEFAULT_GRPC_SERVER}, {DEFAULT_REST_SERVER} with --rest)")
-    parser.add_argument("--rest", action="store_true", help="use the REST API instead of gRPC")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
-    parser.add_argument("--retry-seconds", type=float, default=model_client.RetryPolicy.window_s,
-                        help="how long to retry a server that does not answer (one restarting; default %(default)s)")
+    gen.add_argument("--sampling", default="client", help="client (default): loop over the step signature here; "
+                     "server: the generate signature, the whole loop inside the model's graph")
+    add_flags(gen)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``folkgen`` console script."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import_tensorflow(verbose)
+    from preprocessing.melody.events import EncodingError
+    from serving.client import ClientError
+
     try:
-        if args.command == "vae":
-            return vae_cli.run(args, _server(args))
-        return _generate(args) if args.command == "generate" else _list_models(args)
-    except (ValueError, EncodingError, model_client.ClientError) as error:
+        return COMMANDS[args.command](args)
+    except (ValueError, EncodingError, ClientError) as error:
         print(f"folkgen: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -137,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def config_from_args(args: argparse.Namespace) -> GenerationConfig:
     """Validates the flags (ValueError naming a bad one) into a GenerationConfig."""
+    from serving.contract.sampling import GREEDY, SamplingSettings
+    from serving.generation.primers import PrimerSource
+    from serving.generation.tokens import GenerationConfig
+
     settings = GREEDY if args.greedy else SamplingSettings(args.temperature, args.top_k, args.top_p)
     source: PrimerSource | None
     if args.primer_file is not None:
@@ -162,6 +161,8 @@ def config_from_args(args: argparse.Namespace) -> GenerationConfig:
 
 def _constraints(args: argparse.Namespace, key: Key | None, meter: Meter | None) -> TuneRequest | None:
     """The constraint flags as a request, or None under --free (which takes no constraint flag)."""
+    from serving.generation.tune_request import TuneRequest
+
     if args.free:
         given = [flag for flag, value in (("--bars", args.bars), ("--range", args.range), ("--form", args.form))
                  if value is not None] + (["--chromatic"] if args.chromatic else [])
@@ -178,16 +179,15 @@ def _constraints(args: argparse.Namespace, key: Key | None, meter: Meter | None)
                        end_on_tonic=args.end == "tonic", chromatic=args.chromatic, form=args.form)
 
 
-def _server(args: argparse.Namespace) -> str:
-    """The --server flag, or the default address of the transport."""
-    return args.server or (DEFAULT_REST_SERVER if args.rest else DEFAULT_GRPC_SERVER)
-
-
-def _generate(args: argparse.Namespace) -> int:
+def run_generate(args: argparse.Namespace) -> int:
     """``folkgen generate``: the flags as a GenerationConfig, one ``generate`` call, a summary table."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from serving.generation.tokens import generate
+
     config = config_from_args(args)
-    retry = model_client.RetryPolicy(timeout_s=args.timeout, window_s=args.retry_seconds)
-    client = model_client.connect(_server(args), args.model, args.rest, args.version, retry)
+    client = client_from_args(args, args.model, args.version)
     console = Console(stderr=True)
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -206,6 +206,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _summary(results: list[GeneratedMelody], config: GenerationConfig) -> Table:
     """One row per melody: seed, notes, quarters, bars, files (or why it was not rendered)."""
+    from rich.table import Table
+
+    from serving.music import audio
+
     wav = f"; WAV by {audio.synthesiser()}" if "wav" in config.formats else ""
     table = Table(title=f"{len(results)} melodies in {config.out_dir}{wav}")
     for column in ("seed", "notes", "quarters", "bars"):
@@ -223,50 +227,8 @@ def _summary(results: list[GeneratedMelody], config: GenerationConfig) -> Table:
     return table
 
 
-def _list_models(args: argparse.Namespace) -> int:
-    """``folkgen models``: each named model's kind (as its export states it), versions and signatures."""
-    names = args.model or _names_in_config(args.config)
-    table = Table(title=f"models at {_server(args)}")
-    for column in ("model", "kind", "version", "state", "signatures"):
-        table.add_column(column)
-    for name in names:
-        try:
-            (_, statuses, signatures), = model_client.list_models(_server(args), [name], args.rest)
-        except model_client.ModelNotFoundError:
-            table.add_row(name, "-", "-", "not served", "")
-            continue
-        kind = _model_kind(args, name) if signatures else "-"
-        for status in statuses:
-            table.add_row(name, kind, str(status.version), status.state + (f" ({status.error})" if status.error else ""),
-                          ", ".join(sorted(signatures)))
-    Console().print(table)
-    return 0
-
-
-def _model_kind(args: argparse.Namespace, name: str) -> str:
-    """The kind the served model states, or why it states none."""
-    client = model_client.connect(_server(args), name, args.rest,
-                                  retry=model_client.RetryPolicy(timeout_s=args.timeout, window_s=args.retry_seconds))
-    try:
-        return stated_kind(client)
-    except MissingModelKindError:
-        return "not stated (re-export it)"
-    except ValueError:
-        return "-"
-    finally:
-        client.close()
-
-
-def _names_in_config(path: str) -> list[str]:
-    """Model names listed in a TF Serving models.config (text-format ModelServerConfig)."""
-    if not os.path.isfile(path):
-        raise ValueError(f"models config {path!r} does not exist")
-    with open(path, encoding="utf-8") as handle:
-        try:
-            config = text_format.Parse(handle.read(), model_server_config_pb2.ModelServerConfig())
-        except text_format.ParseError as error:
-            raise ValueError(f"cannot parse models config {path!r}: {error}") from None
-    return [entry.name for entry in config.model_config_list.config]
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "generate": run_generate, "models": models_cli.run, "vae": vae_cli.run}
 
 
 if __name__ == "__main__":

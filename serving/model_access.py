@@ -122,9 +122,9 @@ def served_statuses(server: str, names: Sequence[str], rest: bool = False,
     return found
 
 
-def candidate_names(models_dir: str | None = None) -> list[str]:
-    """Names a server may serve: those of ``serving/models.config`` and of the local models folder."""
-    names = configured_model_names()
+def candidate_names(models_dir: str | None = None, config_path: str = DEFAULT_MODELS_CONFIG) -> list[str]:
+    """Names a server may serve: those of ``config_path`` (serving/models.config) and of the local models folder."""
+    names = configured_model_names(config_path)
     try:
         names += local_model_names(models_dir_path(models_dir))
     except NoSuchModelError:

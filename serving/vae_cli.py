@@ -5,7 +5,9 @@
     folkgen vae reconstruct --input tune.abc --out out/vae
     folkgen vae interpolate a.abc b.abc --steps 5 --out out/vae
 
-The flags become a ``VaeSettings`` and one call of ``serving.generation.vae_melodies``.
+The flags become a ``VaeSettings`` and one call of ``serving.generation.vae_melodies``; without
+``--server`` the two VAEs are loaded in this process (``serving.model_access``). Building the
+parser imports no heavy module (TensorFlow, music21): ``run`` imports them.
 """
 from __future__ import annotations
 
@@ -13,24 +15,24 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-
-import numpy as np
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from preprocessing.melody.keys import parse_key, parse_meter
 from preprocessing.melody.vae_codes import OVERFLOW_POLICIES
-from serving import client as model_client
-from serving.generation import vae_melodies
-from serving.generation.vae_melodies import Agreement, Rendered, VaeSettings
-from serving.music import render
+from serving.cli_flags import client_from_args
+from serving.music.formats import DEFAULT_FORMATS, DEFAULT_TEMPO_BPM, FORMATS
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from serving.generation.vae_melodies import Agreement, Rendered, VaeSettings
 
 DEFAULT_NOTES_MODEL = "vae_notes_erk"
 DEFAULT_RHYTHMS_MODEL = "vae_rhythms_erk"
 EXIT_ERROR = 1
 
 
-def add_vae_parser(commands: argparse._SubParsersAction, add_server_flags: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_vae_parser(commands: argparse._SubParsersAction, add_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     """Registers ``vae sample|reconstruct|interpolate`` on folkgen's subcommands."""
     vae = commands.add_parser("vae", help="sample, reconstruct or interpolate melodies with the notes + rhythms VAEs")
     actions = vae.add_subparsers(dest="vae_command", required=True)
@@ -48,35 +50,42 @@ def add_vae_parser(commands: argparse._SubParsersAction, add_server_flags: Calla
     between.add_argument("--steps", type=int, default=5, help="melodies from A to B, both included")
 
     for parser in (sample, reconstruct, between):
-        parser.add_argument("--notes-model", default=DEFAULT_NOTES_MODEL, help=f"served notes VAE (default {DEFAULT_NOTES_MODEL})")
+        parser.add_argument("--notes-model", default=DEFAULT_NOTES_MODEL, help=f"notes VAE (default {DEFAULT_NOTES_MODEL})")
         parser.add_argument("--rhythms-model", default=DEFAULT_RHYTHMS_MODEL,
-                            help=f"served rhythms VAE (default {DEFAULT_RHYTHMS_MODEL})")
+                            help=f"rhythms VAE (default {DEFAULT_RHYTHMS_MODEL})")
         parser.add_argument("--key", help="key to write in, e.g. G, Em (default C / the input tune's)")
         parser.add_argument("--meter", help="meter, e.g. 3/4 (default 4/4 / the input tune's)")
-        parser.add_argument("--formats", default=",".join(render.DEFAULT_FORMATS),
-                            help=f"comma-separated, of {','.join(render.FORMATS)} (default: all but png)")
-        parser.add_argument("--tempo", type=float, default=render.DEFAULT_TEMPO_BPM, help="quarter notes per minute")
+        parser.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
+                            help=f"comma-separated, of {','.join(FORMATS)} (default: all but png)")
+        parser.add_argument("--tempo", type=float, default=DEFAULT_TEMPO_BPM, help="quarter notes per minute")
         parser.add_argument("--out", default="out/vae", help="output folder")
         if parser is not sample:
             parser.add_argument("--overflow", choices=OVERFLOW_POLICIES, default="truncate",
                                 help="a tune longer than the VAE length: keep its start (warning) or refuse")
-        add_server_flags(parser)
+        add_flags(parser)
 
 
 def settings_from_args(args: argparse.Namespace) -> VaeSettings:
     """The output flags as VaeSettings (ValueError naming a bad one)."""
+    from serving.generation.vae_melodies import VaeSettings
+
     return VaeSettings(
         out_dir=args.out, formats=tuple(name.strip() for name in args.formats.split(",") if name.strip()),
         key=parse_key(args.key) if args.key else None, meter=parse_meter(args.meter) if args.meter else None,
         tempo_bpm=args.tempo, overflow=getattr(args, "overflow", "truncate"))
 
 
-def run(args: argparse.Namespace, server: str) -> int:
-    """Runs ``folkgen vae <command>`` against the model server at ``server``; prints the tables."""
+def run(args: argparse.Namespace) -> int:
+    """Runs ``folkgen vae <command>`` (models in process, or of --server); prints the tables."""
+    from rich.console import Console
+
+    from serving.generation import vae_melodies
+
     settings = settings_from_args(args)
-    retry = model_client.RetryPolicy(timeout_s=args.timeout, window_s=args.retry_seconds)
-    clients = [model_client.connect(server, name, args.rest, retry=retry) for name in (args.notes_model, args.rhythms_model)]
+    clients = []
     try:
+        for name in (args.notes_model, args.rhythms_model):
+            clients.append(client_from_args(args, name))
         pair = vae_melodies.vae_pair(*clients, roles=("--notes-model", "--rhythms-model"))
         if args.vae_command == "sample":
             rendered = vae_melodies.sample(pair, args.num, args.seed, settings)
@@ -97,6 +106,9 @@ def run(args: argparse.Namespace, server: str) -> int:
 
 def _agreement_table(agreement: Agreement) -> Table:
     """The share of positions reconstructed right, and a strip per feature ('|' right, '.' wrong)."""
+    import numpy as np
+    from rich.table import Table
+
     positions = len(agreement.notes)
     table = Table(title=f"reconstruction of {positions} events")
     for column in ("feature", "right", "share", "per position ('|' right)"):
@@ -110,6 +122,8 @@ def _agreement_table(agreement: Agreement) -> Table:
 
 def _summary(rendered: list[Rendered], out_dir: str) -> Table:
     """One row per melody: events, notes, quarters, files (or why none)."""
+    from rich.table import Table
+
     table = Table(title=f"{len(rendered)} melodies in {out_dir}")
     for column in ("melody", "events", "notes", "quarters"):
         table.add_column(column)

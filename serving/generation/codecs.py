@@ -17,18 +17,15 @@ from serving.client import ModelClient
 from serving.contract import signatures as sig
 from serving.generation import primers
 from serving.generation.primers import PrimerSource
+from serving.generation.request_defaults import (
+    DEFAULT_ABC_PRIMER,
+    DEFAULT_CHARACTER_STEPS,
+    DEFAULT_PRIMER,
+    DEFAULT_STEPS,
+)
 from serving.generation.token_model import TokenModel
 from serving.generation.vae import VaeModel
 from serving.music import render
-
-# Tokens sampled per melody when a request names none: 16 bars of 4/4 of 16th notes; room for a
-# whole ABC tune (the Irish corpus averages about 260 characters).
-DEFAULT_STEPS = 256
-DEFAULT_CHARACTER_STEPS = 800
-# Without a primer: the slides' "Ah vous dirais-je maman" for a timestep model; for a character
-# model the start of a header (under constraints the request writes its L, M and K).
-DEFAULT_PRIMER = "twinkle"
-DEFAULT_ABC_PRIMER = "X:1\n"
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,10 @@ from preprocessing.melody.abc_text import normalise_abc, split_abc_tunes
 from preprocessing.melody.events import Event
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, transpose_events
 from preprocessing.melody.timestep import DELIMITER, HOLD, REST, STEP_QUARTERS
+from serving.generation.request_defaults import NAMED_PRIMERS
 from serving.music import abc_writer
 from serving.music.render import with_unit_length
 
-# "Ah vous dirais-je maman" in C, the primer of the slides: C C G G A A G- | F F E E D D C-.
-_TWINKLE = tuple(Event(p, q) for p, q in [(60, 1), (60, 1), (67, 1), (67, 1), (69, 1), (69, 1), (67, 2),
-                                          (65, 1), (65, 1), (64, 1), (64, 1), (62, 1), (62, 1), (60, 2)])
-NAMED_PRIMERS: dict[str, tuple[Event, ...]] = {"twinkle": _TWINKLE}
 _TUNES_LISTED = 12
 
 logger = logging.getLogger(__name__)

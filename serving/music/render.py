@@ -25,14 +25,11 @@ from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, fold_sem
 from preprocessing.melody.timestep import DELIMITER, HOLD, decode_timestep
 from serving.music import abc_writer, audio, engraving, piano_roll
 from serving.music.abc_score import read_abc_score
+from serving.music.formats import DEFAULT_FORMATS, DEFAULT_TEMPO_BPM, FORMATS  # noqa: F401 (re-exported as render.*)
 from serving.music.notation import layout_bars, spell
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("mid", "musicxml", "abc", "svg", "wav", "png")
-# What is written when no format is named: everything but the piano roll (PNG).
-DEFAULT_FORMATS = FORMATS[:-1]
-DEFAULT_TEMPO_BPM = 120.0
 _VEROVIO_OPTIONS = {"pageWidth": 2100, "pageHeight": 60000, "adjustPageHeight": True,
                     "breaks": "auto", "scale": 40, "footer": "none"}
 
