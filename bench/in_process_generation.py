@@ -1,7 +1,8 @@
 """One 16-bar tune in process against through a model server, side by side in one run.
 
-    python bench/in_process_generation.py [--models-dir saved_models] [--model lstm_erk] [--rounds 5]
+    python bench/in_process_generation.py [--models-dir saved_models] [--model lstm_erk] [--rounds 7] [--cold-rounds 3]
 
+(0) One ``step`` call (batch 1) in process against over gRPC: the transport's own cost per token.
 (1) Warm, in one process: ``serving.generation.tokens.generate`` of one constrained 16-bar tune
     (client-side sampling over ``step``, then ``--sampling server``: the ``generate`` signature)
     through a ``LocalModelClient`` and through a gRPC client of ``python -m serving.server``
@@ -10,7 +11,8 @@
 (2) Cold, the user's view: a fresh ``folkgen generate --bars 16`` process, in process (which
     imports TensorFlow and loads the SavedModel) against ``--server`` (which imports TensorFlow
     for the client and talks to the already-warm server), alternated.
-Medians are printed with the ratio in-process / server. The server is started on free 127.0.0.1
+Medians (and minima: on a loaded machine the least disturbed run) are printed with the ratio
+in process / server. The server is started on free 127.0.0.1
 ports and stopped here.
 """
 from __future__ import annotations
@@ -23,6 +25,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
@@ -60,16 +64,29 @@ def cold_seconds(flags: list[str], model: str, seed: int, out_dir: str) -> float
     return time.perf_counter() - began
 
 
-def report(title: str, local: list[float], served: list[float]) -> None:
-    ratio = statistics.median(local) / statistics.median(served)
-    print(f"{title:<44}{statistics.median(local):>12.3f}{statistics.median(served):>12.3f}{ratio:>10.2f}")
+def step_seconds(client: serving_client.ModelClient, calls: int = 100) -> float:
+    """Mean seconds of one batch-1 ``step`` call from a zero state."""
+    width = client.signatures["step"].inputs["state"].shape[1]
+    inputs = {"token": np.zeros([1], np.int32), "state": np.zeros([1, width], np.float32)}
+    began = time.perf_counter()
+    for _ in range(calls):
+        client.predict("step", inputs)
+    return (time.perf_counter() - began) / calls
+
+
+def report(title: str, local: list[float], served: list[float], scale: float = 1.0) -> None:
+    medians = [statistics.median(values) * scale for values in (local, served)]
+    minima = [min(values) * scale for values in (local, served)]
+    print(f"{title:<40}{medians[0]:>11.3f}{medians[1]:>11.3f}{medians[0] / medians[1]:>8.2f}"
+          f"{minima[0]:>11.3f}{minima[1]:>11.3f}{minima[0] / minima[1]:>8.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models-dir", default=str(REPO_ROOT / "saved_models"))
     parser.add_argument("--model", default="lstm_erk")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=7, help="warm rounds (step calls and generate())")
+    parser.add_argument("--cold-rounds", type=int, default=3, help="fresh folkgen processes per side")
     args = parser.parse_args()
     models_dir = pathlib.Path(args.models_dir).resolve()
     out = tempfile.mkdtemp(prefix="bench-in-process-")
@@ -79,8 +96,11 @@ def main() -> None:
         for sampling in ("client", "server"):  # one untimed tune each, so both sides are warm
             for client in (local, remote):
                 warm_seconds(client, args.model, 0, sampling, out)
+        steps: dict[str, list[float]] = {"local": [], "served": []}
         warm: dict[tuple[str, str], list[float]] = {}
         for round_index in range(args.rounds):
+            steps["local"].append(step_seconds(local))
+            steps["served"].append(step_seconds(remote))
             for sampling in ("client", "server"):
                 tokens = []
                 for side, client in (("local", local), ("served", remote)):
@@ -90,11 +110,14 @@ def main() -> None:
                 assert tokens[0] == tokens[1], f"round {round_index} ({sampling} sampling): the tunes differ"
         remote.close()
         cold: dict[str, list[float]] = {"local": [], "served": []}
-        for round_index in range(args.rounds):
+        for round_index in range(args.cold_rounds):
             cold["local"].append(cold_seconds(["--models-dir", str(models_dir)], args.model, round_index, out))
             cold["served"].append(cold_seconds(["--server", server.grpc_address], args.model, round_index, out))
-    print(f"{args.model}, one {BARS}-bar tune, {args.rounds} rounds, medians; {os.cpu_count()} CPUs")
-    print(f"{'':<44}{'in process':>12}{'server':>12}{'ratio':>10}")
+    print(f"{args.model}, one {BARS}-bar tune; {args.rounds} warm rounds, {args.cold_rounds} cold; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"{'':<40}{'median:':>11}{'':>11}{'':>8}{'min:':>11}")
+    print(f"{'':<40}{'in process':>11}{'server':>11}{'ratio':>8}{'in process':>11}{'server':>11}{'ratio':>8}")
+    report("one step call, batch 1 (ms)", steps["local"], steps["served"], scale=1000.0)
     report("warm generate(), client sampling (s)", warm[("client", "local")], warm[("client", "served")])
     report("warm generate(), server sampling (s)", warm[("server", "local")], warm[("server", "served")])
     report("fresh `folkgen generate` process (s)", cold["local"], cold["served"])

@@ -176,6 +176,7 @@ def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
     (["vae", "sample", "--notes-model", "vae_nope"], ["'vae_nope'", "vae_notes_tiny"]),
     (["models", "--model", "lstm_nope"], ["'lstm_nope'", "it holds:"]),
     (["generate", "--rest"], ["--rest", "--server HOST:PORT"]),
+    (["generate", "--sampling", "bogus"], ["unknown sampling 'bogus'", "'client', 'server'"]),
 ])
 def test_a_missing_folder_or_model_is_one_line_naming_what_there_is(saved_models, tmp_path, capsys, argv, fragments):
     flags = [] if "--models-dir" in argv else ["--models-dir", str(saved_models)]
