@@ -11,6 +11,8 @@ a file descriptor, never a thread). On top of it, this module:
 - answers every refusal as TF Serving does, `{"error": "..."}` in JSON (a body over the limit: 429);
 - answers a body cut short by the client's end of input (it half-closed early) with 400 instead of
   dropping it in silence;
+- after a refusal, sends its answer, half-closes and reads (discarding) for up to 2 s before closing,
+  so that a client still sending a refused body reads the answer instead of a reset (a lingering close);
 - closes a connection idle for `request_timeout` seconds, and one whose request has not arrived
   whole `request_timeout` seconds after its first byte (a slowloris trickle keeps a connection
   active, never alive).
@@ -21,6 +23,7 @@ import json
 import logging
 import math
 import re
+import socket
 import threading
 import time
 from http import HTTPStatus
@@ -37,6 +40,7 @@ LOGGER = logging.getLogger(__name__)
 BACKLOG = 1024  # pending connections the kernel queues before the accept loop takes them
 MAX_CONNECTIONS = 4096  # open connections before accepting pauses (each one file descriptor, no thread)
 MAX_HEADER_BYTES = 64 * 1024  # request line and headers; more is 431
+LINGER_SECONDS = 2.0  # after a refusal, how long the rest of a refused request is read and discarded
 HTTP_VERSION = re.compile(r"HTTP/([0-9]+\.[0-9]+)")
 WsgiApp = Callable[[dict, Callable], Any]
 
@@ -105,6 +109,7 @@ class JsonErrorTask(ErrorTask):
         self.status = f"{int(code)} {HTTPStatus(code).phrase}"
         self.response_headers.append(("Content-Type", "application/json"))
         self.set_close_on_finish()
+        self.channel.refused = True
         self.content_length = len(body)
         self.write(body)
 
@@ -116,6 +121,28 @@ class StrictChannel(HTTPChannel):
     error_task_class = JsonErrorTask
     request_started: float | None = None  # time.time() of the first byte of the request being received
     timed_out = False  # set by RestHttpServer.maintenance
+    refused = False  # set by JsonErrorTask: close by lingering
+    linger_deadline: float | None = None  # while lingering: when to close at the latest
+
+    def readable(self) -> bool:
+        return self.linger_deadline is not None or super().readable()
+
+    def writable(self) -> bool:
+        if self.linger_deadline is not None:
+            return time.time() > self.linger_deadline  # handle_write then closes
+        return super().writable()
+
+    def handle_write(self) -> None:
+        if self.linger_deadline is not None:
+            self.close_now()
+            return
+        super().handle_write()
+
+    def close_now(self) -> None:
+        """Close the connection at once."""
+        self.linger_deadline = None
+        self.refused = False
+        super().handle_close()
 
     def received(self, data: bytes) -> bool:
         if self.request is None:
@@ -131,7 +158,11 @@ class StrictChannel(HTTPChannel):
             data = self.socket.recv(self.adj.recv_bytes)
         except OSError as error:
             LOGGER.debug("%s went away: %s", self.addr[0], error)
-            self.handle_close()
+            self.close_now()
+            return
+        if self.linger_deadline is not None:  # the rest of a refused request: discarded
+            if not data or time.time() > self.linger_deadline:
+                self.close_now()
             return
         if data:
             self.last_activity = time.time()
@@ -140,6 +171,19 @@ class StrictChannel(HTTPChannel):
             self._end_of_input()
 
     def handle_close(self) -> None:
+        """Close; after a refusal whose answer is sent, half-close and linger first (see the module's docstring)."""
+        if self.linger_deadline is not None:
+            self.close_now()
+            return
+        if self.refused and self.connected and not self.total_outbufs_len:
+            try:
+                self.socket.shutdown(socket.SHUT_WR)  # the answer is followed by the end of output
+            except OSError:
+                self.close_now()
+                return
+            self.will_close = self.close_when_flushed = False
+            self.linger_deadline = time.time() + LINGER_SECONDS
+            return
         if self.request is not None and not self.request.completed and not self.timed_out:
             LOGGER.debug("%s went away mid-request", self.addr[0])
         super().handle_close()
@@ -208,7 +252,7 @@ class RestHttpServer(TcpWSGIServer):
         while not self._stopping.is_set():
             wasyncore.loop(timeout=self.adj.asyncore_loop_timeout, map=self._map, use_poll=True, count=1)
         for channel in list(self.active_channels.values()):
-            channel.handle_close()
+            channel.close_now()
         self.close()  # the listening socket and the loop's wake-up trigger
 
     def stop(self, grace_seconds: float = 5.0) -> None:

@@ -127,6 +127,13 @@ def test_a_body_over_the_limit_is_429_unread(address):
     assert status == 429 and f"--max_request_bytes={MAX_REQUEST_BYTES}" in body["error"]
 
 
+def test_a_client_still_sending_a_refused_body_reads_the_answer(address):
+    """The server lingers after a refusal: a 1 MiB body it will not read ends in its 429, not a reset."""
+    body = b" " * (1 << 20)
+    (status, answer), = answers(exchange(address, post([f"Content-Length: {len(body)}"], body)))
+    assert status == 429 and f"{len(body)} bytes" in answer["error"]
+
+
 def test_a_chunked_body_within_the_limit_reaches_the_api(address):
     (status, body), = answers(exchange(address, post(["Transfer-Encoding: chunked"], b"2\r\n{}\r\n0\r\n\r\n")))
     assert (status, body) == NOT_FOUND
