@@ -1,12 +1,12 @@
 """Good-request latency while abusive requests are in flight, and the server's RSS (issue 15).
 
-    python bench/server_abuse.py [--saved-model saved_models/lstm_erk] [--good 20] [--max_steps 1024] ...
+    python bench/server_abuse.py [--saved-model saved_models/lstm_erk] [--good 20] [--max_steps 512] ...
 
 Starts `python -m serving.server` (a subprocess on free 127.0.0.1 ports) on the SavedModel with the
 limits given, then times `--good` small `generate` calls (1 row, 16 steps) over gRPC and over REST,
 alternating, first on a quiet server and then while 8 abusers each keep one abusive request in flight:
-  2 x gRPC and 2 x REST `generate` at the server's limits (max_batch_rows rows, max_steps steps, the
-      longest primer that fits in max_request_bytes),
+  2 x gRPC and 2 x REST `generate` at the server's limits (max_batch_rows rows, primer + steps =
+      max_steps, the primer as long as max_request_bytes lets it be, up to half of that),
   1 x gRPC tensors declaring 2^62 elements, 1 x gRPC message and 1 x REST body over max_request_bytes,
   1 x a slowloris holder: 32 REST connections sending a header byte every 0.5 s, 32 sending nothing.
 It prints the median and worst latency of both phases and their ratio, and the server's RSS before
