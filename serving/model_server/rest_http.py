@@ -1,8 +1,8 @@
 """The REST API's HTTP server: waitress, with strict framing, JSON refusals and request deadlines.
 
-waitress brings the bounded worker pool (`threads`), the listen backlog, idle-connection cleanup,
-header and body size limits and an asynchronous accept loop (a connection that sends nothing holds
-a file descriptor, never a thread). On top of it, this module:
+waitress brings the bounded worker pool (`threads`), the listen backlog, header and body size
+limits and an asynchronous accept loop (a connection that sends nothing holds a file descriptor,
+never a thread). On top of it, this module:
 
 - refuses, with 400, what waitress would pass or word differently: more than one Content-Length,
   Content-Length and Transfer-Encoding together (either could frame the body: a smuggling vector),
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 import socket
 import threading
@@ -220,7 +219,7 @@ class RestHttpServer(TcpWSGIServer):
         self._thread: threading.Thread | None = None
         super().__init__(
             app, host=host, port=port, threads=threads, backlog=BACKLOG, connection_limit=MAX_CONNECTIONS,
-            channel_timeout=max(1, math.ceil(request_timeout)), cleanup_interval=1, asyncore_loop_timeout=1,
+            cleanup_interval=1, asyncore_loop_timeout=1,  # `maintenance` below, about once a second
             asyncore_use_poll=True,  # select() cannot watch a descriptor numbered 1024 or more
             max_request_header_size=MAX_HEADER_BYTES, max_request_body_size=max_request_bytes + 1,
             expose_tracebacks=False, log_socket_errors=False, ident="",
@@ -236,7 +235,7 @@ class RestHttpServer(TcpWSGIServer):
         for channel in list(self.active_channels.values()):
             if channel.requests:  # a request is being answered: the app's time is not the client's
                 continue
-            started = getattr(channel, "request_started", None)
+            started = channel.request_started
             if now - channel.last_activity > self.request_timeout or (
                 started is not None and now - started > self.request_timeout
             ):
