@@ -9,7 +9,7 @@ alternating, first on a quiet server and then while 8 abusers each keep one abus
       max_steps, the primer as long as max_request_bytes lets it be, up to half of that),
   1 x gRPC tensors declaring 2^62 elements, 1 x gRPC message and 1 x REST body over max_request_bytes,
   1 x a slowloris holder: 32 REST connections sending a header byte every 0.5 s, 32 sending nothing.
-It prints the median and worst latency of both phases and their ratio, and the server's RSS before
+It prints the median, 90th percentile and worst latency of both phases, the medians' ratio, the load average, and the server's RSS before
 the abuse, its peak (VmHWM) and after (once the abusers' last requests are answered). Target: the
 worst good request under 1 s while the abuse runs.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
 import socket
 import statistics
@@ -210,12 +211,16 @@ def vocabulary_size(rest_url: str, model: str) -> int:
 
 
 def report(quiet: dict[str, list[float]], abused: dict[str, list[float]]) -> list[str]:
-    lines = [f"{'good request':<14}{'quiet median':>14}{'quiet worst':>13}{'abused median':>15}{'abused worst':>14}"
+    """The table: per transport, median / 90th percentile / worst ms of both phases, and the medians' ratio."""
+    def figures(seconds: list[float]) -> str:
+        p90 = statistics.quantiles(seconds, n=10, method="inclusive")[-1] if len(seconds) > 1 else seconds[0]
+        return "".join(f"{value * 1000:>9.1f} ms" for value in (statistics.median(seconds), p90, max(seconds)))
+
+    lines = [f"{'':<6}{'quiet: median':>15}{'p90':>12}{'worst':>12}{'abused: median':>16}{'p90':>12}{'worst':>12}"
              f"{'median x':>10}"]
     for name in quiet:
-        q, a = statistics.median(quiet[name]), statistics.median(abused[name])
-        lines.append(f"{name:<14}{q * 1000:>11.1f} ms{max(quiet[name]) * 1000:>10.1f} ms{a * 1000:>12.1f} ms"
-                     f"{max(abused[name]) * 1000:>11.1f} ms{a / q:>10.1f}")
+        ratio = statistics.median(abused[name]) / statistics.median(quiet[name])
+        lines.append(f"{name:<6}{figures(quiet[name]):>39}{figures(abused[name]):>40}{ratio:>10.1f}")
     return lines
 
 
@@ -232,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     model = args.saved_model.resolve().name
     flags = [f"--max_batch_rows={args.max_batch_rows}", f"--max_steps={args.max_steps}",
              f"--max_request_bytes={args.max_request_bytes}", *args.server_flag]
+    load = os.getloadavg()
     with start_subprocess([model], model_base_path=args.saved_model.resolve(), extra_flags=flags) as running:
         server = Server(running, model)
         vocab = vocabulary_size(running.rest_url, model)
@@ -241,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         abused, answers = run_abuse(server, args, vocab)
         after = server.memory_kb()
         server.channel.close()
-    print(f"# {model}, server flags {' '.join(flags)}; {args.good} good calls (1 row, 16 steps) per transport per phase")
+    print(f"# {model}, server flags {' '.join(flags)}; {args.good} good calls (1 row, 16 steps) per transport per phase;"
+          f" load average {load[0]:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} CPUs")
     for name, got in answers.items():
         print(f"# abuser {name}: {len(got)} requests, answers {sorted({str(answer) for answer in got})}")
     for line in report(quiet, abused):

@@ -45,6 +45,6 @@ def test_both_transports_are_timed_and_memory_is_reported(lines):
     rows = {line.split()[0]: line for line in lines if line.startswith(("gRPC ", "REST "))}
     assert set(rows) == {"gRPC", "REST"}
     for row in rows.values():
-        assert row.count(" ms") == 4
+        assert row.count(" ms") == 6
     assert any(line.startswith("server RSS: ") and "peak" in line for line in lines)
     assert any(line.startswith("target: worst good request under abuse < 1 s: ") for line in lines)
