@@ -9,9 +9,9 @@ alternating, first on a quiet server and then while 8 abusers each keep one abus
       max_steps, the primer as long as max_request_bytes lets it be, up to half of that),
   1 x gRPC tensors declaring 2^62 elements, 1 x gRPC message and 1 x REST body over max_request_bytes,
   1 x a slowloris holder: 32 REST connections sending a header byte every 0.5 s, 32 sending nothing.
-It prints the median, 90th percentile and worst latency of both phases, the medians' ratio, the load average, and the server's RSS before
-the abuse, its peak (VmHWM) and after (once the abusers' last requests are answered). Target: the
-worst good request under 1 s while the abuse runs.
+It prints the median, 90th percentile and worst latency of both phases, the medians' ratio, the
+machine's load average, and the server's RSS before the abuse, its peak (VmHWM) and after (once the
+abusers' last requests are answered). Target: the worst good request under 1 s while the abuse runs.
 """
 from __future__ import annotations
 
