@@ -18,7 +18,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from serving.model_server.host import DEFAULT_MAX_REQUEST_BYTES, LOGGER, ServerOptions, serve
+from serving.model_server.host import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_REST_API_TIMEOUT_IN_MS,
+    LOGGER,
+    ServerOptions,
+    default_rest_api_num_threads,
+    serve,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m serving.server", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8500, help="gRPC port (0: any free port)")
     parser.add_argument("--rest_api_port", type=int, default=8501, help="REST port (0: no REST server)")
+    parser.add_argument(
+        "--rest_api_num_threads", type=int, default=default_rest_api_num_threads(),
+        help="REST worker threads (default, as TF Serving: 4 per CPU)",
+    )
+    parser.add_argument(
+        "--rest_api_timeout_in_ms", type=int, default=DEFAULT_REST_API_TIMEOUT_IN_MS,
+        help="REST: close a connection idle this long, or whose request has not arrived whole this long after its first byte",
+    )
     parser.add_argument("--model_config_file", type=Path, help="text-format ModelServerConfig")
     parser.add_argument("--model_name", default="default", help="model name with --model_base_path")
     parser.add_argument("--model_base_path", help="directory (or gs:// URL) of integer version dirs (one model)")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import signal
 import threading
 from concurrent import futures
@@ -10,6 +11,12 @@ from pathlib import Path
 
 LOGGER = logging.getLogger("serving.server")
 DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+DEFAULT_REST_API_TIMEOUT_IN_MS = 30000  # TF Serving's default
+
+
+def default_rest_api_num_threads() -> int:
+    """TF Serving's default for --rest_api_num_threads: 4 per CPU this process may run on."""
+    return 4 * len(os.sched_getaffinity(0))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +34,8 @@ class ServerOptions:
     max_steps: int = 4096
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     grpc_workers: int = 8
+    rest_api_num_threads: int = dataclasses.field(default_factory=default_rest_api_num_threads)
+    rest_api_timeout_in_ms: int = DEFAULT_REST_API_TIMEOUT_IN_MS
 
     def __post_init__(self) -> None:
         if (self.model_config_file is None) == (self.model_base_path is None):
@@ -37,7 +46,8 @@ class ServerOptions:
                 raise ValueError(f"--{name} must be in 0..65535, got {value}")
         if self.file_system_poll_wait_seconds < 0:
             raise ValueError(f"--file_system_poll_wait_seconds must be >= 0, got {self.file_system_poll_wait_seconds}")
-        for name in ("max_batch_rows", "max_steps", "max_request_bytes", "grpc_workers"):
+        for name in ("max_batch_rows", "max_steps", "max_request_bytes", "grpc_workers", "rest_api_num_threads",
+                     "rest_api_timeout_in_ms"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
 
@@ -60,7 +70,6 @@ class ModelServer:
         self.rest_port = 0
         self._grpc_server = None
         self._rest_server = None
-        self._rest_thread: threading.Thread | None = None
 
     def start(self) -> None:
         """Load the models present now, bind both ports, start polling; returns once serving."""
@@ -68,7 +77,8 @@ class ModelServer:
         from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
         from serving.model_server.grpc_api import ModelService, PredictionService
-        from serving.model_server.rest import RestServer
+        from serving.model_server.rest import RestApi
+        from serving.model_server.rest_http import RestHttpServer
 
         self.registry.poll_all()
         size = self.options.max_request_bytes
@@ -87,10 +97,13 @@ class ModelServer:
         self._grpc_server.start()
         rest = "REST off"
         if self.options.rest_api_port:
-            self._rest_server = RestServer((host, self.options.rest_api_port), self.registry, self.limits)
+            self._rest_server = RestHttpServer(
+                RestApi(self.registry, self.limits), host, self.options.rest_api_port,
+                threads=self.options.rest_api_num_threads, request_timeout=self.options.rest_api_timeout_in_ms / 1000,
+                max_request_bytes=self.options.max_request_bytes,
+            )
             self.rest_port = self._rest_server.server_address[1]
-            self._rest_thread = threading.Thread(target=self._rest_server.serve_forever, name="rest", daemon=True)
-            self._rest_thread.start()
+            self._rest_server.start()
             rest = f"REST on http://{host}:{self.rest_port}"
         self.registry.start_polling()
         LOGGER.info("Serving gRPC on %s:%d, %s", host, self.grpc_port, rest)
@@ -99,8 +112,7 @@ class ModelServer:
         """Stop accepting requests, let those in flight finish (up to the grace period), stop polling."""
         LOGGER.info("Shutting down")
         if self._rest_server is not None:
-            self._rest_server.shutdown()
-            self._rest_server.server_close()
+            self._rest_server.stop(grace_seconds)
         if self._grpc_server is not None:
             self._grpc_server.stop(grace_seconds).wait()
         self.registry.stop()

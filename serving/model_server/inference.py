@@ -18,6 +18,7 @@ from serving.contract.signatures import DEFAULT_SIGNATURE, PRIMER, STEPS
 from serving.model_server.registry import ModelRegistry, VersionStatus
 from serving.model_server.servable import Servable
 from serving.model_server.status_codes import grpc_code
+from serving.model_server.work_gate import WorkGate
 
 
 class ServingError(Exception):
@@ -31,17 +32,19 @@ class ServingError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
-    """Per-request limits: rows in a batch, the value of any int input named `steps`, body size."""
+    """Per-request limits: rows in a batch, the value of any int input named `steps`, body size; and
+    the gate that bounds the expensive runs in flight (`work_gate`)."""
 
     max_batch_rows: int = 256
     max_steps: int = 4096
     max_request_bytes: int = 16 * 1024 * 1024
+    gate: WorkGate = dataclasses.field(default_factory=WorkGate, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
+        for name in ("max_batch_rows", "max_steps", "max_request_bytes"):
+            value = getattr(self, name)
             if value < 1:
-                raise ValueError(f"{field.name} must be >= 1, got {value}")
+                raise ValueError(f"{name} must be >= 1, got {value}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,7 +200,8 @@ def run_signature(
             f"{sorted(definition.outputs)}.",
         )
     try:
-        return servable.run(signature_name or DEFAULT_SIGNATURE, inputs, output_filter)
+        with limits.gate.admit(inputs):
+            return servable.run(signature_name or DEFAULT_SIGNATURE, inputs, output_filter)
     except tf.errors.OpError as error:
         raise ServingError(grpc_code(error.error_code), error.message) from error
     except (TypeError, ValueError) as error:  # a feed the session refuses before running

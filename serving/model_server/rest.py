@@ -1,4 +1,4 @@
-"""TF Serving's REST API on the standard library's ThreadingHTTPServer.
+"""TF Serving's REST API as a WSGI app (`RestApi`), served by waitress (`rest_http.RestHttpServer`).
 
 - `GET  /v1/models/NAME[/versions/N | /labels/L]`            -> `{"model_version_status": [...]}`
 - `GET  /v1/models/NAME[/versions/N | /labels/L]/metadata`   -> `{"model_spec": ..., "metadata": {"signature_def": ...}}`
@@ -15,7 +15,9 @@ Status and metadata print every field, defaults included (protobuf JSON, as TF S
 Any other request under `/v1/` (another path, or a method other than GET and POST) is 400
 `Malformed request: METHOD PATH`; a path outside `/v1/` is 404. Errors are `{"error": "..."}` with the
 HTTP code TF Serving gives the gRPC code (`status_codes.HTTP_STATUS`): 400, 404, 429 (a body over
-`--max_request_bytes`), 500, 501.
+`--max_request_bytes`), 500, 501 (a method libevent does not know, such as TRACE). HEAD gets the
+headers of the answer without its body. Framing (Content-Length, request lines, timeouts) is
+`rest_http`'s: a request this app sees has arrived whole.
 """
 from __future__ import annotations
 
@@ -23,11 +25,9 @@ import dataclasses
 import json
 import logging
 import re
-import sys
 import urllib.parse
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, NoReturn
+from typing import Any, Callable, NoReturn
 
 import grpc
 from google.protobuf import json_format
@@ -53,6 +53,7 @@ PREDICTION_PATH = re.compile(
 )
 STATUS_PATH = re.compile(r"/v1/models(?:/([^/:]+))?(?:/versions/([0-9]+)|/labels/([^/:]+))?(?:/(metadata))?", re.IGNORECASE)
 MAX_VERSION = 2**63 - 1  # TF Serving parses the version as an int64
+KNOWN_METHODS = ("GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH")  # what libevent passes on
 
 
 def _invalid(message: str) -> ServingError:
@@ -94,128 +95,60 @@ def _spec(name: str, version: str | None, label: str | None) -> ModelSpec:
     )
 
 
-class RestServer(ThreadingHTTPServer):
-    """The HTTP server; handlers reach the registry and limits through it."""
+class RestApi:
+    """TF Serving's REST API as a WSGI app over one registry; `rest_http.RestHttpServer` serves it."""
 
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], registry: ModelRegistry, limits: inference.Limits) -> None:
+    def __init__(self, registry: ModelRegistry, limits: inference.Limits) -> None:
         self.registry = registry
         self.limits = limits
-        super().__init__(address, RestHandler)
 
-    def handle_error(self, request: Any, client_address: tuple[str, int]) -> None:
-        """A client that went away mid-answer is one debug line, not a traceback on stderr."""
-        error = sys.exc_info()[1]
-        if isinstance(error, ConnectionError):
-            LOGGER.debug("%s went away: %s", client_address[0], error)
-            return
-        super().handle_error(request, client_address)
-
-
-class RestHandler(BaseHTTPRequestHandler):
-    """Routes TF Serving's REST paths to the shared request handling."""
-
-    server: RestServer
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
-        LOGGER.debug("%s %s", self.address_string(), format % args)
-
-    def _send(self, status: int, body: Any) -> None:
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("REQUEST_URI", environ.get("PATH_INFO", "")).split("?", 1)[0]  # as sent, not decoded
+        status, body = self._respond(method, path, environ["wsgi.input"])
         payload = json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        start_response(f"{status} {HTTPStatus(status).phrase}",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+        return [] if method == "HEAD" else [payload]
 
-    def _send_error(self, error: ServingError) -> None:
-        LOGGER.info("%s %s refused: %s %s", self.command, self.path, error.code.name, error.message)
-        self._send(http_status(error.code), {"error": error.message})
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Python's own refusals (a bad request line, a method TF Serving's HTTP server refuses) as JSON too.
-
-        A request line that does not parse leaves Python's default version, HTTP/0.9, which writes no
-        status line; libevent answers such a line (HTTP/2.0 included: Python's 505) with a plain 400.
-        """
-        LOGGER.info("%s refused: %d %s", self.requestline, code, message)
-        self.close_connection = True
-        if self.request_version == "HTTP/0.9":
-            self.request_version = "HTTP/1.0"
-            code = HTTPStatus.BAD_REQUEST if code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED else code
-        self._send(code, {"error": message or HTTPStatus(code).phrase})
-
-    def parse_request(self) -> bool:
-        """Python's parse, less its HTTP/0.9 (`GET PATH`, no version): libevent takes no such line (400)."""
-        if not super().parse_request():
-            return False
-        if self.request_version == "HTTP/0.9":
-            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request syntax ({self.requestline!r})")
-            return False
-        return True
-
-    def _handle(self) -> None:
+    def _respond(self, method: str, path: str, stream: Any) -> tuple[int, Any]:
+        if method not in KNOWN_METHODS:  # libevent's own refusal; it never reaches TF Serving's handler
+            LOGGER.info("%s %s refused: unsupported method", method, path)
+            return HTTPStatus.NOT_IMPLEMENTED, {"error": f"Unsupported method ({method!r})"}
         try:
-            self._send(HTTPStatus.OK, self._answer())
+            return HTTPStatus.OK, self._answer(method, path, stream.read())
         except ServingError as error:
-            self._send_error(error)
-        except ConnectionError:  # the client went away: nothing to answer (RestServer.handle_error logs it)
-            raise
+            LOGGER.info("%s %s refused: %s %s", method, path, error.code.name, error.message)
+            return http_status(error.code), {"error": error.message}
         except Exception as error:  # a bug must cost one request, not the connection's answer
-            LOGGER.exception("%s %s failed", self.command, self.path)
-            self._send_error(ServingError(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}"))
+            LOGGER.exception("%s %s failed", method, path)
+            return http_status(grpc.StatusCode.INTERNAL), {"error": f"{type(error).__name__}: {error}"}
 
-    # The methods TF Serving's HTTP server (libevent) lets through to its REST handler.
-    do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_OPTIONS = do_PATCH = _handle
-
-    def _answer(self) -> Any:
-        path = self.path.split("?", 1)[0]
-        raw = self._read_body()
+    def _answer(self, method: str, path: str, raw: bytes) -> Any:
         if not API_PATH.fullmatch(path):
             raise ServingError(grpc.StatusCode.NOT_FOUND, f"Not found: {path} (TF Serving's REST API is under /v1/)")
-        if self.command == "POST" and (match := PREDICTION_PATH.fullmatch(path)):
+        if method == "POST" and (match := PREDICTION_PATH.fullmatch(path)):
             name, version, label, verb = match.groups()
             spec = _spec(name, version, label)
             if verb == "predict":
                 return self._predict(spec, _json_object(raw))
             if verb in (CLASSIFY, REGRESS):
                 self._classify_or_regress(spec, verb, _json_object(raw))
-        elif self.command == "GET" and (match := STATUS_PATH.fullmatch(path)):
+        elif method == "GET" and (match := STATUS_PATH.fullmatch(path)):
             name, version, label, subresource = match.groups()
             spec = _spec(name, version, label)
             if not spec.name:
                 raise _invalid("Missing model name in request.")
             return self._metadata(spec) if subresource == "metadata" else self._status(spec)
-        raise _invalid(f"Malformed request: {self.command} {path}")
-
-    def _read_body(self) -> bytes:
-        declared = (self.headers.get("Content-Length") or "0").strip()
-        if not (declared.isascii() and declared.isdigit()):  # no sign, no exponent: as HTTP's 1*DIGIT
-            self.close_connection = True  # where its body ends is unknown
-            raise _invalid(f"Invalid Content-Length: {declared[:40]!r}")
-        length = int(declared)
-        limit = self.server.limits.max_request_bytes
-        if length > limit:
-            self.close_connection = True
-            raise ServingError(
-                grpc.StatusCode.RESOURCE_EXHAUSTED, f"request body of {length} bytes exceeds --max_request_bytes={limit}"
-            )
-        raw = self.rfile.read(length)
-        if len(raw) < length:  # the client closed early: a truncated body is not run (libevent drops it)
-            self.close_connection = True
-            raise _invalid(f"request body ended after {len(raw)} of its Content-Length {length} bytes")
-        return raw
+        raise _invalid(f"Malformed request: {method} {path}")
 
     def _status(self, spec: ModelSpec) -> dict[str, Any]:
-        version = inference.resolve(self.server.registry, spec).version if spec.label else spec.version
-        statuses = inference.model_status(self.server.registry, spec.name, version)
+        version = inference.resolve(self.registry, spec).version if spec.label else spec.version
+        statuses = inference.model_status(self.registry, spec.name, version)
         return json_format.MessageToDict(status_response(statuses), always_print_fields_with_no_presence=True)
 
     def _metadata(self, spec: ModelSpec) -> dict[str, Any]:
-        servable = inference.resolve(self.server.registry, spec)
+        servable = inference.resolve(self.registry, spec)
 
         def as_json(message: Any) -> dict[str, Any]:
             return json_format.MessageToDict(
@@ -236,10 +169,10 @@ class RestHandler(BaseHTTPRequestHandler):
             raise _invalid("Expecting 'examples' value to be an list/array")
         if not body["examples"]:
             raise _invalid("'examples' value is an empty array")
-        classify_or_regress(self.server.registry, dataclasses.replace(spec, signature_name=signature_name), method)
+        classify_or_regress(self.registry, dataclasses.replace(spec, signature_name=signature_name), method)
 
     def _predict(self, spec: ModelSpec, body: dict[str, Any]) -> dict[str, Any]:
-        servable = inference.resolve(self.server.registry, spec)
+        servable = inference.resolve(self.registry, spec)
         signature_name, definition = inference.signature_def(servable, _signature_name(body))
         row_form = "instances" in body
         if row_form == ("inputs" in body):
@@ -251,7 +184,7 @@ class RestHandler(BaseHTTPRequestHandler):
                 inputs = inputs_from_columns(body["inputs"], definition)
         except TensorConversionError as error:
             raise _invalid(str(error)) from error
-        outputs = inference.run_signature(servable, signature_name, inputs, [], self.server.limits)
+        outputs = inference.run_signature(servable, signature_name, inputs, [], self.limits)
         if row_form:
             return {"predictions": predictions_as_rows(outputs)}
         return {"outputs": outputs_as_columns(outputs)}
