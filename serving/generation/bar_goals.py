@@ -87,6 +87,7 @@ class TimestepRun:
     def __init__(self, rules: BarRules, end: int, kept: Sequence[int], held: tuple[int, bool] | None,
                  following: TimestepRun | None) -> None:
         self.rules, self.end, self.kept, self.held, self.following = rules, end, list(kept), held, following
+        self._plain = held is None and end <= (rules.max_bars - 1) * rules.bar
         self._reach: dict[tuple, bool] = {}
         self._tail: dict[tuple, bool] = {}
 
@@ -105,21 +106,24 @@ class TimestepRun:
         """Whether some tokens from ``state`` end the run where its kept tokens stay valid."""
         if state.position == self.end:
             return self._tail_valid(state)
-        key = (state.position, state.sounding, state.is_note, state.onset, state.new_notes > 0,
-               state.bar_starts_with_rest)
+        # Before the final bar the rules depend on the position alone; so does the tail after a struck token.
+        key = (state.position, state.new_notes > 0) if self._plain else \
+            (state.position, state.sounding, state.is_note, state.onset, state.new_notes > 0, state.bar_starts_with_rest)
         known = self._reach.get(key)
         if known is None:
-            known = self._reach[key] = any(self.reachable(advance(self.rules, state, token))
-                                           for token in self._order(state))
+            known = self._reach[key] = self._search(state)
         return known
 
-    def _order(self, state: RowState) -> list[int]:
-        """The allowed tokens (the end symbol aside): a hold first, the pitch to end on next."""
+    def _search(self, state: RowState) -> bool:
+        """Depth first: a hold, then the pitch to end on, then every other allowed token."""
         allowed = allowed_tokens(self.rules, state)
         allowed[self.rules.end] = False
-        first = [self.rules.hold] + ([self.held[0]] if self.held else [])
-        return [token for token in first if allowed[token]] + \
-            [int(token) for token in np.flatnonzero(allowed) if token not in first]
+        for token in [self.rules.hold] + ([self.held[0]] if self.held else []):
+            if allowed[token]:
+                if self.reachable(advance(self.rules, state, token)):
+                    return True
+                allowed[token] = False
+        return any(self.reachable(advance(self.rules, state, token)) for token in np.flatnonzero(allowed).tolist())
 
     def _tail_valid(self, state: RowState) -> bool:
         if self.held is not None and (state.sounding, state.is_note) != self.held:

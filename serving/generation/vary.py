@@ -8,10 +8,11 @@ cut from its first step (``bar_spans`` gives each bar's token range, to map a cl
 ``vary`` samples ``candidates`` tunes in one batch over `step`: the tokens before the first varied
 bar are fed once, then each candidate draws the varied bars' tokens (all the varied bars of one
 call in one left-to-right pass, a later bar conditioned on the earlier new ones) under the tune's
-constraints and the bar goals of ``serving.generation.bar_goals``, and is fed every kept token
-verbatim. The same pass is the candidate's teacher-forced score: the log-probability (nats,
-temperature 1, no mask) of every token of the tune after its first. Every candidate is replayed
-through the constraint machine before the most likely one is written like ``generate`` writes a tune.
+constraints and the bar goals of ``serving.generation.bar_goals`` (steered off the original's
+tokens where another bar is possible: a varied bar differs unless the constraints force it), and
+is fed every kept token verbatim. That pass is the candidate's teacher-forced score: the log p
+(nats, temperature 1, no mask) of every token after the tune's first. Every candidate is replayed
+through the constraint machine before the most likely is written like ``generate`` writes a tune.
 """
 from __future__ import annotations
 
@@ -52,11 +53,26 @@ class VariedMelody:
 @dataclass(frozen=True)
 class _Piece:
     """Tokens regenerated from index ``start`` of the original under ``goal``; once the goal is met
-    the original's tokens are kept again from ``resume``."""
+    the original's tokens are kept again from ``resume``. ``original``: what the original drew
+    there; ``diverges[k]``: whether a candidate that drew its first k tokens can still end unlike it."""
 
     start: int
     resume: int
     goal: TimestepRun | AbcBar
+    original: tuple[int, ...]
+    diverges: tuple[bool, ...]
+
+
+def _piece(start: int, resume: int, goal: TimestepRun | AbcBar, ids: Sequence[int], states: Sequence) -> _Piece:
+    """The piece, with where a candidate can still leave the original's tokens (``states[k]``: the
+    original's state after its first k tokens there)."""
+    original = tuple(ids[start:resume])
+    diverges = [False] * (len(original) + 1)
+    for k in range(len(original) - 1, -1, -1):
+        mask = goal.mask(states[k])
+        mask[original[k]] = False
+        diverges[k] = bool(mask.any()) or diverges[k + 1]
+    return _Piece(start, resume, goal, original, tuple(diverges))
 
 
 @dataclass(frozen=True)
@@ -101,12 +117,13 @@ def vary(client: ModelClient, melody: GeneratedMelody, bars: Sequence[int], conf
     if not chosen:
         raise ValueError("name at least one bar to vary")
     model = TokenModel(client)
-    codec = model_codec(model)
-    vocabulary = model.symbols
+    codec, vocabulary = model_codec(model), model.symbols
     plan = _abc_plan(melody, chosen, config, vocabulary) if codec.kind == sig.TOKEN_CHARACTERS \
         else _timestep_plan(melody, chosen, config, vocabulary, codec.default_steps)
     prepare_out_dir(config.out_dir)
-    seeds = [_candidate_seed(config.seed, melody.seed, chosen, number) for number in range(candidates)]
+    # Stable int32 seeds per candidate (crc32, never Python's hash()).
+    seeds = [zlib.crc32(f"vary/{config.seed}/{melody.seed}/{chosen}/{number}".encode()) & 0x7FFFFFFF
+             for number in range(candidates)]
     tunes, log_ps = _sample(model, plan, seeds, config.settings)
     for seed, tune in zip(seeds, tunes):
         broken = plan.check(tune)
@@ -119,11 +136,6 @@ def vary(client: ModelClient, melody: GeneratedMelody, bars: Sequence[int], conf
     logger.info("varied bars %s of seed %d: candidate seeds %s, log p %s", chosen, melody.seed, seeds,
                 [round(value, 2) for value in log_ps])
     return VariedMelody(written, tuple(chosen), log_ps[best], tuple(log_ps))
-
-
-def _candidate_seed(config_seed: int, tune_seed: int, bars: Sequence[int], number: int) -> int:
-    """A stable int32 seed per candidate (crc32, never Python's hash())."""
-    return zlib.crc32(f"vary/{config_seed}/{tune_seed}/{','.join(map(str, bars))}/{number}".encode()) & 0x7FFFFFFF
 
 
 def _timestep_plan(melody: GeneratedMelody, chosen: list[int], config: GenerationConfig,
@@ -157,7 +169,7 @@ def _timestep_plan(melody: GeneratedMelody, chosen: list[int], config: Generatio
         stop = pieces[0].start if pieces else len(ids)
         held = (states[end].sounding, states[end].is_note) if ids[end] == rules.hold else None
         following = TimestepRun(rules, states[end].position, ids[end:stop], held, following)
-        pieces.insert(0, _Piece(start, end, following))
+        pieces.insert(0, _piece(start, end, following, ids, states[start:end]))
 
     def check(tune: list[int]) -> str:
         state = RowState()
@@ -192,12 +204,12 @@ def _abc_plan(melody: GeneratedMelody, chosen: list[int], config: GenerationConf
         raise ValueError("the ABC tune does not end with its final bar line: it is unfinished")
     at = lambda index: states[index - body]  # noqa: E731 (the state before text[index])
     bars = abc_bars(text)
-    pieces = []
+    ids, pieces = encode(list(melody.tokens), vocabulary), []
     for index in chosen:
         begin, close, end = bars[index]
         goal = AbcBar(machine, vocabulary, text[close:end], after_close(machine, at(end)),
                       machine.token_closed(at(close)).pos, at(close).bars)
-        pieces.append(_Piece(begin, close + 1, goal))
+        pieces.append(_piece(begin, close + 1, goal, ids, states[begin - body:close + 1 - body]))
 
     def check(tune: list[int]) -> str:
         state = machine.start()
@@ -208,7 +220,7 @@ def _abc_plan(melody: GeneratedMelody, chosen: list[int], config: GenerationConf
                 return f"character {body + position}: {error}"
         return "" if machine.is_complete(state) else "the tune does not end"
 
-    return _Plan(encode(list(melody.tokens), vocabulary), pieces, at(pieces[0].start),
+    return _Plan(ids, pieces, at(pieces[0].start),
                  lambda state, token: machine.step(state, vocabulary[token]), check)
 
 
@@ -217,7 +229,7 @@ class _Row:
 
     def __init__(self, plan: _Plan, seed: int, settings: SamplingSettings) -> None:
         self.plan, self.seed, self.settings, self.state = plan, seed, settings, plan.state
-        self.piece, self.index, self.draws = 0, plan.pieces[0].start, 0
+        self.piece, self.index, self.draws, self.matched = 0, plan.pieces[0].start, 0, 0
         self.sampling = True
         self.tokens: list[int] = []
         self.log_p = 0.0
@@ -230,13 +242,20 @@ class _Row:
         """The next token (a draw from ``logits`` `[V]` or the kept one), its log p counted."""
         if self.sampling:
             goal = self.plan.pieces[self.piece].goal
+            piece = self.plan.pieces[self.piece]
             mask = goal.mask(self.state)
             if not mask.any():
                 raise RuntimeError(f"vary: no token can continue bar piece {self.piece} after {self.tokens[-8:]} "
                                    f"(seed {self.seed}): a bug in the bar goals")
+            if self.matched is not None:  # still the original's bar: leave it while another bar is possible
+                same = piece.original[self.matched]
+                if mask[same] and not piece.diverges[self.matched + 1] and mask.sum() > 1:
+                    mask[same] = False
             token = choose(logits, self.settings.temperature, self.settings.top_k, self.settings.top_p,
                            uniform(self.seed, self.draws), mask)
             self.draws += 1
+            matched = self.matched is not None and token == piece.original[self.matched]
+            self.matched = self.matched + 1 if matched else None
             self.state = self.plan.advance(self.state, token)
             if goal.finished(self.state, token):
                 self.sampling, self.index = False, self.plan.pieces[self.piece].resume
@@ -246,7 +265,7 @@ class _Row:
             self.index += 1
             self.state = self.plan.advance(self.state, token)
         if not self.sampling and self.piece < len(self.plan.pieces) and self.index == self.plan.pieces[self.piece].start:
-            self.sampling = True
+            self.sampling, self.matched = True, 0
         self.tokens.append(token)
         self.log_p += float(_log_softmax(logits)[token])
         return token
