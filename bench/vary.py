@@ -10,6 +10,7 @@ The varied tunes are read back by parsers that are not the state machines: music
 timestep decoding cut by the meter, and bench/tune_metrics.py for the constraints. Columns:
  only    share of calls where the bar changed and nothing else did: every token outside it the
          same, and every other bar the same notes as the parser reads them
+ notes   share where the bar's notes changed as the parser reads them (not only its spacing or beaming)
  same    share where the chosen bar is the original's (the tune came back unchanged)
  other   share where some other bar changed (the target is 0)
  constr  share of varied tunes meeting every constraint (new note, exact bars, full bars, tonic, scale)
@@ -50,7 +51,7 @@ logger = logging.getLogger("bench.vary")
 MODELS = ("lstm_erk", "abc_irish")
 BARS = 16
 SETTINGS = SamplingSettings(temperature=1.0, top_p=0.95)
-COLUMNS = (("only", "only_bar", 3), ("same", "unchanged", 3), ("other", "other_bar", 3), ("constr", "constraints", 3),
+COLUMNS = (("only", "only_bar", 3), ("notes", "notes_changed", 3), ("same", "unchanged", 3), ("other", "other_bar", 3), ("constr", "constraints", 3),
            ("gain", "log_p_gain", 2), ("vs orig", "log_p_vs_original", 2), ("s/vary", "vary_s", 2),
            ("s/gen", "generate_s", 2), ("x", "ratio", 2))
 
@@ -111,7 +112,7 @@ def measure_model(client, name: str, tunes: int, bar: int, candidates: int, scra
     config = GenerationConfig(num=1, settings=SETTINGS, constraints=TuneRequest(bars=BARS), formats=("abc",),
                               out_dir=os.path.join(scratch, name))
     generate(client, config, name)  # warm the channel and the caches, as a page that already served a tune
-    only = unchanged = other = held = 0
+    only = notes = unchanged = other = held = 0
     gains, chosen, originals, vary_s, generate_s = [], [], [], [], []
     for seed in range(tunes):
         tune_config = GenerationConfig(**{**vars(config), "seed": seed})
@@ -126,6 +127,7 @@ def measure_model(client, name: str, tunes: int, bar: int, candidates: int, scra
             all(before[index] == after[index] for index in range(len(before)) if index != bar)
         same = varied.melody.tokens == original.tokens
         only += kept and not same
+        notes += len(before) == len(after) and before[bar] != after[bar]
         unchanged += same
         other += not kept
         held += constraints_hold(varied.melody)
@@ -135,7 +137,7 @@ def measure_model(client, name: str, tunes: int, bar: int, candidates: int, scra
         logger.info("%s seed %d: %.2f s vary, log p %.1f (candidates %s)", name, seed, vary_s[-1], varied.log_p,
                     [round(value, 1) for value in varied.candidate_log_ps])
     original_log_ps = log_ps(TokenModel(client), originals)
-    return {"only_bar": only / tunes, "unchanged": unchanged / tunes, "other_bar": other / tunes,
+    return {"only_bar": only / tunes, "notes_changed": notes / tunes, "unchanged": unchanged / tunes, "other_bar": other / tunes,
             "constraints": held / tunes, "log_p_gain": float(np.mean(gains)),
             "log_p_vs_original": float(np.mean(np.array(chosen) - np.array(original_log_ps))),
             "vary_s": float(np.mean(vary_s)), "generate_s": float(np.mean(generate_s)),
