@@ -160,11 +160,13 @@ class AbcBar:
 
     def mask(self, state: AbcState) -> np.ndarray:
         allowed = np.array(self.machine.allowed(state, self.vocabulary), bool)
+        # The bar begins with its music: blank space before it stays the original's.
+        opening = state.prev in ("start", "bar", "newline") or (state.token[:1] == ("bar",))
         for index in np.flatnonzero(allowed):
             char = self.vocabulary[index]
             if char == self.close[0]:
                 allowed[index] = self.closes(state)
-            elif char in BAR_LINE_CHARACTERS:
+            elif char in BAR_LINE_CHARACTERS or (opening and char in " \n"):
                 allowed[index] = False
             else:
                 allowed[index] = self.reachable(self.machine.step(state, char))

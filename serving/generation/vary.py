@@ -110,10 +110,10 @@ def vary(client: ModelClient, melody: GeneratedMelody, bars: Sequence[int], conf
     if config.constraints is None:
         raise ValueError("vary keeps the tune's constraints: the config has none (a --free tune cannot be varied)")
     spans = bar_spans(melody)
-    chosen = sorted(set(bars))
-    for index in chosen:
-        if not isinstance(index, (int, np.integer)) or not 0 <= index < len(spans):
+    for index in bars:
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or not 0 <= index < len(spans):
             raise ValueError(f"bar {index!r} is not a bar of this tune: it has {len(spans)} bars, 0..{len(spans) - 1}")
+    chosen = sorted({int(index) for index in bars})
     if not chosen:
         raise ValueError("name at least one bar to vary")
     model = TokenModel(client)

@@ -71,7 +71,8 @@ def test_a_random_bar_closes_where_the_original_did_and_the_rest_replays(meter, 
     at = lambda index: states[index - len(header)]  # noqa: E731
     cut = abc_bars(text)
     middle = len(cut) // 2  # the first bars, the strain edge (or the middle) and the last bars
-    for begin, close, end in cut[:2] + cut[middle - 1:middle + 1] + cut[-2:]:
+    for number in [0, 1, middle - 1, middle, len(cut) - 2, len(cut) - 1]:
+        begin, close, end = cut[number]
         goal = AbcBar(machine, ABC_VOCABULARY, text[close:end], after_close(machine, at(end)),
                       machine.token_closed(at(close)).pos, at(close).bars)
         state, new = walk(goal.mask, at(begin), lambda s, t: machine.step(s, ABC_VOCABULARY[t]), goal.finished, rng)
@@ -79,7 +80,9 @@ def test_a_random_bar_closes_where_the_original_did_and_the_rest_replays(meter, 
             state = machine.advance(state, char)
         assert machine.is_complete(state)
         varied = text[:begin] + "".join(ABC_VOCABULARY[token] for token in new) + text[close + 1:]
-        assert len(abc_bars(varied)) == len(abc_bars(text))
+        again = abc_bars(varied)
+        assert len(again) == len(cut) and again[number][0] == begin
+        assert varied[again[number][1]:] == text[close:]  # the same bar line, then the kept text
 
 
 def test_a_random_timestep_run_keeps_the_held_note_and_the_tune_whole() -> None:

@@ -174,6 +174,8 @@ def test_a_bad_bar_index_names_it_and_the_bar_count(clients, tunes, name, count)
     for bad in (-1, count, 40):
         with pytest.raises(ValueError, match=rf"bar {bad} .* {count} bars"):
             vary(clients[name], original, [2, bad], config, name)
+    with pytest.raises(ValueError, match=rf"bar '3' is not a bar of this tune: it has {count} bars"):
+        vary(clients[name], original, ["3"], config, name)
     with pytest.raises(ValueError, match="at least one bar"):
         vary(clients[name], original, [], config, name)
     with pytest.raises(ValueError, match="constraints"):
