@@ -187,9 +187,9 @@ def _timestep_plan(melody: GeneratedMelody, chosen: list[int], config: Generatio
 def _abc_plan(melody: GeneratedMelody, chosen: list[int], config: GenerationConfig, vocabulary: Sequence[str]) -> _Plan:
     """One ``AbcBar`` per chosen bar, under the ABC machine ``generate`` used."""
     text = "".join(melody.tokens)
-    request = config.constraints.filled(melody.melody.key, melody.melody.meter)
-    start = abc_start(request, text[:melody.primer_length])
-    if start.text != text[:melody.primer_length]:
+    header = text[:text.index("\n", text.index("\nK:") + 1) + 1] if "\nK:" in text else ""
+    start = abc_start(config.constraints.filled(melody.melody.key, melody.melody.meter), header)
+    if start.text != header:  # the body is replayed whole below, the primer's part (if any) included
         raise ValueError("the tune's header is not the one these constraints write: vary it with its own config")
     machine = abc_rows(start, vocabulary, 1).machine
     body = len(start.header)

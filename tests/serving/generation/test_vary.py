@@ -167,6 +167,16 @@ def test_the_log_p_is_the_whole_tune_teacher_forced_and_the_call_is_deterministi
     assert teacher_forced_log_p(clients[name], original.tokens) < 0
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_a_varied_tune_varies_again(clients, tunes, tmp_path, name):
+    original, config = tunes[name]
+    config = dataclasses.replace(config, out_dir=str(tmp_path))
+    once = vary(clients[name], original, [3], config, name, candidates=3)
+    twice = vary(clients[name], once.melody, [0], config, name, candidates=3)
+    check_varied(once.melody, twice, [0])
+    assert outside(twice.melody, [0, 3]) == outside(original, [0, 3])
+
+
 @pytest.mark.parametrize("name, count", [("lstm_erk", BARS), ("abc_irish", BARS + 1)])
 def test_a_bad_bar_index_names_it_and_the_bar_count(clients, tunes, name, count):
     original, config = tunes[name]
