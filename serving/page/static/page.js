@@ -1,0 +1,230 @@
+// Folkgen's page: the form -> POST /api/generate -> poll the job -> engrave the ABC with abcjs,
+// play it with abcjs's synth (note samples from /soundfont/, served by Folkgen), vary bars, download.
+"use strict";
+
+const page = {
+  tune: null,          // the tune's JSON from the server
+  visualObj: null,     // abcjs's parsed and engraved tune
+  selected: new Set(), // 0-based bar numbers chosen for Vary
+  synth: null,
+  lastPeak: null,      // the peak of the last synthesised buffer (0 = silence)
+  timings: {},         // clicked / drawn times of the last generation (performance.now(), ms)
+};
+window.folkgen = page;
+
+const $ = (id) => document.getElementById(id);
+
+async function api(path, body) {
+  const response = await fetch(path, body === undefined ? {} : {
+    method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+  const answer = await response.json();
+  if (!response.ok) throw new Error(answer.error || `${response.status} ${response.statusText}`);
+  return answer;
+}
+
+function showError(message) {
+  $("error").textContent = message;
+  $("error").hidden = !message;
+}
+
+function setBusy(busy, text) {
+  $("generate").disabled = busy;
+  $("vary").disabled = busy || page.selected.size === 0;
+  $("progress").hidden = !busy;
+  $("status-text").textContent = text || "";
+}
+
+async function loadModels() {
+  const answer = await api("/api/models");
+  for (const model of answer.models) {
+    const option = new Option(`${model.name} (${model.kind.replace("token_", "")})`, model.name);
+    $("model").add(option);
+  }
+  for (const name of answer.primers) $("primer").add(new Option(name, name));
+  $("primer").add(new Option("ABC text", "abc"));
+  $("primer").add(new Option("a file (ABC, MIDI, MusicXML)", "file"));
+  page.synthesiser = answer.synthesiser;
+}
+
+function readFile(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result.split(",", 2)[1] || "");
+    reader.onerror = () => reject(new Error(`cannot read ${file.name}`));
+    reader.readAsDataURL(file);
+  });
+}
+
+async function formFields() {
+  const fields = {};
+  for (const name of ["model", "key", "mode", "meter", "bars", "temperature", "top_p", "seed", "primer", "primer_abc"]) {
+    fields[name] = $(name).value;
+  }
+  fields.tempo = $("tempo").value;
+  if (fields.primer === "file") {
+    const file = $("primer_file").files[0];
+    fields.primer_file = file ? {name: file.name, data: await readFile(file)} : null;
+  }
+  return fields;
+}
+
+async function follow(jobId, what) {
+  for (;;) {
+    const job = await api(`/api/jobs/${jobId}`);
+    if (job.state === "failed") throw new Error(job.error);
+    if (job.state === "done") return job.tune;
+    if (job.total > 0) {
+      $("progress").max = job.total;
+      $("progress").value = job.done;
+    }
+    setBusy(true, job.state === "writing" ? "Writing the score and files…"
+      : job.total > 0 ? `${what}: step ${job.done} of ${job.total}` : `${what}…`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+async function run(start, what) {
+  showError("");
+  stop();
+  page.timings = {clicked: performance.now()};
+  setBusy(true, `${what}…`);
+  try {
+    const tune = await follow((await start()).job, what);
+    show(tune);
+    setBusy(false, tune.parent ? `Bars ${tune.varied.map((bar) => bar + 1).join(", ")} varied.` : "");
+  } catch (error) {
+    setBusy(false, "");
+    showError(error.message);
+  }
+}
+
+function show(tune) {
+  page.tune = tune;
+  page.selected.clear();
+  $("tune").hidden = false;
+  // The N: (notes) line stays in the ABC download; the page states the novelty below the score.
+  const engraved = tune.abc.split("\n").filter((line) => !line.startsWith("N:")).join("\n");
+  page.visualObj = ABCJS.renderAbc("score", engraved, {
+    add_classes: true, responsive: "resize", clickListener: clicked, selectTypes: ["note", "rest", "bar"],
+  })[0];
+  page.timings.drawn = performance.now();
+  $("seed-line").textContent = `${tune.model}, seed ${tune.seed}, ${tune.bars} bars in ${tune.key} ${tune.meter}` +
+    (tune.log_p !== null ? ` (varied bars: log p ${tune.log_p.toFixed(2)})` : "");
+  $("novelty").textContent = `longest run in a training tune: ${tune.novelty}`;
+  $("seed").placeholder = `random (last: ${tune.seed})`;
+  for (const fmt of ["abc", "mid", "musicxml", "wav", "png"]) {
+    const link = $(`dl-${fmt}`);
+    link.hidden = !(fmt in tune.files);
+    link.href = tune.files[fmt] || "";
+  }
+  $("tempo").value = Math.round(tune.tempo);
+  markSelection();
+}
+
+// The 0-based bar of an engraved element, from abcjs's "abcjs-mmN" class (N counts the tune's measures).
+function barOf(classes) {
+  const match = /(?:^|\s)abcjs-mm(\d+)(?:\s|$)/.exec(classes || "");
+  return match ? Number(match[1]) : null;
+}
+
+function clicked(abcElem, tuneNumber, classes) {
+  const bar = barOf(classes);
+  if (bar === null) return;
+  if (page.selected.has(bar)) page.selected.delete(bar); else page.selected.add(bar);
+  markSelection();
+}
+
+function markSelection() {
+  for (const element of document.querySelectorAll("#score .bar-selected")) element.classList.remove("bar-selected");
+  for (const bar of page.selected) {
+    for (const element of document.querySelectorAll(`#score .abcjs-mm${bar}`)) element.classList.add("bar-selected");
+  }
+  const bars = [...page.selected].sort((a, b) => a - b);
+  $("selection").textContent = bars.length ? `selected: bar${bars.length > 1 ? "s" : ""} ${bars.map((bar) => bar + 1).join(", ")}` : "";
+  $("vary").disabled = bars.length === 0 || $("generate").disabled;
+}
+
+// The engraved score's sounding notes in order, as abcjs reads them: [{bar (0-based), pitch (MIDI)}];
+// a note tied from the one before it sounds no new pitch and is left out, as in a MIDI file.
+page.scoreNotes = function () {
+  page.visualObj.setUpAudio({});  // gives every sounding note element its midiPitches
+  const notes = [];
+  for (const line of page.visualObj.lines) {
+    if (!line.staff) continue;
+    for (const element of line.staff[0].voices[0]) {
+      if (element.el_type !== "note" || !element.midiPitches || !element.abselem) continue;
+      const svg = element.abselem.elemset && element.abselem.elemset[0];
+      const bar = svg ? barOf(svg.getAttribute("class")) : null;
+      for (const played of element.midiPitches) notes.push({bar, pitch: played.pitch});
+    }
+  }
+  return notes;
+};
+
+// The bars the engraved score has: the distinct measure numbers of its notes and rests.
+page.scoreBars = function () {
+  const bars = new Set();
+  for (const element of document.querySelectorAll("#score .abcjs-note, #score .abcjs-rest")) {
+    const bar = barOf(element.getAttribute("class"));
+    if (bar !== null) bars.add(bar);
+  }
+  return bars.size;
+};
+
+function stop() {
+  if (page.synth) page.synth.stop();
+  page.synth = null;
+  $("play").disabled = false;
+  $("stop").disabled = true;
+}
+
+async function play() {
+  if (!page.visualObj) return;
+  stop();
+  $("play").disabled = true;
+  $("play-status").textContent = "Loading the notes…";
+  try {
+    const qpm = Number($("tempo").value);
+    if (!(qpm >= 30 && qpm <= 300)) throw new Error(`tempo: must be 30 to 300 quarter notes a minute, got ${$("tempo").value}`);
+    const meter = page.visualObj.getMeterFraction();
+    const barQuarters = meter.den ? 4 * meter.num / meter.den : 4;
+    const synth = new ABCJS.synth.CreateSynth();
+    await synth.init({visualObj: page.visualObj, millisecondsPerMeasure: 60000 * barQuarters / qpm,
+      options: {soundFontUrl: "/soundfont/", program: 0}});
+    await synth.prime();
+    page.lastPeak = peakOf(synth.getAudioBuffer());
+    page.synth = synth;
+    synth.start();
+    $("stop").disabled = false;
+    $("play-status").textContent = `Playing at ${qpm} (notes by ${page.synthesiser}).`;
+  } catch (error) {
+    $("play").disabled = false;
+    $("play-status").textContent = "";
+    showError(`playback: ${error.message || error}`);
+  }
+}
+
+function peakOf(buffer) {
+  let peak = 0;
+  for (let channel = 0; channel < buffer.numberOfChannels; channel++) {
+    for (const sample of buffer.getChannelData(channel)) peak = Math.max(peak, Math.abs(sample));
+  }
+  return peak;
+}
+
+$("primer").addEventListener("change", () => {
+  $("primer_abc").hidden = $("primer").value !== "abc";
+  $("primer_file").hidden = $("primer").value !== "file";
+});
+$("compose").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const fields = await formFields();
+  run(() => api("/api/generate", fields), "Sampling");
+});
+$("vary").addEventListener("click", () => {
+  const bars = [...page.selected].sort((a, b) => a - b);
+  run(() => api(`/api/tunes/${page.tune.id}/vary`, {bars}), "Varying");
+});
+$("play").addEventListener("click", play);
+$("stop").addEventListener("click", stop);
+loadModels().then(() => { page.ready = true; }, (error) => showError(`cannot list the models: ${error.message}`));
