@@ -47,9 +47,9 @@ def note_pitch(name: str) -> int:
 class NoteSamples:
     """WAV bytes of one note per (instrument, pitch), rendered once and kept."""
 
-    def __init__(self, soundfont: str | None = None) -> None:
-        self.soundfont = soundfont if soundfont is not None else (
-            audio.find_soundfont() if shutil.which("fluidsynth") else None)
+    def __init__(self, fluidsynth: bool = True) -> None:
+        """``fluidsynth``: render with FluidSynth when it and a soundfont are installed (else NumPy)."""
+        self.soundfont = audio.find_soundfont() if fluidsynth and shutil.which("fluidsynth") else None
         self._cache: dict[tuple[str, int], bytes] = {}
         self._lock = threading.Lock()
 
