@@ -90,6 +90,11 @@ class AbcConstraint(AbcReader):
         """Whether the final bar line has been written (nothing more is allowed)."""
         return state.bars.done
 
+    def token_closed(self, state: State) -> State | None:
+        """``state`` with its open token (a note, chord or bar line) ended as written so far, as the
+        next character that cannot continue it would end it; None if it cannot end there."""
+        return self._finish(state) if state.token else state
+
     def _allows_uncached(self, state: State, char: str) -> bool:
         after = self.step(state, char) if len(char) == 1 else None
         return after is not None and self._viable(after)

@@ -135,8 +135,8 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
         sampled = _sample_on_server(model, primer_ids, steps, config.settings, seeds, constraints)
         if on_step is not None:
             on_step(1, 1)
-    return [_write(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec, key, meter,
-                   model.training_index) for seed, ids in zip(seeds, sampled)]
+    return [write_melody(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec, key,
+                         meter, model.training_index) for seed, ids in zip(seeds, sampled)]
 
 
 def _request(config: GenerationConfig) -> TuneRequest | None:
@@ -224,8 +224,9 @@ def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, sett
     return [[int(token) for token in row if token >= 0] for row in tokens]
 
 
-def _write(tokens: list[str], primer_length: int, seed: int, config: GenerationConfig, name: str,
-           codec: TokenCodec, key: Key | None, meter: Meter | None, index: TrainingIndex | None) -> GeneratedMelody:
+def write_melody(tokens: list[str], primer_length: int, seed: int, config: GenerationConfig, name: str,
+                 codec: TokenCodec, key: Key | None, meter: Meter | None,
+                 index: TrainingIndex | None) -> GeneratedMelody:
     """Renders one melody in ``key`` and ``meter`` (None: the codec's default) as ``name_seedN.*``,
     its scores credited to the model and seed and, with the training ``index``, stating its novelty;
     a melody that cannot be rendered keeps its tokens (as text) and the error."""

@@ -1,0 +1,281 @@
+"""Vary (issue 14): regenerate chosen bars of a generated tune, keep every other token, and pick the
+new bars among sampled candidates by the model's likelihood of the whole tune.
+
+Bars are numbered from 0 in the order the engraved score shows them: a pickup, when the tune has
+one, is bar 0; an ABC tune's first and second endings are a bar each; a timestep tune's bars are
+cut from its first step (``bar_spans`` gives each bar's token range, to map a clicked measure).
+
+``vary`` samples ``candidates`` tunes in one batch over `step`: the tokens before the first varied
+bar are fed once, then each candidate draws the varied bars' tokens (all the varied bars of one
+call in one left-to-right pass, a later bar conditioned on the earlier new ones) under the tune's
+constraints and the bar goals of ``serving.generation.bar_goals``, and is fed every kept token
+verbatim. The same pass is the candidate's teacher-forced score: the log-probability (nats,
+temperature 1, no mask) of every token of the tune after its first. Every candidate is replayed
+through the constraint machine before the most likely one is written like ``generate`` writes a tune.
+"""
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from serving.client import ModelClient
+from serving.contract import signatures as sig
+from serving.contract.bar_rules import RowState, advance, allowed_tokens
+from serving.contract.sampling import SamplingSettings, choose, uniform
+from serving.generation.abc_start import abc_start
+from serving.generation.bar_goals import AbcBar, TimestepRun, abc_bars, after_close, timestep_bars
+from serving.generation.codecs import model_codec
+from serving.generation.constrained_rows import abc_rows
+from serving.generation.output import prepare_out_dir
+from serving.generation.primers import encode
+from serving.generation.timestep_constraints import TimestepConstraints, steps_per_bar
+from serving.generation.token_model import TokenModel
+from serving.generation.tokens import GeneratedMelody, GenerationConfig, write_melody
+
+logger = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class VariedMelody:
+    """The written tune with its new bars, the bar indices regenerated, its log-likelihood (nats,
+    whole tune) and every candidate's (the chosen one among them)."""
+
+    melody: GeneratedMelody
+    bars: tuple[int, ...]
+    log_p: float
+    candidate_log_ps: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Tokens regenerated from index ``start`` of the original under ``goal``; once the goal is met
+    the original's tokens are kept again from ``resume``."""
+
+    start: int
+    resume: int
+    goal: TimestepRun | AbcBar
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One vary call: the original token indices, the pieces in order, the constraint state before
+    the first piece, how a token moves the state, and the replay that checks a whole tune."""
+
+    ids: list[int]
+    pieces: list[_Piece]
+    state: object
+    advance: Callable[[object, int], object]
+    check: Callable[[list[int]], str]
+
+
+def bar_spans(melody: GeneratedMelody) -> list[tuple[int, int]]:
+    """``[start, end)`` token indices of each bar of ``melody.tokens``, in score order (an ABC bar
+    from its first character after the bar line and blank space before it, through its closing
+    bar line; a timestep bar its steps). ValueError for a tune that was not rendered or is unfinished."""
+    if melody.melody is None:
+        raise ValueError(f"the tune with seed {melody.seed} was not rendered ({melody.error}): it has no bars")
+    if melody.melody.abc_text is not None:
+        return [(start, end) for start, _, end in abc_bars("".join(melody.tokens))]
+    return timestep_bars(melody.tokens, melody.primer_length, steps_per_bar(melody.melody.meter))
+
+
+def vary(client: ModelClient, melody: GeneratedMelody, bars: Sequence[int], config: GenerationConfig,
+         name: str, candidates: int = 8) -> VariedMelody:
+    """Regenerates ``bars`` (0-based, score order) of ``melody`` (what ``generate(client, config,
+    name)`` returned) under ``config``'s constraints and settings; ``candidates`` tunes are sampled
+    with seeds derived from ``config.seed``, the tune's seed and the bars (the same call gives the
+    same tune) and the most likely is written as ``name_seedN.*`` under ``config.out_dir`` (N: its
+    seed). ValueError naming a bar index outside the tune, or a tune or config it cannot vary."""
+    if candidates < 1:
+        raise ValueError(f"candidates must be >= 1, got {candidates!r}")
+    if config.constraints is None:
+        raise ValueError("vary keeps the tune's constraints: the config has none (a --free tune cannot be varied)")
+    spans = bar_spans(melody)
+    chosen = sorted(set(bars))
+    for index in chosen:
+        if not isinstance(index, (int, np.integer)) or not 0 <= index < len(spans):
+            raise ValueError(f"bar {index!r} is not a bar of this tune: it has {len(spans)} bars, 0..{len(spans) - 1}")
+    if not chosen:
+        raise ValueError("name at least one bar to vary")
+    model = TokenModel(client)
+    codec = model_codec(model)
+    vocabulary = model.symbols
+    plan = _abc_plan(melody, chosen, config, vocabulary) if codec.kind == sig.TOKEN_CHARACTERS \
+        else _timestep_plan(melody, chosen, config, vocabulary, codec.default_steps)
+    prepare_out_dir(config.out_dir)
+    seeds = [_candidate_seed(config.seed, melody.seed, chosen, number) for number in range(candidates)]
+    tunes, log_ps = _sample(model, plan, seeds, config.settings)
+    for seed, tune in zip(seeds, tunes):
+        broken = plan.check(tune)
+        if broken:
+            raise RuntimeError(f"vary candidate with seed {seed} breaks the constraints ({broken}): a bug")
+    best = int(np.argmax(log_ps))
+    primer_length = min(melody.primer_length, plan.pieces[0].start)
+    written = write_melody([vocabulary[token] for token in tunes[best]], primer_length, seeds[best], config, name,
+                           codec, melody.melody.key, melody.melody.meter, model.training_index)
+    logger.info("varied bars %s of seed %d: candidate seeds %s, log p %s", chosen, melody.seed, seeds,
+                [round(value, 2) for value in log_ps])
+    return VariedMelody(written, tuple(chosen), log_ps[best], tuple(log_ps))
+
+
+def _candidate_seed(config_seed: int, tune_seed: int, bars: Sequence[int], number: int) -> int:
+    """A stable int32 seed per candidate (crc32, never Python's hash())."""
+    return zlib.crc32(f"vary/{config_seed}/{tune_seed}/{','.join(map(str, bars))}/{number}".encode()) & 0x7FFFFFFF
+
+
+def _timestep_plan(melody: GeneratedMelody, chosen: list[int], config: GenerationConfig,
+                   vocabulary: Sequence[str], default_steps: int) -> _Plan:
+    """Runs of adjacent chosen bars, each a ``TimestepRun`` under the bar rules ``generate`` used."""
+    request = config.constraints.filled(melody.melody.key, melody.melody.meter)
+    constraints = TimestepConstraints(request, vocabulary)
+    ids = encode(list(melody.tokens), vocabulary)
+    primer = ids[:melody.primer_length]
+    steps = config.steps or (constraints.tokens_needed(primer, request.bars) if request.bars is not None
+                             else default_steps)
+    rules = constraints.rules(*constraints.bar_limits(constraints.start(primer).position, steps))
+    spans = bar_spans(melody)
+    runs: list[list[int]] = []
+    for index in chosen:
+        if runs and runs[-1][-1] + 1 == index:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    first = spans[runs[0][0]][0]
+    if first == 0:
+        raise ValueError("bar 0 starts the token sequence: the model has nothing to draw it from")
+    sampled_from = min(melody.primer_length, first)
+    states = [RowState()]
+    for index, token in enumerate(ids):
+        states.append(advance(rules, states[-1], token, sampled=index >= sampled_from))
+    pieces: list[_Piece] = []
+    following = None
+    for number in range(len(runs) - 1, -1, -1):
+        start, end = spans[runs[number][0]][0], spans[runs[number][-1]][1]
+        stop = pieces[0].start if pieces else len(ids)
+        held = (states[end].sounding, states[end].is_note) if ids[end] == rules.hold else None
+        following = TimestepRun(rules, states[end].position, ids[end:stop], held, following)
+        pieces.insert(0, _Piece(start, end, following))
+
+    def check(tune: list[int]) -> str:
+        state = RowState()
+        for index, token in enumerate(tune):
+            if index >= sampled_from and (state.ended or not allowed_tokens(rules, state)[token]):
+                return f"token {index} ({vocabulary[token]!r}) is not allowed there"
+            state = advance(rules, state, token, sampled=index >= sampled_from)
+        return "" if state.ended else "the tune does not end"
+
+    if check(ids):
+        raise ValueError(f"the tune does not meet the config's constraints ({check(ids)}): vary it with its own config")
+    return _Plan(ids, pieces, states[first], lambda state, token: advance(rules, state, token), check)
+
+
+def _abc_plan(melody: GeneratedMelody, chosen: list[int], config: GenerationConfig, vocabulary: Sequence[str]) -> _Plan:
+    """One ``AbcBar`` per chosen bar, under the ABC machine ``generate`` used."""
+    text = "".join(melody.tokens)
+    request = config.constraints.filled(melody.melody.key, melody.melody.meter)
+    start = abc_start(request, text[:melody.primer_length])
+    if start.text != text[:melody.primer_length]:
+        raise ValueError("the tune's header is not the one these constraints write: vary it with its own config")
+    machine = abc_rows(start, vocabulary, 1).machine
+    body = len(start.header)
+    states = [machine.start()]
+    for position, char in enumerate(text[body:]):
+        try:
+            states.append(machine.advance(states[-1], char))
+        except ValueError as error:
+            raise ValueError(f"the tune breaks the config's constraints at its character {body + position}: "
+                             f"{error}") from None
+    if not machine.is_complete(states[-1]):
+        raise ValueError("the ABC tune does not end with its final bar line: it is unfinished")
+    at = lambda index: states[index - body]  # noqa: E731 (the state before text[index])
+    bars = abc_bars(text)
+    pieces = []
+    for index in chosen:
+        begin, close, end = bars[index]
+        goal = AbcBar(machine, vocabulary, text[close:end], after_close(machine, at(end)),
+                      machine.token_closed(at(close)).pos, at(close).bars)
+        pieces.append(_Piece(begin, close + 1, goal))
+
+    def check(tune: list[int]) -> str:
+        state = machine.start()
+        for position, token in enumerate(tune[body:]):
+            try:
+                state = machine.advance(state, vocabulary[token])
+            except ValueError as error:
+                return f"character {body + position}: {error}"
+        return "" if machine.is_complete(state) else "the tune does not end"
+
+    return _Plan(encode(list(melody.tokens), vocabulary), pieces, at(pieces[0].start),
+                 lambda state, token: machine.step(state, vocabulary[token]), check)
+
+
+class _Row:
+    """One candidate: what it feeds next (a kept token, or a draw under its piece's goal)."""
+
+    def __init__(self, plan: _Plan, seed: int, settings: SamplingSettings) -> None:
+        self.plan, self.seed, self.settings, self.state = plan, seed, settings, plan.state
+        self.piece, self.index, self.draws = 0, plan.pieces[0].start, 0
+        self.sampling = True
+        self.tokens: list[int] = []
+        self.log_p = 0.0
+
+    @property
+    def done(self) -> bool:
+        return not self.sampling and self.index >= len(self.plan.ids)
+
+    def feed(self, logits: np.ndarray) -> int:
+        """The next token (a draw from ``logits`` `[V]` or the kept one), its log p counted."""
+        if self.sampling:
+            goal = self.plan.pieces[self.piece].goal
+            mask = goal.mask(self.state)
+            if not mask.any():
+                raise RuntimeError(f"vary: no token can continue bar piece {self.piece} after {self.tokens[-8:]} "
+                                   f"(seed {self.seed}): a bug in the bar goals")
+            token = choose(logits, self.settings.temperature, self.settings.top_k, self.settings.top_p,
+                           uniform(self.seed, self.draws), mask)
+            self.draws += 1
+            self.state = self.plan.advance(self.state, token)
+            if goal.finished(self.state, token):
+                self.sampling, self.index = False, self.plan.pieces[self.piece].resume
+                self.piece += 1
+        else:
+            token = self.plan.ids[self.index]
+            self.index += 1
+            self.state = self.plan.advance(self.state, token)
+        if not self.sampling and self.piece < len(self.plan.pieces) and self.index == self.plan.pieces[self.piece].start:
+            self.sampling = True
+        self.tokens.append(token)
+        self.log_p += float(_log_softmax(logits)[token])
+        return token
+
+
+def _log_softmax(logits: np.ndarray) -> np.ndarray:
+    values = np.asarray(logits, np.float64)
+    shifted = values - values.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _sample(model: TokenModel, plan: _Plan, seeds: Sequence[int],
+            settings: SamplingSettings) -> tuple[list[list[int]], list[float]]:
+    """Every candidate's whole tune (token indices) and log p: the prefix fed once, then one `step`
+    per time step for the rows still going."""
+    prefix = plan.ids[:plan.pieces[0].start]
+    logits, state = np.zeros((1, len(model.symbols)), np.float32), np.zeros((1, model.state_size), np.float32)
+    prefix_log_p = 0.0
+    for position, token in enumerate(prefix):
+        if position:
+            prefix_log_p += float(_log_softmax(logits[0])[token])
+        logits, state = model.step(np.array([token], np.int32), state)
+    rows = [_Row(plan, seed, settings) for seed in seeds]
+    logits, state = np.repeat(logits, len(rows), axis=0), np.repeat(state, len(rows), axis=0)
+    while not all(row.done for row in rows):
+        going = [number for number, row in enumerate(rows) if not row.done]
+        fed = np.array([rows[number].feed(logits[number]) for number in going], np.int32)
+        stepping = [slot for slot, number in enumerate(going) if not rows[number].done]
+        if stepping:
+            chosen = np.array([going[slot] for slot in stepping])
+            logits[chosen], state[chosen] = model.step(fed[stepping], state[chosen])
+    return [prefix + row.tokens for row in rows], [prefix_log_p + row.log_p for row in rows]
