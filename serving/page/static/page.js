@@ -108,8 +108,9 @@ function show(tune) {
     add_classes: true, responsive: "resize", clickListener: clicked, selectTypes: ["note", "rest", "bar"],
   })[0];
   page.timings.drawn = performance.now();
-  $("seed-line").textContent = `${tune.model}, seed ${tune.seed}, ${tune.bars} bars in ${tune.key} ${tune.meter}` +
-    (tune.log_p !== null ? ` (varied bars: log p ${tune.log_p.toFixed(2)})` : "");
+  const varied = tune.parent ? `; bar${tune.varied.length > 1 ? "s" : ""} ${tune.varied.map((bar) => bar + 1).join(", ")} ` +
+    `varied (best of the candidates: log p ${tune.log_p.toFixed(1)} nats)` : "";
+  $("seed-line").textContent = `${tune.model}, seed ${tune.seed}, ${tune.bars} bars in ${tune.key} ${tune.meter}${varied}`;
   $("novelty").textContent = `longest run in a training tune: ${tune.novelty}`;
   $("seed").placeholder = `random (last: ${tune.seed})`;
   for (const fmt of ["abc", "mid", "musicxml", "wav", "png"]) {

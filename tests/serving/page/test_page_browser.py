@@ -125,6 +125,28 @@ def test_playback_synthesises_a_buffer_that_is_not_silent(browser):
     browser.find_element("id", "stop").click()
 
 
+def test_vary_on_bar_3_changes_bar_3_only(browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    before = notes_by_bar(browser)
+    tune = browser.execute_script("return window.folkgen.tune")
+    # A click where bar 3's first note is drawn (a staff line lies on top: abcjs finds the nearest note).
+    note = browser.find_element("css selector", "#score .abcjs-mm2.abcjs-note, #score .abcjs-mm2.abcjs-rest")
+    ActionChains(browser).move_to_element(note).click().perform()
+    assert browser.find_element("id", "selection").text == "selected: bar 3"
+    assert browser.find_elements("css selector", "#score .abcjs-mm2.bar-selected")
+    browser.find_element("id", "vary").click()
+    varied = wait_for(browser, f"const t = window.folkgen.tune; return t && t.parent === {json.dumps(tune['id'])} && t",
+                      "varied tune")
+    after = notes_by_bar(browser)
+    assert varied["varied"] == [2] and varied["seed"] == tune["seed"] and varied["bars"] == BARS
+    assert "bar 3 varied" in browser.find_element("id", "seed-line").text
+    assert sorted(after) == sorted(before)
+    assert after[2] != before[2]
+    assert {bar: notes for bar, notes in after.items() if bar != 2} == {bar: notes for bar, notes in before.items()
+                                                                        if bar != 2}
+
+
 def test_the_page_asked_nothing_of_any_other_host_and_logged_no_error(browser, page_url):
     urls = requested_urls(browser)
     assert urls and any("/soundfont/" in url for url in urls)
