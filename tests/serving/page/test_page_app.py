@@ -147,6 +147,26 @@ def test_an_uploaded_abc_primer_starts_the_tune(app):
     assert job["tune"]["key"] == "G" and "GABcd2B2|" in job["tune"]["abc"].replace(" ", "")
 
 
+def test_vary_regenerates_the_chosen_bar_and_keeps_the_others(app):
+    fields = {"model": "lstm_erk", "key": "G", "meter": "4/4", "bars": "6", "seed": "33"}
+    original = finished(app, json.loads(call(app, "POST", "/api/generate", fields)[2])["job"])["tune"]
+    status, _, body = call(app, "POST", f"/api/tunes/{original['id']}/vary", {"bars": [4]})
+    assert status == 202
+    job = finished(app, json.loads(body)["job"])
+    assert job["state"] == "done", job["error"]
+    varied = job["tune"]
+    assert (varied["parent"], varied["varied"], varied["seed"], varied["bars"]) == (original["id"], [4], 33, 6)
+    assert isinstance(varied["log_p"], float) and varied["id"] != original["id"]
+    old, new = (tune["abc"].split("K:G\n", 1)[1].replace("\n", "").split("|") for tune in (original, varied))
+    assert len(old) == len(new) and [index for index, (a, b) in enumerate(zip(old, new)) if a != b] == [4]
+    again = finished(app, json.loads(call(app, "POST", f"/api/tunes/{original['id']}/vary", {"bars": [4]})[2])["job"])
+    assert again["tune"]["abc"] == varied["abc"]  # the same Vary makes the same tune
+    failed = finished(app, json.loads(call(app, "POST", f"/api/tunes/{original['id']}/vary", {"bars": [9]})[2])["job"])
+    assert failed["state"] == "failed" and "bar 9 is not a bar of this tune" in failed["error"]
+    assert call(app, "POST", f"/api/tunes/{original['id']}/vary", {"bars": "4"})[0] == 400
+    assert call(app, "POST", "/api/tunes/abc123/vary", {"bars": [1]})[0] == 404
+
+
 def test_unknown_paths_jobs_tunes_and_notes_are_404_naming_them(app):
     assert call(app, "GET", "/api/jobs/abc123")[0] == 404
     status, _, body = call(app, "GET", "/api/tunes/abc123/mid")
@@ -168,7 +188,7 @@ def test_a_note_sample_is_a_wav_of_that_pitch(app):
 
 def test_the_page_reaches_a_model_server_through_the_same_client(app, models_dir, tmp_path):
     write_models_config(models_dir, ["lstm_erk"], tmp_path / "models.config")
-    with start_subprocess(["lstm_erk"], model_config_file=tmp_path / "models.config") as server:
+    with start_subprocess(["lstm_erk"], model_config_file=tmp_path / "models.config", timeout=300) as server:
         catalog = ModelCatalog(server=server.grpc_address)
         studio = Studio(catalog.client, str(tmp_path / "tunes"))
         try:
