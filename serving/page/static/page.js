@@ -9,6 +9,7 @@ const page = {
   synth: null,
   lastPeak: null,      // the peak of the last synthesised buffer (0 = silence)
   timings: {},         // clicked / drawn times of the last generation (performance.now(), ms)
+  lastJobSeconds: null, // the server's time for the last job (sampling and writing the files)
 };
 window.folkgen = page;
 
@@ -72,7 +73,10 @@ async function follow(jobId, what) {
   for (;;) {
     const job = await api(`/api/jobs/${jobId}`);
     if (job.state === "failed") throw new Error(job.error);
-    if (job.state === "done") return job.tune;
+    if (job.state === "done") {
+      page.lastJobSeconds = job.seconds;
+      return job.tune;
+    }
     if (job.total > 0) {
       $("progress").max = job.total;
       $("progress").value = job.done;
