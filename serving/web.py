@@ -36,6 +36,7 @@ def add_web_flags(parser: argparse.ArgumentParser, add_server_flags: Callable[[a
 
 def run(args: argparse.Namespace) -> int:
     """Serves the page until interrupted; 1 with one ``folkgen: error:`` line when it cannot start."""
+    from serving.client import ClientError
     from serving.page.catalog import ModelCatalog
     from serving.page.host import PageSettings, serve_page
     from serving.retry_policy import RetryPolicy
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"folkgen: error: no token model available at {where}", file=sys.stderr)
             return EXIT_ERROR
         serve_page(PageSettings(args.host, args.port), catalog)
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, ClientError) as error:
         print(f"folkgen: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from serving import web
+from serving.model_server.launcher import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,3 +53,11 @@ def test_a_models_folder_without_token_models_is_refused_naming_it(tmp_path, cap
     missing = tmp_path / "missing"
     assert web.run(parse("web", "--models-dir", str(missing))) == web.EXIT_ERROR
     assert f"models folder {str(missing)!r} does not exist" in capsys.readouterr().err
+
+
+def test_a_server_that_does_not_answer_is_refused_naming_it(capsys):
+    port = free_port()
+    assert web.run(parse("web", "--server", f"127.0.0.1:{port}", "--retry-seconds", "0", "--timeout", "2")) == \
+        web.EXIT_ERROR
+    error = capsys.readouterr().err
+    assert error.startswith("folkgen: error: ") and f"127.0.0.1:{port}" in error

@@ -109,7 +109,8 @@ function show(tune) {
   // The N: (notes) line stays in the ABC download; the page states the novelty below the score.
   const engraved = tune.abc.split("\n").filter((line) => !line.startsWith("N:")).join("\n");
   page.visualObj = ABCJS.renderAbc("score", engraved, {
-    add_classes: true, responsive: "resize", clickListener: clicked, selectTypes: ["note", "rest", "bar"],
+    add_classes: true, responsive: "resize", staffwidth: 1000, clickListener: clicked,
+    selectTypes: ["note", "rest", "bar"],
   })[0];
   page.timings.drawn = performance.now();
   const varied = tune.parent ? `; bar${tune.varied.length > 1 ? "s" : ""} ${tune.varied.map((bar) => bar + 1).join(", ")} ` +
@@ -139,6 +140,7 @@ function clicked(abcElem, tuneNumber, classes) {
   markSelection();
 }
 
+page.markSelection = markSelection;
 function markSelection() {
   for (const element of document.querySelectorAll("#score .bar-selected")) element.classList.remove("bar-selected");
   for (const bar of page.selected) {
