@@ -107,7 +107,7 @@ class PageApp:
 
     def _job_json(self, job: Job) -> dict:
         answer = {"state": job.state, "done": job.done, "total": job.total, "error": job.error,
-                  "seconds": job.seconds}
+                  "seconds": job.seconds, "sampling_seconds": job.sampling_seconds}
         if job.tune_id is not None:
             answer["tune"] = tune_json(self.studio.tune(job.tune_id))
         return answer

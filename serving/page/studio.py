@@ -43,7 +43,9 @@ class Tune:
 
 @dataclasses.dataclass
 class Job:
-    """A generation in progress: ``state`` is ``queued``, ``sampling``, ``writing``, ``done`` or ``failed``."""
+    """A generation in progress: ``state`` is ``queued``, ``sampling``, ``writing``, ``done`` or ``failed``;
+    ``seconds`` the whole job's, ``sampling_seconds`` until its last step was sampled (an ABC tune
+    may end before ``total``, its cap: then the state stays ``sampling`` while the files are written)."""
 
     id: str
     state: str = "queued"
@@ -53,11 +55,13 @@ class Job:
     tune_id: str | None = None
     started: float = dataclasses.field(default_factory=time.monotonic)
     seconds: float | None = None
+    sampling_seconds: float | None = None
 
     def step(self, done: int, total: int) -> None:
         """``on_step`` of the sampling loop: ``writing`` once the last step is sampled."""
         self.done, self.total = done, total
         self.state = "writing" if done >= total else "sampling"
+        self.sampling_seconds = time.monotonic() - self.started  # until the latest step: the last is the total
 
 
 class Studio:

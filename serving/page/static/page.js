@@ -9,7 +9,7 @@ const page = {
   synth: null,
   lastPeak: null,      // the peak of the last synthesised buffer (0 = silence)
   timings: {},         // clicked / drawn times of the last generation (performance.now(), ms)
-  lastJobSeconds: null, // the server's time for the last job (sampling and writing the files)
+  lastJob: null,       // the server's seconds for the last job: {seconds (all), sampling}
 };
 window.folkgen = page;
 
@@ -74,7 +74,7 @@ async function follow(jobId, what) {
     const job = await api(`/api/jobs/${jobId}`);
     if (job.state === "failed") throw new Error(job.error);
     if (job.state === "done") {
-      page.lastJobSeconds = job.seconds;
+      page.lastJob = {seconds: job.seconds, sampling: job.sampling_seconds};
       return job.tune;
     }
     if (job.total > 0) {
