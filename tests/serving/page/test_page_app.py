@@ -192,11 +192,11 @@ def test_the_page_reaches_a_model_server_through_the_same_client(app, models_dir
         catalog = ModelCatalog(server=server.grpc_address)
         studio = Studio(catalog.client, str(tmp_path / "tunes"))
         try:
-            app = PageApp(studio, catalog.token_models, NoteSamples(fluidsynth=False))
-            assert json.loads(call(app, "GET", "/api/models")[2])["models"][0]["name"] == "lstm_erk"
-            job = json.loads(call(app, "POST", "/api/generate", {"model": "lstm_erk", "bars": "6", "seed": "21",
+            served = PageApp(studio, catalog.token_models, NoteSamples(fluidsynth=False))
+            assert json.loads(call(served, "GET", "/api/models")[2])["models"][0]["name"] == "lstm_erk"
+            job = json.loads(call(served, "POST", "/api/generate", {"model": "lstm_erk", "bars": "6", "seed": "21",
                                                                   "key": "G", "meter": "4/4"})[2])["job"]
-            tune = finished(app, job)["tune"]
+            tune = finished(served, job)["tune"]
         finally:
             studio.close()
             catalog.close()
