@@ -4,8 +4,9 @@
     GET  /api/models                    {"models": [{"name", "kind"}], "primers": [...], "synthesiser"}
     POST /api/generate                  the form as JSON -> 202 {"job"}; 400 {"error"} naming a bad value
     GET  /api/jobs/ID                   {"state", "done", "total", "error", "tune"} (the tune once done)
+    GET  /api/tunes/ID                  the tune: its ABC, seed, novelty, and the downloads written so far
     POST /api/tunes/ID/vary             {"bars": [0-based indices]} -> 202 {"job"}
-    GET  /api/tunes/ID/FORMAT           a download: abc, mid, musicxml, wav or png
+    GET  /api/tunes/ID/FORMAT           a download: abc, mid, musicxml, wav or png (409 until it is written)
     GET  /soundfont/INSTRUMENT-mp3/NOTE.mp3   one note for abcjs's synth (WAV bytes, see soundfont.py)
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ _CONTENT_TYPES = {"abc": "text/vnd.abc; charset=utf-8", "mid": "audio/midi", "mu
                   "wav": "audio/wav", "png": "image/png", ".js": "text/javascript; charset=utf-8",
                   ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8"}
 _JOB = re.compile(r"/api/jobs/([0-9a-f]+)")
+_TUNE = re.compile(r"/api/tunes/([0-9a-f]+)")
 _TUNE_FILE = re.compile(r"/api/tunes/([0-9a-f]+)/([a-z]+)")
 _VARY = re.compile(r"/api/tunes/([0-9a-f]+)/vary")
 _NOTE = re.compile(r"/soundfont/([a-z_0-9]+)-mp3/([A-Za-z0-9]+)\.mp3")
@@ -38,6 +40,8 @@ StartResponse = Callable[[str, list[tuple[str, str]]], object]
 
 
 class HttpError(Exception):
+    """A request the app answers with ``status`` and ``{"error": message}``."""
+
     def __init__(self, status: str, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -74,6 +78,8 @@ class PageApp:
                 return _json("200 OK", self._model_list())
             if match := _JOB.fullmatch(path):
                 return _json("200 OK", self._job_json(self._found(self.studio.job, match.group(1))))
+            if match := _TUNE.fullmatch(path):
+                return _json("200 OK", tune_json(self._found(self.studio.tune, match.group(1))))
             if match := _TUNE_FILE.fullmatch(path):
                 return self._download(match.group(1), match.group(2))
             if match := _NOTE.fullmatch(path):
@@ -114,9 +120,11 @@ class PageApp:
 
     def _download(self, tune_id: str, fmt: str) -> tuple[str, list[tuple[str, str]], bytes]:
         tune = self._found(self.studio.tune, tune_id)
-        if fmt not in PAGE_FORMATS or fmt not in tune.result.paths:
+        if fmt not in PAGE_FORMATS:
             raise HttpError("404 Not Found", f"no {fmt!r} file; the downloads are {', '.join(PAGE_FORMATS)}")
-        path = tune.result.paths[fmt]
+        if fmt not in tune.files:
+            raise HttpError("409 Conflict", f"the {fmt} file of tune {tune_id} is not written yet")
+        path = tune.files[fmt]
         with open(path, "rb") as handle:
             data = handle.read()
         filename = os.path.basename(path).replace('"', "")

@@ -22,8 +22,10 @@ from serving.generation.tokens import GenerationConfig
 from serving.generation.tune_request import TuneRequest
 from serving.music import render
 
-# Every download the page offers (SVG is not one: the page engraves the ABC itself).
+# Every download the page offers (SVG is not one: the page engraves the ABC itself). Generation
+# writes the ABC alone, so the score is drawn at once; the studio writes the others after it.
 PAGE_FORMATS = ("abc", "mid", "musicxml", "wav", "png")
+SCORE_FORMATS = ("abc",)
 MAX_BARS = 64
 MAX_UPLOAD_BYTES = 1 << 20
 _PRIMER_SUFFIXES = (".abc", ".txt", ".mid", ".midi", ".musicxml", ".xml", ".mxl", ".krn")
@@ -34,7 +36,7 @@ class FormError(ValueError):
 
 
 def parse_form(fields: Mapping[str, object], out_dir: str) -> tuple[str, GenerationConfig]:
-    """(model name, the config writing ``PAGE_FORMATS`` under ``out_dir``); an uploaded primer is saved there."""
+    """(model name, the config writing ``SCORE_FORMATS`` under ``out_dir``); an uploaded primer is saved there."""
     model = _text(fields, "model")
     if not model:
         raise FormError("model: choose a model")
@@ -58,7 +60,7 @@ def parse_form(fields: Mapping[str, object], out_dir: str) -> tuple[str, Generat
     return model, _parsed("form", None, lambda _: GenerationConfig(
         primer=primer_source(fields, out_dir), settings=settings,
         seed=seed if seed is not None else secrets.randbelow(2**31 - 1), key=key, meter=meter,
-        formats=PAGE_FORMATS, out_dir=out_dir, tempo_bpm=tempo if tempo is not None else render.DEFAULT_TEMPO_BPM,
+        formats=SCORE_FORMATS, out_dir=out_dir, tempo_bpm=tempo if tempo is not None else render.DEFAULT_TEMPO_BPM,
         constraints=request))
 
 

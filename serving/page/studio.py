@@ -1,8 +1,9 @@
 """The page's server-side state: generation jobs with their progress, and every tune made, by id.
 
 A job runs on one worker thread (generation is CPU-bound; one at a time keeps each fast) and
-reports ``done / total`` sampling steps while it samples, then ``writing`` while the files are
-written. A tune keeps its GeneratedMelody, its config and its model, so Vary regenerates bars of
+reports ``done / total`` sampling steps while it samples, then ``writing`` while its ABC is
+written; the job is done then (the page engraves the ABC), and the same worker writes the tune's
+other downloads (MIDI, MusicXML, WAV, PNG) next, into ``Tune.files``. A tune keeps its GeneratedMelody, its config and its model, so Vary regenerates bars of
 exactly that tune; its files live in ``<work_dir>/<tune id>/``.
 """
 from __future__ import annotations
@@ -21,7 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 from preprocessing.melody.events import EncodingError
 from serving.client import ClientError, ModelClient
 from serving.generation.tokens import GeneratedMelody, GenerationConfig, generate
-from serving.page.form import parse_form
+from serving.music import render
+from serving.page.form import PAGE_FORMATS, parse_form
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,8 @@ logger = logging.getLogger(__name__)
 @dataclasses.dataclass(frozen=True)
 class Tune:
     """One tune the page made: ``result`` as ``generate`` (or Vary) returned it, written under ``out_dir``;
-    ``varied``: the bars Vary regenerated to make it (0-based), ``log_p`` their log-likelihood."""
+    ``varied``: the bars Vary regenerated to make it (0-based), ``log_p`` their log-likelihood;
+    ``files``: format -> path of the downloads written so far (filled in by the studio)."""
 
     id: str
     model: str
@@ -39,6 +42,12 @@ class Tune:
     parent: str | None = None
     varied: tuple[int, ...] = ()
     log_p: float | None = None
+    files: dict[str, str] = dataclasses.field(default_factory=dict)
+    files_error: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def files_pending(self) -> bool:
+        return not self.files_error and any(fmt not in self.files for fmt in PAGE_FORMATS)
 
 
 @dataclasses.dataclass
@@ -131,9 +140,23 @@ class Studio:
         if tune.result.melody is None:
             job.error, job.state = f"the model's tune could not be rendered: {tune.result.error}", "failed"
             return
+        tune.files.update(tune.result.paths)
         with self._lock:
             self._tunes[tune.id] = tune
         job.tune_id, job.state = tune.id, "done"
+        self._worker.submit(self._write_downloads, tune)
+
+    def _write_downloads(self, tune: Tune) -> None:
+        """Writes the tune's downloads that generation left out (as ``generate`` would have written them)."""
+        missing = [fmt for fmt in PAGE_FORMATS if fmt not in tune.files]
+        stem = os.path.splitext(os.path.basename(tune.result.paths["abc"]))[0]
+        try:
+            paths = render.write_formats(tune.result.melody, missing, tune.out_dir, stem, tune.config.tempo_bpm)
+        except Exception as error:  # noqa: BLE001 - the page says so beside the downloads
+            logger.exception("downloads of tune %s not written", tune.id)
+            tune.files_error.append(f"{type(error).__name__}: {error}")
+            return
+        tune.files.update(paths)
 
     def job(self, job_id: str) -> Job:
         with self._lock:

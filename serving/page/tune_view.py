@@ -11,7 +11,8 @@ def bar_count(tune: Tune) -> int:
 
 
 def tune_json(tune: Tune) -> dict:
-    """The tune as the page's JSON: ``abc`` (the downloadable ABC file's text), ``files`` (format -> URL);
+    """The tune as the page's JSON: ``abc`` (the downloadable ABC file's text), ``files`` (format -> URL, those
+    written so far; ``files_pending`` while the others are being written);
     ``seed`` the one Generate took (a varied tune's too: Vary on the same bars makes it again)."""
     melody = tune.result.melody
     assert melody is not None  # the studio keeps rendered tunes only
@@ -21,6 +22,7 @@ def tune_json(tune: Tune) -> dict:
         "id": tune.id, "model": tune.model, "seed": tune.config.seed, "candidate_seed": tune.result.seed, "abc": abc, "title": melody.title,
         "key": melody.key.name, "meter": str(melody.meter), "novelty": tune.result.novelty,
         "notes": melody.notes, "bars": bar_count(tune), "tempo": tune.config.tempo_bpm,
-        "files": {fmt: f"/api/tunes/{tune.id}/{fmt}" for fmt in tune.result.paths if fmt != "tokens"},
+        "files": {fmt: f"/api/tunes/{tune.id}/{fmt}" for fmt in list(tune.files)},
+        "files_pending": tune.files_pending, "files_error": "; ".join(tune.files_error),
         "parent": tune.parent, "varied": list(tune.varied), "log_p": tune.log_p,
     }

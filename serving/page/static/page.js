@@ -82,7 +82,7 @@ async function follow(jobId, what) {
       $("progress").value = job.done;
     }
     setBusy(true, job.state === "writing" ? "Writing the score and files…"
-      : job.total > 0 ? `${what}: step ${job.done} of ${job.total}` : `${what}…`);
+      : job.total > 0 ? `${what}: step ${job.done} of at most ${job.total}` : `${what}…`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -118,13 +118,32 @@ function show(tune) {
   $("seed-line").textContent = `${tune.model}, seed ${tune.seed}, ${tune.bars} bars in ${tune.key} ${tune.meter}${varied}`;
   $("novelty").textContent = `longest run in a training tune: ${tune.novelty}`;
   $("seed").placeholder = `random (last: ${tune.seed})`;
+  showDownloads(tune);
+  $("tempo").value = Math.round(tune.tempo);
+  markSelection();
+  if (tune.files_pending) followDownloads(tune.id);
+}
+
+function showDownloads(tune) {
   for (const fmt of ["abc", "mid", "musicxml", "wav", "png"]) {
     const link = $(`dl-${fmt}`);
     link.hidden = !(fmt in tune.files);
     link.href = tune.files[fmt] || "";
   }
-  $("tempo").value = Math.round(tune.tempo);
-  markSelection();
+  $("downloads-status").textContent = tune.files_error ? `some files could not be written: ${tune.files_error}`
+    : tune.files_pending ? "(writing MIDI, MusicXML, WAV and PNG…)" : "";
+}
+
+// The downloads other than the ABC are written after the score is shown: their links appear when ready.
+async function followDownloads(tuneId) {
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    if (!page.tune || page.tune.id !== tuneId) return;
+    const tune = await api(`/api/tunes/${tuneId}`);
+    page.tune.files = tune.files;
+    showDownloads(tune);
+    if (!tune.files_pending) return;
+  }
 }
 
 // The 0-based bar of an engraved element, from abcjs's "abcjs-mmN" class (N counts the tune's measures).

@@ -104,6 +104,7 @@ def test_generate_engraves_the_requested_bars_with_the_midi_download_s_notes(bro
     assert browser.execute_script("return window.folkgen.scoreBars()") == BARS
     assert f"seed {tune['seed']}" in browser.find_element("id", "seed-line").text
     assert browser.find_element("id", "novelty").text.startswith("longest run in a training tune:")
+    wait_for(browser, "return !document.getElementById('dl-mid').hidden", "MIDI download link")
     browser.find_element("id", "dl-mid").click()
     midi = downloads / f"lstm_erk_seed{tune['seed']}.mid"
     deadline = time.monotonic() + 20
