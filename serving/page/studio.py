@@ -2,8 +2,8 @@
 
 A job runs on one worker thread (generation is CPU-bound; one at a time keeps each fast) and
 reports ``done / total`` sampling steps while it samples, then ``writing`` while its ABC is
-written; the job is done then (the page engraves the ABC), and the same worker writes the tune's
-other downloads (MIDI, MusicXML, WAV, PNG) next, into ``Tune.files``. A tune keeps its GeneratedMelody, its config and its model, so Vary regenerates bars of
+written; the job is done then (the page engraves the ABC), and a second thread writes the tune's
+other downloads (MIDI, MusicXML, WAV, PNG) into ``Tune.files`` while the next job may sample. A tune keeps its GeneratedMelody, its config and its model, so Vary regenerates bars of
 exactly that tune; its files live in ``<work_dir>/<tune id>/``.
 """
 from __future__ import annotations
@@ -84,6 +84,7 @@ class Studio:
         self._tunes: dict[str, Tune] = {}
         self._lock = threading.Lock()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="folkgen-page")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="folkgen-page-files")
 
     def generate(self, fields: Mapping[str, object]) -> Job:
         """Starts a generation from the page's form; FormError (a ValueError) before anything starts."""
@@ -144,7 +145,7 @@ class Studio:
         with self._lock:
             self._tunes[tune.id] = tune
         job.tune_id, job.state = tune.id, "done"
-        self._worker.submit(self._write_downloads, tune)
+        self._writer.submit(self._write_downloads, tune)
 
     def _write_downloads(self, tune: Tune) -> None:
         """Writes the tune's downloads that generation left out (as ``generate`` would have written them)."""
@@ -171,7 +172,8 @@ class Studio:
             return self._tunes[tune_id]
 
     def close(self) -> None:
-        """Stops the worker (after its current job) and removes the files this studio made itself."""
+        """Stops the threads (after their current tasks) and removes the files this studio made itself."""
         self._worker.shutdown(wait=True, cancel_futures=True)
+        self._writer.shutdown(wait=True, cancel_futures=True)
         if self._own_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
