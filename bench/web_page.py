@@ -10,8 +10,8 @@ browser is Debian's chromium through /usr/bin/chromedriver, kept off the network
 navigation start to the model list filled in (the page usable), median over `--repeats` loads
 (the first includes abcjs's 500 kB script from a cold cache). Each model's first tune is timed too
 but reported apart (it loads the model's SavedModel and, for the novelty line, its training index).
-With `--screenshot` the page is saved after an lstm_erk tune (G major, 3/4, 16 bars) is drawn, with
-two bars selected for Vary.
+With `--screenshot` the page is saved after an lstm_erk tune (G major, 3/4, 16 bars) is drawn and its
+downloads written, with two bars selected for Vary.
 """
 from __future__ import annotations
 
@@ -98,6 +98,7 @@ def main() -> int:
             if args.screenshot and "lstm_erk" in models:
                 driver.set_window_size(1280, 1080)
                 click_to_score(driver, "lstm_erk", 7, key="G", meter="3/4")
+                wait_for(driver, "return !document.getElementById('dl-png').hidden")  # every download written
                 for bar in (5, 6):  # bars 6 and 7 selected for Vary, as a click on each selects it
                     driver.execute_script("window.folkgen.selected.add(arguments[0]); window.folkgen.markSelection()", bar)
                 os.makedirs(os.path.dirname(os.path.abspath(args.screenshot)), exist_ok=True)
