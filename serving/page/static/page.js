@@ -7,7 +7,6 @@ const page = {
   visualObj: null,     // abcjs's parsed and engraved tune
   selected: new Set(), // 0-based bar numbers chosen for Vary
   synth: null,
-  lastPeak: null,      // the peak of the last synthesised buffer (0 = silence)
   timings: {},         // clicked / drawn times of the last generation (performance.now(), ms)
   lastJob: null,       // the server's seconds for the last job: {seconds (all), sampling}
 };
@@ -95,7 +94,10 @@ async function run(start, what) {
   try {
     const tune = await follow((await start()).job, what);
     show(tune);
-    setBusy(false, tune.parent ? `Bars ${tune.varied.map((bar) => bar + 1).join(", ")} varied.` : "");
+    const took = `${((page.timings.drawn - page.timings.clicked) / 1000).toFixed(1)} s` +
+      (page.lastJob.sampling !== null ? ` (sampling ${page.lastJob.sampling.toFixed(1)} s)` : "");
+    setBusy(false, tune.parent ? `Bars ${tune.varied.map((bar) => bar + 1).join(", ")} varied in ${took}.`
+      : `Drawn in ${took}.`);
   } catch (error) {
     setBusy(false, "");
     showError(error.message);
@@ -170,33 +172,6 @@ function markSelection() {
   $("vary").disabled = bars.length === 0 || $("generate").disabled;
 }
 
-// The engraved score's sounding notes in order, as abcjs reads them: [{bar (0-based), pitch (MIDI)}];
-// a note tied from the one before it sounds no new pitch and is left out, as in a MIDI file.
-page.scoreNotes = function () {
-  page.visualObj.setUpAudio({});  // gives every sounding note element its midiPitches
-  const notes = [];
-  for (const line of page.visualObj.lines) {
-    if (!line.staff) continue;
-    for (const element of line.staff[0].voices[0]) {
-      if (element.el_type !== "note" || !element.midiPitches || !element.abselem) continue;
-      const svg = element.abselem.elemset && element.abselem.elemset[0];
-      const bar = svg ? barOf(svg.getAttribute("class")) : null;
-      for (const played of element.midiPitches) notes.push({bar, pitch: played.pitch});
-    }
-  }
-  return notes;
-};
-
-// The bars the engraved score has: the distinct measure numbers of its notes and rests.
-page.scoreBars = function () {
-  const bars = new Set();
-  for (const element of document.querySelectorAll("#score .abcjs-note, #score .abcjs-rest")) {
-    const bar = barOf(element.getAttribute("class"));
-    if (bar !== null) bars.add(bar);
-  }
-  return bars.size;
-};
-
 function stop() {
   if (page.synth) page.synth.stop();
   page.synth = null;
@@ -218,7 +193,6 @@ async function play() {
     await synth.init({visualObj: page.visualObj, millisecondsPerMeasure: 60000 * barQuarters / qpm,
       options: {soundFontUrl: "/soundfont/", program: 0}});
     await synth.prime();
-    page.lastPeak = peakOf(synth.getAudioBuffer());
     page.synth = synth;
     synth.start();
     $("stop").disabled = false;
@@ -228,14 +202,6 @@ async function play() {
     $("play-status").textContent = "";
     showError(`playback: ${error.message || error}`);
   }
-}
-
-function peakOf(buffer) {
-  let peak = 0;
-  for (let channel = 0; channel < buffer.numberOfChannels; channel++) {
-    for (const sample of buffer.getChannelData(channel)) peak = Math.max(peak, Math.abs(sample));
-  }
-  return peak;
 }
 
 $("primer").addEventListener("change", () => {
