@@ -13,8 +13,14 @@ LSTM_FLAGS ?= --set learning_rate=0.004 --set batch_size=32
 # Sampling for the character model's 200-tune evaluation: nucleus sampling (top-p 0.9) is the
 # setting whose tunes meet the parse and full-bar targets (plain sampling: 94% and 79%).
 ABC_EVAL_FLAGS ?= --top-p 0.9
+WEB_PORT ?= 8080
+# The browser tests' Chromium and chromedriver (Debian packages): installed when `make test` runs as
+# root (as CI does); elsewhere the browser tests are reported as skipped, naming this command.
+BROWSER := command -v chromium >/dev/null && command -v chromedriver >/dev/null || { test "$$(id -u)" = 0 && \
+	DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	chromium chromium-driver >/dev/null; } || echo "browser tests skipped: apt-get install chromium chromium-driver"
 
-.PHONY: demo test test-fast pipeline bench serve clean
+.PHONY: demo test test-fast web pipeline bench serve clean
 
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +34,7 @@ demo: $(STAMP)
 	$(PY) -m serving.demo --saved-models saved_models --out out/demo
 
 test: $(STAMP)
+	@$(BROWSER)
 	$(PY) -m pytest -q tests
 
 # The unit tests only (no Beam job, training run or server): under a minute.
@@ -54,6 +61,10 @@ bench: $(STAMP)
 	$(PY) bench/train.py
 	$(PY) bench/generate.py
 	$(PY) bench/tune_constraints.py --data-root data
+
+# The page to compose with, on http://127.0.0.1:$(WEB_PORT)/ (models loaded in process from saved_models/).
+web: $(STAMP)
+	$(PY) -m serving.web --port $(WEB_PORT)
 
 serve: $(STAMP)
 	$(PY) -m serving.server --port $(PORT) --rest_api_port $(REST_PORT) --model_config_file serving/models.config

@@ -39,7 +39,7 @@ setup(
     description="Generate folk melodies with deep learning: Beam preprocessing, Keras models, TF Serving.",
     python_requires=">=3.10,<3.13",
     packages=find_packages(include=["preprocessing", "preprocessing.*", "trainer", "trainer.*", "serving", "serving.*"]),
-    package_data={"serving": ["models.config"]},
+    package_data={"serving": ["models.config"], "serving.page": ["static/*", "static/vendor/abcjs/*"]},
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     entry_points={"console_scripts": ["folkgen=serving.cli:main"]},
