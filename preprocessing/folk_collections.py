@@ -7,10 +7,13 @@ split as in ``irish`` and a model trained on ``irish`` never met a tune of ``fol
 
 The same tune is printed in more than one collection (and twice in some); kept twice, its copies
 could fall into different splits. A tune whose first ``KEY_NOTES`` note letters (``A``-``G``,
-``a``-``g``, ``z`` of the body, everything else dropped) equal an earlier tune's is a repeat of it
+``a``-``g``, ``z`` of the body lines, field lines and comments dropped) equal an earlier tune's is a repeat of it
 (collections in ``FOLK_FOLDERS`` order, files by name, tunes by position) and becomes a
 ``duplicate`` dead letter naming the kept one. Tunes with fewer than ``MIN_KEY_NOTES`` note letters
-are never called repeats.
+are never called repeats. The letters of chord symbols (``"Am"``) and decorations (``!trill!``) are
+kept in the key, so two copies that differ only in those are not found: on music21's corpus this
+key finds 79 repeats (28 of them across collections), one that drops them would find 8 more
+(7 Ryan's tunes, 1 miscFolk tune).
 """
 from __future__ import annotations
 
