@@ -8,7 +8,7 @@ under the same wall-clock cap, one after the other in fresh processes:
 - ``scratch``: ``--model abc_lstm`` with random weights and the folder's vocabulary;
 - ``fine-tune``: the same command with ``--init-from saved_models/abc_irish``.
 
-Both use ``window=128`` (the 2 validation tunes hold about 600 characters) and ``batch_size=8``,
+Both use ``window=64`` (the 2 validation tunes hold 244 characters of normalised ABC) and ``batch_size=8``,
 with patience 20 so that the cap, not early stopping, ends both runs; each keeps its best
 validation epoch. Prints both validation losses (nats per character, the run's ``metrics.json``)
 side by side, the validation tunes each scored, epochs and seconds, and the ratio.
@@ -30,7 +30,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 TUNES = 20
-FLAGS = ["window=128", "batch_size=8", "patience=20", "epochs=1000"]
+FLAGS = ["window=64", "batch_size=8", "patience=20", "epochs=1000"]
 
 
 def write_folder(folder: pathlib.Path) -> None:
