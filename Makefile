@@ -55,6 +55,10 @@ pipeline: $(STAMP)
 	$(PY) -m preprocessing.run --corpus irish --output data/irish --overwrite $(BEAM_FLAGS)
 	$(PY) -m trainer.task --model abc_lstm --data data/irish --export saved_models/abc_irish --job-dir runs/abc_irish
 	$(PY) -m trainer.abc_eval --model saved_models/abc_irish --data data/irish --tunes 200 $(ABC_EVAL_FLAGS) --samples runs/abc_irish/samples.abc --output runs/abc_irish/abc_eval.json
+	$(PY) -m preprocessing.run --corpus folk_abc --output data/folk_abc --overwrite $(BEAM_FLAGS)
+	$(PY) -m trainer.task --model abc_lstm --init-from saved_models/abc_irish --data data/folk_abc --export saved_models/abc_folk --job-dir runs/abc_folk --set learning_rate=1e-3 --max-minutes 45
+	for model in abc_irish abc_folk; do for corpus in folk_abc irish; do \
+	  $(PY) -m trainer.abc_eval --model saved_models/$$model --data data/$$corpus --split test --tunes 100 $(ABC_EVAL_FLAGS) --output runs/abc_folk/$${model}_$${corpus}_test.json || exit 1; done; done
 
 bench: $(STAMP)
 	$(PY) bench/preprocess.py

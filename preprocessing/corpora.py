@@ -23,7 +23,9 @@ inside ``0626-0700``, single tunes at range boundaries). Each becomes a ``duplic
 naming the kept one (the first in file-name order), leaving 1,840 tunes. Numbers alone are not
 enough: ``0626-0700`` labels tune 700 as ``X:800`` and ``1701-1780`` ends with a different tune
 1781 than ``1781-1800``, so a repeat needs the same number and either the same title or both
-files' name ranges claiming that number (see ``_oneills_duplicates``).
+files' name ranges claiming that number (see ``_oneills_duplicates``). ``folk_abc`` (all four folk
+ABC collections: ``preprocessing.folk_collections``) keeps the ``irish`` / ``airds`` /
+``miscfolk`` ids of its tunes and drops the repeats it finds across and within collections.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from collections.abc import Iterator
 
 import tensorflow as tf
 
+from preprocessing.folk_collections import FOLK_CORPUS, FOLK_FOLDERS, id_corpus, repeats
 from preprocessing.melody.abc_text import split_abc_tunes
 from preprocessing.melody.music21_reader import FORMAT_BY_EXTENSION
 from preprocessing.records import ENCODING_TUNE, DeadLetter, RawTune, Source, make_excerpt
@@ -60,6 +63,9 @@ NAMED_CORPORA: dict[str, tuple[tuple[str, str], ...]] = {
     "oneills": ((ONEILLS_FOLDER, r".*\.abc"),),
     "ryans": (("ryansMammoth", r".*\.abc"),),
     "irish": ((ONEILLS_FOLDER, r".*\.abc"), ("ryansMammoth", r".*\.abc")),
+    "airds": (("airdsAirs", r".*\.abc"),),
+    "miscfolk": (("miscFolk", r".*\.abc"),),
+    FOLK_CORPUS: tuple((folder, r".*\.abc") for folder in FOLK_FOLDERS),
 }
 
 _LOG = logging.getLogger(__name__)
@@ -150,19 +156,37 @@ def decode_text(data: bytes, name: str | None = None) -> str | None:
 
 
 def _abc_tunes(source: Source, text: str) -> Iterator[RawTune | DeadLetter]:
+    corpus = id_corpus(source.corpus, source.label)
     duplicates = _oneills_duplicates() if source.label.startswith(ONEILLS_FOLDER + "/") else {}
+    folk = _folk_duplicates() if source.corpus == FOLK_CORPUS else {}
     for index, tune_text in enumerate(split_abc_tunes(text)):
-        kept = duplicates.get((source.label, index))
-        if kept is not None:
-            yield DeadLetter(
-                source.corpus, f"{source.corpus}/{source.label}#{index}", _abc_field(tune_text, "T"),
-                ENCODING_TUNE, "duplicate",
-                f"second transcription of O'Neill's X:{_abc_field(tune_text, 'X')}, "
-                f"kept as {source.corpus}/{kept[0]}#{kept[1]}",
-                make_excerpt(tune_text),
-            )
+        kept, repeated = duplicates.get((source.label, index)), folk.get((source.label, index))
+        if kept is not None or repeated is not None:
+            detail = (f"second transcription of O'Neill's X:{_abc_field(tune_text, 'X')}, kept as {corpus}/{kept[0]}#{kept[1]}"
+                      if kept is not None else
+                      f"repeats the notes of {id_corpus(FOLK_CORPUS, repeated[0])}/{repeated[0]}#{repeated[1]}, kept instead")
+            yield DeadLetter(source.corpus, f"{corpus}/{source.label}#{index}", _abc_field(tune_text, "T"),
+                             ENCODING_TUNE, "duplicate", detail, make_excerpt(tune_text))
             continue
-        yield RawTune(source.corpus, source.label, index, "abc", tune_text.encode("utf-8"))
+        yield RawTune(corpus, source.label, index, "abc", tune_text.encode("utf-8"))
+
+
+def _folder_tunes(folder: str) -> Iterator[tuple[str, int, str]]:
+    """``(label, index, text)`` of every ABC tune in one music21 corpus folder, files by name."""
+    path = os.path.join(music21_corpus_root(), folder)
+    for filename in sorted(name for name in os.listdir(path) if name.endswith(".abc")):
+        with open(os.path.join(path, filename), "rb") as handle:
+            text = decode_text(handle.read()) or ""
+        for index, tune_text in enumerate(split_abc_tunes(text)):
+            yield f"{folder}/{filename}", index, tune_text
+
+
+@functools.lru_cache(maxsize=1)
+def _folk_duplicates() -> dict[tuple[str, int], tuple[str, int]]:
+    """(label, index) of each tune ``folk_abc`` drops as a repeat -> (label, index) of the one kept."""
+    oneills = _oneills_duplicates()
+    tunes = (tune for folder in FOLK_FOLDERS for tune in _folder_tunes(folder) if tune[:2] not in oneills)
+    return repeats(tunes)
 
 
 @functools.lru_cache(maxsize=1)
@@ -173,25 +197,20 @@ def _oneills_duplicates() -> dict[tuple[str, int], tuple[str, int]]:
     when their titles match (case, punctuation and "the" ignored) or when both files' names
     claim that number (``1556-1576`` and ``1556-1624`` both claim 1564).
     """
-    folder = os.path.join(music21_corpus_root(), ONEILLS_FOLDER)
     earlier: dict[str, list[tuple[str, int, str, bool]]] = {}
     duplicates: dict[tuple[str, int], tuple[str, int]] = {}
-    for filename in sorted(name for name in os.listdir(folder) if name.endswith(".abc")):
-        label = f"{ONEILLS_FOLDER}/{filename}"
-        with open(os.path.join(folder, filename), "rb") as handle:
-            text = decode_text(handle.read()) or ""
-        for index, tune_text in enumerate(split_abc_tunes(text)):
-            number = _abc_field(tune_text, "X")
-            title = _title_key(_abc_field(tune_text, "T"))
-            claimed = _file_claims(filename, number)
-            match = next(
-                (entry for entry in earlier.get(number, []) if entry[2] == title or (entry[3] and claimed)),
-                None,
-            )
-            if match is None:
-                earlier.setdefault(number, []).append((label, index, title, claimed))
-            else:
-                duplicates[(label, index)] = (match[0], match[1])
+    for label, index, tune_text in _folder_tunes(ONEILLS_FOLDER):
+        number = _abc_field(tune_text, "X")
+        title = _title_key(_abc_field(tune_text, "T"))
+        claimed = _file_claims(label.split("/", 1)[1], number)
+        match = next(
+            (entry for entry in earlier.get(number, []) if entry[2] == title or (entry[3] and claimed)),
+            None,
+        )
+        if match is None:
+            earlier.setdefault(number, []).append((label, index, title, claimed))
+        else:
+            duplicates[(label, index)] = (match[0], match[1])
     return duplicates
 
 

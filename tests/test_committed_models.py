@@ -15,7 +15,7 @@ from tests.helpers.saved_model_cli import check_every_signature
 
 SAVED_MODELS = Path(__file__).resolve().parent.parent / "saved_models"
 TOKEN_MODELS = {"lstm_erk": sig.TOKEN_TIMESTEP, "lstm_han": sig.TOKEN_TIMESTEP, "random_erk": sig.TOKEN_TIMESTEP,
-                "abc_irish": sig.TOKEN_CHARACTERS}
+                "abc_irish": sig.TOKEN_CHARACTERS, "abc_folk": sig.TOKEN_CHARACTERS}
 VAES = {"vae_notes_erk": sig.VAE_NOTES, "vae_rhythms_erk": sig.VAE_RHYTHMS}
 
 

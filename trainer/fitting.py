@@ -99,6 +99,25 @@ class EpochTimer(keras.callbacks.Callback):
             logs[EPOCH_TIME_KEY] = time.perf_counter() - self._start
 
 
+class TimeLimit(keras.callbacks.Callback):
+    """Stops training once ``minutes`` of wall time have passed since training began: at the end of
+    the batch that crosses the limit (Keras then ends the epoch, validating it as usual)."""
+
+    def __init__(self, minutes: float) -> None:
+        super().__init__()
+        if not minutes > 0:
+            raise ValueError(f"the time limit must be > 0 minutes, got {minutes!r}")
+        self.seconds = minutes * 60.0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        if time.perf_counter() - self._start >= self.seconds and not self.model.stop_training:
+            logger.info("time limit of %.1f min reached; stopping after this epoch", self.seconds / 60)
+            self.model.stop_training = True
+
+
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """Early stopping on ``monitor`` (lower is better) that continues the patience count of earlier attempts."""
 

@@ -31,12 +31,18 @@ def train_preset(
     overrides: Mapping[str, str] | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 2,
+    init_from: str | None = None,
 ) -> dict:
     """Trains (or resumes) ``preset`` with ``overrides`` (field -> flag string); returns its metrics.
+    ``init_from``: an export whose weights and vocabulary a token model starts from (fine-tuning).
 
     ValueError names a bad preset, field, value or data folder before anything is written.
     """
     config = presets.resolve(preset, overrides)
     check_data_dir(data_dir)  # a preprocessing output: TFRecords, TFDS metadata, vocabulary
     trainer = TRAINERS[type(config)]
-    return trainer(config, data_dir, paths, preset=preset, callbacks=callbacks, verbose=verbose)
+    if init_from is None:
+        return trainer(config, data_dir, paths, preset=preset, callbacks=callbacks, verbose=verbose)
+    if not isinstance(config, TrainConfig):
+        raise ValueError(f"--init-from fine-tunes token models; preset {preset!r} is a {type(config).__name__}")
+    return train(config, data_dir, paths, preset=preset, callbacks=callbacks, verbose=verbose, init_from=init_from)

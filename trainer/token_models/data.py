@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +72,12 @@ class Vocabulary:
         counts = np.array(self.counts, dtype=np.int64)
         counts[self.delimiter_id] = max(counts[self.delimiter_id], num_songs)
         return counts
+
+
+def with_symbols(symbols: Sequence[str], vocabulary: Vocabulary) -> Vocabulary:
+    """A vocabulary of ``symbols`` (an export's, in its order) with ``vocabulary``'s counts (0 where it lacks one)."""
+    counts = dict(zip(vocabulary.symbols, vocabulary.counts))
+    return Vocabulary(tuple(symbols), tuple(counts.get(symbol, 0) for symbol in symbols), vocabulary.feature)
 
 
 def read_vocabulary_file(path: str) -> list[tuple[str, int]]:
@@ -210,3 +218,31 @@ def load_song_arrays(data_dir: str | os.PathLike, split: str, vocabulary: Vocabu
     if dropped:
         logger.warning("%s/%s: %d songs dropped for symbols outside the vocabulary", data_dir, split, dropped)
     return arrays, dropped
+
+
+def outside_vocabulary(data_dir: str | os.PathLike, split: str, vocabulary: Vocabulary) -> tuple[int, list[dict]]:
+    """How many songs ``split`` has (with the feature), and a dead letter (``split``, ``tune_id``,
+    ``title``, ``reason``, ``detail``, ``symbols``) for each holding symbols outside ``vocabulary``:
+    the songs ``song_tokens`` drops."""
+    data_dir = os.fspath(data_dir)
+    known, letters, songs = set(vocabulary.symbols), [], 0
+    for example in tfds.builder_from_directory(data_dir).as_dataset(split=split).as_numpy_iterator():
+        value = example[vocabulary.feature]
+        symbols = list(value.decode("utf-8")) if vocabulary.feature == schema.FEATURE_ABC else [
+            symbol.decode("utf-8") for symbol in value]
+        if not symbols:
+            continue
+        songs += 1
+        outside = sorted(set(symbols) - known)
+        if outside:
+            letters.append({
+                "split": split, "tune_id": example[schema.FEATURE_ID].decode("utf-8"),
+                "title": example[schema.FEATURE_TITLE].decode("utf-8"), "reason": "symbol_outside_vocabulary",
+                "detail": f"{vocabulary.feature} symbols {outside} are not in the model's vocabulary", "symbols": outside,
+            })
+    return songs, letters
+
+
+def symbol_tally(letters: Sequence[dict]) -> dict[str, int]:
+    """How many dead letters name each symbol, most frequent first."""
+    return dict(Counter(symbol for letter in letters for symbol in letter["symbols"]).most_common())

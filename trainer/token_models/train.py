@@ -1,7 +1,11 @@
 """Training a token model (LSTM, random baseline) through the shared machinery of ``trainer.fitting``.
 
 Besides the files ``trainer.fitting`` writes (``best.keras``, ``last.keras``), the checkpoint
-dir holds the data's ``vocabulary.tsv``; a resumed run must keep it and the architecture.
+dir holds the run's ``vocabulary.tsv``; a resumed run must keep it and the architecture.
+With ``init_from`` (an export, ``trainer.token_models.init_from``) the run fine-tunes: the
+vocabulary is the export's and the first weights are its weights. Tunes of the training or
+validation split holding a symbol outside the vocabulary are dropped, each written to
+``<job-dir>/dead_letters.jsonl`` naming its symbols; a split left with no tune is refused.
 """
 from __future__ import annotations
 
@@ -15,10 +19,12 @@ import tensorflow as tf
 
 from preprocessing import schema
 from trainer import fitting
+from trainer.files import write_text
 from trainer.run_paths import RunPaths
 from trainer.token_models import data
 from trainer.token_models.builders import build_model
 from trainer.token_models.config import TrainConfig
+from trainer.token_models.init_from import SourceExport, assign_weights, read_export
 from trainer.token_models.training_index import build_training_index
 
 logger = logging.getLogger(__name__)
@@ -39,22 +45,44 @@ def _check_resume_state(config: TrainConfig, vocabulary: data.Vocabulary, paths:
     fitting.check_saved_config(config, paths)
 
 
-def validate_inputs(config: TrainConfig, data_dir: str, paths: RunPaths) -> data.Vocabulary:
-    """Every check that can fail before training; returns the data's vocabulary."""
+def dead_letters_outside(data_dir: str, vocabulary: data.Vocabulary) -> list[dict]:
+    """The dead letters of the training and validation tunes outside ``vocabulary``, their count
+    logged; ValueError, naming how many tunes and which symbols, if a split keeps none."""
+    letters = []
+    for split in ("train", "validation"):
+        songs, outside = data.outside_vocabulary(data_dir, split, vocabulary)
+        if outside:
+            logger.warning("%s/%s: %d of %d tunes dropped for symbols outside the vocabulary: %s", data_dir, split,
+                           len(outside), songs, data.symbol_tally(outside))
+        if songs and len(outside) == songs:
+            raise ValueError(f"all {songs} tunes of split {split!r} of {data_dir!r} hold {vocabulary.feature} "
+                             f"symbols outside the model's vocabulary (tunes per symbol: {data.symbol_tally(outside)})")
+        letters += outside
+    return letters
+
+
+def validate_inputs(
+    config: TrainConfig, data_dir: str, paths: RunPaths, source: SourceExport | None = None
+) -> tuple[data.Vocabulary, list[dict]]:
+    """Every check that can fail before training; returns the run's vocabulary (the data's, or the
+    export's) and the dead letters of the tunes outside it."""
     data.check_data_dir(data_dir)
     vocabulary = data.load_vocabulary(data_dir, config.feature)
+    if source is not None:
+        vocabulary = data.with_symbols(source.symbols, vocabulary)
     paths.check_export_path()
     _check_resume_state(config, vocabulary, paths)
+    letters = dead_letters_outside(data_dir, vocabulary)
     for split in ("train", "validation"):
         if data.count_windows(data_dir, split, vocabulary, config.window) == 0:
             _, dropped = data.load_song_arrays(data_dir, split, vocabulary)
             raise ValueError(
                 f"split {split!r} of {data_dir!r} is too short for one {config.window}-step window "
                 f"(needs at least {2 * config.window} steps; {dropped} of its tunes were dropped for "
-                f"{config.feature} symbols outside the training split's vocabulary); "
+                f"{config.feature} symbols outside the vocabulary); "
                 "lower window with --set window=N"
             )
-    return vocabulary
+    return vocabulary, letters
 
 
 def train(
@@ -65,9 +93,12 @@ def train(
     preset: str,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int = 2,
+    init_from: str | None = None,
 ) -> dict:
-    """Trains (or resumes) one run, writes its outputs and returns the final metrics."""
-    vocabulary = validate_inputs(config, data_dir, paths)
+    """Trains (or resumes) one run, from the weights of the export ``init_from`` if given; writes
+    its outputs and returns the final metrics."""
+    source = read_export(init_from, model_kind=config.model_kind) if init_from else None
+    vocabulary, letters = validate_inputs(config, data_dir, paths, source)
     exporter = None
     if paths.export_path is not None:
         from trainer.token_models.export import export_token_model as exporter  # noqa: PLC0415 (heavy, optional)
@@ -77,9 +108,14 @@ def train(
         os.path.join(paths.checkpoint_dir, schema.VOCABULARY_FILE), list(zip(vocabulary.symbols, vocabulary.counts))
     )
     fitting.write_config(config, paths, preset=preset)
+    if letters:
+        lines = "".join(json.dumps(letter, ensure_ascii=False, sort_keys=True) + "\n" for letter in letters)
+        write_text(os.path.join(paths.job_dir, schema.DEAD_LETTERS_FILE), lines)
 
     keras.utils.set_random_seed(config.seed)
     model = build_model(config, vocabulary.stream_counts(data.count_songs(data_dir, "train")))
+    if source is not None:
+        assign_weights(model, source)
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
@@ -106,6 +142,7 @@ def train(
         "best_val_loss": final["loss"],
         "best_val_accuracy": final["accuracy"],
         "data": data_dir,
+        "init_from": source.path if source is not None else None,
     }
     if exporter is not None:
         index = build_training_index(data_dir, config.feature).to_bytes()
