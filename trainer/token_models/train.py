@@ -16,9 +16,10 @@ import tensorflow as tf
 from preprocessing import schema
 from trainer import fitting
 from trainer.run_paths import RunPaths
-from trainer.token_models import data
+from trainer.token_models import data, meter_data
 from trainer.token_models.builders import build_model
 from trainer.token_models.config import TrainConfig
+from trainer.token_models.meter_lstm import ARCHITECTURE as METER_ARCHITECTURE
 from trainer.token_models.training_index import build_training_index
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,8 @@ def _check_resume_state(config: TrainConfig, vocabulary: data.Vocabulary, paths:
 def validate_inputs(config: TrainConfig, data_dir: str, paths: RunPaths) -> data.Vocabulary:
     """Every check that can fail before training; returns the data's vocabulary."""
     data.check_data_dir(data_dir)
+    if config.architecture == METER_ARCHITECTURE:
+        meter_data.check_features(data_dir)
     vocabulary = data.load_vocabulary(data_dir, config.feature)
     paths.check_export_path()
     _check_resume_state(config, vocabulary, paths)
@@ -86,8 +89,9 @@ def train(
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
     model.summary(print_fn=logger.info)
-    train_batches = data.window_batches(data_dir, "train", vocabulary, config, training=True)
-    val_batches = data.window_batches(data_dir, "validation", vocabulary, config, training=False)
+    batches = meter_data.window_batches if config.architecture == METER_ARCHITECTURE else data.window_batches
+    train_batches = batches(data_dir, "train", vocabulary, config, training=True)
+    val_batches = batches(data_dir, "validation", vocabulary, config, training=False)
 
     plan = fitting.FitPlan(MONITOR, config.epochs, config.patience, config.steps_per_epoch)
     if model.trainable_weights and config.epochs > 0:
@@ -107,6 +111,8 @@ def train(
         "best_val_accuracy": final["accuracy"],
         "data": data_dir,
     }
+    if exporter is not None and config.architecture == METER_ARCHITECTURE:
+        from trainer.token_models.meter_export import export_meter_model as exporter  # noqa: PLC0415 (heavy, optional)
     if exporter is not None:
         index = build_training_index(data_dir, config.feature).to_bytes()
         metrics["export"] = str(exporter(model, list(vocabulary.symbols), paths.export_path, model_kind=config.model_kind,
