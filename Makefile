@@ -46,10 +46,14 @@ pipeline: $(STAMP)
 	$(PY) -m preprocessing.run --corpus han --output data/han --overwrite $(BEAM_FLAGS)
 	$(PY) -m trainer.task --model lstm --data data/erk --export saved_models/lstm_erk --job-dir runs/lstm_erk $(LSTM_FLAGS) --set epochs=40
 	$(PY) -m trainer.task --model lstm --data data/han --export saved_models/lstm_han --job-dir runs/lstm_han $(LSTM_FLAGS) --set epochs=25
+	$(PY) -m trainer.task --model lstm_meter --data data/erk --export saved_models/lstm_meter_erk --job-dir runs/lstm_meter_erk $(LSTM_FLAGS) --set epochs=20
+	$(PY) -m trainer.task --model lstm_meter --data data/han --export saved_models/lstm_meter_han --job-dir runs/lstm_meter_han $(LSTM_FLAGS) --set epochs=25
 	$(PY) -m trainer.task --model random --data data/erk --export saved_models/random_erk --job-dir runs/random_erk
 	$(PY) -m trainer.evaluate --model saved_models/lstm_erk --data data/erk --split test --output runs/lstm_erk/test_metrics.json
 	$(PY) -m trainer.evaluate --model saved_models/lstm_han --data data/han --split test --output runs/lstm_han/test_metrics.json
 	$(PY) -m trainer.evaluate --model saved_models/random_erk --data data/erk --split test --output runs/random_erk/test_metrics.json
+	$(PY) -m trainer.evaluate --model saved_models/lstm_meter_erk --data data/erk --split test --output runs/lstm_meter_erk/test_metrics.json
+	$(PY) -m trainer.evaluate --model saved_models/lstm_meter_han --data data/han --split test --output runs/lstm_meter_han/test_metrics.json
 	$(PY) -m trainer.task --model vae_notes_cat --data data/erk --export saved_models/vae_notes_erk --job-dir runs/vae_notes_erk
 	$(PY) -m trainer.task --model vae_rhythms_cat --data data/erk --export saved_models/vae_rhythms_erk --job-dir runs/vae_rhythms_erk
 	$(PY) -m preprocessing.run --corpus irish --output data/irish --overwrite $(BEAM_FLAGS)
@@ -65,6 +69,7 @@ bench: $(STAMP)
 	$(PY) bench/train.py
 	$(PY) bench/generate.py
 	$(PY) bench/tune_constraints.py --data-root data
+	$(PY) bench/meter_tunes.py --data-root data
 
 # The page to compose with, on http://127.0.0.1:$(WEB_PORT)/ (models loaded in process from saved_models/).
 web: $(STAMP)

@@ -45,6 +45,10 @@ FEATURE_KEY = "key"  # str: declared (or analysed) tonic of the original, e.g. "
 FEATURE_MODE = "mode"  # str: "major" or "minor"
 FEATURE_METER = "meter"  # str: e.g. "3/4"; "" when the tune declares none
 FEATURE_TRANSPOSE = "transpose"  # int32: semitones added to reach C major / A minor
+# int32: 16th-note steps the tune sounds before its first downbeat (0: it starts on one), from
+# its first bar and meter; with the meter it gives every timestep's position in its bar. Folders
+# written before it lack it (readers that need it say so).
+FEATURE_PICKUP = "pickup"
 
 
 def escape_symbol(symbol: str) -> str:

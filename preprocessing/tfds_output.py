@@ -51,6 +51,7 @@ def features() -> tfds.features.FeaturesDict:
             schema.FEATURE_MODE: text(),
             schema.FEATURE_METER: text(),
             schema.FEATURE_TRANSPOSE: tfds.features.Scalar(tf.int32),
+            schema.FEATURE_PICKUP: tfds.features.Scalar(tf.int32),
         }
     )
 

@@ -3,7 +3,8 @@
 ``process_tune`` reads the tune's melody, key, meter and title with
 ``preprocessing.melody.music21_reader`` (ABC and IrishMAN tunes from music21's ABC tokens, kern,
 MusicXML and MIDI through a Score), transposes the encoded pitches to C major / A minor, then
-computes each encoding independently (``timestep``, ``notes`` + ``rhythms``, ``abc``). A failed
+computes each encoding independently (``timestep``, ``notes`` + ``rhythms``, ``abc``); the
+tune's meter, mode and pickup (in 16th steps) go beside them. A failed
 encoding is an empty feature plus a dead letter; the tune is kept when it has at least one note
 and at least one encoding succeeded, else it gets a ``tune`` dead letter too (``no_encoding``).
 """
@@ -18,7 +19,7 @@ from preprocessing.melody.abc_text import normalise_abc
 from preprocessing.melody.events import EncodingError, Event, TuneError
 from preprocessing.melody.keys import mode_family, transpose_events, transposition_semitones
 from preprocessing.melody.music21_reader import Melody, abc_melody, is_binary, parse_tune, score_melody
-from preprocessing.melody.timestep import encode_timestep
+from preprocessing.melody.timestep import STEP_QUARTERS, encode_timestep
 from preprocessing.melody.vae_codes import encode_notes, encode_rhythms
 from preprocessing.records import (
     ENCODING_ABC,
@@ -88,6 +89,7 @@ def _encode(raw: RawTune, melody: Melody, semitones: int, abc_text: str | None, 
         schema.FEATURE_MODE: mode_family(melody.mode),
         schema.FEATURE_METER: melody.meter,
         schema.FEATURE_TRANSPOSE: semitones,
+        schema.FEATURE_PICKUP: round(melody.pickup / STEP_QUARTERS),
     }
     return TuneResult(example, tuple(dead_letters))
 

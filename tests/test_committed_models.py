@@ -15,7 +15,10 @@ from tests.helpers.saved_model_cli import check_every_signature
 
 SAVED_MODELS = Path(__file__).resolve().parent.parent / "saved_models"
 TOKEN_MODELS = {"lstm_erk": sig.TOKEN_TIMESTEP, "lstm_han": sig.TOKEN_TIMESTEP, "random_erk": sig.TOKEN_TIMESTEP,
-                "abc_irish": sig.TOKEN_CHARACTERS, "abc_folk": sig.TOKEN_CHARACTERS}
+                "abc_irish": sig.TOKEN_CHARACTERS, "abc_folk": sig.TOKEN_CHARACTERS,
+                "lstm_meter_erk": sig.TOKEN_TIMESTEP,
+                "lstm_meter_han": sig.TOKEN_TIMESTEP}
+METER_AWARE = ("lstm_meter_erk", "lstm_meter_han")  # their step and generate take the conditioning inputs
 VAES = {"vae_notes_erk": sig.VAE_NOTES, "vae_rhythms_erk": sig.VAE_RHYTHMS}
 
 
@@ -33,6 +36,10 @@ def test_a_token_model_states_its_kind_and_vocabulary(name: str) -> None:
     assert answer[sig.MODEL_KIND].numpy().decode() == TOKEN_MODELS[name]
     symbols = [symbol.decode() for symbol in answer[sig.SYMBOLS].numpy()]
     assert len(symbols) == len(set(symbols)) > 30
+    stated = [name.decode() for name in answer[sig.CONDITIONING].numpy()] if sig.CONDITIONING in answer else []
+    assert stated == (list(sig.STEP_CONDITIONING) if name in METER_AWARE else [])
+    step_inputs = set(loaded.signatures[sig.STEP].structured_input_signature[1])
+    assert step_inputs == {sig.TOKEN, sig.STATE, *stated}
     assert sorted(loaded.signatures) == sorted([*sig.TOKEN_SIGNATURES, sig.TRAINING_INDEX, sig.DEFAULT_SIGNATURE])
 
 

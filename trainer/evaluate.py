@@ -25,10 +25,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", default="test", choices=("train", "validation", "test"))
     parser.add_argument("--output", help="write the metrics as JSON here (local or a URL)")
     parser.add_argument("--order", type=int, default=5, help="n-gram order (default 5)")
+    parser.add_argument("--tune-lengths", action="store_true",
+                        help="a meter-aware model is told each tune's length (the bars left at every step)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        report = evaluate(model_path=args.model, data_dir=args.data, split=args.split, order=args.order)
+        report = evaluate(model_path=args.model, data_dir=args.data, split=args.split, order=args.order,
+                          tune_lengths=args.tune_lengths)
     except ValueError as error:
         logger.error("%s", error)
         return 2

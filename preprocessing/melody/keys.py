@@ -31,6 +31,7 @@ _MINOR_MODES = {"minor", "aeolian", "dorian", "phrygian", "locrian"}
 _SHARP_ORDER = "FCGDAEB"
 _KEY_PATTERN = re.compile(r"^\s*([A-Ga-g])([#b]?)\s*([A-Za-z]*)\s*$")
 _NAMED_METERS = {"C": (4, 4), "C|": (2, 2)}
+_PICKUP_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -195,3 +196,17 @@ def transpose_events(events: Sequence[Event], semitones: int) -> list[Event]:
             )
         moved.append(Event(pitch, event.quarters))
     return moved
+
+
+def pickup_quarters(first_bar: float, meter: str) -> float:
+    """How long a tune sounds before its first downbeat, from the length of its first bar (in
+    quarters, up to its first bar line) and its meter: 0 for a full bar, an unknown meter or a
+    first bar longer than one bar by a whole number of bars."""
+    if not meter or first_bar <= 0:
+        return 0.0
+    try:
+        bar = float(parse_meter(meter).bar_quarters)
+    except ValueError:
+        return 0.0
+    remainder = first_bar % bar
+    return 0.0 if remainder < _PICKUP_TOLERANCE or bar - remainder < _PICKUP_TOLERANCE else remainder

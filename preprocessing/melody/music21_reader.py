@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from preprocessing.melody.events import Event, TuneError
-from preprocessing.melody.keys import Key, Meter, canonical_mode, parse_key, parse_meter, tonic_name
+from preprocessing.melody.keys import Key, Meter, canonical_mode, parse_key, parse_meter, pickup_quarters, tonic_name
+from preprocessing.melody.melody_builder import MelodyBuilder
 
 if TYPE_CHECKING:
     from music21 import abcFormat, key, stream
@@ -30,7 +31,6 @@ FORMAT_BY_EXTENSION = {".abc": "abc", ".krn": "kern", ".xml": "musicxml", ".musi
 _MUSIC21_FORMATS = {"abc": "abc", "kern": "humdrum", "musicxml": "musicxml", "midi": "midi"}
 # Formats whose content may be binary (compressed MusicXML is a zip), which music21 reads from a file.
 _BINARY_SUFFIXES = {"musicxml": ".mxl", "midi": ".mid"}
-_TIME_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class Melody:
     tonic: str  # e.g. "D", "F#", "Bb"
     mode: str  # a ``canonical_mode`` name, e.g. "major", "minor", "dorian"
     meter: str  # e.g. "3/4"; "" when none is declared
+    pickup: float = 0.0  # quarters before the first downbeat (0: the tune starts on one)
 
 
 def parse_abc_text(text: str) -> stream.Score:
@@ -113,9 +114,10 @@ def abc_melody(text: str, source: str) -> Melody:
     voices = handler.splitByVoice()
     if len(voices) > 1:  # common header, then the first voice, as music21's first part
         handler = voices[0] + voices[1]
-    builder = _MelodyBuilder(source)
+    builder = MelodyBuilder(source)
     title, meter, declared = None, "", None
     bar = 1
+    first_bar: float | None = None  # quarters before the first bar line that follows a note or rest
     for token in handler.tokens:
         if isinstance(token, abcFormat.ABCMetadata):
             if token.isTitle() and title is None:  # "Jug of Punch, The" -> "The Jug of Punch", as music21
@@ -127,6 +129,8 @@ def abc_melody(text: str, source: str) -> Melody:
                 declared = _key_of_signature(token.getKeySignatureObject())
         elif isinstance(token, abcFormat.ABCBar):
             bar += 1
+            if first_bar is None and builder.end > 0:
+                first_bar = builder.end
         elif isinstance(token, abcFormat.ABCNote) and not token.inGrace:
             quarters = abc_token_quarters(token)
             if isinstance(token, abcFormat.ABCChord):
@@ -138,7 +142,7 @@ def abc_melody(text: str, source: str) -> Melody:
             else:
                 pitch = None if token.isRest or not token.pitchName else _midi_number(token.pitchName)
                 builder.add(pitch, quarters, token.tie)
-    return _finish(builder.events, title or "", declared, meter, source)
+    return _finish(builder.events, title or "", declared, meter, source, pickup_quarters(first_bar or 0.0, meter))
 
 
 def abc_token_quarters(token: abcFormat.ABCNote) -> float:
@@ -154,7 +158,8 @@ def score_melody(score: stream.Stream, source: str, top_of_chords: bool = False)
     part = _first_part(score)
     title = ((score.metadata.title or "") if score.metadata is not None else "").strip()
     events = _score_events(part, source, title, top_of_chords)
-    return _finish(events, title, _signature_key(part), _first_meter(part), source)
+    meter = _first_meter(part)
+    return _finish(events, title, _signature_key(part), meter, source, pickup_quarters(_first_bar(part), meter))
 
 
 def melody_events(score: stream.Stream, source: str) -> list[Event]:
@@ -183,7 +188,7 @@ def _first_part(score: stream.Stream) -> stream.Stream:
 
 
 def _score_events(part: stream.Stream, source: str, title: str, top_of_chords: bool) -> list[Event]:
-    builder = _MelodyBuilder(source)
+    builder = MelodyBuilder(source)
     for element in part.flatten().notesAndRests:
         if element.duration.isGrace or "Harmony" in element.classes:  # chord symbols are not notes
             continue
@@ -218,50 +223,22 @@ def _first_meter(part: stream.Stream) -> str:
     return "" if meter is None else meter.ratioString
 
 
-def _finish(events: list[Event], title: str, declared: tuple[str, str] | None, meter: str, source: str) -> Melody:
+def _first_bar(part: stream.Stream) -> float:
+    """Quarters from the part's start to its second measure (0 without measures)."""
+    measures = list(part.getElementsByClass("Measure"))
+    return float(measures[1].offset - measures[0].offset) if len(measures) > 1 else 0.0
+
+
+def _finish(events: list[Event], title: str, declared: tuple[str, str] | None, meter: str, source: str,
+            pickup: float = 0.0) -> Melody:
     _check_notes(events, source, title)
     tonic, mode = declared or _analysed_key(events)
-    return Melody(tuple(events), title, tonic, mode, meter)
+    return Melody(tuple(events), title, tonic, mode, meter, pickup)
 
 
 def _check_notes(events: list[Event], source: str, title: str) -> None:
     if not any(event.pitch is not None for event in events):
         raise TuneError("no_notes", f"{source} holds no melody (no notes, {len(events)} rests)", title)
-
-
-class _MelodyBuilder:
-    """Collects a monophonic melody's events: tied notes merged into one event."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.events: list[Event] = []
-        self._end = 0.0
-        self._tie_open = False
-
-    def add(self, pitch: int | None, quarters: float, tie: str | None) -> None:
-        """Appends a note (or rest) that starts where the previous event ends."""
-        if quarters <= 0:
-            return
-        last = self.events[-1] if self.events else None
-        if self._tie_open and pitch is not None and last is not None and last.pitch == pitch and tie in (
-                "continue", "stop"):
-            self.events[-1] = Event(pitch, last.quarters + quarters)
-        else:
-            self.events.append(Event(pitch, quarters))
-        self._tie_open = pitch is not None and tie in ("start", "continue")
-        self._end += quarters
-
-    def add_at(self, offset: float, pitch: int | None, quarters: float, tie: str | None, where: str,
-               title: str) -> None:
-        """Appends an event starting at ``offset``: a gap becomes a rest, an overlap a TuneError."""
-        if quarters <= 0:
-            return
-        if offset < self._end - _TIME_TOLERANCE:
-            raise TuneError("overlapping_notes", f"event at {where} starts before the previous one ends "
-                            f"({self._end:g}) in {self.source}: not monophonic", title)
-        if offset > self._end + _TIME_TOLERANCE:
-            self.add(None, offset - self._end, None)
-        self.add(pitch, quarters, tie)
 
 
 @functools.lru_cache(maxsize=512)

@@ -19,8 +19,8 @@ VAE_KINDS = (VAE_NOTES, VAE_RHYTHMS)
 MODEL_KINDS = TOKEN_KINDS + VAE_KINDS
 
 # --- token models
-VOCABULARY = "vocabulary"  # () -> SYMBOLS string [V], MODEL_KIND string []
-STEP = "step"  # TOKEN int32 [B], STATE float32 [B, S] -> LOGITS float32 [B, V], STATE [B, S]
+VOCABULARY = "vocabulary"  # () -> SYMBOLS string [V], MODEL_KIND string [] (and CONDITIONING string [C])
+STEP = "step"  # TOKEN int32 [B], STATE float32 [B, S] (and the CONDITIONING inputs) -> LOGITS float32 [B, V], STATE [B, S]
 GENERATE = "generate"  # the GENERATE_INPUTS [B] (PRIMER [B, P]) -> TOKENS int32 [B, T], -1 padded
 TOKEN_SIGNATURES = (VOCABULARY, STEP, GENERATE)
 # Optional: () -> INDEX string [], the training split's tunes as preprocessing.melody.novelty's
@@ -51,6 +51,22 @@ TONIC = "tonic"  # bool [B, V]: the tonic's pitch tokens
 END_ON_TONIC = "end_on_tonic"  # bool [B]
 RULE_INPUTS = (STEPS_PER_BAR, BEAT_STEPS, MIN_BARS, MAX_BARS, ALLOWED, TONIC, END_ON_TONIC)
 GENERATE_INPUTS = (PRIMER, PRIMER_LENGTH, STEPS, TEMPERATURE, TOP_K, TOP_P, SEED) + RULE_INPUTS
+
+# A meter-aware timestep model (serving/contract/bar_position.py) states, in `vocabulary`'s
+# CONDITIONING output, the extra inputs its `step` takes (models without it take none). Each is
+# int32 [B] and describes the step whose symbol the logits predict (the tune's step after TOKEN).
+CONDITIONING = "conditioning"
+BAR_POSITION = "bar_position"  # 16th steps since that step's bar began (0: a downbeat)
+METER_INDEX = "meter_index"  # bar_position.METERS index of the tune's meter (len(METERS): another)
+MODE_INDEX = "mode_index"  # bar_position.MODES index of the key's mode
+BARS_LEFT = "bars_left"  # bars from that step to the tune's end, rounded up; -1: no length requested
+STEP_CONDITIONING = (BAR_POSITION, METER_INDEX, MODE_INDEX, BARS_LEFT)
+# ... and its `generate` takes these beside GENERATE_INPUTS, each int32 [B]: the position in the
+# bar is counted in the graph from the steps fed since the primer's last end symbol.
+BAR_STEPS = "bar_steps"  # 16th steps per bar of the tune's meter (>= 1)
+PICKUP = "pickup"  # steps the tune sounds before its first downbeat (0..bar_steps - 1)
+BARS = "bars"  # the tune's requested length in bars (it ends BARS * BAR_STEPS steps in); -1: none
+GENERATE_CONDITIONING = (BAR_STEPS, PICKUP, METER_INDEX, MODE_INDEX, BARS)
 
 # --- VAEs
 INFO = "info"  # () -> KIND, OUTPUT, LENGTH, LATENT_DIM, ALPHABET int32 [C], PAD_CODE

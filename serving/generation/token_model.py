@@ -59,27 +59,44 @@ class TokenModel(ServedModel):
             raise ClientError(f"model {self.name!r}: its {sig.TRAINING_INDEX!r} signature returned {error}") from None
 
     @cached_property
+    def conditioning(self) -> tuple[str, ...]:
+        """The extra inputs `step` takes (``sig.STEP_CONDITIONING`` for a meter-aware model: the
+        `vocabulary` signature's `conditioning` output); () for a model that takes none."""
+        if sig.CONDITIONING not in self._vocabulary_outputs:
+            return ()
+        return tuple(text_of(name) for name in np.asarray(self._vocabulary_outputs[sig.CONDITIONING]).reshape(-1))
+
+    @cached_property
     def state_size(self) -> int:
         """S, the flattened recurrent state size, from the `step` signature."""
         return self.client.require_signature(sig.STEP).inputs[sig.STATE].shape[-1]
 
-    def step(self, tokens: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """tokens int32 `[B]`, state float32 `[B, S]` -> (logits float32 `[B, V]`, state `[B, S]`)."""
+    def step(self, tokens: np.ndarray, state: np.ndarray,
+             conditioning: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """tokens int32 `[B]`, state float32 `[B, S]` and, for a model that takes it, the
+        ``conditioning`` of the predicted steps (int32 `[B]` by name, ``bar_position.TuneFrame.step_inputs``)
+        -> (logits float32 `[B, V]`, state `[B, S]`). ClientError naming the inputs it lacks."""
         self.client.require_signature(sig.STEP)
-        outputs = self.client.predict(sig.STEP, {sig.TOKEN: np.asarray(tokens, np.int32),
-                                                 sig.STATE: np.asarray(state, np.float32)})
+        inputs = {sig.TOKEN: np.asarray(tokens, np.int32), sig.STATE: np.asarray(state, np.float32)}
+        missing = [name for name in self.conditioning if name not in (conditioning or {})]
+        if missing:
+            raise ClientError(f"model {self.name!r} is meter-aware: its {sig.STEP!r} needs the inputs {missing}")
+        inputs.update({name: np.asarray(conditioning[name], np.int32) for name in self.conditioning})
+        outputs = self.client.predict(sig.STEP, inputs)
         return (outputs[sig.LOGITS].astype(np.float32, copy=False),
                 outputs[sig.STATE].astype(np.float32, copy=False))
 
     def generate(self, primer: np.ndarray, primer_length: np.ndarray, steps: np.ndarray,
                  temperature: np.ndarray, top_k: np.ndarray, top_p: np.ndarray, seed: np.ndarray,
-                 rules: dict[str, np.ndarray] | None = None) -> np.ndarray:
+                 rules: dict[str, np.ndarray] | None = None,
+                 frame: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Server-side sampling: every input has the batch dimension `[B]` (primer `[B, P]`);
         ``rules``: the rows' bar rules (``bar_rules.rule_inputs``; None: no rules). Returns int32
         tokens `[B, max(steps)]`, -1 past a row's steps (or its end symbol, under rules).
 
         ClientError when ``rules`` are given and the export's `generate` takes none (exported
-        before bar rules existed); without rules such an export is called as before."""
+        before bar rules existed); without rules such an export is called as before. ``frame``: a
+        meter-aware model's tune inputs (``bar_position.TuneFrame.generate_inputs``), which it needs."""
         signature = self.client.require_signature(sig.GENERATE)
         takes_rules = all(name in signature.inputs for name in sig.RULE_INPUTS)
         if rules is not None and not takes_rules:
@@ -91,4 +108,9 @@ class TokenModel(ServedModel):
                   sig.SEED: np.asarray(seed, np.int32)}
         if takes_rules:
             inputs.update(rules or bar_rules.rule_inputs([None] * len(inputs[sig.SEED]), len(self.symbols)))
+        if self.conditioning:
+            if frame is None:
+                raise ClientError(f"model {self.name!r} is meter-aware: its {sig.GENERATE!r} needs the inputs "
+                                  f"{list(sig.GENERATE_CONDITIONING)}")
+            inputs.update({name: np.asarray(frame[name], np.int32) for name in sig.GENERATE_CONDITIONING})
         return self.client.predict(sig.GENERATE, inputs, self.client.retry.generate_timeout_s)[sig.TOKENS]

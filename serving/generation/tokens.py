@@ -16,6 +16,7 @@ import numpy as np
 
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter
 from preprocessing.melody.novelty import ANCHOR, SharedRun, TrainingIndex
+from preprocessing.melody.timestep import DELIMITER
 from serving.client import ModelClient
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
@@ -27,6 +28,7 @@ from serving.generation.output import check_output, prepare_out_dir
 from serving.generation.primers import PrimerSource, encode
 from serving.generation.timestep_constraints import TimestepConstraints
 from serving.generation.token_model import TokenModel
+from serving.generation.tune_frame import TuneFrame, fed_steps, tune_frame
 from serving.generation.tune_request import TuneRequest
 from serving.music import render
 
@@ -123,16 +125,17 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
             steps = constraints.tokens_needed(primer_ids, request.bars)
     elif abc_rules is not None and config.steps is None and request.bars is not None:
         steps = max(steps, ABC_CHARACTERS_PER_BAR * request.bars)
+    frame = tune_frame(meter, key, request.bars if request is not None else None) if model.conditioning else None
     prepare_out_dir(config.out_dir)  # after every refusal, before anything is sampled
     if config.sampling == "client":
         rules = abc_rules or (TimestepRows(constraints, [primer_ids] * config.num, steps) if constraints else None)
-        sampled = sample_melodies(model, [primer_ids] * config.num, steps, config.settings, seeds, on_step, rules)
+        sampled = sample_melodies(model, [primer_ids] * config.num, steps, config.settings, seeds, on_step, rules, frame)
         if rules is not None:
             for row, seed in enumerate(seeds):
                 if not rules.ended(row):
                     logger.warning("tune with seed %d did not finish within %d steps: raise --steps", seed, steps)
     else:
-        sampled = _sample_on_server(model, primer_ids, steps, config.settings, seeds, constraints)
+        sampled = _sample_on_server(model, primer_ids, steps, config.settings, seeds, constraints, frame)
         if on_step is not None:
             on_step(1, 1)
     return [write_melody(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec, key,
@@ -166,14 +169,16 @@ def _abc_request(request: TuneRequest, config: GenerationConfig, codec: TokenCod
 def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: int,
                     settings: SamplingSettings, seeds: Sequence[int],
                     on_step: Callable[[int, int], None] | None = None,
-                    rules: RowRules | None = None) -> list[list[int]]:
+                    rules: RowRules | None = None, frame: TuneFrame | None = None) -> list[list[int]]:
     """Client-side sampling over `step`: every melody's rows go in one `step` call per time step.
 
     Each row feeds its primer from the zero state, then samples up to `steps` tokens with
     ``uniform(seed, i)`` (without constraints, the same tokens as `generate` for the same seed).
     With ``rules`` each draw is renormalised over the tokens they allow, and a row stops when its
-    tune is complete (a timestep row's end symbol is kept as its last token). ``on_step(done, total)`` reports progress. Returns
-    the sampled tokens per melody (primer excluded).
+    tune is complete (a timestep row's end symbol is kept as its last token). ``on_step(done, total)`` reports progress.
+    A meter-aware model is told each predicted step's place in the tune ``frame`` (None: 4/4, major,
+    no length), counted from each row's last end symbol. Returns the sampled tokens per melody
+    (primer excluded).
     """
     if len(primers) != len(seeds):
         raise ValueError(f"{len(primers)} primers but {len(seeds)} seeds")
@@ -185,6 +190,10 @@ def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: 
     state = np.zeros((rows, model.state_size), np.float32)
     sampled: list[list[int]] = [[] for _ in range(rows)]
     total = max(lengths) + steps
+    if model.conditioning:
+        frame = frame or tune_frame(None, None, None)
+        end = model.symbols.index(DELIMITER) if DELIMITER in model.symbols else -1
+    fed_counts = np.zeros(rows, np.int64)
     for t in range(total):
         fed = np.zeros(rows, np.int32)
         for row in range(rows):
@@ -199,7 +208,11 @@ def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: 
                     rules.advance(row, int(fed[row]))
         # A row needs the model while it still has a token to sample after this one.
         active = np.array([t - lengths[row] < steps - 1 and not (rules and rules.ended(row)) for row in range(rows)])
-        if active.any():
+        if active.any() and model.conditioning:
+            fed_counts = np.array([fed_steps(fed_counts[row], fed[row], end) for row in range(rows)])
+            conditioning = {name: value[active] for name, value in frame.step_inputs(fed_counts).items()}
+            logits[active], state[active] = model.step(fed[active], state[active], conditioning)
+        elif active.any():
             logits[active], state[active] = model.step(fed[active], state[active])
         if on_step is not None:
             on_step(t + 1, total)
@@ -209,8 +222,10 @@ def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: 
 
 
 def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, settings: SamplingSettings,
-                      seeds: Sequence[int], constraints: TimestepConstraints | None) -> list[list[int]]:
-    """Server-side sampling over `generate`: one request, one row per seed, the same rules in every row."""
+                      seeds: Sequence[int], constraints: TimestepConstraints | None,
+                      frame: TuneFrame | None = None) -> list[list[int]]:
+    """Server-side sampling over `generate`: one request, one row per seed, the same rules (and, for a
+    meter-aware model, the same tune ``frame``) in every row."""
     rows = len(seeds)
     rules = None
     if constraints is not None:
@@ -220,7 +235,8 @@ def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, sett
         primer=np.tile(np.asarray(primer_ids, np.int32), (rows, 1)),
         primer_length=np.full(rows, len(primer_ids)), steps=np.full(rows, steps),
         temperature=np.full(rows, settings.temperature), top_k=np.full(rows, settings.top_k),
-        top_p=np.full(rows, settings.top_p), seed=np.asarray(seeds), rules=rules)
+        top_p=np.full(rows, settings.top_p), seed=np.asarray(seeds), rules=rules,
+        frame=(frame or tune_frame(None, None, None)).generate_inputs(rows) if model.conditioning else None)
     return [[int(token) for token in row if token >= 0] for row in tokens]
 
 

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
+from serving.contract.bar_position import TuneFrame, meter_index
 from serving.generation.timestep_constraints import TimestepConstraints
 from serving.generation.tune_request import TuneRequest
 from serving.tensors import text_of
@@ -54,10 +55,13 @@ def example_inputs(loaded, signature: str) -> dict[str, np.ndarray]:
         vocabulary = loaded.signatures[sig.VOCABULARY]()
         symbols = [text_of(symbol) for symbol in vocabulary[sig.SYMBOLS].numpy()]
         size = len(symbols)
+        frame = TuneFrame(bar_steps=12, pickup=4, meter=meter_index("3/4"), length=48)  # a meter-aware model's
+        conditioned = sig.CONDITIONING in vocabulary
         if signature == sig.STEP:
             state_size = loaded.signatures[sig.STEP].structured_input_signature[1][sig.STATE].shape[1]
             return {sig.TOKEN: np.array([0, size - 1], np.int32),
-                    sig.STATE: rng.normal(0, 0.5, [2, state_size]).astype(np.float32)}
+                    sig.STATE: rng.normal(0, 0.5, [2, state_size]).astype(np.float32),
+                    **(frame.step_inputs(np.array([0, 13])) if conditioned else {})}
         rules = [None, None]
         if text_of(vocabulary[sig.MODEL_KIND].numpy()) == sig.TOKEN_TIMESTEP:
             constraints = TimestepConstraints(TuneRequest(bars=2), symbols)  # row 0 under bar rules
@@ -71,6 +75,7 @@ def example_inputs(loaded, signature: str) -> dict[str, np.ndarray]:
             sig.TOP_K: np.array([0, 5], np.int32),
             sig.TOP_P: np.array([0.9, 1.0], np.float32),
             sig.SEED: np.array([11, -3], np.int32),
+            **(frame.generate_inputs(2) if conditioned else {}),
         }
     info = {name: value.numpy() for name, value in loaded.signatures[sig.INFO]().items()}
     if signature == sig.DECODE:

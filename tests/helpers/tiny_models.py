@@ -12,6 +12,8 @@ from serving.contract import signatures as sig
 from trainer.token_models.config import TrainConfig
 from trainer.token_models.export import export_token_model
 from trainer.token_models.lstm import build_lstm_model
+from trainer.token_models.meter_export import export_meter_model
+from trainer.token_models.meter_lstm import build_meter_lstm_model
 
 VOCABULARY = timestep_vocabulary_order(str(pitch) for pitch in range(55, 80))
 UNITS = 8
@@ -43,3 +45,10 @@ def export_tiny_models(saved_models: Path) -> list[str]:
                            {sig.SYMBOLS: VOCABULARY, sig.MODEL_KIND: sig.TOKEN_TIMESTEP})
     export_vocabulary_only(saved_models / "no_kind" / "1", {sig.SYMBOLS: VOCABULARY})
     return ["lstm_erk", "lstm_han", "no_step", "no_kind"]
+
+
+def export_tiny_meter_lstm(base_path: Path) -> str:
+    """The tiny untrained meter-aware LSTM (the same weights every time) as the next version under ``base_path``."""
+    keras.utils.set_random_seed(5)
+    model = build_meter_lstm_model(TrainConfig(architecture="lstm_meter", units=UNITS), len(VOCABULARY))
+    return export_meter_model(model, VOCABULARY, base_path, warmup=False, model_kind=sig.TOKEN_TIMESTEP)

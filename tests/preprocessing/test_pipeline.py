@@ -38,7 +38,7 @@ def example(tune_id: str, timestep: list[str], abc: str = "", meter: str = "4/4"
         schema.FEATURE_ID: tune_id, schema.FEATURE_CORPUS: "unit", schema.FEATURE_TITLE: tune_id,
         schema.FEATURE_TIMESTEP: timestep, schema.FEATURE_NOTES: [60], schema.FEATURE_RHYTHMS: [3],
         schema.FEATURE_ABC: abc, schema.FEATURE_KEY: "C", schema.FEATURE_MODE: "major",
-        schema.FEATURE_METER: meter, schema.FEATURE_TRANSPOSE: 0,
+        schema.FEATURE_METER: meter, schema.FEATURE_TRANSPOSE: 0, schema.FEATURE_PICKUP: 0,
     }
 
 

@@ -8,12 +8,14 @@ import numpy as np
 
 from trainer.token_models.config import TrainConfig
 from trainer.token_models.lstm import build_lstm_model
+from trainer.token_models.meter_lstm import build_meter_lstm_model
 from trainer.token_models.random_baseline import build_random_model
 
 # architecture -> builder(config, training-split symbol counts [V]) -> model
 MODEL_BUILDERS: dict[str, Callable[[TrainConfig, np.ndarray], keras.Model]] = {
     "lstm": lambda config, counts: build_lstm_model(config, len(counts)),
     "random": lambda config, counts: build_random_model(counts),
+    "lstm_meter": lambda config, counts: build_meter_lstm_model(config, len(counts)),
 }
 
 

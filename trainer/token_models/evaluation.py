@@ -13,7 +13,7 @@ import numpy as np
 
 from serving.contract import signatures as sig
 from serving.contract.versions import latest_version_dir
-from trainer.token_models import data
+from trainer.token_models import data, meter_data
 from trainer.token_models.metrics import MetricTotals
 from trainer.token_models.ngram import NGramModel
 from trainer.token_models.scoring import StepScorer
@@ -29,8 +29,12 @@ def _score(
     return totals.result()
 
 
-def evaluate(model_path: str, data_dir: str, split: str, *, order: int = 5, batch_size: int = 256) -> dict:
-    """Scores the model and an ``order``-gram trained on the train split; returns both metric sets."""
+def evaluate(model_path: str, data_dir: str, split: str, *, order: int = 5, batch_size: int = 256,
+             tune_lengths: bool = False) -> dict:
+    """Scores the model and an ``order``-gram trained on the train split; returns both metric sets.
+
+    A meter-aware model is told each tune's meter, mode and pickup and, with ``tune_lengths``, its
+    length (the bars left at every step); without, no length, as a request without ``--bars``."""
     data.check_data_dir(data_dir)
     model_dir = latest_version_dir(model_path)
     scorer = StepScorer(model_dir)
@@ -38,15 +42,20 @@ def evaluate(model_path: str, data_dir: str, split: str, *, order: int = 5, batc
         raise ValueError(f"{model_dir!r} is a {scorer.model_kind} model, not {sig.TOKEN_TIMESTEP}; "
                          "score a character-level ABC model with python -m trainer.abc_eval")
     vocabulary = data.Vocabulary(scorer.symbols, (0,) * len(scorer.symbols))
-    songs, dropped = data.load_song_arrays(data_dir, split, vocabulary)
+    frames = None
+    if scorer.conditioning:
+        songs, frames, dropped = meter_data.song_frames(data_dir, split, vocabulary, lengths=tune_lengths)
+    else:
+        songs, dropped = data.load_song_arrays(data_dir, split, vocabulary)
     if not songs:
         raise ValueError(f"split {split!r} of {data_dir!r} has no songs the model's vocabulary can encode")
     train_songs, _ = data.load_song_arrays(data_dir, "train", vocabulary)
     delimiter = vocabulary.delimiter_id
 
     def model_predict(batch_songs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        chunks = [batch_songs[i : i + batch_size] for i in range(0, len(batch_songs), batch_size)]
-        return [probs for chunk in chunks for probs in scorer.song_probs(chunk, delimiter)]
+        starts = range(0, len(batch_songs), batch_size)
+        return [probs for i in starts for probs in scorer.song_probs(
+            batch_songs[i : i + batch_size], delimiter, None if frames is None else frames[i : i + batch_size])]
 
     ngram = NGramModel(vocabulary.size, order).fit(train_songs, delimiter)
     return {
@@ -60,6 +69,7 @@ def evaluate(model_path: str, data_dir: str, split: str, *, order: int = 5, batc
             songs, vocabulary.symbols, lambda batch: [ngram.song_distributions(s, delimiter) for s in batch]
         ),
         "ngram_order": order,
+        "tune_lengths": bool(frames is not None and tune_lengths),
     }
 
 

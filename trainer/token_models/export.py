@@ -19,6 +19,7 @@ from preprocessing.melody.timestep import DELIMITER, HOLD, REST
 from serving.contract import signatures as sig
 from serving.contract import versions
 from serving.contract.bar_rules import rule_inputs
+from serving.contract.bar_rules_graph import GraphRules
 from serving.contract.sampling import FLOAT32_MAX
 from trainer.token_models.generate_loop import generate_loop, graph_rules, rule_specs
 
@@ -101,6 +102,34 @@ def _check_inputs(condition: tf.Tensor, message: str, values: tf.Tensor) -> tf.O
     return tf.debugging.Assert(tf.reduce_all(condition), [message, values], summarize=16)
 
 
+def generate_checks(inputs: dict[str, tf.Tensor], rules: GraphRules, size: int,
+                    has_rule_symbols: bool) -> list[tf.Operation]:
+    """`generate`'s input checks over ``inputs`` (by ``sig`` name, PRIMER first; every one `[B]`
+    after it): each an INVALID_ARGUMENT naming the bad input."""
+    primer, primer_length, steps = inputs[sig.PRIMER], inputs[sig.PRIMER_LENGTH], inputs[sig.STEPS]
+    temperature, top_k, top_p = inputs[sig.TEMPERATURE], inputs[sig.TOP_K], inputs[sig.TOP_P]
+    batch = tf.shape(primer)[0]
+    sizes = tf.stack([tf.shape(inputs[name])[0] for name in list(inputs)[1:]])
+    return [
+        _check_inputs(tf.equal(sizes, batch), "every input needs the batch size of primer:", sizes),
+        _check_inputs(primer_length >= 1, "primer_length must be >= 1:", primer_length),
+        _check_inputs(primer_length <= tf.shape(primer)[1], "primer_length exceeds primer width:", primer_length),
+        _check_inputs(tf.logical_and(primer >= 0, primer < size), "primer token out of range:", primer),
+        _check_inputs(steps >= 0, "steps must be >= 0:", steps),
+        _check_inputs(tf.logical_and(temperature > 0, temperature <= FLOAT32_MAX), "temperature must be > 0:", temperature),
+        _check_inputs(top_k >= 0, "top_k must be >= 0:", top_k),
+        _check_inputs(tf.logical_and(top_p > 0, top_p <= 1), "top_p must be in (0, 1]:", top_p),
+        _check_inputs(tf.logical_or(rules.bar <= 0, has_rule_symbols),
+                      f"bar rules need the symbols {RULE_SYMBOLS} (steps_per_bar must be 0):", rules.bar),
+        _check_inputs(tf.logical_or(rules.bar <= 0, tf.logical_and(rules.beat >= 1, rules.beat <= rules.bar)),
+                      "beat_steps must be in 1..steps_per_bar:", rules.beat),
+        _check_inputs(tf.logical_or(rules.bar <= 0, tf.logical_and(rules.min_bars >= 1, rules.min_bars <= rules.max_bars)),
+                      "min_bars must be in 1..max_bars:", tf.stack([rules.min_bars, rules.max_bars])),
+        _check_inputs(tf.logical_or(rules.bar <= 0, tf.reduce_any(rules.allowed, axis=1)),
+                      "allowed masks out every pitch:", rules.bar),
+    ]
+
+
 def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_kind: str,
                          training_index: bytes | None = None) -> keras.export.ExportArchive:
     """The `generate` (first, so also `serving_default`), `step` and `vocabulary` endpoints of `model`,
@@ -145,26 +174,7 @@ def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_ki
                                                 steps_per_bar, beat_steps, min_bars, max_bars, allowed, tonic,
                                                 end_on_tonic)))
         rules = graph_rules(inputs, end, hold, rest)
-        batch = tf.shape(primer)[0]
-        sizes = tf.stack([tf.shape(inputs[name])[0] for name in sig.GENERATE_INPUTS[1:]])
-        checks = [
-            _check_inputs(tf.equal(sizes, batch), "every input needs the batch size of primer:", sizes),
-            _check_inputs(primer_length >= 1, "primer_length must be >= 1:", primer_length),
-            _check_inputs(primer_length <= tf.shape(primer)[1], "primer_length exceeds primer width:", primer_length),
-            _check_inputs(tf.logical_and(primer >= 0, primer < size), "primer token out of range:", primer),
-            _check_inputs(steps >= 0, "steps must be >= 0:", steps),
-            _check_inputs(tf.logical_and(temperature > 0, temperature <= FLOAT32_MAX), "temperature must be > 0:", temperature),
-            _check_inputs(top_k >= 0, "top_k must be >= 0:", top_k),
-            _check_inputs(tf.logical_and(top_p > 0, top_p <= 1), "top_p must be in (0, 1]:", top_p),
-            _check_inputs(tf.logical_or(rules.bar <= 0, min(end, hold, rest) >= 0),
-                          f"bar rules need the symbols {RULE_SYMBOLS} (steps_per_bar must be 0):", rules.bar),
-            _check_inputs(tf.logical_or(rules.bar <= 0, tf.logical_and(rules.beat >= 1, rules.beat <= rules.bar)),
-                          "beat_steps must be in 1..steps_per_bar:", rules.beat),
-            _check_inputs(tf.logical_or(rules.bar <= 0, tf.logical_and(rules.min_bars >= 1, rules.min_bars <= rules.max_bars)),
-                          "min_bars must be in 1..max_bars:", tf.stack([rules.min_bars, rules.max_bars])),
-            _check_inputs(tf.logical_or(rules.bar <= 0, tf.reduce_any(rules.allowed, axis=1)),
-                          "allowed masks out every pitch:", rules.bar),
-        ]
+        checks = generate_checks(inputs, rules, size, min(end, hold, rest) >= 0)
         with tf.control_dependencies(checks):
             inputs[sig.PRIMER] = tf.identity(primer)
             tokens = generate_loop(lambda token, state: run_step(plan, token, state), size, plan.state_size, inputs, rules)
@@ -196,8 +206,6 @@ def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_ki
 
 def write_warmup_requests(path: str, model_name: str, state_size: int, vocab_size: int) -> None:
     """TFRecord of PredictionLogs (one `generate`, one `step` request) for TF Serving's warmup."""
-    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
-
     requests = {
         sig.GENERATE: {
             sig.PRIMER: np.zeros([1, 1], np.int32),
@@ -211,6 +219,13 @@ def write_warmup_requests(path: str, model_name: str, state_size: int, vocab_siz
         },
         sig.STEP: {sig.TOKEN: np.zeros([1], np.int32), sig.STATE: np.zeros([1, state_size], np.float32)},
     }
+    write_prediction_logs(path, model_name, requests)
+
+
+def write_prediction_logs(path: str, model_name: str, requests: dict[str, dict[str, np.ndarray]]) -> None:
+    """TFRecord of PredictionLogs, one per ``{signature: inputs}`` request, for TF Serving's warmup."""
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.TFRecordWriter(path) as writer:
         for signature, inputs in requests.items():

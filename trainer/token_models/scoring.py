@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from serving.contract import signatures as sig
+from serving.contract.bar_position import TuneFrame
 
 
 def stated_kind(loaded, model_dir: str | os.PathLike) -> str:
@@ -42,13 +43,19 @@ class StepScorer:
         self.symbols = tuple(symbol.decode("utf-8") for symbol in symbols)
         self.state_size = int(self._step.structured_input_signature[1][sig.STATE].shape[-1])
         self.model_kind = stated_kind(loaded, self.model_dir)
+        answer = loaded.signatures[sig.VOCABULARY]()
+        self.conditioning = tuple(name.decode("utf-8") for name in answer[sig.CONDITIONING].numpy()) \
+            if sig.CONDITIONING in answer else ()
 
-    def song_probs(self, songs: Sequence[np.ndarray], delimiter_id: int) -> list[np.ndarray]:
+    def song_probs(self, songs: Sequence[np.ndarray], delimiter_id: int,
+                   frames: Sequence[TuneFrame] | None = None) -> list[np.ndarray]:
         """Songs of ids -> per song ``[len, V]`` probabilities of each symbol given the ones before.
 
         All songs run in parallel from the zero state fed one delimiter; padding past a song's end
-        is not returned.
+        is not returned. A meter-aware model (``conditioning``) is told each song's ``frames``.
         """
+        if self.conditioning and (frames is None or len(frames) != len(songs)):
+            raise ValueError(f"{self.model_dir!r} is meter-aware: score it with one TuneFrame per song")
         lengths = np.array([len(song) for song in songs])
         batch, steps = len(songs), int(lengths.max())
         padded = np.full((batch, steps), delimiter_id, dtype=np.int32)
@@ -58,9 +65,18 @@ class StepScorer:
         state = tf.zeros([batch, self.state_size], tf.float32)
         per_step = []
         for t in range(steps):
-            out = self._step(**{sig.TOKEN: tf.constant(token), sig.STATE: state})
+            inputs = {sig.TOKEN: tf.constant(token), sig.STATE: state}
+            if self.conditioning:
+                inputs.update(_conditioning(frames, t))
+            out = self._step(**inputs)
             per_step.append(np.exp(out[sig.LOGITS].numpy().astype(np.float64)))
             state = out[sig.STATE]
             token = padded[:, t]
         probs = np.stack(per_step, axis=1)  # [B, T, V]
         return [probs[row, : lengths[row]] for row in range(batch)]
+
+
+def _conditioning(frames: Sequence[TuneFrame], step: int) -> dict[str, tf.Tensor]:
+    """The conditioning inputs `[B]` of step ``step`` of every song (past a song's end: its end step's)."""
+    per_song = [frame.step_inputs(np.array([step])) for frame in frames]
+    return {name: tf.constant(np.concatenate([inputs[name] for inputs in per_song])) for name in per_song[0]}

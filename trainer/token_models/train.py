@@ -21,10 +21,11 @@ from preprocessing import schema
 from trainer import fitting
 from trainer.files import write_text
 from trainer.run_paths import RunPaths
-from trainer.token_models import data
+from trainer.token_models import data, meter_data
 from trainer.token_models.builders import build_model
 from trainer.token_models.config import TrainConfig
 from trainer.token_models.init_from import SourceExport, assign_weights, read_export
+from trainer.token_models.meter_lstm import ARCHITECTURE as METER_ARCHITECTURE
 from trainer.token_models.training_index import build_training_index
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def validate_inputs(
     """Every check that can fail before training; returns the run's vocabulary (the data's, or the
     export's) and the dead letters of the tunes outside it."""
     data.check_data_dir(data_dir)
+    if config.architecture == METER_ARCHITECTURE:
+        meter_data.check_features(data_dir)
     vocabulary = data.load_vocabulary(data_dir, config.feature)
     if source is not None:
         vocabulary = data.with_symbols(source.symbols, vocabulary)
@@ -122,8 +125,9 @@ def train(
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
     model.summary(print_fn=logger.info)
-    train_batches = data.window_batches(data_dir, "train", vocabulary, config, training=True)
-    val_batches = data.window_batches(data_dir, "validation", vocabulary, config, training=False)
+    batches = meter_data.window_batches if config.architecture == METER_ARCHITECTURE else data.window_batches
+    train_batches = batches(data_dir, "train", vocabulary, config, training=True)
+    val_batches = batches(data_dir, "validation", vocabulary, config, training=False)
 
     plan = fitting.FitPlan(MONITOR, config.epochs, config.patience, config.steps_per_epoch)
     if model.trainable_weights and config.epochs > 0:
@@ -144,6 +148,8 @@ def train(
         "data": data_dir,
         "init_from": source.path if source is not None else None,
     }
+    if exporter is not None and config.architecture == METER_ARCHITECTURE:
+        from trainer.token_models.meter_export import export_meter_model as exporter  # noqa: PLC0415 (heavy, optional)
     if exporter is not None:
         index = build_training_index(data_dir, config.feature).to_bytes()
         metrics["export"] = str(exporter(model, list(vocabulary.symbols), paths.export_path, model_kind=config.model_kind,

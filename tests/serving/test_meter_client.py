@@ -1,0 +1,139 @@
+"""A meter-aware timestep model served by a real `python -m serving.server`: its extra inputs over
+gRPC and REST, the client's conditioning over `step` against `generate`'s in the graph."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from preprocessing.melody.keys import parse_key, parse_meter
+from serving import client as model_client
+from serving.contract import bar_rules
+from serving.contract import signatures as sig
+from serving.contract.bar_position import TuneFrame
+from serving.contract.sampling import SamplingSettings
+from serving.demo import write_models_config
+from serving.generation.constrained_rows import TimestepRows
+from serving.generation.primers import PrimerSource
+from serving.generation.timestep_constraints import TimestepConstraints
+from serving.generation.token_model import TokenModel
+from serving.generation.tokens import GenerationConfig, generate, sample_melodies
+from serving.generation.tune_frame import tune_frame
+from serving.generation.tune_request import TuneRequest
+from serving.model_server.launcher import start_subprocess
+from tests.helpers.tiny_models import UNITS, VOCABULARY, export_tiny_lstm, export_tiny_meter_lstm
+
+pytestmark = pytest.mark.server
+
+NAME = "lstm_meter"
+PRIMERS = [[0, 8, 1, 1, 1], [0, 12, 1], [0, 3, 1, 1, 0, 5, 1, 9]]  # the last restarts its tune at its second "/"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    saved_models = tmp_path_factory.mktemp("saved_models")
+    export_tiny_meter_lstm(saved_models / NAME)
+    export_tiny_lstm(saved_models / "lstm_erk")
+    config = saved_models / "models.config"
+    write_models_config(saved_models, [NAME, "lstm_erk"], config)
+    with start_subprocess([NAME, "lstm_erk"], model_config_file=config) as running:
+        yield running
+
+
+@pytest.fixture(scope="module", params=["grpc", "rest"])
+def client(server, request):
+    address = server.grpc_address if request.param == "grpc" else server.rest_url
+    connected = model_client.connect(address, NAME, rest=request.param == "rest")
+    yield connected
+    connected.close()
+
+
+@pytest.fixture()
+def model(client):
+    return TokenModel(client)
+
+
+def test_the_export_states_its_extra_inputs_and_a_plain_one_none(server, model):
+    assert model.conditioning == sig.STEP_CONDITIONING and model.model_kind == sig.TOKEN_TIMESTEP
+    assert set(sig.STEP_CONDITIONING) <= set(model.client.signatures[sig.STEP].inputs)
+    assert set(sig.GENERATE_CONDITIONING) <= set(model.client.signatures[sig.GENERATE].inputs)
+    assert TokenModel(model_client.connect(server.grpc_address, "lstm_erk")).conditioning == ()
+
+
+def test_a_step_request_without_them_is_invalid_argument_naming_them(client):
+    with pytest.raises(model_client.RequestRejectedError,
+                       match=r"Missing but required: \['bar_position', 'bars_left', 'meter_index', 'mode_index'\]"):
+        client.predict(sig.STEP, {sig.TOKEN: np.array([3], np.int32), sig.STATE: np.zeros((1, 2 * UNITS), np.float32)})
+    with pytest.raises(model_client.ClientError, match=r"needs the inputs \['bar_position', 'meter_index'"):
+        TokenModel(client).step(np.array([3], np.int32), np.zeros((1, 2 * UNITS), np.float32))
+
+
+def test_an_out_of_range_input_is_invalid_argument_naming_it(server):
+    import grpc  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: PLC0415
+
+    inputs = {sig.TOKEN: np.array([3, 4], np.int32), sig.STATE: np.zeros((2, 2 * UNITS), np.float32),
+              **TuneFrame(12).step_inputs(np.array([0, 1]))}
+    inputs[sig.METER_INDEX] = np.array([0, 99], np.int32)
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name, request.model_spec.signature_name = NAME, sig.STEP
+    for name, value in inputs.items():
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+    with grpc.insecure_channel(server.grpc_address) as channel:
+        with pytest.raises(grpc.RpcError) as refused:
+            prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "[meter_index must be in 0..8:] [0 99]" in refused.value.details()
+
+
+def test_the_conditioning_changes_the_prediction(model):
+    tokens, state = np.array([8, 8], np.int32), np.full((2, 2 * UNITS), 0.1, np.float32)
+    downbeat, offbeat = (model.step(tokens, state, TuneFrame(16, length=64).step_inputs(np.array([t, t])))[0]
+                         for t in (16, 17))
+    assert not np.allclose(downbeat, offbeat)
+    np.testing.assert_allclose(*(model.step(tokens, state, TuneFrame(16).step_inputs(np.array([t, t])))[0]
+                                 for t in (17, 33)), rtol=1e-6)  # the same place in the bar, no length
+
+
+@pytest.mark.parametrize(("frame", "request_fields"), [
+    (tune_frame(None, None, None), None),
+    (tune_frame(parse_meter("3/4"), parse_key("Am"), 3), {"bars": 3, "key": parse_key("Am"), "meter": parse_meter("3/4")}),
+    (tune_frame(parse_meter("6/8"), None, None, pickup=2), {"meter": parse_meter("6/8")}),
+])
+def test_client_side_sampling_matches_server_side_generate(model, frame, request_fields):
+    """The client's conditioning over step and generate's, counted in the graph, give the same tokens."""
+    seeds, steps, settings = [7, 8, 123456], 110, SamplingSettings(1.2, 0, 0.95)
+    constraints = TimestepConstraints(TuneRequest(**request_fields), VOCABULARY) if request_fields else None
+    rows = TimestepRows(constraints, PRIMERS, steps) if constraints else None
+    sampled = sample_melodies(model, PRIMERS, steps, settings, seeds, rules=rows, frame=frame)
+    rules = bar_rules.rule_inputs(
+        [constraints.rules(*constraints.bar_limits(constraints.start(p).position, steps)) for p in PRIMERS]
+        if constraints else [None] * 3, len(VOCABULARY))
+    width = max(map(len, PRIMERS))
+    generated = model.generate(
+        primer=np.array([p + [0] * (width - len(p)) for p in PRIMERS]), primer_length=np.array([len(p) for p in PRIMERS]),
+        steps=np.full(3, steps), temperature=np.full(3, settings.temperature), top_k=np.full(3, settings.top_k),
+        top_p=np.full(3, settings.top_p), seed=np.array(seeds), rules=rules, frame=frame.generate_inputs(3))
+    assert sampled == [[int(t) for t in row if t >= 0] for row in generated]
+    other = sample_melodies(model, PRIMERS, steps, settings, seeds, rules=TimestepRows(constraints, PRIMERS, steps)
+                            if constraints else None, frame=TuneFrame(frame.bar_steps, (frame.pickup + 1) % frame.bar_steps))
+    assert other != sampled  # the frame reaches the model
+
+
+def test_generate_without_the_frame_is_a_client_error(model):
+    with pytest.raises(model_client.ClientError, match=r"needs the inputs \['bar_steps', 'pickup'"):
+        model.generate(primer=np.zeros((1, 1)), primer_length=np.ones(1), steps=np.full(1, 3),
+                       temperature=np.ones(1), top_k=np.zeros(1), top_p=np.ones(1), seed=np.zeros(1))
+
+
+def test_the_library_computes_the_frame_from_the_request_on_either_side(server, tmp_path):
+    request = TuneRequest(bars=4, meter=parse_meter("3/4"), key=parse_key("G"))
+    tokens = {}
+    for sampling in ("client", "server"):
+        config = GenerationConfig(primer=PrimerSource(symbols="/ 67 _ _ _"), num=2, seed=3, formats=("abc",),
+                                  out_dir=str(tmp_path / sampling), sampling=sampling, constraints=request)
+        written = generate(model_client.connect(server.grpc_address, NAME), config, NAME)
+        tokens[sampling] = [melody.tokens for melody in written]
+        assert all(melody.paths["abc"] for melody in written)
+    assert tokens["client"] == tokens["server"]
+    assert all(len(row) == 1 + 4 * 12 + 1 for row in tokens["client"])  # the primer's "/", 4 bars of 3/4, the end

@@ -1,0 +1,161 @@
+"""The meter-aware timestep LSTM: its conditioning in the graph, its data, training, export and step."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from preprocessing import schema
+from serving.contract import bar_position as bp
+from serving.contract import signatures as sig
+from serving.contract.versions import latest_version_dir
+from tests.helpers.saved_model_cli import check_every_signature
+from tests.helpers.tiny_models import export_tiny_meter_lstm
+from trainer.run_paths import RunPaths
+from trainer.token_models import data, meter_data
+from trainer.token_models.config import resolve_config
+from trainer.token_models.meter_conditioning import condition_classes, tune_conditioning
+from trainer.token_models.meter_lstm import CONDITIONING, TOKENS
+from trainer.token_models.train import train
+
+FRAMES = [bp.TuneFrame(12, 4, bp.meter_index("3/4"), 0, 50), bp.TuneFrame(6, 0, bp.meter_index("3/8"), 1),
+          bp.TuneFrame(16, 15, bp.meter_index("4/4"), 0, 16), bp.TuneFrame(64, 60, bp.meter_index("4/2"), 1, 400)]
+
+
+def _expected_classes(frame: bp.TuneFrame, steps: np.ndarray) -> np.ndarray:
+    """The classes the model reads, from the client's raw inputs, written out in NumPy."""
+    raw = frame.step_inputs(steps)
+    left = raw[sig.BARS_LEFT]
+    return np.stack([np.minimum(raw[sig.BAR_POSITION], bp.MAX_BAR_STEPS - 1), raw[sig.METER_INDEX],
+                     raw[sig.MODE_INDEX], np.where(left < 0, bp.NO_LENGTH, np.minimum(left, bp.MAX_BARS_LEFT))], -1)
+
+
+@pytest.mark.parametrize("frame", FRAMES)
+def test_the_graph_conditioning_is_the_clients(frame: bp.TuneFrame) -> None:
+    steps = np.arange(0, 420)
+    length = -1 if frame.length is None else frame.length
+    in_graph = tune_conditioning(tf.constant(steps, tf.int32), frame.bar_steps, frame.pickup, frame.meter,
+                                 frame.mode, tf.constant(length))
+    np.testing.assert_array_equal(in_graph.numpy(), _expected_classes(frame, steps))
+    raw = {name: tf.constant(value) for name, value in frame.step_inputs(steps).items()}
+    np.testing.assert_array_equal(condition_classes(*(raw[name] for name in sig.STEP_CONDITIONING)).numpy(),
+                                  _expected_classes(frame, steps))
+
+
+def test_positions_count_from_the_pickup_and_bars_left_reach_zero_at_the_end() -> None:
+    frame = bp.TuneFrame(bar_steps=8, pickup=2, length=18)  # 2/4: an eighth's pickup, then two full bars
+    inputs = frame.step_inputs(np.arange(19))
+    assert inputs[sig.BAR_POSITION].tolist() == [6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7, 0]
+    # the time left, in bars rounded up: 18 steps are 2.25 bars
+    assert inputs[sig.BARS_LEFT].tolist() == [3] * 2 + [2] * 8 + [1] * 8 + [0]
+    assert bp.TuneFrame(8).step_inputs(np.arange(3))[sig.BARS_LEFT].tolist() == [-1, -1, -1]
+
+
+@pytest.mark.parametrize("meter", ["2/4", "3/4", "6/8", "5/8", "7/8", "4/2", "3/16", "1/4", "", "none", "7/32",
+                                   "C", "12/8", "3/5"])
+def test_the_graph_reads_a_meter_as_python_does(meter: str) -> None:
+    bar_steps, index = meter_data.meter_values(tf.constant(meter))
+    assert (int(bar_steps), int(index)) == (bp.bar_steps_of(meter), bp.meter_index(meter))
+
+
+def test_each_input_carries_the_conditioning_of_its_target() -> None:
+    songs = [[5, 6, 7], [8, 9], [10, 11, 12, 13]]
+    conditioning = [np.arange(len(song) + 1)[:, None] * [1, 0, 0, 0] + [0, index, 0, 0] for index, song in enumerate(songs)]
+    dataset = tf.data.Dataset.from_generator(
+        lambda: ((np.array(song, np.int32), np.array(c, np.int32)) for song, c in zip(songs, conditioning)),
+        output_signature=(tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 4], tf.int32)))
+    stream = [5, 6, 7, 0, 8, 9, 0, 10, 11, 12, 13, 0]
+    # the conditioning of each stream position: (step in its song, song)
+    stream_conditioning = [(0, 0), (1, 0), (2, 0), (3, 0), (0, 1), (1, 1), (2, 1), (0, 2), (1, 2), (2, 2), (3, 2), (4, 2)]
+    pairs = list(meter_data.conditioned_windows(dataset, window=4, delimiter_id=0).as_numpy_iterator())
+    assert len(pairs) == 2
+    for index, (inputs, targets) in enumerate(pairs):
+        np.testing.assert_array_equal(inputs[TOKENS], stream[4 * index : 4 * index + 4])
+        np.testing.assert_array_equal(targets, stream[4 * index + 1 : 4 * index + 5])
+        np.testing.assert_array_equal(inputs[CONDITIONING][:, :2], stream_conditioning[4 * index + 1 : 4 * index + 5])
+
+
+# Tunes with and without pickups in several meters: (meter, pickup in eighths, bars of eighths).
+PICKUP_TUNES = [("2/4", 1, "A2AB|c2BA|G4|]"), ("3/4", 2, "c2e2g2|f2d2B2|c6|]"), ("6/8", 1, "ABc d2e|f3 e3|d6|]"),
+                ("4/4", 0, "c2d2e2f2|g8|]"), ("4/4", 3, "c2d2e2f2|g8|]"), ("3/8", 1, "ABc|d3|c3|]"),
+                ("2/4", 0, "c2d2|e4|]"), ("3/4", 1, "c2d2e2|c6|]"), ("6/8", 3, "ABc d2e|c6|]"), ("2/4", 2, "c2d2|c4|]")]
+
+
+@pytest.fixture(scope="module")
+def pickup_dataset(tmp_path_factory):
+    """A real preprocessing output of ``PICKUP_TUNES``."""
+    from tests.conftest import run_preprocessing_cli  # noqa: PLC0415
+
+    folder = tmp_path_factory.mktemp("pickup_corpus")
+    tunes = [f"X:{index}\nT:Pickup {index}\nM:{meter}\nL:1/8\nK:C\n{'G' * pickup}{'|' if pickup else ''}{body}\n"
+             for index, (meter, pickup, body) in enumerate(PICKUP_TUNES, 1)]
+    (folder / "pickups.abc").write_text("\n".join(tunes))
+    output = tmp_path_factory.mktemp("pickup_dataset")
+    done = run_preprocessing_cli("--corpus", f"dir:{folder}", "--output", str(output), "--overwrite",
+                                 "--direct_num_workers", "1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    return output
+
+
+@pytest.mark.beam
+def test_the_songs_of_a_real_preprocessing_output_carry_their_frames(pickup_dataset) -> None:
+    vocabulary = data.load_vocabulary(pickup_dataset)
+    songs = list(meter_data.conditioned_songs(pickup_dataset, "train", vocabulary, training=False).as_numpy_iterator())
+    arrays, frames, dropped = meter_data.song_frames(pickup_dataset, "train", vocabulary)
+    assert len(songs) == len(arrays) == len(frames) > 3 and dropped == 0
+    by_tune = {tuple(array[:1]): frame for array, frame in zip(arrays, frames)}
+    assert any(frame.pickup > 0 for frame in frames) and any(frame.pickup == 0 for frame in frames), by_tune
+    assert {frame.pickup for frame in frames} <= {0, 2, 4, 6}  # pickups of 0..3 eighths
+    for (ids, conditioning), array, frame in zip(songs, arrays, frames):
+        np.testing.assert_array_equal(ids, array)
+        assert conditioning.shape == (len(ids) + 1, 4)
+        np.testing.assert_array_equal(conditioning, _expected_classes(frame, np.arange(len(ids) + 1)))
+        assert conditioning[frame.pickup, 0] == 0 and (conditioning[:frame.pickup, 0] > 0).all()  # the first downbeat
+    with_lengths = meter_data.song_frames(pickup_dataset, "train", vocabulary, lengths=True)[1]
+    assert [frame.length for frame in with_lengths] == [len(array) for array in arrays]
+
+
+def test_a_folder_written_before_the_pickup_feature_is_named(tiny_dataset, tmp_path) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(tiny_dataset, old)
+    features = json.loads((old / "features.json").read_text())
+    del features["featuresDict"]["features"][schema.FEATURE_PICKUP]
+    (old / "features.json").write_text(json.dumps(features))
+    with pytest.raises(ValueError, match=r"lacks the features \['pickup'\] a meter-aware model needs"):
+        meter_data.check_features(str(old))
+
+
+@pytest.mark.train
+def test_the_preset_trains_and_its_export_steps_as_the_keras_model_runs(tiny_dataset, tmp_path) -> None:
+    config = resolve_config("lstm_meter", {"units": "16", "window": "16", "batch_size": "4", "epochs": "1"})
+    paths = RunPaths.resolve(str(tmp_path / "job"), preset="lstm_meter", environ={},
+                             export_path=str(tmp_path / "lstm_meter"))
+    metrics = train(config, str(tiny_dataset), paths, preset="lstm_meter", verbose=0)
+    vocabulary = data.load_vocabulary(tiny_dataset)
+    assert metrics["parameter_count"] == 4 * 16 * (vocabulary.size + 77 + 16 + 1) + 16 * vocabulary.size + vocabulary.size
+    loaded = tf.saved_model.load(str(latest_version_dir(tmp_path / "lstm_meter")))
+    stated = loaded.signatures[sig.VOCABULARY]()
+    assert [name.decode() for name in stated[sig.CONDITIONING].numpy()] == list(sig.STEP_CONDITIONING)
+    import keras  # noqa: PLC0415
+
+    model = keras.models.load_model(paths.checkpoint_dir + "/best.keras")
+    songs, frames, _ = meter_data.song_frames(tiny_dataset, "validation", vocabulary, lengths=True)
+    song, frame = songs[0], frames[0]
+    fed = np.concatenate([[vocabulary.delimiter_id], song[:-1]])
+    classes = _expected_classes(frame, np.arange(len(song)))
+    expected = model({TOKENS: fed[None], CONDITIONING: classes[None]}, training=False).numpy()[0]
+    state = tf.zeros([1, 32])
+    for t, token in enumerate(fed):
+        inputs = {name: tf.constant(value) for name, value in frame.step_inputs(np.array([t])).items()}
+        answer = loaded.signatures[sig.STEP](token=tf.constant([token], tf.int32), state=state, **inputs)
+        np.testing.assert_allclose(np.exp(answer[sig.LOGITS].numpy()[0]), expected[t], rtol=1e-4, atol=1e-6)
+        state = answer[sig.STATE]
+
+
+@pytest.mark.server
+def test_saved_model_cli_runs_every_signature_of_a_meter_aware_export(tmp_path) -> None:
+    export = export_tiny_meter_lstm(tmp_path / "lstm_meter")
+    check_every_signature(export, [*sig.TOKEN_SIGNATURES], tmp_path / "cli")

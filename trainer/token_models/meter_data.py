@@ -1,0 +1,132 @@
+"""tf.data input of the meter-aware timestep model: windows of symbols with each step's conditioning.
+
+As ``trainer.token_models.data`` (songs joined by ``/`` into one stream, cut into windows, targets
+shifted by one), plus per stream position the conditioning of the step it holds
+(``meter_conditioning``), from the tune's meter, mode and pickup (``schema.FEATURE_PICKUP``). The
+model's input at a position carries the conditioning of its target: the step it predicts. In
+training, each tune states its length (the true bars left) with probability
+``LENGTH_SHARE``, else none, so the model serves requests with and without ``--bars``; the
+validation split states none.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from preprocessing import schema
+from serving.contract import bar_position as bp
+from trainer.token_models import data
+from trainer.token_models.config import TrainConfig
+from trainer.token_models.meter_conditioning import tune_conditioning
+from trainer.token_models.meter_lstm import CONDITIONING, TOKENS
+
+LENGTH_SHARE = 0.5
+_NEEDED = (schema.FEATURE_TIMESTEP, schema.FEATURE_METER, schema.FEATURE_MODE, schema.FEATURE_PICKUP)
+
+
+def check_features(data_dir: str | os.PathLike) -> None:
+    """ValueError naming ``data_dir`` unless its examples carry the features the model needs."""
+    data_dir = os.fspath(data_dir)
+    known = tfds.builder_from_directory(data_dir).info.features.keys()
+    missing = [name for name in _NEEDED if name not in known]
+    if missing:
+        raise ValueError(f"data folder {data_dir!r} lacks the features {missing} a meter-aware model needs "
+                         "(written before them): rerun preprocessing.run")
+
+
+def meter_values(meter: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Meter strings ``[]`` ("3/4", "") -> (steps per bar, ``bar_position.METERS`` index), int32: the
+    graph's ``bar_position.bar_steps_of`` and ``meter_index``."""
+    table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        tf.constant(bp.METERS), tf.range(len(bp.METERS), dtype=tf.int32)), default_value=len(bp.METERS))
+    well_formed = tf.strings.regex_full_match(meter, r"[1-9][0-9]?/(1|2|4|8|16|32)")
+    parts = tf.strings.split(tf.where(well_formed, meter, "4/4"), "/")
+    numerator, denominator = (tf.strings.to_number(parts[i], tf.int32) for i in (0, 1))
+    whole = tf.logical_and(well_formed, tf.equal(tf.math.floormod(16 * numerator, denominator), 0))
+    bar_steps = tf.where(whole, 16 * numerator // tf.maximum(denominator, 1), bp.DEFAULT_BAR_STEPS)
+    return bar_steps, table.lookup(meter)
+
+
+def conditioned_songs(data_dir: str | os.PathLike, split: str, vocabulary: data.Vocabulary, *, training: bool,
+                      seed: int = 0) -> tf.data.Dataset:
+    """The split's songs as ``(ids int32 [T], conditioning int32 [T + 1, 4])``: the conditioning of
+    steps 0..T (T: where the end symbol comes); songs with unknown symbols are dropped."""
+    check_features(data_dir)
+    builder = tfds.builder_from_directory(os.fspath(data_dir))
+    examples = builder.as_dataset(split=split, shuffle_files=training)
+    examples = examples.filter(lambda example: tf.size(example[schema.FEATURE_TIMESTEP]) > 0)
+    table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        tf.constant(vocabulary.symbols), tf.range(vocabulary.size, dtype=tf.int32)), default_value=-1)
+    draws = tf.data.Dataset.random(seed=seed).map(lambda value: tf.math.floormod(value, 1000) < int(LENGTH_SHARE * 1000))
+
+    def song(example, states_length):
+        ids = table.lookup(example[schema.FEATURE_TIMESTEP])
+        length = tf.size(ids, tf.int32)
+        bar_steps, meter = meter_values(example[schema.FEATURE_METER])
+        mode = tf.cast(tf.equal(example[schema.FEATURE_MODE], bp.MODES[1]), tf.int32)
+        pickup = tf.math.floormod(tf.cast(example[schema.FEATURE_PICKUP], tf.int32), bar_steps)
+        tune_steps = tf.where(states_length, length, -1)
+        steps = tf.range(length + 1, dtype=tf.int32)
+        return ids, tune_conditioning(steps, bar_steps, pickup, meter, mode, tune_steps)
+
+    lengths = draws if training else tf.data.Dataset.from_tensors(False).repeat()
+    songs = tf.data.Dataset.zip((examples, lengths)).map(song, num_parallel_calls=tf.data.AUTOTUNE)
+    return songs.filter(lambda ids, conditioning: tf.reduce_min(ids) >= 0)
+
+
+def song_frames(data_dir: str | os.PathLike, split: str, vocabulary: data.Vocabulary, *,
+                lengths: bool = False) -> tuple[list[np.ndarray], list[bp.TuneFrame], int]:
+    """The split's timestep songs as id arrays (``data.load_song_arrays``' order) with their frames
+    (with ``lengths``, each tune's own length), and how many were dropped for unknown symbols."""
+    check_features(data_dir)
+    examples = tfds.builder_from_directory(os.fspath(data_dir)).as_dataset(split=split, shuffle_files=False)
+    index = {symbol: position for position, symbol in enumerate(vocabulary.symbols)}
+    songs, frames, dropped = [], [], 0
+    for example in examples.as_numpy_iterator():
+        symbols = [symbol.decode("utf-8") for symbol in example[schema.FEATURE_TIMESTEP]]
+        if not symbols:
+            continue
+        if any(symbol not in index for symbol in symbols):
+            dropped += 1
+            continue
+        meter = example[schema.FEATURE_METER].decode("utf-8")
+        bar_steps = bp.bar_steps_of(meter)
+        mode = int(example[schema.FEATURE_MODE].decode("utf-8") == bp.MODES[1])
+        songs.append(np.array([index[symbol] for symbol in symbols], np.int32))
+        frames.append(bp.TuneFrame(bar_steps, int(example[schema.FEATURE_PICKUP]) % bar_steps, bp.meter_index(meter),
+                                   mode, len(symbols) if lengths else None))
+    return songs, frames, dropped
+
+
+def conditioned_windows(songs: tf.data.Dataset, window: int, delimiter_id: int) -> tf.data.Dataset:
+    """Songs -> ``({TOKENS: [window], CONDITIONING: [window, 4]}, targets [window])``, as
+    ``data.windows``: the conditioning shifted with the targets, so that it is the target step's."""
+    delimiter = tf.constant([delimiter_id], tf.int32)
+    stream = songs.map(lambda ids, conditioning: (tf.concat([ids, delimiter], 0), conditioning)).unbatch()
+    chunks = stream.batch(window, drop_remainder=True)
+
+    def pair(state, chunk):
+        previous_ids, previous_conditioning, has_previous = state
+        ids, conditioning = chunk
+        targets = tf.concat([previous_ids[1:], ids[:1]], axis=0)
+        target_conditioning = tf.concat([previous_conditioning[1:], conditioning[:1]], axis=0)
+        return (ids, conditioning, tf.constant(True)), (previous_ids, target_conditioning, targets, has_previous)
+
+    initial = (tf.zeros([window], tf.int32), tf.zeros([window, 4], tf.int32), tf.constant(False))
+    paired = chunks.scan(initial, pair).filter(lambda ids, conditioning, targets, valid: valid)
+    return paired.map(lambda ids, conditioning, targets, valid: ({TOKENS: ids, CONDITIONING: conditioning}, targets))
+
+
+def window_batches(data_dir: str | os.PathLike, split: str, vocabulary: data.Vocabulary, config: TrainConfig, *,
+                   training: bool) -> tf.data.Dataset:
+    """Batches ``({TOKENS: [B, window], CONDITIONING: [B, window, 4]}, targets [B, window])``; shuffled when ``training``."""
+    songs = conditioned_songs(data_dir, split, vocabulary, training=training, seed=config.seed)
+    if training:
+        songs = songs.shuffle(config.shuffle_songs, seed=config.seed, reshuffle_each_iteration=True)
+    examples = conditioned_windows(songs, config.window, vocabulary.delimiter_id)
+    if training:
+        examples = examples.shuffle(config.shuffle_windows, seed=config.seed, reshuffle_each_iteration=True)
+    return examples.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
