@@ -73,7 +73,7 @@ bench: $(STAMP)
 
 # The page to compose with, on http://127.0.0.1:$(WEB_PORT)/ (models loaded in process from saved_models/).
 web: $(STAMP)
-	$(PY) -m serving.web --port $(WEB_PORT)
+	$(VENV)/bin/folkgen web --port $(WEB_PORT)
 
 serve: $(STAMP)
 	$(PY) -m serving.server --port $(PORT) --rest_api_port $(REST_PORT) --model_config_file serving/models.config

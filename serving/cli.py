@@ -5,6 +5,7 @@
     folkgen generate --server localhost:8500 ...    (the same, through TF Serving or serving.server)
     folkgen models [--server HOST:PORT]              (serving/models_cli.py)
     folkgen vae sample|reconstruct|interpolate ...   (serving/vae_cli.py)
+    folkgen web --port 8080                           (serving/web.py: the page)
 
 Each command parses its flags into typed settings and calls one library function of
 ``serving.generation``. Bad input ends with one line ``folkgen: error: ...`` and a non-zero exit status.
@@ -23,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from preprocessing.melody.keys import Key, Meter, parse_key, parse_meter, parse_pitch
-from serving import models_cli, vae_cli
+from serving import models_cli, vae_cli, web
 from serving.cli_flags import add_model_flags, add_verbose_flag, client_from_args
 from serving.generation.request_defaults import DEFAULT_CHARACTER_STEPS, DEFAULT_PRIMER, DEFAULT_STEPS, NAMED_PRIMERS
 from serving.music.formats import DEFAULT_FORMATS, DEFAULT_TEMPO_BPM, FORMATS
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_parser(commands, add_model_flags)
     models_cli.add_models_parser(commands, add_model_flags)
     vae_cli.add_vae_parser(commands, add_model_flags)
+    web.add_web_parser(commands, add_model_flags)
     return parser
 
 
@@ -228,7 +230,7 @@ def _summary(results: list[GeneratedMelody], config: GenerationConfig) -> Table:
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "generate": run_generate, "models": models_cli.run, "vae": vae_cli.run}
+    "generate": run_generate, "models": models_cli.run, "vae": vae_cli.run, "web": web.run}
 
 
 if __name__ == "__main__":

@@ -29,13 +29,12 @@ def add_web_parser(commands: argparse._SubParsersAction, add_server_flags: Calla
 def add_web_flags(parser: argparse.ArgumentParser, add_server_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port of the page (default %(default)s; 0: a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s: this machine only)")
-    parser.add_argument("--models-dir", help="SavedModels folder when no --server is named (default: "
-                        "$FOLKGEN_MODELS_DIR, else ./saved_models, else the repository's)")
     add_server_flags(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Serves the page until interrupted; 1 with one ``folkgen: error:`` line when it cannot start."""
+    from serving.cli_flags import check_model_flags
     from serving.client import ClientError
     from serving.page.catalog import ModelCatalog
     from serving.page.host import PageSettings, serve_page
@@ -43,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         print(f"folkgen: error: --port must be 0 to 65535, got {args.port}", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        check_model_flags(args)
+    except ValueError as error:
+        print(f"folkgen: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     catalog = ModelCatalog(args.server, args.models_dir, args.rest,
                            RetryPolicy(timeout_s=args.timeout, window_s=args.retry_seconds))
@@ -62,12 +66,15 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m serving.web``: the ``web`` command's flags alone."""
-    from serving.cli import _add_server_flags  # the CLI's own --server/--rest/--timeout/--retry-seconds
+    from serving.cli_flags import add_model_flags  # the CLI's own --models-dir/--server/--rest/...
+    from serving.tf_quiet import import_tensorflow
 
     parser = argparse.ArgumentParser(prog="folkgen web", description="Serve the Folkgen page.")
-    add_web_flags(parser, _add_server_flags)
+    add_web_flags(parser, add_model_flags)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    import_tensorflow(verbose)
     return run(args)
 
 

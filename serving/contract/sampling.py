@@ -57,6 +57,13 @@ def uniform(seed: int, index: int) -> float:
     return (x >> 8) / 2**24
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities (float64, the shape of ``logits``: `[..., V]`) at temperature 1, unmasked."""
+    values = np.asarray(logits, np.float64)
+    shifted = values - values.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
 def _ranked_weights(
     logits: np.ndarray, temperature: np.float32, allowed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -10,9 +10,10 @@ bar are fed once, then each candidate draws the varied bars' tokens (all the var
 call in one left-to-right pass, a later bar conditioned on the earlier new ones) under the tune's
 constraints and the bar goals of ``serving.generation.bar_goals`` (steered off the original's
 tokens where another bar is possible: a varied bar differs unless the constraints force it), and
-is fed every kept token verbatim. That pass is the candidate's teacher-forced score: the log p
-(nats, temperature 1, no mask) of every token after the tune's first. Every candidate is replayed
-through the constraint machine before the most likely is written like ``generate`` writes a tune.
+is fed every kept token verbatim. That pass is the candidate's teacher-forced score: the log p (nats,
+temperature 1, no mask) of every token after the tune's first. Every candidate is replayed through the
+constraint machine before the most likely is written like ``generate`` writes a tune; a meter-aware
+model is told each step's place in the tune (``tune_frame.CountedSteps``).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ import numpy as np
 from serving.client import ModelClient
 from serving.contract import signatures as sig
 from serving.contract.bar_rules import RowState, advance, allowed_tokens
-from serving.contract.sampling import SamplingSettings, choose, uniform
+from serving.contract.sampling import SamplingSettings, choose, log_softmax, uniform
 from serving.generation.abc_start import abc_start
 from serving.generation.bar_goals import AbcBar, TimestepRun, abc_bars, after_close, timestep_bars
 from serving.generation.codecs import model_codec
@@ -36,6 +37,7 @@ from serving.generation.primers import encode
 from serving.generation.timestep_constraints import TimestepConstraints, steps_per_bar
 from serving.generation.token_model import TokenModel
 from serving.generation.tokens import GeneratedMelody, GenerationConfig, write_melody
+from serving.generation.tune_frame import CountedSteps, TuneFrame, tune_frame
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +126,8 @@ def vary(client: ModelClient, melody: GeneratedMelody, bars: Sequence[int], conf
     # Stable int32 seeds per candidate (crc32, never Python's hash()).
     seeds = [zlib.crc32(f"vary/{config.seed}/{melody.seed}/{chosen}/{number}".encode()) & 0x7FFFFFFF
              for number in range(candidates)]
-    tunes, log_ps = _sample(model, plan, seeds, config.settings)
+    frame = tune_frame(melody.melody.meter, melody.melody.key, config.constraints.bars)
+    tunes, log_ps = _sample(model, plan, seeds, config.settings, frame)
     for seed, tune in zip(seeds, tunes):
         broken = plan.check(tune)
         if broken:
@@ -267,28 +270,22 @@ class _Row:
         if not self.sampling and self.piece < len(self.plan.pieces) and self.index == self.plan.pieces[self.piece].start:
             self.sampling, self.matched = True, 0
         self.tokens.append(token)
-        self.log_p += float(_log_softmax(logits)[token])
+        self.log_p += float(log_softmax(logits)[token])
         return token
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    values = np.asarray(logits, np.float64)
-    shifted = values - values.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
-
-
-def _sample(model: TokenModel, plan: _Plan, seeds: Sequence[int],
-            settings: SamplingSettings) -> tuple[list[list[int]], list[float]]:
+def _sample(model: TokenModel, plan: _Plan, seeds: Sequence[int], settings: SamplingSettings,
+            frame: TuneFrame) -> tuple[list[list[int]], list[float]]:
     """Every candidate's whole tune (token indices) and log p: the prefix fed once, then one `step`
     per time step for the rows still going."""
     prefix = plan.ids[:plan.pieces[0].start]
     logits, state = np.zeros((1, len(model.symbols)), np.float32), np.zeros((1, model.state_size), np.float32)
-    prefix_log_p = 0.0
+    prefix_log_p, step = 0.0, CountedSteps(model, frame, 1)
     for position, token in enumerate(prefix):
         if position:
-            prefix_log_p += float(_log_softmax(logits[0])[token])
-        logits, state = model.step(np.array([token], np.int32), state)
-    rows = [_Row(plan, seed, settings) for seed in seeds]
+            prefix_log_p += float(log_softmax(logits[0])[token])
+        logits, state = step([0], np.array([token], np.int32), state)
+    rows, step = [_Row(plan, seed, settings) for seed in seeds], step.repeated(len(seeds))
     logits, state = np.repeat(logits, len(rows), axis=0), np.repeat(state, len(rows), axis=0)
     while not all(row.done for row in rows):
         going = [number for number, row in enumerate(rows) if not row.done]
@@ -296,5 +293,5 @@ def _sample(model: TokenModel, plan: _Plan, seeds: Sequence[int],
         stepping = [slot for slot, number in enumerate(going) if not rows[number].done]
         if stepping:
             chosen = np.array([going[slot] for slot in stepping])
-            logits[chosen], state[chosen] = model.step(fed[stepping], state[chosen])
+            logits[chosen], state[chosen] = step(chosen, fed[stepping], state[chosen])
     return [prefix + row.tokens for row in rows], [prefix_log_p + row.log_p for row in rows]

@@ -25,7 +25,7 @@ print(json.dumps({"code": code, "imported": [name for name in %r if name in sys.
 
 @pytest.mark.parametrize("argv", [
     ["--help"], ["generate", "--help"], ["models", "--help"], ["vae", "--help"], ["vae", "sample", "--help"],
-    ["vae", "reconstruct", "--help"], ["vae", "interpolate", "--help"],
+    ["vae", "reconstruct", "--help"], ["vae", "interpolate", "--help"], ["web", "--help"],
 ])
 def test_help_imports_no_heavy_module(argv):
     process = subprocess.run([sys.executable, "-c", PROBE, *argv], cwd=REPO_ROOT, capture_output=True, text=True,

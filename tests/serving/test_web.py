@@ -6,25 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from serving import web
+from serving import cli, web
 from serving.model_server.launcher import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def server_flags(parser: argparse.ArgumentParser) -> None:
-    """The shape of the CLI's server flags (serving.cli._add_server_flags)."""
-    parser.add_argument("--server")
-    parser.add_argument("--rest", action="store_true")
-    parser.add_argument("--timeout", type=float, default=30.0)
-    parser.add_argument("--retry-seconds", type=float, default=10.0)
-
-
 def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="folkgen")
-    commands = parser.add_subparsers(dest="command", required=True)
-    web.add_web_parser(commands, server_flags)
-    return parser.parse_args(list(argv))
+    """``folkgen ARGV`` parsed by the console script's own parser."""
+    return cli.build_parser().parse_args(list(argv))
 
 
 def test_importing_the_web_command_loads_neither_tensorflow_nor_grpc():
@@ -35,9 +25,10 @@ def test_importing_the_web_command_loads_neither_tensorflow_nor_grpc():
 
 
 def test_the_web_command_takes_port_host_models_dir_and_the_server_flags():
-    args = parse("web", "--port", "0", "--models-dir", "/tmp/models", "--server", "localhost:8500", "--rest")
+    args = parse("web", "--port", "0", "--server", "localhost:8500", "--rest")
     assert (args.command, args.port, args.host, args.models_dir, args.server, args.rest) == \
-        ("web", 0, "127.0.0.1", "/tmp/models", "localhost:8500", True)
+        ("web", 0, "127.0.0.1", None, "localhost:8500", True)
+    assert parse("web", "--models-dir", "/tmp/models").models_dir == "/tmp/models"
     defaults = parse("web")
     assert (defaults.port, defaults.host, defaults.server, defaults.models_dir) == (web.DEFAULT_PORT, "127.0.0.1", None, None)
 
@@ -45,6 +36,12 @@ def test_the_web_command_takes_port_host_models_dir_and_the_server_flags():
 def test_a_bad_port_is_refused_naming_it(capsys):
     assert web.run(parse("web", "--port", "70000")) == web.EXIT_ERROR
     assert capsys.readouterr().err == "folkgen: error: --port must be 0 to 65535, got 70000\n"
+
+
+def test_a_models_folder_and_a_server_together_are_refused_naming_both(capsys):
+    assert web.run(parse("web", "--models-dir", "/tmp/models", "--server", "localhost:8500")) == web.EXIT_ERROR
+    error = capsys.readouterr().err
+    assert error.startswith("folkgen: error: ") and "'/tmp/models'" in error and "'localhost:8500'" in error
 
 
 def test_a_models_folder_without_token_models_is_refused_naming_it(tmp_path, capsys):

@@ -232,3 +232,19 @@ def test_a_timestep_tune_in_3_4_varies_its_final_bar_and_a_primer_bar(clients, t
     assert outside(varied.melody, bars) == outside(original, bars)
     assert failed_constraints(varied.melody, 8, "G", "3/4") == []
     assert varied.melody.primer_length == bar_spans(original)[1][0]
+
+
+def test_a_meter_aware_model_is_varied_with_its_conditioning(tmp_path):
+    """lstm_meter_erk's step takes each step's place in the tune: vary feeds it, and keeps the rest."""
+    from serving.model_access import open_model_client
+
+    client = open_model_client("lstm_meter_erk", models_dir=str(SAVED_MODELS))
+    try:
+        config = config_for(tmp_path, TuneRequest(bars=8, meter=parse_meter("3/4")))
+        melody = generate(client, config, "lstm_meter_erk")[0]
+        varied = vary(client, melody, [5], config, "lstm_meter_erk", candidates=3)
+    finally:
+        client.close()
+    assert outside(varied.melody, [5]) == outside(melody, [5])
+    assert varied.melody.tokens[slice(*bar_spans(varied.melody)[5])] != melody.tokens[slice(*bar_spans(melody)[5])]
+    assert varied.log_p == max(varied.candidate_log_ps)
