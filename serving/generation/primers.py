@@ -89,8 +89,9 @@ def timestep_primer(source: PrimerSource) -> TimestepPrimer:
     key, meter = music21_reader.declared_key(score), music21_reader.declared_meter(score)
     events = transpose_events(music21_reader.melody_events(score, f"primer {source.describe()}"),
                               -key.semitones_from_c())
-    symbols = [DELIMITER] + _timestep_symbols(events, meter or COMMON_TIME, source.quantise)
-    return TimestepPrimer(symbols, key, meter, _pickup_steps(score, source))
+    pickup = _pickup_steps(score, source)
+    symbols = [DELIMITER] + _timestep_symbols(events, meter or COMMON_TIME, source.quantise, pickup * STEP_QUARTERS)
+    return TimestepPrimer(symbols, key, meter, pickup)
 
 
 def _pickup_steps(score, source: PrimerSource) -> int:
@@ -182,16 +183,19 @@ def _open_tune(events: list[Event], key: Key, meter: Meter) -> str:
     return f"X:1\nL:1/8\nM:{meter}\nK:{key.name}\n{body}"
 
 
-def _timestep_symbols(events: list[Event], meter: Meter, quantise: bool) -> list[str]:
+def _timestep_symbols(events: list[Event], meter: Meter, quantise: bool, pickup: float = 0.0) -> list[str]:
     """Events -> timestep symbols; a duration that is no whole number of 16ths is a ValueError
-    naming its note and bar, or with ``quantise`` rounded (at least one 16th) with a warning."""
+    naming its note and bar (bar 1 the ``pickup`` quarters when given), or with ``quantise``
+    rounded (at least one 16th) with a warning."""
+    bar_quarters = float(meter.bar_quarters)
     symbols: list[str] = []
     moved, onset = [], 0.0
     for number, event in enumerate(events, 1):
         exact = event.quarters / STEP_QUARTERS
         steps = max(1, round(exact))
         if abs(exact - round(exact)) > 1e-6 or exact < 0.5:
-            where = f"note {number} (bar {int(onset // meter.bar_quarters) + 1}) lasts {event.quarters:g} quarters"
+            bar = int((onset + (bar_quarters - pickup) % bar_quarters) // bar_quarters) + 1
+            where = f"note {number} (bar {bar}) lasts {event.quarters:g} quarters"
             if not quantise:
                 raise ValueError(f"primer {where}: not a whole number of 16ths, which a timestep model cannot "
                                  "hold; --quantise rounds it")

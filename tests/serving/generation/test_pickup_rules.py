@@ -112,3 +112,9 @@ def test_the_meter_aware_frame_puts_downbeats_where_the_rules_put_bar_lines():
     steps = np.arange(len(positions))
     assert frame.step_inputs(steps)[sig.BAR_POSITION].tolist() == [p % 12 for p in positions]
     assert frame.length == len(positions) and state.position == 4 * 12
+
+
+def test_a_triplet_after_an_upbeat_is_named_by_the_scores_bar_number():
+    text = "X:1\nM:2/4\nL:1/8\nK:C\nG | C2 D2 | (3EFG A2 |"
+    with pytest.raises(ValueError, match=r"note 4 \(bar 3\) lasts 0.333333 quarters"):
+        primers.timestep_primer(primers.PrimerSource(abc=text))
