@@ -122,8 +122,8 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
             raise ValueError(f"--form applies to ABC models; {name!r} is a {codec.kind} model")
         constraints = TimestepConstraints(request, vocabulary, pickup)
         if pickup and config.sampling == "server":
-            raise ValueError(f"the primer has a {pickup}-step upbeat and {name!r}'s {sig.GENERATE!r} counts bars "
-                             "from the tune's first step (it takes no pickup): use --sampling client")
+            raise ValueError(f"the primer has a {pickup}-step upbeat, and the {sig.GENERATE!r} signature of {name!r} "
+                             "counts bars from the tune's first step (it takes no pickup): use --sampling client")
         if config.steps is None and request.bars is not None:
             steps = constraints.tokens_needed(primer_ids, request.bars)
     elif abc_rules is not None and config.steps is None and request.bars is not None:
