@@ -89,7 +89,7 @@ def test_every_format_bars_the_tune_after_the_primer_pickup(client, tmp_path, so
 
 def test_server_sampling_with_a_pickup_is_refused_before_sampling(client, tmp_path):
     config = config_for(tmp_path / "never", PrimerSource(abc=UPBEAT_ABC), sampling="server")
-    with pytest.raises(ValueError, match=r"2-step upbeat .* takes no pickup\): use --sampling client"):
+    with pytest.raises(ValueError, match=r"2-step upbeat, .* takes no pickup\): use --sampling client"):
         generate(client, config, "lstm_erk")
     assert not (tmp_path / "never").exists()
 
