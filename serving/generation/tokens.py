@@ -26,7 +26,7 @@ from serving.generation.codecs import TokenCodec, model_codec
 from serving.generation.constrained_rows import ABC_CHARACTERS_PER_BAR, AbcRows, RowRules, TimestepRows, abc_rows
 from serving.generation.output import check_output, prepare_out_dir
 from serving.generation.primers import PrimerSource, encode
-from serving.generation.timestep_constraints import TimestepConstraints
+from serving.generation.timestep_constraints import TimestepConstraints, steps_per_bar
 from serving.generation.token_model import TokenModel
 from serving.generation.tune_frame import TuneFrame, fed_steps, tune_frame
 from serving.generation.tune_request import TuneRequest
@@ -113,6 +113,8 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
         stated = codec.primer(config.primer)
         primer, key, meter, pickup = stated.symbols, key or stated.key, meter or stated.meter, stated.pickup
         request = request.filled(key, meter) if request is not None else None
+        if pickup >= steps_per_bar(meter or COMMON_TIME):
+            raise ValueError(f"the primer's upbeat of {pickup} 16ths does not fit in a bar of {meter or COMMON_TIME}")
     primer_ids = encode(primer, vocabulary)
     seeds = [config.seed + offset for offset in range(config.num)]
     steps = config.steps or codec.default_steps

@@ -12,7 +12,7 @@ import pytest
 import verovio
 from music21 import converter, stream
 
-from preprocessing.melody.keys import parse_key
+from preprocessing.melody.keys import parse_key, parse_meter
 from serving.contract.sampling import SamplingSettings
 from serving.generation.primers import PrimerSource
 from serving.generation.tokens import GenerationConfig, generate
@@ -117,3 +117,10 @@ def test_a_meter_aware_model_is_told_the_pickup_the_bar_rules_count_from(tmp_pat
         meter_client.close()
     for melody in melodies:
         assert music21_measures(melody.paths["musicxml"]) == [Fraction(1, 2)] + [Fraction(3)] * BARS
+
+
+def test_an_upbeat_longer_than_the_meter_asked_for_is_refused(client, tmp_path):
+    config = dataclasses.replace(config_for(tmp_path / "never", PrimerSource(abc=UPBEAT_ABC)), meter=parse_meter("1/8"),
+                                 constraints=None)
+    with pytest.raises(ValueError, match=r"upbeat of 2 16ths does not fit in a bar of 1/8"):
+        generate(client, config, "lstm_erk")
