@@ -12,7 +12,10 @@ request (key, meter, bars, range, ending). A row's rules, as ``generate`` takes 
 - ``end_on_tonic``: the final note is a tonic sounding from the last beat, held to the bar line.
 
 The end symbol also needs at least one new note, and no rest on the last bar's downbeat.
-Positions count steps from the tune's start (after the primer's last end symbol).
+Positions count steps from the tune's first downbeat: a tune whose primer has a ``pickup`` (steps
+it sounds before that downbeat, ``0..bar - 1``) starts at position ``-pickup`` (after the
+primer's last end symbol), so its first bar line falls after the pickup; its last bar is full
+(``max_bars`` full bars after the pickup).
 """
 from __future__ import annotations
 
@@ -37,6 +40,7 @@ class BarRules:
     min_bars: int
     max_bars: int
     end_on_tonic: bool
+    pickup: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +57,11 @@ class RowState:
     ended: bool = False
 
 
+def tune_start(rules: BarRules) -> RowState:
+    """The state before a tune's first step: ``-pickup`` steps before its first downbeat."""
+    return RowState(position=-rules.pickup)
+
+
 def allowed_tokens(rules: BarRules, state: RowState) -> np.ndarray:
     """bool `[V]`: the tokens that keep a valid completion possible after ``state``."""
     p, last = state.position, rules.max_bars * rules.bar
@@ -62,16 +71,17 @@ def allowed_tokens(rules: BarRules, state: RowState) -> np.ndarray:
         return mask
     final_beat = last - rules.beat
     tonic_sounds = state.is_note and bool(rules.tonic[state.sounding])
+    begun = p > -rules.pickup  # something sounds that a hold can continue
     if p > final_beat:
         mask[rules.hold] = True  # the final note is held to the bar line
         return mask
     if p == final_beat:
         mask |= rules.allowed & rules.tonic if rules.end_on_tonic else rules.allowed
-        mask[rules.hold] = p > 0 and state.new_notes > 0 and (tonic_sounds or not rules.end_on_tonic)
+        mask[rules.hold] = begun and state.new_notes > 0 and (tonic_sounds or not rules.end_on_tonic)
         return mask
     mask |= rules.allowed
     final_downbeat = p == last - rules.bar  # no rest there, struck or held
-    mask[rules.hold] = p > 0 and not (final_downbeat and not state.is_note)
+    mask[rules.hold] = begun and not (final_downbeat and not state.is_note)
     mask[rules.rest] = not final_downbeat
     mask[rules.end] = (p % rules.bar == 0 and p >= rules.min_bars * rules.bar and state.new_notes > 0
                        and not state.bar_starts_with_rest and p - state.onset >= rules.beat
@@ -83,7 +93,7 @@ def advance(rules: BarRules, state: RowState, token: int, sampled: bool = True) 
     """The state after ``token`` (an index); an end symbol in a primer starts a new tune, a sampled
     one ends it; ``sampled`` counts a struck pitch as a new note."""
     if token == rules.end:
-        return dataclasses.replace(state, ended=True) if sampled else RowState()
+        return dataclasses.replace(state, ended=True) if sampled else tune_start(rules)
     p = state.position
     if token == rules.hold:
         sounding, is_note, onset, new_notes = state.sounding, state.is_note, state.onset, state.new_notes
@@ -107,3 +117,4 @@ def rule_inputs(rows: list[BarRules | None], vocab_size: int) -> dict[str, np.nd
         sig.TONIC: np.array([row.tonic for row in filled], bool).reshape(len(rows), vocab_size),
         sig.END_ON_TONIC: np.array([row.end_on_tonic for row in filled], bool),
     }
+

@@ -3,7 +3,8 @@
 Used by the token exports' ``generate``; a row with ``bar`` 0 has no rules (every token allowed,
 it never ends early), so an unconstrained request samples exactly as before. The state is a
 tuple of int32 / bool tensors `[B]`: (position, sounding, is_note, onset, new_notes,
-bar_starts_with_rest, ended), as ``bar_rules.RowState``.
+bar_starts_with_rest, ended), as ``bar_rules.RowState``; a row's ``pickup`` starts its positions
+at ``-pickup`` (None: 0 in every row, as an export without the ``rule_pickup`` input has it).
 """
 from __future__ import annotations
 
@@ -29,13 +30,18 @@ class GraphRules:
     end: int
     hold: int
     rest: int
+    pickup: tf.Tensor | None = None
+
+    def start(self) -> tf.Tensor:
+        """int32 `[B]`: each row's first position, ``-pickup``."""
+        return -self.pickup if self.pickup is not None else tf.zeros_like(self.bar)
 
 
-def initial_state(batch: tf.Tensor) -> State:
-    """``bar_rules.RowState()`` for every row."""
+def initial_state(batch: tf.Tensor, start: tf.Tensor | None = None) -> State:
+    """``bar_rules.tune_start`` for every row: position ``start`` (int32 `[B]`, None: 0)."""
     zeros = tf.zeros([batch], tf.int32)
     false = tf.zeros([batch], tf.bool)
-    return zeros, zeros - 1, false, zeros, zeros, false, false
+    return zeros if start is None else start, zeros - 1, false, zeros, zeros, false, false
 
 
 def allowed_tokens(rules: GraphRules, state: State, vocab_size: int) -> tf.Tensor:
@@ -48,7 +54,8 @@ def allowed_tokens(rules: GraphRules, state: State, vocab_size: int) -> tf.Tenso
     final_beat = last - rules.beat
     tonic_sounds = tf.logical_and(is_note, tf.gather(rules.tonic, tf.maximum(sounding, 0)[:, None], batch_dims=1)[:, 0])
     tonic_ok = tf.logical_or(tonic_sounds, tf.logical_not(rules.end_on_tonic))
-    started = tf.logical_and(position > 0, new_notes > 0)
+    begun = position > rules.start()
+    started = tf.logical_and(begun, new_notes > 0)
 
     def column(where: tf.Tensor, condition: tf.Tensor) -> tf.Tensor:
         return tf.logical_and(where, condition[:, None])
@@ -61,7 +68,7 @@ def allowed_tokens(rules: GraphRules, state: State, vocab_size: int) -> tf.Tenso
         tf.logical_not(starts_rest), position - onset >= rules.beat, tonic_ok]), axis=0)
     within = tf.reduce_any(tf.stack([
         rules.allowed,
-        column(hold_column, tf.logical_and(position > 0, tf.logical_not(tf.logical_and(final_downbeat, tf.logical_not(is_note))))),
+        column(hold_column, tf.logical_and(begun, tf.logical_not(tf.logical_and(final_downbeat, tf.logical_not(is_note))))),
         column(rest_column, tf.logical_not(final_downbeat)),
         column(end_column, may_end)]), axis=0)
     mask = tf.where((position >= last)[:, None], tf.broadcast_to(end_column, tf.shape(within)),
@@ -80,7 +87,7 @@ def advance(rules: GraphRules, state: State, token: tf.Tensor, sampled: tf.Tenso
     on_bar_line = tf.equal(tf.math.floormod(position, tf.maximum(rules.bar, 1)), 0)
     moved = (position + 1, tf.where(is_hold, sounding, token), note, tf.where(is_hold, onset, position),
              new_notes + counted, tf.where(on_bar_line, tf.logical_not(note), starts_rest), ended)
-    restart = initial_state(tf.shape(token)[0])
+    restart = initial_state(tf.shape(token)[0], rules.start())
     finish = (*state[:-1], tf.logical_or(ended, rules.bar > 0))
     return tuple(
         tf.where(is_end, tf.where(sampled, finished, fresh), advanced)

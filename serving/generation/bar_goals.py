@@ -3,8 +3,8 @@ and the masks inside a regenerated one (the tokens that let it fill exactly what
 filled and leave every kept token after it valid).
 
 ``abc_bars`` cuts an ABC body at its bar lines (the machine's: runs of ``|`` and ``:``, with the
-``]`` of ``|]`` or an ending's digit), ``timestep_bars`` cuts timestep steps by the meter from the
-tune's first step.
+``]`` of ``|]`` or an ending's digit), ``timestep_bars`` cuts timestep steps by the meter after the
+primer's pickup (bar 0 is the pickup when there is one).
 
 A goal answers, for the constraint state of one candidate, ``mask(state)`` (bool `[V]`) before each
 draw inside its bar and ``finished(state, token)`` after it. A token is allowed when the constraint
@@ -66,17 +66,19 @@ def abc_bars(text: str) -> list[tuple[int, int, int]]:
     return bars
 
 
-def timestep_bars(tokens: Sequence[str], primer_length: int, bar: int) -> list[tuple[int, int]]:
-    """[start, end) of each bar of ``bar`` steps, from the step after the primer's last ``/`` to the end symbol."""
+def timestep_bars(tokens: Sequence[str], primer_length: int, bar: int, pickup: int = 0) -> list[tuple[int, int]]:
+    """[start, end) of each bar of ``bar`` steps, from the step after the primer's last ``/`` to the end
+    symbol; a ``pickup`` of 1..bar - 1 steps is bar 0 and the last bar is full."""
     primer = list(tokens[:primer_length])
     start = len(primer) - primer[::-1].index(DELIMITER) if DELIMITER in primer else 0
     if any(symbol != DELIMITER for symbol in primer[:start]) or tuple(tokens[start:start + 1]) == (HOLD,):
         raise ValueError("the tune's primer holds notes before its last '/' or starts with a hold: "
                          "its bars are not the score's")
     ends = [index for index in range(primer_length, len(tokens)) if tokens[index] == DELIMITER]
-    if not ends or (ends[0] - start) % bar or ends[0] + 1 != len(tokens):
+    if not ends or ends[0] - start < pickup or (ends[0] - start - pickup) % bar or ends[0] + 1 != len(tokens):
         raise ValueError("the timestep tune does not end with '/' after whole bars: it is unfinished")
-    return [(begin, begin + bar) for begin in range(start, ends[0], bar)]
+    upbeat = [(start, start + pickup)] if pickup else []
+    return upbeat + [(begin, begin + bar) for begin in range(start + pickup, ends[0], bar)]
 
 
 class TimestepRun:

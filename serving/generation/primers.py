@@ -3,7 +3,10 @@
 Timestep models (symbols ``/``, ``_``, ``r``, MIDI pitches) get timestep symbols in C major /
 A minor, after a ``/`` that marks the start of a song, with the key and meter the primer states,
 so the tune is written back in them (``timestep_primer``); a duration that is not a whole number
-of 16ths (a triplet) is refused, naming its bar, unless the source asks to quantise. Character
+of 16ths (a triplet) is refused, naming its bar, unless the source asks to quantise. An ABC or
+file primer whose first bar is short (an upbeat, a MusicXML anacrusis) states that ``pickup`` in
+16th steps, so the tune's bar lines fall where the primer's do; named and symbol primers start on
+a downbeat (pickup 0). Character
 models (the ABC model) get ABC text, encoded character by character (``abc_primer``). An ABC text
 or file with several tunes needs the ``X:`` number of one. Which one a model gets is its codec's
 choice (``serving.generation.codecs``), from the kind the export states.
@@ -62,12 +65,14 @@ _SOURCES = ("name", "symbols", "abc", "file")
 
 @dataclass(frozen=True)
 class TimestepPrimer:
-    """A timestep model's primer: symbols (not yet checked against the vocabulary) and the key
-    and meter the source states (None for symbols and named primers: C major, 4/4)."""
+    """A timestep model's primer: symbols (not yet checked against the vocabulary), the key and
+    meter the source states (None for symbols and named primers: C major, 4/4) and its ``pickup``:
+    the 16th steps it sounds before its first downbeat (0 .. a bar - 1)."""
 
     symbols: list[str]
     key: Key | None = None
     meter: Meter | None = None
+    pickup: int = 0
 
 
 def timestep_primer(source: PrimerSource) -> TimestepPrimer:
@@ -84,7 +89,22 @@ def timestep_primer(source: PrimerSource) -> TimestepPrimer:
     key, meter = music21_reader.declared_key(score), music21_reader.declared_meter(score)
     events = transpose_events(music21_reader.melody_events(score, f"primer {source.describe()}"),
                               -key.semitones_from_c())
-    return TimestepPrimer([DELIMITER] + _timestep_symbols(events, meter or COMMON_TIME, source.quantise), key, meter)
+    pickup = _pickup_steps(score, source)
+    symbols = [DELIMITER] + _timestep_symbols(events, meter or COMMON_TIME, source.quantise, pickup * STEP_QUARTERS)
+    return TimestepPrimer(symbols, key, meter, pickup)
+
+
+def _pickup_steps(score, source: PrimerSource) -> int:
+    """16th steps before the score's first downbeat (its first measure when shorter than a bar);
+    ValueError for an upbeat that is no whole number of 16ths, unless the source asks to quantise."""
+    quarters = music21_reader.score_melody(score, f"primer {source.describe()}", top_of_chords=True).pickup
+    exact = quarters / STEP_QUARTERS
+    if abs(exact - round(exact)) > 1e-6:
+        if not source.quantise:
+            raise ValueError(f"primer {source.describe()}'s upbeat lasts {quarters:g} quarters: not a whole number "
+                             "of 16ths; --quantise rounds it")
+        logger.warning("--quantise rounded the primer's upbeat of %g quarters to %d 16ths", quarters, round(exact))
+    return int(round(exact))
 
 
 def abc_primer(source: PrimerSource, key: Key = C_MAJOR, meter: Meter = COMMON_TIME) -> str:
@@ -163,16 +183,19 @@ def _open_tune(events: list[Event], key: Key, meter: Meter) -> str:
     return f"X:1\nL:1/8\nM:{meter}\nK:{key.name}\n{body}"
 
 
-def _timestep_symbols(events: list[Event], meter: Meter, quantise: bool) -> list[str]:
+def _timestep_symbols(events: list[Event], meter: Meter, quantise: bool, pickup: float = 0.0) -> list[str]:
     """Events -> timestep symbols; a duration that is no whole number of 16ths is a ValueError
-    naming its note and bar, or with ``quantise`` rounded (at least one 16th) with a warning."""
+    naming its note and bar (bar 1 the ``pickup`` quarters when given), or with ``quantise``
+    rounded (at least one 16th) with a warning."""
+    bar_quarters = float(meter.bar_quarters)
     symbols: list[str] = []
     moved, onset = [], 0.0
     for number, event in enumerate(events, 1):
         exact = event.quarters / STEP_QUARTERS
         steps = max(1, round(exact))
         if abs(exact - round(exact)) > 1e-6 or exact < 0.5:
-            where = f"note {number} (bar {int(onset // meter.bar_quarters) + 1}) lasts {event.quarters:g} quarters"
+            bar = int((onset + (bar_quarters - pickup) % bar_quarters) // bar_quarters) + 1
+            where = f"note {number} (bar {bar}) lasts {event.quarters:g} quarters"
             if not quantise:
                 raise ValueError(f"primer {where}: not a whole number of 16ths, which a timestep model cannot "
                                  "hold; --quantise rounds it")

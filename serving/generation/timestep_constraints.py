@@ -4,8 +4,10 @@ The model writes 16th-note steps in model space (C major / A minor key signature
 keys). A request's key gives the model-space tonic (its mode's tonic on the white keys: D for
 any dorian key) and the shift to the written key; its meter gives the steps per bar and beat;
 its range and scale give the pitches that may be struck; ``--bars`` (or, without it, at least 8
-bars and at most what ``--steps`` leaves room for) where the end symbol comes. A request that
-cannot be met is refused before sampling (ValueError naming the reason).
+bars and at most what ``--steps`` leaves room for) where the end symbol comes. The primer's
+``pickup`` (16th steps before its first downbeat) puts the first bar line after it: ``--bars N``
+counts N full bars after the pickup. A request that cannot be met is refused before sampling
+(ValueError naming the reason).
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import numpy as np
 
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Meter, tonic_pitch_class
 from preprocessing.melody.timestep import DELIMITER, HOLD, REST
-from serving.contract.bar_rules import BarRules, RowState, advance
+from serving.contract.bar_rules import BarRules, RowState, advance, tune_start
 from serving.generation.tune_request import TuneRequest
 
 MIN_BARS = 8
@@ -39,9 +41,9 @@ def beat_steps(meter: Meter) -> int:
 
 class TimestepConstraints:
     """The masks of one request over one vocabulary ``[V]`` symbols (a request without key or
-    meter is in C major, 4/4)."""
+    meter is in C major, 4/4), for a tune whose primer sounds ``pickup`` steps before its first downbeat."""
 
-    def __init__(self, request: TuneRequest, vocabulary: Sequence[str]) -> None:
+    def __init__(self, request: TuneRequest, vocabulary: Sequence[str], pickup: int = 0) -> None:
         missing = [symbol for symbol in (DELIMITER, HOLD, REST) if symbol not in vocabulary]
         if missing:
             raise ValueError(f"the model's vocabulary lacks {missing}: not a timestep vocabulary")
@@ -50,6 +52,9 @@ class TimestepConstraints:
         self.end, self.hold, self.rest = (vocabulary.index(symbol) for symbol in (DELIMITER, HOLD, REST))
         self.bar = steps_per_bar(request.meter)
         self.beat = beat_steps(request.meter)
+        if not 0 <= pickup < self.bar:
+            raise ValueError(f"pickup {pickup!r} steps is not in 0..{self.bar - 1} (a bar of {request.meter})")
+        self.pickup = pickup
         shift = request.key.semitones_from_c()
         self.tonic = (tonic_pitch_class(request.key.tonic) - shift) % 12
         self.pitch_of = np.full(self.size, -1)
@@ -74,21 +79,23 @@ class TimestepConstraints:
             raise ValueError(f"the range {request.low}..{request.high} holds no tonic of {request.key.name} "
                              "(needed by --end tonic)")
 
-    def bar_limits(self, primer_steps: int, max_tokens: int) -> tuple[int, int]:
-        """(min_bars, max_bars) for a primer of ``primer_steps`` steps and ``max_tokens`` to sample."""
+    def bar_limits(self, position: int, max_tokens: int) -> tuple[int, int]:
+        """(min_bars, max_bars) for a primer that leaves the tune at ``position`` (``start(primer).position``:
+        its steps less the pickup) and ``max_tokens`` to sample."""
         final_beat = lambda bars: bars * self.bar - self.beat  # noqa: E731
+        primer_steps = position + self.pickup
         if self.request.bars is not None:
             bars = self.request.bars
-            if primer_steps > final_beat(bars):
+            if position > final_beat(bars):
                 raise ValueError(f"the primer is {primer_steps} steps long: it leaves no room for a final "
                                  f"beat in {bars} bars of {self.request.meter} ({bars * self.bar} steps)")
-            needed = bars * self.bar - primer_steps + 1
+            needed = bars * self.bar - position + 1
             if needed > max_tokens:
                 raise ValueError(f"{bars} bars of {self.request.meter} need {needed} steps after the primer; "
                                  f"--steps is {max_tokens}")
             return bars, bars
-        most = (primer_steps + max_tokens - 1) // self.bar
-        least = max(MIN_BARS, -(-(primer_steps + self.beat) // self.bar))
+        most = (position + max_tokens - 1) // self.bar
+        least = max(MIN_BARS, -(-(position + self.beat) // self.bar))
         if most < least:
             raise ValueError(f"--steps {max_tokens} leaves room for {most} bars of {self.request.meter}; "
                              f"at least {least} are needed (or give --bars)")
@@ -97,15 +104,16 @@ class TimestepConstraints:
     def rules(self, min_bars: int, max_bars: int) -> BarRules:
         """The rules of a tune ending between ``min_bars`` and ``max_bars`` bars."""
         return BarRules(self.pitches, self.is_tonic, self.end, self.hold, self.rest, self.bar, self.beat,
-                        min_bars, max_bars, self.request.end_on_tonic)
+                        min_bars, max_bars, self.request.end_on_tonic, self.pickup)
 
     def start(self, primer: Sequence[int]) -> RowState:
-        """The state after feeding the primer's token indices (from its last ``/``)."""
-        rules, state = self.rules(1, 1), RowState()
+        """The state after feeding the primer's token indices (from its last ``/``, at ``-pickup``)."""
+        rules = self.rules(1, 1)
+        state = tune_start(rules)
         for token in primer:
             state = advance(rules, state, token, sampled=False)
         return state
 
     def tokens_needed(self, primer: Sequence[int], bars: int) -> int:
-        """Tokens to sample for a tune of ``bars`` bars after ``primer`` (the end symbol included)."""
+        """Tokens to sample for a tune of ``bars`` full bars after ``primer``'s pickup (the end symbol included)."""
         return bars * self.bar - self.start(primer).position + 1

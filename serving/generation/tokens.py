@@ -26,7 +26,7 @@ from serving.generation.codecs import TokenCodec, model_codec
 from serving.generation.constrained_rows import ABC_CHARACTERS_PER_BAR, AbcRows, RowRules, TimestepRows, abc_rows
 from serving.generation.output import check_output, prepare_out_dir
 from serving.generation.primers import PrimerSource, encode
-from serving.generation.timestep_constraints import TimestepConstraints
+from serving.generation.timestep_constraints import TimestepConstraints, steps_per_bar
 from serving.generation.token_model import TokenModel
 from serving.generation.tune_frame import TuneFrame, fed_steps, tune_frame
 from serving.generation.tune_request import TuneRequest
@@ -102,7 +102,7 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
     vocabulary = model.symbols
     request = _request(config)
     key, meter = (request.key, request.meter) if request is not None else (config.key, config.meter)
-    abc_rules = None
+    abc_rules, pickup = None, 0
     if codec.kind == sig.TOKEN_CHARACTERS:
         if request is not None:
             abc_rules, start = _abc_request(request, config, codec, vocabulary)
@@ -111,8 +111,10 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
             primer = codec.primer_symbols(config.primer)
     else:
         stated = codec.primer(config.primer)
-        primer, key, meter = stated.symbols, key or stated.key, meter or stated.meter
+        primer, key, meter, pickup = stated.symbols, key or stated.key, meter or stated.meter, stated.pickup
         request = request.filled(key, meter) if request is not None else None
+        if pickup >= steps_per_bar(meter or COMMON_TIME):
+            raise ValueError(f"the primer's upbeat of {pickup} 16ths does not fit in a bar of {meter or COMMON_TIME}")
     primer_ids = encode(primer, vocabulary)
     seeds = [config.seed + offset for offset in range(config.num)]
     steps = config.steps or codec.default_steps
@@ -120,12 +122,16 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
     if request is not None and abc_rules is None:
         if request.form is not None:
             raise ValueError(f"--form applies to ABC models; {name!r} is a {codec.kind} model")
-        constraints = TimestepConstraints(request, vocabulary)
+        constraints = TimestepConstraints(request, vocabulary, pickup)
+        if pickup and config.sampling == "server":
+            raise ValueError(f"the primer has a {pickup}-step upbeat, and the {sig.GENERATE!r} signature of {name!r} "
+                             "counts bars from the tune's first step (it takes no pickup): use --sampling client")
         if config.steps is None and request.bars is not None:
             steps = constraints.tokens_needed(primer_ids, request.bars)
     elif abc_rules is not None and config.steps is None and request.bars is not None:
         steps = max(steps, ABC_CHARACTERS_PER_BAR * request.bars)
-    frame = tune_frame(meter, key, request.bars if request is not None else None) if model.conditioning else None
+    bars = request.bars if request is not None else None
+    frame = tune_frame(meter, key, bars, pickup) if model.conditioning else None
     prepare_out_dir(config.out_dir)  # after every refusal, before anything is sampled
     if config.sampling == "client":
         rules = abc_rules or (TimestepRows(constraints, [primer_ids] * config.num, steps) if constraints else None)
@@ -139,7 +145,7 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
         if on_step is not None:
             on_step(1, 1)
     return [write_melody(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec, key,
-                         meter, model.training_index) for seed, ids in zip(seeds, sampled)]
+                         meter, model.training_index, pickup) for seed, ids in zip(seeds, sampled)]
 
 
 def _request(config: GenerationConfig) -> TuneRequest | None:
@@ -242,8 +248,9 @@ def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, sett
 
 def write_melody(tokens: list[str], primer_length: int, seed: int, config: GenerationConfig, name: str,
                  codec: TokenCodec, key: Key | None, meter: Meter | None,
-                 index: TrainingIndex | None) -> GeneratedMelody:
-    """Renders one melody in ``key`` and ``meter`` (None: the codec's default) as ``name_seedN.*``,
+                 index: TrainingIndex | None, pickup: int = 0) -> GeneratedMelody:
+    """Renders one melody in ``key`` and ``meter`` (None: the codec's default), its first bar the
+    primer's ``pickup`` (16th steps; a timestep tune's), as ``name_seedN.*``,
     its scores credited to the model and seed and, with the training ``index``, stating its novelty;
     a melody that cannot be rendered keeps its tokens (as text) and the error."""
     stem = f"{name}_seed{seed}"
@@ -251,6 +258,7 @@ def write_melody(tokens: list[str], primer_length: int, seed: int, config: Gener
     try:
         melody = replace(codec.melody(tokens, primer_length, key, meter, title=stem),
                          creator=f"Folkgen model {name}, seed {seed}", novelty=shared.describe() if shared else "")
+        melody = replace(melody, pickup=render.pickup_quarters(pickup)) if pickup else melody
         paths = render.write_formats(melody, config.formats, config.out_dir, stem, config.tempo_bpm)
         return GeneratedMelody(seed, tuple(tokens), primer_length, paths, melody, shared=shared)
     except ValueError as error:

@@ -21,12 +21,13 @@ if TYPE_CHECKING:
 
 
 def tune_frame(meter: Meter | None, key: Key | None, bars: int | None, pickup: int = 0) -> TuneFrame:
-    """The frame of a tune in ``meter`` and ``key`` (None: 4/4, major), ``bars`` long (None: no length)."""
+    """The frame of a tune in ``meter`` and ``key`` (None: 4/4, major), ``bars`` full bars after its
+    ``pickup`` (None: no length): the bar rules' tune, which ends ``bars * bar + pickup`` steps in."""
     meter = meter or COMMON_TIME
     mode = mode_index(mode_family(key.mode)) if key is not None else 0
     bar = steps_per_bar(meter)
     return TuneFrame(bar_steps=bar, pickup=pickup, meter=meter_index(str(meter)), mode=mode,
-                     length=None if bars is None else bars * bar)
+                     length=None if bars is None else bars * bar + pickup)
 
 
 def fed_steps(previous: int, token: int, end: int) -> int:

@@ -3,7 +3,7 @@ new bars among sampled candidates by the model's likelihood of the whole tune.
 
 Bars are numbered from 0 in the order the engraved score shows them: a pickup, when the tune has
 one, is bar 0; an ABC tune's first and second endings are a bar each; a timestep tune's bars are
-cut from its first step (``bar_spans`` gives each bar's token range, to map a clicked measure).
+cut by its meter after its primer's pickup (``bar_spans``: each bar's token range, to map a clicked measure).
 
 ``vary`` samples ``candidates`` tunes in one batch over `step`: the tokens before the first varied
 bar are fed once, then each candidate draws the varied bars' tokens (all the varied bars of one
@@ -26,7 +26,7 @@ import numpy as np
 
 from serving.client import ModelClient
 from serving.contract import signatures as sig
-from serving.contract.bar_rules import RowState, advance, allowed_tokens
+from serving.contract.bar_rules import advance, allowed_tokens, tune_start
 from serving.contract.sampling import SamplingSettings, choose, log_softmax, uniform
 from serving.generation.abc_start import abc_start
 from serving.generation.bar_goals import AbcBar, TimestepRun, abc_bars, after_close, timestep_bars
@@ -97,7 +97,8 @@ def bar_spans(melody: GeneratedMelody) -> list[tuple[int, int]]:
         raise ValueError(f"the tune with seed {melody.seed} was not rendered ({melody.error}): it has no bars")
     if melody.melody.abc_text is not None:
         return [(start, end) for start, _, end in abc_bars("".join(melody.tokens))]
-    return timestep_bars(melody.tokens, melody.primer_length, steps_per_bar(melody.melody.meter))
+    written = melody.melody
+    return timestep_bars(melody.tokens, melody.primer_length, steps_per_bar(written.meter), written.pickup_steps)
 
 
 def vary(client: ModelClient, melody: GeneratedMelody, bars: Sequence[int], config: GenerationConfig,
@@ -126,7 +127,7 @@ def vary(client: ModelClient, melody: GeneratedMelody, bars: Sequence[int], conf
     # Stable int32 seeds per candidate (crc32, never Python's hash()).
     seeds = [zlib.crc32(f"vary/{config.seed}/{melody.seed}/{chosen}/{number}".encode()) & 0x7FFFFFFF
              for number in range(candidates)]
-    frame = tune_frame(melody.melody.meter, melody.melody.key, config.constraints.bars)
+    frame = tune_frame(melody.melody.meter, melody.melody.key, config.constraints.bars, melody.melody.pickup_steps)
     tunes, log_ps = _sample(model, plan, seeds, config.settings, frame)
     for seed, tune in zip(seeds, tunes):
         broken = plan.check(tune)
@@ -134,8 +135,9 @@ def vary(client: ModelClient, melody: GeneratedMelody, bars: Sequence[int], conf
             raise RuntimeError(f"vary candidate with seed {seed} breaks the constraints ({broken}): a bug")
     best = int(np.argmax(log_ps))
     primer_length = min(melody.primer_length, plan.pieces[0].start)
+    old = melody.melody
     written = write_melody([vocabulary[token] for token in tunes[best]], primer_length, seeds[best], config, name,
-                           codec, melody.melody.key, melody.melody.meter, model.training_index)
+                           codec, old.key, old.meter, model.training_index, old.pickup_steps)
     logger.info("varied bars %s of seed %d: candidate seeds %s, log p %s", chosen, melody.seed, seeds,
                 [round(value, 2) for value in log_ps])
     return VariedMelody(written, tuple(chosen), log_ps[best], tuple(log_ps))
@@ -145,7 +147,7 @@ def _timestep_plan(melody: GeneratedMelody, chosen: list[int], config: Generatio
                    vocabulary: Sequence[str], default_steps: int) -> _Plan:
     """Runs of adjacent chosen bars, each a ``TimestepRun`` under the bar rules ``generate`` used."""
     request = config.constraints.filled(melody.melody.key, melody.melody.meter)
-    constraints = TimestepConstraints(request, vocabulary)
+    constraints = TimestepConstraints(request, vocabulary, melody.melody.pickup_steps)
     ids = encode(list(melody.tokens), vocabulary)
     primer = ids[:melody.primer_length]
     steps = config.steps or (constraints.tokens_needed(primer, request.bars) if request.bars is not None
@@ -162,7 +164,7 @@ def _timestep_plan(melody: GeneratedMelody, chosen: list[int], config: Generatio
     if first == 0:
         raise ValueError("bar 0 starts the token sequence: the model has nothing to draw it from")
     sampled_from = min(melody.primer_length, first)
-    states = [RowState()]
+    states = [tune_start(rules)]
     for index, token in enumerate(ids):
         states.append(advance(rules, states[-1], token, sampled=index >= sampled_from))
     pieces: list[_Piece] = []
@@ -175,7 +177,7 @@ def _timestep_plan(melody: GeneratedMelody, chosen: list[int], config: Generatio
         pieces.insert(0, _piece(start, end, following, ids, states[start:end]))
 
     def check(tune: list[int]) -> str:
-        state = RowState()
+        state = tune_start(rules)
         for index, token in enumerate(tune):
             if index >= sampled_from and (state.ended or not allowed_tokens(rules, state)[token]):
                 return f"token {index} ({vocabulary[token]!r}) is not allowed there"

@@ -17,13 +17,15 @@ BARS_PER_LINE = 4
 _ACCIDENTAL_MARKS = {-2: "__", -1: "_", 0: "=", 1: "^", 2: "^^"}
 
 
-def write_abc(events: list[Event], key: Key, meter: Meter, title: str = "", final_bar: str = "|]") -> str:
-    """One tune as ABC text: headers then the body, ``BARS_PER_LINE`` bars per line."""
+def write_abc(events: list[Event], key: Key, meter: Meter, title: str = "", final_bar: str = "|]",
+              pickup: Fraction = Fraction(0)) -> str:
+    """One tune as ABC text: headers then the body, ``BARS_PER_LINE`` bars per line, its first bar
+    ``pickup`` quarters long when given (an upbeat)."""
     headers = ["X:1"]
     if title:
         headers.append(f"T:{title}")
     headers += [f"M:{meter}", "L:1/8", f"K:{key.name}"]
-    return "\n".join(headers) + "\n" + abc_body(events, key, meter, final_bar) + "\n"
+    return "\n".join(headers) + "\n" + abc_body(events, key, meter, final_bar, pickup) + "\n"
 
 
 def with_note_line(text: str, note: str) -> str:
@@ -33,10 +35,11 @@ def with_note_line(text: str, note: str) -> str:
     return "\n".join([*lines[:at], f"N:{note}", *lines[at:]])
 
 
-def abc_body(events: list[Event], key: Key, meter: Meter, final_bar: str = "|]") -> str:
-    """The music lines of a tune (no headers), ending with ``final_bar``; ``""`` leaves the tune
-    open: a full last bar ends with ``|``, a short one with no bar line (the next note continues it)."""
-    laid_out = layout_bars(events, key, meter)
+def abc_body(events: list[Event], key: Key, meter: Meter, final_bar: str = "|]", pickup: Fraction = Fraction(0)) -> str:
+    """The music lines of a tune (no headers; its first bar ``pickup`` quarters when given), ending
+    with ``final_bar``; ``""`` leaves the tune open: a full last bar ends with ``|``, a short one
+    with no bar line (the next note continues it)."""
+    laid_out = layout_bars(events, key, meter, pickup)
     bars = [_write_bar(bar, key) for bar in laid_out]
     last_full = bool(laid_out) and sum(piece.quarters for piece in laid_out[-1]) == meter.bar_quarters
     lines = []

@@ -66,14 +66,17 @@ def quarters_of(event: Event) -> Fraction:
     return Fraction(event.quarters).limit_denominator(192)
 
 
-def layout_bars(events: list[Event], key: Key, meter: Meter) -> list[list[Piece]]:
+def layout_bars(events: list[Event], key: Key, meter: Meter, pickup: Fraction = Fraction(0)) -> list[list[Piece]]:
     """Events -> bars of written pieces; notes crossing a bar line become tied pieces.
 
-    The first bar starts at the first event; the last bar may be incomplete and the last note
-    keeps its full length.
+    The first bar starts at the first event and lasts ``pickup`` quarters when given (an upbeat,
+    shorter than a bar), else a bar; the last bar may be incomplete and the last note keeps its
+    full length.
     """
+    if not 0 <= pickup < meter.bar_quarters:
+        raise ValueError(f"a pickup of {pickup} quarters does not fit in a bar of {meter}")
     bars: list[list[Piece]] = [[]]
-    room = meter.bar_quarters
+    room = pickup or meter.bar_quarters
     for event in events:
         pitch = None if event.pitch is None else spell(event.pitch, key)
         left = quarters_of(event)

@@ -2,7 +2,8 @@
 
 Timestep models: the symbols are decoded (primer delimiters dropped, generation cut at its first
 ``/``) and moved from C major / A minor onto the requested key signature by transposing the
-encoded pitches; their bars come from the meter. Character models: the generated ABC text is
+encoded pitches; their bars come from the meter and the primer's pickup (a first measure that
+short, an anacrusis in every format). Character models: the generated ABC text is
 read by music21 (``abc_score``) and the score keeps the tune's own bars (pickup, repeats,
 endings); MIDI and WAV play its repeats. Every score is dressed by ``engraving.dress``.
 """
@@ -12,6 +13,7 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import verovio
 from music21 import key as m21key
@@ -41,7 +43,8 @@ class Melody:
     ``abc_text`` is a character model's own ABC, whose bars the score keeps: read by music21 and
     moved by ``abc_semitones`` onto ``key``; it is written as the ``.abc`` file as-is when not
     moved. ``creator`` fills the scores' composer line (the model and seed); ``novelty`` (when
-    given) is written as the ABC's ``N:`` line and the MusicXML's ``novelty`` field.
+    given) is written as the ABC's ``N:`` line and the MusicXML's ``novelty`` field; ``pickup``:
+    the quarters a laid-out melody sounds before its first downbeat (its first measure, 0: none).
     """
 
     events: tuple[Event, ...]
@@ -52,6 +55,7 @@ class Melody:
     abc_semitones: int = 0
     creator: str = "Folkgen"
     novelty: str = ""
+    pickup: Fraction = Fraction(0)
 
     @property
     def notes(self) -> int:
@@ -60,6 +64,16 @@ class Melody:
     @property
     def quarters(self) -> float:
         return sum(event.quarters for event in self.events)
+
+    @property
+    def pickup_steps(self) -> int:
+        """The pickup in 16th-note steps."""
+        return int(self.pickup * 4)
+
+
+def pickup_quarters(steps: int) -> Fraction:
+    """A pickup of ``steps`` 16th-note steps, in quarters."""
+    return Fraction(steps, 4)
 
 
 def melody_from_timesteps(symbols: Sequence[str], primer_length: int, key: Key = C_MAJOR,
@@ -153,11 +167,15 @@ def _abc_stream(melody: Melody) -> stream.Score:
 
 def _laid_out_stream(melody: Melody) -> stream.Score:
     part = stream.Part()
-    for number, bar in enumerate(layout_bars(list(melody.events), melody.key, melody.meter), start=1):
+    first = 0 if melody.pickup else 1  # an anacrusis is measure 0, short by its padding
+    for number, bar in enumerate(layout_bars(list(melody.events), melody.key, melody.meter, melody.pickup), first):
         measure = stream.Measure(number=number)
-        if number == 1:
+        if number == first:
             measure.append(_music21_key(melody.key))
             measure.append(m21meter.TimeSignature(str(melody.meter)))
+            if melody.pickup:
+                measure.paddingLeft = float(melody.meter.bar_quarters - melody.pickup)
+                measure.showNumber = stream.enums.ShowNumber.NEVER  # MusicXML's implicit="yes"
         for piece in bar:
             if piece.pitch is None:
                 measure.append(note.Rest(quarterLength=piece.quarters))
@@ -193,7 +211,8 @@ def write_formats(melody: Melody, formats: Sequence[str], out_dir: str, stem: st
             os.remove(musicxml_path)
     if "abc" in paths:
         text = (melody.abc_text if melody.abc_text is not None and not melody.abc_semitones
-                else abc_writer.write_abc(list(melody.events), melody.key, melody.meter, melody.title))
+                else abc_writer.write_abc(list(melody.events), melody.key, melody.meter, melody.title,
+                                          pickup=melody.pickup))
         with open(paths["abc"], "w", encoding="utf-8") as handle:
             handle.write(abc_writer.with_note_line(text, melody.novelty) if melody.novelty else text)
     if "mid" in paths or "wav" in paths or "png" in paths:
