@@ -21,7 +21,7 @@ from serving.contract import versions
 from serving.contract.bar_rules import rule_inputs
 from serving.contract.bar_rules_graph import GraphRules
 from serving.contract.sampling import FLOAT32_MAX
-from trainer.token_models.generate_loop import generate_loop, graph_rules, rule_specs
+from trainer.token_models.generate_loop import generate_loop, generate_specs, graph_rules
 
 logger = logging.getLogger(__name__)
 
@@ -181,16 +181,7 @@ def build_export_archive(model: keras.Model, vocabulary: Sequence[str], model_ki
         return {sig.TOKENS: tokens}
 
     archive = keras.export.ExportArchive()
-    archive.add_endpoint(sig.GENERATE, generate_fn, [
-        tf.TensorSpec([None, None], tf.int32, name=sig.PRIMER),
-        tf.TensorSpec([None], tf.int32, name=sig.PRIMER_LENGTH),
-        tf.TensorSpec([None], tf.int32, name=sig.STEPS),
-        tf.TensorSpec([None], tf.float32, name=sig.TEMPERATURE),
-        tf.TensorSpec([None], tf.int32, name=sig.TOP_K),
-        tf.TensorSpec([None], tf.float32, name=sig.TOP_P),
-        tf.TensorSpec([None], tf.int32, name=sig.SEED),
-        *rule_specs(size),
-    ])
+    archive.add_endpoint(sig.GENERATE, generate_fn, generate_specs(size))
     archive.add_endpoint(sig.STEP, step_fn, [
         tf.TensorSpec([None], tf.int32, name=sig.TOKEN),
         tf.TensorSpec([None, plan.state_size], tf.float32, name=sig.STATE),

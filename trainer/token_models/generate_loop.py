@@ -25,6 +25,15 @@ def rule_specs(vocab_size: int) -> list[tf.TensorSpec]:
     return [tf.TensorSpec(row.get(name, [None]), dtypes.get(name, tf.int32), name=name) for name in sig.RULE_INPUTS]
 
 
+def generate_specs(vocab_size: int) -> list[tf.TensorSpec]:
+    """The input signature of `generate` in ``sig.GENERATE_INPUTS`` order: the primer and sampling
+    settings, then the rule inputs."""
+    sampling = {sig.PRIMER: ([None, None], tf.int32), sig.TEMPERATURE: ([None], tf.float32),
+                sig.TOP_P: ([None], tf.float32)}
+    names = [name for name in sig.GENERATE_INPUTS if name not in sig.RULE_INPUTS]
+    return [tf.TensorSpec(*sampling.get(name, ([None], tf.int32)), name=name) for name in names] + rule_specs(vocab_size)
+
+
 def graph_rules(inputs: dict[str, tf.Tensor], end: int, hold: int, rest: int) -> bar_rules_graph.GraphRules:
     """The rule inputs (by ``sig`` name) as ``GraphRules``."""
     return bar_rules_graph.GraphRules(

@@ -28,7 +28,7 @@ from trainer.token_models.export import (
     generate_checks,
     write_prediction_logs,
 )
-from trainer.token_models.generate_loop import generate_loop, graph_rules, rule_specs
+from trainer.token_models.generate_loop import generate_loop, generate_specs, graph_rules
 from trainer.token_models.meter_conditioning import condition_classes, tune_conditioning
 
 logger = logging.getLogger(__name__)
@@ -129,16 +129,7 @@ def build_meter_archive(model: keras.Model, vocabulary: Sequence[str], model_kin
 
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(sig.GENERATE, generate_fn, [
-        tf.TensorSpec([None, None], tf.int32, name=sig.PRIMER),
-        tf.TensorSpec([None], tf.int32, name=sig.PRIMER_LENGTH),
-        tf.TensorSpec([None], tf.int32, name=sig.STEPS),
-        tf.TensorSpec([None], tf.float32, name=sig.TEMPERATURE),
-        tf.TensorSpec([None], tf.int32, name=sig.TOP_K),
-        tf.TensorSpec([None], tf.float32, name=sig.TOP_P),
-        tf.TensorSpec([None], tf.int32, name=sig.SEED),
-        *rule_specs(size), *_GENERATE_SPECS,
-    ])
+    archive.add_endpoint(sig.GENERATE, generate_fn, [*generate_specs(size), *_GENERATE_SPECS])
     archive.add_endpoint(sig.STEP, step_fn, [
         tf.TensorSpec([None], tf.int32, name=sig.TOKEN),
         tf.TensorSpec([None, step.state_size], tf.float32, name=sig.STATE), *_STEP_SPECS,

@@ -14,6 +14,7 @@ from serving.generation import primers
 from serving.generation.bar_goals import timestep_bars
 from serving.generation.timestep_constraints import TimestepConstraints
 from serving.generation.tune_request import TuneRequest
+from tests.serving.generation.test_timestep_constraints import walk
 
 pytestmark = pytest.mark.unit
 
@@ -48,20 +49,6 @@ def test_an_abc_upbeat_and_a_musicxml_anacrusis_are_the_primers_pickup(tmp_path)
     assert primers.timestep_primer(primers.PrimerSource(symbols="/ 60 _")).pickup == 0
 
 
-def walk(constraints: TimestepConstraints, primer: list[int], steps: int, seed: int) -> list[int]:
-    rng = np.random.default_rng(seed)
-    state = constraints.start(primer)
-    rules = constraints.rules(*constraints.bar_limits(state.position, steps))
-    sampled = []
-    while not state.ended:
-        mask = allowed_tokens(rules, state)
-        assert mask.any(), f"dead end after {sampled}"
-        token = int(rng.choice(np.flatnonzero(mask)))
-        sampled.append(token)
-        state = advance(rules, state, token)
-    return sampled
-
-
 @pytest.mark.parametrize("meter_text, pickup", [("3/4", 2), ("4/4", 4), ("6/8", 2), ("2/4", 7), ("3/4", 0)])
 def test_a_tune_ends_on_a_bar_line_after_its_pickup_and_bars_full_bars(meter_text, pickup):
     request = TuneRequest(parse_meter(meter_text), parse_key("G"), 6)
@@ -71,7 +58,7 @@ def test_a_tune_ends_on_a_bar_line_after_its_pickup_and_bars_full_bars(meter_tex
     primer = [VOCABULARY.index(symbol) for symbol in primer_symbols]
     needed = constraints.tokens_needed(primer, 6)
     for seed in range(20):
-        sampled = walk(constraints, primer, needed, seed)
+        sampled = walk(constraints, primer, needed, np.random.default_rng(seed))
         tune = [VOCABULARY[token] for token in primer[1:] + sampled]
         assert tune[-1] == DELIMITER and len(tune) - 1 == pickup + 6 * bar and len(sampled) == needed
         spans = timestep_bars([DELIMITER] + tune, len(primer), bar, pickup)

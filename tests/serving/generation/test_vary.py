@@ -14,6 +14,7 @@ import pytest
 from music21 import converter, stream
 
 from bench import tune_metrics as tm
+from bench.vary import score_bars
 from preprocessing.melody.keys import parse_key, parse_meter
 from serving import client as model_client
 from serving.contract.sampling import SamplingSettings
@@ -23,7 +24,6 @@ from serving.generation.tokens import GeneratedMelody, GenerationConfig, generat
 from serving.generation.tune_request import TuneRequest
 from serving.generation.vary import bar_spans, vary
 from serving.model_server.launcher import start_subprocess
-from serving.music import render
 from trainer.token_models import abc_quality
 
 pytestmark = pytest.mark.server
@@ -74,27 +74,6 @@ def outside(melody: GeneratedMelody, bars: list[int]) -> list[tuple[str, ...]]:
         runs.append(melody.tokens[cursor:start])
         cursor = end
     return [*runs, melody.tokens[cursor:]]
-
-
-def score_bars(melody: GeneratedMelody) -> list[list[tuple]]:
-    """Each bar's notes and rests (MIDI pitch or None, onset in the bar, length in quarters), read
-    by music21 from the written ABC (ABC models) or cut from the decoded timestep events."""
-    if melody.melody.abc_text is not None:
-        text = Path(melody.paths["abc"]).read_text(encoding="utf-8")
-        part = converter.parse(text, format="abc").parts[0]
-        return [[(None if item.isRest else item.pitch.midi, Fraction(item.offset), Fraction(item.quarterLength))
-                 for item in measure.notesAndRests] for measure in part.getElementsByClass(stream.Measure)]
-    events = render.melody_from_timesteps(list(melody.tokens), melody.primer_length).events
-    bar, onset, bars = Fraction(melody.melody.meter.bar_quarters), Fraction(0), []
-    for event in events:
-        left = Fraction(event.quarters).limit_denominator(64)
-        while left:
-            index, inside = int(onset // bar), onset % bar
-            piece = min(left, bar - inside)
-            bars += [[] for _ in range(index + 1 - len(bars))]
-            bars[index].append((event.pitch, inside, piece))
-            onset, left = onset + piece, left - piece
-    return bars
 
 
 def failed_constraints(melody: GeneratedMelody, bars: int = BARS, key: str = "C", meter: str = "4/4") -> list[str]:
