@@ -18,7 +18,7 @@ def _example(tune_id: str, notes: list[int], rhythms: list[int]) -> dict:
     return {
         "id": tune_id, "corpus": "tiny", "title": tune_id, "timestep": ["60", "_"], "notes": notes,
         "rhythms": rhythms, "abc": "X:1\nK:C\nC|", "key": "C", "mode": "major", "meter": "4/4",
-        "transpose": 0,
+        "transpose": 0, "pickup": 0,
     }
 
 
