@@ -28,6 +28,7 @@ class MelodyVaeConfig:
     FIXED_FIELDS: ClassVar[tuple[str, ...]] = ("name", "kind")
     ARCHITECTURE_FIELDS: ClassVar[tuple[str, ...]] = (
         "kind", "length", "pitch_embedding", "duration_embedding", "channels", "hidden_dim", "latent_channels",
+        "downsamplings",
     )
 
     name: str
@@ -37,7 +38,8 @@ class MelodyVaeConfig:
     duration_embedding: int = 8
     channels: int = 128
     hidden_dim: int = 512
-    latent_channels: int = 16  # per part of the latent sequence (one part per 8 events)
+    downsamplings: int = 3  # halvings of the event sequence: one latent part per 2 ** downsamplings events
+    latent_channels: int = 16  # per part of the latent sequence
     epochs: int = 120
     batch_size: int = 32
     learning_rate: float = 2e-3
@@ -50,15 +52,16 @@ class MelodyVaeConfig:
 
     @property
     def latent_dim(self) -> int:
-        """Z: the flattened latent, ``length / 8`` parts of ``latent_channels``."""
-        return self.length // 8 * self.latent_channels
+        """Z: the flattened latent, ``length / 2 ** downsamplings`` parts of ``latent_channels``."""
+        return self.length // 2**self.downsamplings * self.latent_channels
 
     def __post_init__(self) -> None:
         if self.kind != MELODY:
             raise ValueError(f"a melody VAE's kind is {MELODY!r}, got {self.kind!r}")
         check_overflow_policy(self.overflow)
-        if self.length % 8:
-            raise ValueError(f"length must be a multiple of 8 (three halvings), got {self.length}")
+        if self.downsamplings < 0 or self.length % 2**self.downsamplings:
+            raise ValueError(f"length must be a multiple of 2 ** downsamplings ({self.downsamplings} >= 0), "
+                             f"got {self.length}")
         for field in ("length", "pitch_embedding", "duration_embedding", "channels", "hidden_dim", "latent_channels", "epochs",
                       "batch_size"):
             if getattr(self, field) < 1:

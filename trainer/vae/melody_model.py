@@ -1,16 +1,16 @@
 """The joint melody VAE: (pitch, duration) events in, both codes and the length out.
 
 Encoder: a pitch embedding and a duration embedding per event, concatenated with a "real event"
-flag and zeroed past the tune's length -> Conv1D(C, 5) -> ``DOWNSAMPLINGS`` strided Conv1D(C, 4,
-stride 2) (L -> L / 8 positions) -> 1x1 convolutions ``mean`` and ``logvar`` [B, L / 8, Zc],
-flattened to [B, Z] (Z = L / 8 * Zc): the latent is a short sequence, each part describing about
-8 events, which carries a tune unseen in training far better than one global vector did (that
+flag and zeroed past the tune's length -> Conv1D(C, 5) -> ``downsamplings`` strided Conv1D(C, 4,
+stride 2) (L -> L / 2**downsamplings = L' positions) -> 1x1 convolutions ``mean`` and ``logvar``
+[B, L', Zc], flattened to [B, Z] (Z = L' * Zc): the latent is a short sequence, each part describing
+a few events, which carries a tune unseen in training far better than one global vector did (that
 version reached about 20% exact events on the validation split while overfitting the training
-one). Decoder (non-autoregressive, so its export needs no sampling loop): z as [B, L / 8, Zc] ->
+one). Decoder (non-autoregressive, so its export needs no sampling loop): z as [B, L', Zc] ->
 Conv1D(C, 3) -> as many Conv1DTranspose(C, 4, stride 2) (back to L positions) + a learned position
 embedding -> Conv1D(C, 5) -> per position a pitch softmax [B, L, P] and a duration softmax
 [B, L, D]; and z -> Dense(H) -> a length softmax over 1..L events. ``B`` batch, ``L`` the fixed length (a
-multiple of 8), ``Z`` the latent size, ``Zc`` latent channels, ``C`` channels, ``H`` hidden size, ``P`` = 49 pitch codes
+multiple of 2**downsamplings), ``Z`` the latent size, ``Zc`` latent channels, ``C`` channels, ``H`` hidden size, ``P`` = 49 pitch codes
 (50..97, rest 99), ``D`` = 8 duration codes. Convolutions, not recurrent layers: an epoch on erk
 takes seconds on a CPU, where a bidirectional GRU of the same width took about 20 s.
 """
@@ -28,14 +28,13 @@ from trainer.vae.model import kl_divergence, reparameterize
 LOSSES = ("reconstruction_loss", "length_loss", "kl_loss", "total_loss", "event_accuracy")
 
 
-DOWNSAMPLINGS = 3
 LOGVAR_START = -4.0
 
 
-def _convolutions(channels: int, name: str, transposed: bool) -> keras.Sequential:
+def _convolutions(channels: int, halvings: int, name: str, transposed: bool) -> keras.Sequential:
     kind = keras.layers.Conv1DTranspose if transposed else keras.layers.Conv1D
     layers = [kind(channels, 4, strides=2, padding="same", activation="relu", name=f"{name}_{index}")
-              for index in range(DOWNSAMPLINGS)]
+              for index in range(halvings)]
     return keras.Sequential(layers, name=name)
 
 
@@ -57,16 +56,16 @@ class MelodyVae(keras.Model):
         )
         channels = config.channels
         self.encoder_input = keras.layers.Conv1D(channels, 5, padding="same", activation="relu", name="encoder_input")
-        self.encoder_body = _convolutions(channels, "encoder", transposed=False)
+        self.encoder_body = _convolutions(channels, config.downsamplings, "encoder", transposed=False)
         self.fc_mean = keras.layers.Conv1D(config.latent_channels, 1, name="fc_mean")
         # Starting near-deterministic (sigma = exp(LOGVAR_START / 2) = 0.14) lets the latent carry the
         # events from the first epochs; the KL warm-up and free bits then shape the posterior.
         self.fc_logvar = keras.layers.Conv1D(
             config.latent_channels, 1, bias_initializer=keras.initializers.Constant(LOGVAR_START), name="fc_logvar"
         )
-        self.coarse = config.length // 2**DOWNSAMPLINGS
+        self.coarse = config.length // 2**config.downsamplings
         self.fc_decoder = keras.layers.Conv1D(channels, 3, padding="same", activation="relu", name="fc_decoder")
-        self.decoder_body = _convolutions(channels, "decoder", transposed=True)
+        self.decoder_body = _convolutions(channels, config.downsamplings, "decoder", transposed=True)
         self.position_embedding = keras.layers.Embedding(config.length, channels, name="positions")
         self.decoder_output = keras.layers.Conv1D(channels, 5, padding="same", activation="relu", name="decoder_output")
         self.pitch_head = keras.layers.Dense(NOTES.size, name="pitch_head")

@@ -40,7 +40,7 @@ def test_the_preset_is_registered_and_bad_fields_are_refused():
     assert isinstance(presets.get("vae_melody"), MelodyVaeConfig) and presets.get("vae_melody").kind == "melody"
     with pytest.raises(ValueError, match="kind is 'melody', got 'notes'"):
         MelodyVaeConfig(name="x", kind="notes")
-    with pytest.raises(ValueError, match="multiple of 8.*20"):
+    with pytest.raises(ValueError, match=r"multiple of 2 \*\* downsamplings.*got 20"):
         MelodyVaeConfig(name="x", length=20)
     with pytest.raises(ValueError, match="free_bits must be >= 0, got -1"):
         MelodyVaeConfig(name="x", free_bits=-1.0)
@@ -104,6 +104,7 @@ def test_a_tiny_set_is_overfit_and_reconstructed_exactly_through_the_export(tmp_
 @pytest.mark.server
 def test_a_training_run_writes_metrics_and_an_export_saved_model_cli_runs(tmp_path):
     from trainer.training import TRAINERS
+    from trainer.vae.melody_evaluate import evaluate_export
     from trainer.vae.melody_train import train_melody_vae
 
     assert TRAINERS[MelodyVaeConfig] is train_melody_vae  # `trainer.task --model vae_melody` trains it
@@ -122,3 +123,8 @@ def test_a_training_run_writes_metrics_and_an_export_saved_model_cli_runs(tmp_pa
     assert json.loads((tmp_path / "job" / "metrics.json").read_text())["model"] == "vae_melody"
     assert (tmp_path / "job" / "checkpoints" / FINAL_WEIGHTS).exists()
     check_every_signature(tmp_path / "export" / "1", list(sig.VAE_SIGNATURES), tmp_path / "cli")
+    # the export's own signatures give the figures the training run computed in memory
+    served = evaluate_export(str(tmp_path / "export"), str(tmp_path / "data"))
+    assert served["test_tunes"] == 2 and served["test_events"] == 6 + 16
+    for key in ("event_reconstruction", "length_exact", "sample_pitch_tvd", "sample_length_tvd", "sample_mean_length"):
+        assert served[key] == pytest.approx(metrics[key], abs=1e-6), key
