@@ -42,7 +42,7 @@ def models_dir(tmp_path_factory, tunes):
 
     config = dataclasses.replace(
         presets.get("vae_melody"), length=LENGTH, pitch_embedding=8, duration_embedding=4, channels=32,
-        hidden_dim=64, latent_channels=4, learning_rate=5e-3, kl_weight=0.01, kl_warmup_epochs=0, free_bits=0.0, seed=1,
+        latent_channels=4, learning_rate=5e-3, kl_weight=0.01, kl_warmup_epochs=0, free_bits=0.0, seed=1,
     )
     info = VaeInfo(kind="melody", output="categorical", length=LENGTH, latent_dim=8, alphabet=(), pad_code=99,
                    rhythm_alphabet=tuple(range(8)), rhythm_pad_code=7)

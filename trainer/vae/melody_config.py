@@ -27,7 +27,7 @@ class MelodyVaeConfig:
 
     FIXED_FIELDS: ClassVar[tuple[str, ...]] = ("name", "kind")
     ARCHITECTURE_FIELDS: ClassVar[tuple[str, ...]] = (
-        "kind", "length", "pitch_embedding", "duration_embedding", "channels", "hidden_dim", "latent_channels",
+        "kind", "length", "pitch_embedding", "duration_embedding", "channels", "latent_channels",
         "downsamplings",
     )
 
@@ -37,15 +37,14 @@ class MelodyVaeConfig:
     pitch_embedding: int = 32
     duration_embedding: int = 8
     channels: int = 128
-    hidden_dim: int = 512
-    downsamplings: int = 3  # halvings of the event sequence: one latent part per 2 ** downsamplings events
-    latent_channels: int = 16  # per part of the latent sequence
-    epochs: int = 120
+    downsamplings: int = 1  # halvings of the event sequence: one latent part per 2 ** downsamplings events
+    latent_channels: int = 8  # per part of the latent sequence
+    epochs: int = 60
     batch_size: int = 32
     learning_rate: float = 2e-3
     kl_weight: float = 1.0
-    kl_warmup_epochs: int = 20
-    free_bits: float = 2.0
+    kl_warmup_epochs: int = 10
+    free_bits: float = 0.75
     patience: int = 15
     overflow: str = "truncate"
     seed: int = 0
@@ -62,7 +61,7 @@ class MelodyVaeConfig:
         if self.downsamplings < 0 or self.length % 2**self.downsamplings:
             raise ValueError(f"length must be a multiple of 2 ** downsamplings ({self.downsamplings} >= 0), "
                              f"got {self.length}")
-        for field in ("length", "pitch_embedding", "duration_embedding", "channels", "hidden_dim", "latent_channels", "epochs",
+        for field in ("length", "pitch_embedding", "duration_embedding", "channels", "latent_channels", "epochs",
                       "batch_size"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")

@@ -8,9 +8,11 @@ a few events, which carries a tune unseen in training far better than one global
 version reached about 20% exact events on the validation split while overfitting the training
 one). Decoder (non-autoregressive, so its export needs no sampling loop): z as [B, L', Zc] ->
 Conv1D(C, 3) -> as many Conv1DTranspose(C, 4, stride 2) (back to L positions) + a learned position
-embedding -> Conv1D(C, 5) -> per position a pitch softmax [B, L, P] and a duration softmax
-[B, L, D]; and z -> Dense(H) -> a length softmax over 1..L events. ``B`` batch, ``L`` the fixed length (a
-multiple of 2**downsamplings), ``Z`` the latent size, ``Zc`` latent channels, ``C`` channels, ``H`` hidden size, ``P`` = 49 pitch codes
+embedding -> Conv1D(C, 5) -> per position a softmax over the pitch codes and END [B, L, P + 1] and
+a duration softmax [B, L, D]. The positions past a tune's length are END: the decoded length is
+the first END, so it comes from the latent parts of the tune's end, like the events (a length
+softmax over the whole z reached only 40-80% exact lengths and too long samples). ``B`` batch, ``L`` the fixed length (a
+multiple of 2**downsamplings), ``Z`` the latent size, ``Zc`` latent channels, ``C`` channels, ``P`` = 49 pitch codes
 (50..97, rest 99), ``D`` = 8 duration codes. Convolutions, not recurrent layers: an epoch on erk
 takes seconds on a CPU, where a bidirectional GRU of the same width took about 20 s.
 """
@@ -68,10 +70,8 @@ class MelodyVae(keras.Model):
         self.decoder_body = _convolutions(channels, config.downsamplings, "decoder", transposed=True)
         self.position_embedding = keras.layers.Embedding(config.length, channels, name="positions")
         self.decoder_output = keras.layers.Conv1D(channels, 5, padding="same", activation="relu", name="decoder_output")
-        self.pitch_head = keras.layers.Dense(NOTES.size, name="pitch_head")
+        self.pitch_head = keras.layers.Dense(NOTES.size + 1, name="pitch_head")  # class END = NOTES.size
         self.duration_head = keras.layers.Dense(RHYTHMS.size, name="duration_head")
-        self.length_hidden = keras.layers.Dense(config.hidden_dim, activation="relu", name="length_hidden")
-        self.length_head = keras.layers.Dense(config.length, name="length_head")  # class k: k + 1 events
         self.kl_weight = keras.Variable(config.kl_weight, trainable=False, name="kl_weight", dtype="float32")
         self.seed_generator = keras.random.SeedGenerator(config.seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSSES}
@@ -104,20 +104,27 @@ class MelodyVae(keras.Model):
         flat = [-1, self.config.latent_dim]
         return tf.reshape(self.fc_mean(coarse), flat), tf.reshape(self.fc_logvar(coarse), flat)
 
-    def decode_logits(self, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        """z [B, Z] -> pitch logits [B, L, P], duration logits [B, L, D], length logits [B, L]."""
+    def decode_logits(self, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """z [B, Z] -> pitch-or-END logits [B, L, P + 1], duration logits [B, L, D]."""
         coarse = self.fc_decoder(tf.reshape(z, [-1, self.coarse, self.config.latent_channels]))
         positions = self.position_embedding(tf.range(self.config.length))[None]
         sequence = self.decoder_output(self.decoder_body(coarse) + positions)
-        return self.pitch_head(sequence), self.duration_head(sequence), self.length_head(self.length_hidden(z))
+        return self.pitch_head(sequence), self.duration_head(sequence)
 
     def decode(self, z: tf.Tensor) -> dict[str, tf.Tensor]:
-        """z [B, Z] -> {NOTES, RHYTHMS: int32 [B, L], LENGTH: int32 [B]} (argmax of each softmax);
-        positions at or past the length hold the pad codes (rest 99, whole note 7)."""
-        pitch_logits, duration_logits, length_logits = self.decode_logits(z)
-        lengths = tf.argmax(length_logits, axis=-1, output_type=tf.int32) + 1
+        """z [B, Z] -> {NOTES, RHYTHMS: int32 [B, L], LENGTH: int32 [B]} (argmax of each softmax).
+
+        The length is the first position whose argmax is END (at least 1; L when none is); positions
+        at or past it hold the pad codes (rest 99, whole note 7)."""
+        pitch_logits, duration_logits = self.decode_logits(z)
+        pitch_classes = tf.argmax(pitch_logits, axis=-1, output_type=tf.int32)
+        is_end = tf.equal(pitch_classes, NOTES.size)
+        first_end = tf.where(tf.reduce_any(is_end, axis=-1), tf.argmax(tf.cast(is_end, tf.int32), axis=-1,
+                                                                         output_type=tf.int32), self.config.length)
+        lengths = tf.maximum(first_end, 1)
         mask = self.mask(lengths)
-        notes = tf.gather(self._tables[NOTES.kind][1], tf.argmax(pitch_logits, axis=-1, output_type=tf.int32))
+        best_pitch = tf.argmax(pitch_logits[..., : NOTES.size], axis=-1, output_type=tf.int32)  # position 0 may be END
+        notes = tf.gather(self._tables[NOTES.kind][1], best_pitch)
         rhythms = tf.gather(self._tables[RHYTHMS.kind][1], tf.argmax(duration_logits, axis=-1, output_type=tf.int32))
         return {
             sig.NOTES: tf.where(mask, notes, NOTES.pad_code),
@@ -139,20 +146,21 @@ class MelodyVae(keras.Model):
         lengths = tf.cast(lengths, tf.int32)
         mean, logvar = self.encode(notes, rhythms, lengths)
         z = self.sample_z(mean, logvar) if sample else mean
-        pitch_logits, duration_logits, length_logits = self.decode_logits(z)
-        mask = tf.cast(self.mask(lengths), tf.float32)
-        pitch_targets, duration_targets = self.indices(NOTES.kind, notes), self.indices(RHYTHMS.kind, rhythms)
-        per_event = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pitch_targets, logits=pitch_logits)
-        per_event += tf.nn.sparse_softmax_cross_entropy_with_logits(labels=duration_targets, logits=duration_logits)
+        pitch_logits, duration_logits = self.decode_logits(z)
+        real = self.mask(lengths)
+        mask = tf.cast(real, tf.float32)
+        pitch_targets = tf.where(real, self.indices(NOTES.kind, notes), NOTES.size)  # END past the length
+        duration_targets = self.indices(RHYTHMS.kind, rhythms)
+        pitch_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pitch_targets, logits=pitch_logits)
+        per_event = pitch_loss + tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=duration_targets, logits=duration_logits)
         exact = tf.logical_and(
             tf.equal(tf.argmax(pitch_logits, -1, output_type=tf.int32), pitch_targets),
             tf.equal(tf.argmax(duration_logits, -1, output_type=tf.int32), duration_targets),
         )
         return {
             "reconstruction_loss": tf.reduce_mean(tf.reduce_sum(per_event * mask, axis=-1)),
-            "length_loss": tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(labels=lengths - 1, logits=length_logits)
-            ),
+            "length_loss": tf.reduce_mean(tf.reduce_sum(pitch_loss * (1.0 - mask), axis=-1)),  # the END positions
             "kl_loss": tf.reduce_mean(kl_divergence(mean, logvar)),
             "free_kl": free_bits_kl(mean, logvar, self.config.free_bits),
             "event_accuracy": tf.reduce_sum(tf.cast(exact, tf.float32) * mask) / tf.reduce_sum(mask),

@@ -16,7 +16,7 @@ from trainer.vae.melody_config import MelodyVaeConfig
 from trainer.vae.melody_data import pad_melodies
 from trainer.vae.train import FINAL_WEIGHTS
 
-TINY = {"length": 16, "pitch_embedding": 8, "duration_embedding": 4, "channels": 32, "hidden_dim": 64,
+TINY = {"length": 16, "pitch_embedding": 8, "duration_embedding": 4, "channels": 32,
         "latent_channels": 8, "batch_size": 4}
 # Four melodies of different lengths: (pitch codes, duration codes), event by event.
 MELODIES = [
@@ -41,7 +41,7 @@ def test_the_preset_is_registered_and_bad_fields_are_refused():
     with pytest.raises(ValueError, match="kind is 'melody', got 'notes'"):
         MelodyVaeConfig(name="x", kind="notes")
     with pytest.raises(ValueError, match=r"multiple of 2 \*\* downsamplings.*got 20"):
-        MelodyVaeConfig(name="x", length=20)
+        MelodyVaeConfig(name="x", length=20, downsamplings=3)
     with pytest.raises(ValueError, match="free_bits must be >= 0, got -1"):
         MelodyVaeConfig(name="x", free_bits=-1.0)
 
