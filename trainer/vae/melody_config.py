@@ -44,15 +44,15 @@ class MelodyVaeConfig:
     learning_rate: float = 2e-3
     kl_weight: float = 1.0
     kl_warmup_epochs: int = 10
-    free_bits: float = 0.75
+    free_bits: float = 0.5
     patience: int = 15
     overflow: str = "truncate"
     seed: int = 0
 
     @property
     def latent_dim(self) -> int:
-        """Z: the flattened latent, ``length / 2 ** downsamplings`` parts of ``latent_channels``."""
-        return self.length // 2**self.downsamplings * self.latent_channels
+        """Z: the flattened latent, ``length / 2 ** downsamplings`` parts of ``latent_channels``, and the length."""
+        return self.length // 2**self.downsamplings * self.latent_channels + 1
 
     def __post_init__(self) -> None:
         if self.kind != MELODY:

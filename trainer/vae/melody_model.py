@@ -25,9 +25,11 @@ import tensorflow as tf
 from serving.contract import signatures as sig
 from trainer.vae.melody_config import MelodyVaeConfig
 from trainer.vae.melody_data import NOTES, RHYTHMS
+from trainer.vae.melody_length import code_length, length_cdf, length_code
 from trainer.vae.model import kl_divergence, reparameterize
 
-LOSSES = ("reconstruction_loss", "length_loss", "kl_loss", "total_loss", "event_accuracy")
+LOSSES = ("reconstruction_loss", "kl_loss", "total_loss", "event_accuracy")
+LENGTH_LOGVAR = -20.0  # the length dimension is exact: its stated variance is ~0
 
 
 LOGVAR_START = -4.0
@@ -70,9 +72,12 @@ class MelodyVae(keras.Model):
         self.decoder_body = _convolutions(channels, config.downsamplings, "decoder", transposed=True)
         self.position_embedding = keras.layers.Embedding(config.length, channels, name="positions")
         self.decoder_output = keras.layers.Conv1D(channels, 5, padding="same", activation="relu", name="decoder_output")
-        self.pitch_head = keras.layers.Dense(NOTES.size + 1, name="pitch_head")  # class END = NOTES.size
+        self.pitch_head = keras.layers.Dense(NOTES.size, name="pitch_head")
         self.duration_head = keras.layers.Dense(RHYTHMS.size, name="duration_head")
         self.kl_weight = keras.Variable(config.kl_weight, trainable=False, name="kl_weight", dtype="float32")
+        # The training split's length CDF (``set_lengths``), saved with the weights.
+        self.length_cdf = keras.Variable(length_cdf(np.zeros(0, np.int32), config.length), trainable=False,
+                                         name="length_cdf", dtype="float32")
         self.seed_generator = keras.random.SeedGenerator(config.seed)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in LOSSES}
         self._tables = {}
@@ -100,31 +105,31 @@ class MelodyVae(keras.Model):
             [self.pitch_embedding(self.indices(NOTES.kind, notes)),
              self.duration_embedding(self.indices(RHYTHMS.kind, rhythms)), tf.ones_like(real)], axis=-1,
         ) * real
-        coarse = self.encoder_body(self.encoder_input(events))  # [B, L / 8, C]
-        flat = [-1, self.config.latent_dim]
-        return tf.reshape(self.fc_mean(coarse), flat), tf.reshape(self.fc_logvar(coarse), flat)
+        coarse = self.encoder_body(self.encoder_input(events))  # [B, L', C]
+        flat = [-1, self.config.latent_dim - 1]
+        code = length_code(lengths, self.length_cdf)[:, None]
+        return (tf.concat([tf.reshape(self.fc_mean(coarse), flat), code], axis=-1),
+                tf.concat([tf.reshape(self.fc_logvar(coarse), flat), tf.fill(tf.shape(code), LENGTH_LOGVAR)], -1))
 
-    def decode_logits(self, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """z [B, Z] -> pitch-or-END logits [B, L, P + 1], duration logits [B, L, D]."""
-        coarse = self.fc_decoder(tf.reshape(z, [-1, self.coarse, self.config.latent_channels]))
+    def set_lengths(self, lengths: np.ndarray) -> None:
+        """Codes lengths by the CDF of these (the training split's) lengths [N]."""
+        self.length_cdf.assign(length_cdf(lengths, self.config.length))
+
+    def decode_logits(self, z: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """z [B, Z] -> pitch logits [B, L, P], duration logits [B, L, D], lengths int32 [B]."""
+        lengths = code_length(z[:, -1], self.length_cdf)
+        coarse = self.fc_decoder(tf.reshape(z[:, :-1], [-1, self.coarse, self.config.latent_channels]))
         positions = self.position_embedding(tf.range(self.config.length))[None]
-        sequence = self.decoder_output(self.decoder_body(coarse) + positions)
-        return self.pitch_head(sequence), self.duration_head(sequence)
+        left = tf.cast(lengths[:, None] - tf.range(self.config.length)[None], tf.float32) / self.config.length
+        sequence = self.decoder_output(tf.concat([self.decoder_body(coarse) + positions, left[..., None]], axis=-1))
+        return self.pitch_head(sequence), self.duration_head(sequence), lengths
 
     def decode(self, z: tf.Tensor) -> dict[str, tf.Tensor]:
-        """z [B, Z] -> {NOTES, RHYTHMS: int32 [B, L], LENGTH: int32 [B]} (argmax of each softmax).
-
-        The length is the first position whose argmax is END (at least 1; L when none is); positions
-        at or past it hold the pad codes (rest 99, whole note 7)."""
-        pitch_logits, duration_logits = self.decode_logits(z)
-        pitch_classes = tf.argmax(pitch_logits, axis=-1, output_type=tf.int32)
-        is_end = tf.equal(pitch_classes, NOTES.size)
-        first_end = tf.where(tf.reduce_any(is_end, axis=-1), tf.argmax(tf.cast(is_end, tf.int32), axis=-1,
-                                                                         output_type=tf.int32), self.config.length)
-        lengths = tf.maximum(first_end, 1)
+        """z [B, Z] -> {NOTES, RHYTHMS: int32 [B, L] (argmax of each softmax), LENGTH: int32 [B]};
+        positions at or past the length hold the pad codes (rest 99, whole note 7)."""
+        pitch_logits, duration_logits, lengths = self.decode_logits(z)
         mask = self.mask(lengths)
-        best_pitch = tf.argmax(pitch_logits[..., : NOTES.size], axis=-1, output_type=tf.int32)  # position 0 may be END
-        notes = tf.gather(self._tables[NOTES.kind][1], best_pitch)
+        notes = tf.gather(self._tables[NOTES.kind][1], tf.argmax(pitch_logits, axis=-1, output_type=tf.int32))
         rhythms = tf.gather(self._tables[RHYTHMS.kind][1], tf.argmax(duration_logits, axis=-1, output_type=tf.int32))
         return {
             sig.NOTES: tf.where(mask, notes, NOTES.pad_code),
@@ -138,36 +143,34 @@ class MelodyVae(keras.Model):
         return self.decode_logits(self.sample_z(mean, logvar) if training else mean)
 
     def sample_z(self, mean: tf.Tensor, logvar: tf.Tensor) -> tf.Tensor:
-        eps = keras.random.normal(tf.shape(mean), seed=self.seed_generator)
-        return reparameterize(mean, logvar, eps)  # mean + exp(0.5 * logvar) * eps, not the slides' logvar * eps
+        """A posterior draw [B, Z]; the length dimension is kept exact."""
+        eps = keras.random.normal(tf.shape(mean[:, :-1]), seed=self.seed_generator)
+        content = reparameterize(mean[:, :-1], logvar[:, :-1], eps)  # mean + exp(0.5 * logvar) * eps, not the slides' logvar * eps
+        return tf.concat([content, mean[:, -1:]], axis=-1)
 
     def _terms(self, data, sample: bool) -> dict[str, tf.Tensor]:
         notes, rhythms, lengths = data
         lengths = tf.cast(lengths, tf.int32)
         mean, logvar = self.encode(notes, rhythms, lengths)
         z = self.sample_z(mean, logvar) if sample else mean
-        pitch_logits, duration_logits = self.decode_logits(z)
-        real = self.mask(lengths)
-        mask = tf.cast(real, tf.float32)
-        pitch_targets = tf.where(real, self.indices(NOTES.kind, notes), NOTES.size)  # END past the length
-        duration_targets = self.indices(RHYTHMS.kind, rhythms)
-        pitch_loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pitch_targets, logits=pitch_logits)
-        per_event = pitch_loss + tf.nn.sparse_softmax_cross_entropy_with_logits(
-            labels=duration_targets, logits=duration_logits)
+        pitch_logits, duration_logits, _ = self.decode_logits(z)
+        mask = tf.cast(self.mask(lengths), tf.float32)
+        pitch_targets, duration_targets = self.indices(NOTES.kind, notes), self.indices(RHYTHMS.kind, rhythms)
+        per_event = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=pitch_targets, logits=pitch_logits)
+        per_event += tf.nn.sparse_softmax_cross_entropy_with_logits(labels=duration_targets, logits=duration_logits)
         exact = tf.logical_and(
             tf.equal(tf.argmax(pitch_logits, -1, output_type=tf.int32), pitch_targets),
             tf.equal(tf.argmax(duration_logits, -1, output_type=tf.int32), duration_targets),
         )
         return {
             "reconstruction_loss": tf.reduce_mean(tf.reduce_sum(per_event * mask, axis=-1)),
-            "length_loss": tf.reduce_mean(tf.reduce_sum(pitch_loss * (1.0 - mask), axis=-1)),  # the END positions
-            "kl_loss": tf.reduce_mean(kl_divergence(mean, logvar)),
-            "free_kl": free_bits_kl(mean, logvar, self.config.free_bits),
+            "kl_loss": tf.reduce_mean(kl_divergence(mean[:, :-1], logvar[:, :-1])),  # the length's is not learned
+            "free_kl": free_bits_kl(mean[:, :-1], logvar[:, :-1], self.config.free_bits),
             "event_accuracy": tf.reduce_sum(tf.cast(exact, tf.float32) * mask) / tf.reduce_sum(mask),
         }
 
     def _record(self, terms: dict[str, tf.Tensor], kl_weight) -> dict[str, tf.Tensor]:
-        terms["total_loss"] = terms["reconstruction_loss"] + terms["length_loss"] + kl_weight * terms["free_kl"]
+        terms["total_loss"] = terms["reconstruction_loss"] + kl_weight * terms["free_kl"]
         for name, tracker in self.trackers.items():
             tracker.update_state(terms[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
@@ -175,7 +178,7 @@ class MelodyVae(keras.Model):
     def train_step(self, data) -> dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
             terms = self._terms(data, sample=True)
-            total = terms["reconstruction_loss"] + terms["length_loss"] + self.kl_weight * terms["free_kl"]
+            total = terms["reconstruction_loss"] + self.kl_weight * terms["free_kl"]
         self.optimizer.apply(tape.gradient(total, self.trainable_weights), self.trainable_weights)
         return self._record(terms, self.kl_weight)
 

@@ -56,6 +56,7 @@ def train_melody_vae(
     fitting.write_config(config, paths, preset=preset)
 
     model = build_melody_vae(config)
+    model.set_lengths(splits["train"].lengths)  # restored from the checkpoint when resuming
     plan = fitting.FitPlan(MONITOR, config.epochs, config.patience or None, weights_only=True)
     past = fitting.fit(
         model, _batches(splits["train"], config, training=True),

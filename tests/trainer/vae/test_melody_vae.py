@@ -128,3 +128,20 @@ def test_a_training_run_writes_metrics_and_an_export_saved_model_cli_runs(tmp_pa
     assert served["test_tunes"] == 2 and served["test_events"] == 6 + 16
     for key in ("event_reconstruction", "length_exact", "sample_pitch_tvd", "sample_length_tvd", "sample_mean_length"):
         assert served[key] == pytest.approx(metrics[key], abs=1e-6), key
+
+
+def test_the_length_code_round_trips_every_length_and_prior_codes_follow_the_corpus():
+    import tensorflow as tf
+
+    from trainer.vae.melody_length import code_length, length_cdf, length_code
+
+    corpus = np.array([5, 5, 5, 6, 40, 96])
+    cdf = tf.constant(length_cdf(corpus, 96))
+    every = tf.range(1, 97)
+    np.testing.assert_array_equal(code_length(length_code(every, cdf), cdf).numpy(), every.numpy())
+    drawn = code_length(tf.constant(np.random.default_rng(0).standard_normal(20000), tf.float32), cdf).numpy()
+    smoothed = (np.bincount(corpus, minlength=97)[1:] + 0.5) / (len(corpus) + 0.5 * 96)
+    assert np.mean(drawn == 5) == pytest.approx(smoothed[4], abs=0.01)  # 3.5 of 54 pseudo-counts
+    assert drawn.min() >= 1 and drawn.max() <= 96
+    with pytest.raises(ValueError, match="within 1..96, got 0..5"):
+        length_cdf(np.array([0, 5]), 96)
