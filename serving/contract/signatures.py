@@ -94,6 +94,7 @@ PROBABILITIES = "probabilities"
 # and LENGTH int32 [B] (events kept, 1..L) instead of CODES; DECODE, RECONSTRUCT and SAMPLE give
 # NOTES, RHYTHMS int32 [B, L] (pad codes from LENGTH on) and LENGTH int32 [B]. Its INFO adds
 # RHYTHM_ALPHABET int32 [D] and RHYTHM_PAD_CODE; ALPHABET and PAD_CODE are the pitch codes'.
+# The last dimension of its Z codes the length (interpolating z interpolates the length too).
 NOTES = "notes"
 RHYTHMS = "rhythms"
 RHYTHM_ALPHABET = "rhythm_alphabet"

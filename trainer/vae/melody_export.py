@@ -11,8 +11,9 @@ Signatures (``B`` batch, ``L`` fixed length, ``Z`` latent size; names in
 | `reconstruct` | as `encode` | as `decode`, from the encoder's mean |
 | `sample` (= `serving_default`) | `seed` int32 [B] | as `decode`, plus `z`; row i decodes z ~ N(0, I) drawn statelessly from seed i |
 
-``encode``/``reconstruct`` reject codes outside the alphabets, and lengths outside 1..L, with
-INVALID_ARGUMENT.
+z's last dimension is the length, coded exactly (``trainer.vae.melody_length``; its `logvar` is
+-20); the others are the latent parts. ``encode``/``reconstruct`` reject codes outside the
+alphabets, and lengths outside 1..L, with INVALID_ARGUMENT.
 """
 from __future__ import annotations
 

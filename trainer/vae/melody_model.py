@@ -3,18 +3,19 @@
 Encoder: a pitch embedding and a duration embedding per event, concatenated with a "real event"
 flag and zeroed past the tune's length -> Conv1D(C, 5) -> ``downsamplings`` strided Conv1D(C, 4,
 stride 2) (L -> L / 2**downsamplings = L' positions) -> 1x1 convolutions ``mean`` and ``logvar``
-[B, L', Zc], flattened to [B, Z] (Z = L' * Zc): the latent is a short sequence, each part describing
-a few events, which carries a tune unseen in training far better than one global vector did (that
-version reached about 20% exact events on the validation split while overfitting the training
-one). Decoder (non-autoregressive, so its export needs no sampling loop): z as [B, L', Zc] ->
-Conv1D(C, 3) -> as many Conv1DTranspose(C, 4, stride 2) (back to L positions) + a learned position
-embedding -> Conv1D(C, 5) -> per position a softmax over the pitch codes and END [B, L, P + 1] and
-a duration softmax [B, L, D]. The positions past a tune's length are END: the decoded length is
-the first END, so it comes from the latent parts of the tune's end, like the events (a length
-softmax over the whole z reached only 40-80% exact lengths and too long samples). ``B`` batch, ``L`` the fixed length (a
-multiple of 2**downsamplings), ``Z`` the latent size, ``Zc`` latent channels, ``C`` channels, ``P`` = 49 pitch codes
-(50..97, rest 99), ``D`` = 8 duration codes. Convolutions, not recurrent layers: an epoch on erk
-takes seconds on a CPU, where a bidirectional GRU of the same width took about 20 s.
+[B, L', Zc], flattened, and one last dimension, the tune's length coded exactly
+(``melody_length``): z [B, Z], Z = L' * Zc + 1. The latent is a short sequence, each part
+describing a few events, which carries a tune unseen in training far better than one global
+vector did (that version reached about 20% exact events on the validation split while
+overfitting the training one). Decoder (non-autoregressive, so its export needs no sampling
+loop): the parts as [B, L', Zc] -> Conv1D(C, 3) -> as many Conv1DTranspose(C, 4, stride 2) (back
+to L positions) + a learned position embedding, beside the events left to the decoded length
+(one channel) -> Conv1D(C, 5) -> per position a pitch softmax [B, L, P] and a duration softmax
+[B, L, D]. (A length softmax over z, then an END class, gave prior samples far longer than the
+corpus's tunes; the length dimension follows the corpus by construction.) ``B`` batch, ``L`` the
+fixed length (a multiple of 2**downsamplings), ``Zc`` latent channels, ``C`` channels, ``P`` = 49
+pitch codes (50..97, rest 99), ``D`` = 8 duration codes. Convolutions, not recurrent layers: an
+epoch on erk takes seconds on a CPU, where a bidirectional GRU of the same width took about 20 s.
 """
 from __future__ import annotations
 
