@@ -35,7 +35,7 @@ EXIT_ERROR = 1
 
 def add_vae_parser(commands: argparse._SubParsersAction, add_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     """Registers ``vae sample|reconstruct|interpolate`` on folkgen's subcommands."""
-    vae = commands.add_parser("vae", help="sample, reconstruct or interpolate melodies with the notes + rhythms VAEs")
+    vae = commands.add_parser("vae", help="sample, reconstruct or interpolate melodies with the notes + rhythms VAEs (or --model, a melody VAE)")
     actions = vae.add_subparsers(dest="vae_command", required=True)
 
     sample = actions.add_parser("sample", help="decode melodies from random latents")
