@@ -56,6 +56,8 @@ pipeline: $(STAMP)
 	$(PY) -m trainer.evaluate --model saved_models/lstm_meter_han --data data/han --split test --output runs/lstm_meter_han/test_metrics.json
 	$(PY) -m trainer.task --model vae_notes_cat --data data/erk --export saved_models/vae_notes_erk --job-dir runs/vae_notes_erk
 	$(PY) -m trainer.task --model vae_rhythms_cat --data data/erk --export saved_models/vae_rhythms_erk --job-dir runs/vae_rhythms_erk
+	$(PY) -m trainer.task --model vae_melody --data data/erk --export saved_models/vae_melody_erk --job-dir runs/vae_melody_erk
+	$(PY) -m trainer.vae.melody_evaluate --model saved_models/vae_melody_erk --data data/erk --output runs/vae_melody_erk/served_metrics.json
 	$(PY) -m preprocessing.run --corpus irish --output data/irish --overwrite $(BEAM_FLAGS)
 	$(PY) -m trainer.task --model abc_lstm --data data/irish --export saved_models/abc_irish --job-dir runs/abc_irish
 	$(PY) -m trainer.abc_eval --model saved_models/abc_irish --data data/irish --tunes 200 $(ABC_EVAL_FLAGS) --samples runs/abc_irish/samples.abc --output runs/abc_irish/abc_eval.json

@@ -4,9 +4,10 @@
         --key G --meter 3/4 --formats mid,musicxml,abc,svg,wav --out out/vae
     folkgen vae reconstruct --input tune.abc --out out/vae
     folkgen vae interpolate a.abc b.abc --steps 5 --out out/vae
+    folkgen vae sample --model vae_melody_erk --num 4    # the joint melody VAE instead of the pair
 
 The flags become a ``VaeSettings`` and one call of ``serving.generation.vae_melodies``; without
-``--server`` the two VAEs are loaded in this process (``serving.model_access``). Building the
+``--server`` the VAEs are loaded in this process (``serving.model_access``). Building the
 parser imports no heavy module (TensorFlow, music21): ``run`` imports them.
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ EXIT_ERROR = 1
 
 def add_vae_parser(commands: argparse._SubParsersAction, add_flags: Callable[[argparse.ArgumentParser], None]) -> None:
     """Registers ``vae sample|reconstruct|interpolate`` on folkgen's subcommands."""
-    vae = commands.add_parser("vae", help="sample, reconstruct or interpolate melodies with the notes + rhythms VAEs")
+    vae = commands.add_parser("vae", help="sample, reconstruct or interpolate melodies with the notes + rhythms VAEs (or --model, a melody VAE)")
     actions = vae.add_subparsers(dest="vae_command", required=True)
 
     sample = actions.add_parser("sample", help="decode melodies from random latents")
@@ -53,6 +54,7 @@ def add_vae_parser(commands: argparse._SubParsersAction, add_flags: Callable[[ar
         parser.add_argument("--notes-model", default=DEFAULT_NOTES_MODEL, help=f"notes VAE (default {DEFAULT_NOTES_MODEL})")
         parser.add_argument("--rhythms-model", default=DEFAULT_RHYTHMS_MODEL,
                             help=f"rhythms VAE (default {DEFAULT_RHYTHMS_MODEL})")
+        parser.add_argument("--model", help="a joint melody VAE (e.g. vae_melody_erk) used instead of the two above")
         parser.add_argument("--key", help="key to write in, e.g. G, Em (default C / the input tune's)")
         parser.add_argument("--meter", help="meter, e.g. 3/4 (default 4/4 / the input tune's)")
         parser.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
@@ -84,9 +86,15 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     clients = []
     try:
-        for name in (args.notes_model, args.rhythms_model):
-            clients.append(client_from_args(args, name))
-        pair = vae_melodies.vae_pair(*clients, roles=("--notes-model", "--rhythms-model"))
+        if args.model:
+            from serving.generation.vae_joint import joint_vae
+
+            clients.append(client_from_args(args, args.model))
+            pair = joint_vae(clients[0], role="--model")
+        else:
+            for name in (args.notes_model, args.rhythms_model):
+                clients.append(client_from_args(args, name))
+            pair = vae_melodies.vae_pair(*clients, roles=("--notes-model", "--rhythms-model"))
         if args.vae_command == "sample":
             rendered = vae_melodies.sample(pair, args.num, args.seed, settings)
         elif args.vae_command == "reconstruct":

@@ -19,7 +19,7 @@ TOKEN_MODELS = {"lstm_erk": sig.TOKEN_TIMESTEP, "lstm_han": sig.TOKEN_TIMESTEP, 
                 "lstm_meter_erk": sig.TOKEN_TIMESTEP,
                 "lstm_meter_han": sig.TOKEN_TIMESTEP}
 METER_AWARE = ("lstm_meter_erk", "lstm_meter_han")  # their step and generate take the conditioning inputs
-VAES = {"vae_notes_erk": sig.VAE_NOTES, "vae_rhythms_erk": sig.VAE_RHYTHMS}
+VAES = {"vae_notes_erk": sig.VAE_NOTES, "vae_rhythms_erk": sig.VAE_RHYTHMS, "vae_melody_erk": sig.VAE_MELODY}
 
 
 @pytest.mark.parametrize("name", sorted({**TOKEN_MODELS, **VAES}))

@@ -2,7 +2,8 @@
 
 ``train_preset`` resolves the preset and its ``--set`` overrides in the one registry
 (``trainer.presets``) and hands the config to its family's trainer: ``TrainConfig`` ->
-``trainer.token_models.train.train``, ``VaeConfig`` -> ``trainer.vae.train.train_vae``. Both write
+``trainer.token_models.train.train``, ``VaeConfig`` -> ``trainer.vae.train.train_vae``, ``MelodyVaeConfig`` ->
+``trainer.vae.melody_train.train_melody_vae``. All write
 through ``trainer.fitting`` into the same ``RunPaths``. Importing this module registers every
 family's presets.
 """
@@ -18,9 +19,11 @@ from trainer.token_models.config import TrainConfig
 from trainer.token_models.data import check_data_dir
 from trainer.token_models.train import train
 from trainer.vae.config import VaeConfig
+from trainer.vae.melody_config import MelodyVaeConfig
+from trainer.vae.melody_train import train_melody_vae
 from trainer.vae.train import train_vae
 
-TRAINERS = {TrainConfig: train, VaeConfig: train_vae}
+TRAINERS = {TrainConfig: train, VaeConfig: train_vae, MelodyVaeConfig: train_melody_vae}
 
 
 def train_preset(

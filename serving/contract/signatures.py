@@ -14,8 +14,9 @@ TOKEN_TIMESTEP = "token_timestep"  # the seeds' 16th-note symbols (pitch numbers
 TOKEN_CHARACTERS = "token_characters"  # one ABC character per token
 VAE_NOTES = "vae_notes"
 VAE_RHYTHMS = "vae_rhythms"
+VAE_MELODY = "vae_melody"  # the joint VAE: (pitch, duration) events and the length together
 TOKEN_KINDS = (TOKEN_TIMESTEP, TOKEN_CHARACTERS)
-VAE_KINDS = (VAE_NOTES, VAE_RHYTHMS)
+VAE_KINDS = (VAE_NOTES, VAE_RHYTHMS, VAE_MELODY)
 MODEL_KINDS = TOKEN_KINDS + VAE_KINDS
 
 # --- token models
@@ -76,7 +77,7 @@ RECONSTRUCT = "reconstruct"  # CODES [B, L] -> as DECODE, from the encoder's mea
 SAMPLE = "sample"  # SEED int32 [B] -> as DECODE, plus Z
 VAE_SIGNATURES = (INFO, ENCODE, DECODE, RECONSTRUCT, SAMPLE)
 
-KIND = "kind"  # "notes" or "rhythms": the VAE's model kind is "vae_" + this
+KIND = "kind"  # "notes", "rhythms" or "melody": the VAE's model kind is "vae_" + this
 OUTPUT = "output"
 LENGTH = "length"
 LATENT_DIM = "latent_dim"
@@ -88,6 +89,16 @@ MEAN = "mean"
 LOGVAR = "logvar"
 VALUES = "values"
 PROBABILITIES = "probabilities"
+
+# --- the melody VAE (info KIND "melody"): ENCODE and RECONSTRUCT take NOTES, RHYTHMS int32 [B, L]
+# and LENGTH int32 [B] (events kept, 1..L) instead of CODES; DECODE, RECONSTRUCT and SAMPLE give
+# NOTES, RHYTHMS int32 [B, L] (pad codes from LENGTH on) and LENGTH int32 [B]. Its INFO adds
+# RHYTHM_ALPHABET int32 [D] and RHYTHM_PAD_CODE; ALPHABET and PAD_CODE are the pitch codes'.
+# The last dimension of its Z codes the length (interpolating z interpolates the length too).
+NOTES = "notes"
+RHYTHMS = "rhythms"
+RHYTHM_ALPHABET = "rhythm_alphabet"
+RHYTHM_PAD_CODE = "rhythm_pad_code"
 
 
 def vae_model_kind(info_kind: str) -> str:

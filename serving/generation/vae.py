@@ -32,12 +32,14 @@ logger = logging.getLogger(__name__)
 class VaeInfo:
     """What a VAE's ``info`` signature says about it."""
 
-    kind: str  # "notes" or "rhythms"; the model kind is sig.vae_model_kind(kind)
+    kind: str  # "notes", "rhythms" or "melody"; the model kind is sig.vae_model_kind(kind)
     output: str  # "sigmoid" or "categorical"
     length: int  # L
     latent_dim: int  # Z
-    alphabet: tuple[int, ...]  # valid codes
+    alphabet: tuple[int, ...]  # valid codes (a melody VAE's pitch codes)
     pad_code: int
+    rhythm_alphabet: tuple[int, ...] = ()  # a melody VAE's duration codes (none for the others)
+    rhythm_pad_code: int = -1
 
 
 @dataclass(frozen=True)
@@ -63,11 +65,13 @@ class VaeModel(ServedModel):
         answer = self.client.predict(sig.INFO, {})
         return VaeInfo(kind=text_of(answer[sig.KIND]), output=text_of(answer[sig.OUTPUT]), length=int(answer[sig.LENGTH]),
                        latent_dim=int(answer[sig.LATENT_DIM]),
-                       alphabet=tuple(int(code) for code in answer[sig.ALPHABET]), pad_code=int(answer[sig.PAD_CODE]))
+                       alphabet=tuple(int(code) for code in answer[sig.ALPHABET]), pad_code=int(answer[sig.PAD_CODE]),
+                       rhythm_alphabet=tuple(int(code) for code in answer.get(sig.RHYTHM_ALPHABET, ())),
+                       rhythm_pad_code=int(answer.get(sig.RHYTHM_PAD_CODE, -1)))
 
     @property
     def model_kind(self) -> str:
-        """The model kind the export states (``sig.VAE_NOTES`` or ``sig.VAE_RHYTHMS``)."""
+        """The model kind the export states (``sig.VAE_NOTES``, ``sig.VAE_RHYTHMS`` or ``sig.VAE_MELODY``)."""
         return sig.vae_model_kind(self.info.kind)
 
     def require_kind(self, model_kind: str, role: str) -> VaeInfo:

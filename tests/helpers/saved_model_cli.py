@@ -82,6 +82,11 @@ def example_inputs(loaded, signature: str) -> dict[str, np.ndarray]:
         return {sig.Z: rng.normal(0, 1, [2, int(info[sig.LATENT_DIM])]).astype(np.float32)}
     if signature == sig.SAMPLE:
         return {sig.SEED: np.array([4, 2**31 - 1], np.int32)}
+    if sig.RHYTHM_ALPHABET in info:  # the joint melody VAE: both codes and the lengths
+        length = int(info[sig.LENGTH])
+        return {sig.NOTES: rng.choice(info[sig.ALPHABET], [2, length]).astype(np.int32),
+                sig.RHYTHMS: rng.choice(info[sig.RHYTHM_ALPHABET], [2, length]).astype(np.int32),
+                sig.LENGTH: np.array([length, 3], np.int32)}
     return {sig.CODES: rng.choice(info[sig.ALPHABET], [2, int(info[sig.LENGTH])]).astype(np.int32)}
 
 

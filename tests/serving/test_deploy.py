@@ -26,7 +26,7 @@ TRAINER_DOCKERFILE = REPO_ROOT / "trainer" / "Dockerfile"
 MODELS_CONFIG = REPO_ROOT / "serving" / "models.config"
 DOCKER_MODELS_CONFIG = REPO_ROOT / "serving" / "models.docker.config"
 MODEL_NAMES = {"lstm_erk", "lstm_han", "lstm_meter_erk", "lstm_meter_han", "random_erk", "abc_irish", "abc_folk",
-               "vae_notes_erk", "vae_rhythms_erk"}
+               "vae_notes_erk", "vae_rhythms_erk", "vae_melody_erk"}
 FLAG = re.compile(r"(?<![\w-])--([A-Za-z][\w-]*)")
 
 
