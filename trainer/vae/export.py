@@ -107,7 +107,12 @@ def export_vae(model, config, base_path: str | os.PathLike) -> str:
     ``model`` is a trained ``trainer.vae.model.Vae``, ``config`` its ``VaeConfig``.
     Returns the version directory.
     """
-    archive = build_export_archive(_inference_copy(model), config)
+    return write_vae_version(build_export_archive(_inference_copy(model), config), config, base_path)
+
+
+def write_vae_version(archive: keras.export.ExportArchive, config, base_path: str | os.PathLike) -> str:
+    """Writes ``archive`` as ``base_path``'s next integer version, with ``config`` (a dataclass) as
+    ``assets.extra/vae_config.json``; returns the version directory."""
 
     def write(staging: str | os.PathLike) -> None:
         archive.write_out(str(staging), verbose=False)

@@ -17,22 +17,16 @@ alphabets, and lengths outside 1..L, with INVALID_ARGUMENT.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
-import logging
 import os
 
 import keras
 import tensorflow as tf
 
 from serving.contract import signatures as sig
-from serving.contract import versions
-from trainer.vae.export import CONFIG_ASSET
+from trainer.vae.export import write_vae_version
 from trainer.vae.melody_config import MELODY, MelodyVaeConfig
 from trainer.vae.melody_data import NOTES, RHYTHMS
 from trainer.vae.melody_model import MelodyVae, build_melody_vae
-
-logger = logging.getLogger(__name__)
 
 
 def _checked(notes: tf.Tensor, rhythms: tf.Tensor, lengths: tf.Tensor, length: int):
@@ -99,15 +93,4 @@ def export_melody_vae(model: MelodyVae, config: MelodyVaeConfig, base_path: str 
     an optimizer-free copy of ``model``; returns the version directory."""
     copy = build_melody_vae(config, compiled=False)
     copy.set_weights(model.get_weights())
-    archive = build_export_archive(copy, config)
-
-    def write(staging: str | os.PathLike) -> None:
-        archive.write_out(str(staging), verbose=False)
-        extra = os.path.join(str(staging), "assets.extra")
-        tf.io.gfile.makedirs(extra)
-        with tf.io.gfile.GFile(os.path.join(extra, CONFIG_ASSET), "w") as out:
-            out.write(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-
-    target = versions.write_version(base_path, write)
-    logger.info("exported %s to %s", config.name, target)
-    return target
+    return write_vae_version(build_export_archive(copy, config), config, base_path)
