@@ -16,7 +16,6 @@ import numpy as np
 
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter
 from preprocessing.melody.novelty import ANCHOR, SharedRun, TrainingIndex
-from preprocessing.melody.timestep import DELIMITER
 from serving.client import ModelClient
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
@@ -28,7 +27,7 @@ from serving.generation.output import check_output, prepare_out_dir
 from serving.generation.primers import PrimerSource, encode
 from serving.generation.timestep_constraints import TimestepConstraints, steps_per_bar
 from serving.generation.token_model import TokenModel
-from serving.generation.tune_frame import TuneFrame, fed_steps, tune_frame
+from serving.generation.tune_frame import CountedSteps, TuneFrame, tune_frame
 from serving.generation.tune_request import TuneRequest
 from serving.music import render
 
@@ -196,10 +195,7 @@ def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: 
     state = np.zeros((rows, model.state_size), np.float32)
     sampled: list[list[int]] = [[] for _ in range(rows)]
     total = max(lengths) + steps
-    if model.conditioning:
-        frame = frame or tune_frame(None, None, None)
-        end = model.symbols.index(DELIMITER) if DELIMITER in model.symbols else -1
-    fed_counts = np.zeros(rows, np.int64)
+    step = CountedSteps(model, frame or tune_frame(None, None, None), rows)
     for t in range(total):
         fed = np.zeros(rows, np.int32)
         for row in range(rows):
@@ -214,12 +210,8 @@ def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: 
                     rules.advance(row, int(fed[row]))
         # A row needs the model while it still has a token to sample after this one.
         active = np.array([t - lengths[row] < steps - 1 and not (rules and rules.ended(row)) for row in range(rows)])
-        if active.any() and model.conditioning:
-            fed_counts = np.array([fed_steps(fed_counts[row], fed[row], end) for row in range(rows)])
-            conditioning = {name: value[active] for name, value in frame.step_inputs(fed_counts).items()}
-            logits[active], state[active] = model.step(fed[active], state[active], conditioning)
-        elif active.any():
-            logits[active], state[active] = model.step(fed[active], state[active])
+        if active.any():
+            logits[active], state[active] = step(np.flatnonzero(active), fed[active], state[active])
         if on_step is not None:
             on_step(t + 1, total)
         if rules and all(rules.ended(row) for row in range(rows)):

@@ -18,7 +18,7 @@ import os
 import re
 from collections.abc import Callable, Iterable
 
-from serving.page.form import PAGE_FORMATS, FormError
+from serving.page.form import PAGE_FORMATS
 from serving.page.soundfont import NoteSamples
 from serving.page.studio import Job, Studio
 from serving.page.tune_view import tune_json
@@ -107,7 +107,7 @@ class PageApp:
     def _started(self, start: Callable[[], Job]) -> tuple[str, list[tuple[str, str]], bytes]:
         try:
             job = start()
-        except (FormError, ValueError) as error:
+        except ValueError as error:  # FormError among them
             raise HttpError("400 Bad Request", str(error)) from None
         return _json("202 Accepted", {"job": job.id})
 

@@ -103,7 +103,9 @@ def train(
     source = read_export(init_from, model_kind=config.model_kind) if init_from else None
     vocabulary, letters = validate_inputs(config, data_dir, paths, source)
     exporter = None
-    if paths.export_path is not None:
+    if paths.export_path is not None and config.architecture == METER_ARCHITECTURE:
+        from trainer.token_models.meter_export import export_meter_model as exporter  # noqa: PLC0415 (heavy, optional)
+    elif paths.export_path is not None:
         from trainer.token_models.export import export_token_model as exporter  # noqa: PLC0415 (heavy, optional)
 
     paths.make_dirs()
@@ -148,8 +150,6 @@ def train(
         "data": data_dir,
         "init_from": source.path if source is not None else None,
     }
-    if exporter is not None and config.architecture == METER_ARCHITECTURE:
-        from trainer.token_models.meter_export import export_meter_model as exporter  # noqa: PLC0415 (heavy, optional)
     if exporter is not None:
         index = build_training_index(data_dir, config.feature).to_bytes()
         metrics["export"] = str(exporter(model, list(vocabulary.symbols), paths.export_path, model_kind=config.model_kind,
