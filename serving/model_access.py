@@ -51,19 +51,19 @@ def local_model_names(models_dir: str) -> list[str]:
     """
     import tensorflow as tf  # heavy: paths go through tf.io.gfile, so gs:// folders work too
 
-    from serving.contract.versions import version_dirs
-    from serving.model_server.servable import SAVED_MODEL_FILES
-
     if not tf.io.gfile.isdir(models_dir):
         raise NoSuchModelError(f"models folder {models_dir!r} does not exist "
                                f"(--models-dir, ${MODELS_DIR_VARIABLE}, or ./{LOCAL_SAVED_MODELS})")
-    names = []
-    for entry in sorted(tf.io.gfile.listdir(models_dir)):
-        name = entry.rstrip("/")
-        folders = version_dirs(os.path.join(models_dir, name))
-        if any(tf.io.gfile.exists(os.path.join(folder, file)) for folder in folders.values() for file in SAVED_MODEL_FILES):
-            names.append(name)
-    return names
+    names = (entry.rstrip("/") for entry in sorted(tf.io.gfile.listdir(models_dir)))
+    return [name for name in names if holds_model(models_dir, name)]
+
+
+def holds_model(models_dir: str, model: str) -> bool:
+    """Whether ``models_dir/model`` has a version folder with a SavedModel."""
+    from serving.contract.versions import version_dirs
+    from serving.model_server.servable import has_saved_model
+
+    return any(has_saved_model(folder) for folder in version_dirs(os.path.join(models_dir, model)).values())
 
 
 def configured_model_names(config_path: str = DEFAULT_MODELS_CONFIG) -> list[str]:
@@ -94,8 +94,8 @@ def open_model_client(model: str, server: str | None = None, models_dir: str | N
 
         return connect(server, model, rest, version, retry)
     folder = models_dir_path(models_dir)
-    names = local_model_names(folder)
-    if model not in names:
+    if not holds_model(folder, model):  # the whole folder is listed only to name what it holds
+        names = local_model_names(folder)
         raise NoSuchModelError(f"no model {model!r} in {folder!r}; it holds: {', '.join(names) or 'no models'}")
     from serving.local_client import LocalModelClient
 
@@ -132,10 +132,11 @@ def candidate_names(models_dir: str | None = None, config_path: str = DEFAULT_MO
     return sorted(set(names))
 
 
-def available_models(server: str | None = None, models_dir: str | None = None, rest: bool = False) -> list[str]:
+def available_models(server: str | None = None, models_dir: str | None = None, rest: bool = False,
+                     retry: RetryPolicy = RetryPolicy()) -> list[str]:
     """Names of the models that can be used now, sorted: with ``server``, those of ``candidate_names``
     that it serves with a version AVAILABLE; without, the models of the local folder."""
     if server is None:
         return local_model_names(models_dir_path(models_dir))
-    statuses = served_statuses(server, candidate_names(models_dir), rest)
+    statuses = served_statuses(server, candidate_names(models_dir), rest, retry)
     return [name for name, versions in statuses.items() if any(v.state == "AVAILABLE" for v in versions)]

@@ -34,11 +34,10 @@ def add_web_flags(parser: argparse.ArgumentParser, add_server_flags: Callable[[a
 
 def run(args: argparse.Namespace) -> int:
     """Serves the page until interrupted; 1 with one ``folkgen: error:`` line when it cannot start."""
-    from serving.cli_flags import check_model_flags
+    from serving.cli_flags import check_model_flags, retry_from_args
     from serving.client import ClientError
     from serving.page.catalog import ModelCatalog
     from serving.page.host import PageSettings, serve_page
-    from serving.retry_policy import RetryPolicy
 
     if not 0 <= args.port <= 65535:
         print(f"folkgen: error: --port must be 0 to 65535, got {args.port}", file=sys.stderr)
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"folkgen: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     catalog = ModelCatalog(args.server, args.models_dir, args.rest,
-                           RetryPolicy(timeout_s=args.timeout, window_s=args.retry_seconds))
+                           retry_from_args(args))
     try:
         if not catalog.token_models():
             where = args.server or args.models_dir or "the models folder"

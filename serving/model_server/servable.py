@@ -57,12 +57,17 @@ class Servable:
         return self.session.run(fetches, feed_dict=feeds)
 
 
+def has_saved_model(export_dir: str) -> bool:
+    """Whether ``export_dir`` holds a SavedModel file (``saved_model.pb`` or ``.pbtxt``)."""
+    return any(tf.io.gfile.exists(os.path.join(export_dir, name)) for name in SAVED_MODEL_FILES)
+
+
 def load_session(export_dir: str) -> tuple[tf.compat.v1.Session, meta_graph_pb2.MetaGraphDef]:
     """A session over the `serve` MetaGraph of `export_dir`, variables restored, init op run.
 
     A folder without a SavedModel fails with NOT_FOUND and the text of TensorFlow's C++ reader.
     """
-    if not any(tf.io.gfile.exists(os.path.join(export_dir, name)) for name in SAVED_MODEL_FILES):
+    if not has_saved_model(export_dir):
         raise tf.errors.NotFoundError(
             None, None, f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {export_dir}"
         )

@@ -38,7 +38,7 @@ class ModelCatalog:
         """``[(name, kind)]`` of the token models available (VAEs left out: the page samples token models)."""
         if self._kinds is None:
             found = []
-            for name in available_models(self.server, self.models_dir, self.rest):
+            for name in available_models(self.server, self.models_dir, self.rest, self.retry):
                 try:
                     kind = stated_kind(self.client(name))
                 except (ValueError, ClientError) as error:
