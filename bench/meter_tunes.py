@@ -6,30 +6,39 @@
 One `python -m serving.server` serves the models; each writes `--tunes` tunes (seeds 0..N-1) per
 row with `folkgen generate`'s defaults (its flags parsed with --model, --num, --seed, --formats abc
 and the row's own: client-side sampling at temperature 1, at least 8 bars ending on the tonic in
-C major), read back by ``bench/tune_metrics.py``. Rows: `defaults` (the default primer, twinkle:
-quarter and half notes in 4/4), then `--primer /` (no notes to continue) with `--meter` 4/4, 2/4 and 3/4.
+C major), read back by ``bench/tune_metrics.py``. Rows: `defaults` (the default primer: twinkle,
+quarter and half notes in 4/4, for the seed's models; none for a meter-aware model), `--end any`
+(the model's own endings), then `--primer /` (no notes to continue) with `--meter` 4/4, 2/4 and 3/4.
 Columns, over the notes after the primer:
- dur q       mean note duration, quarters; ratio: over the corpus's (its training split; for a
-             --meter row, its tunes in that meter)
- tonic       tunes whose last note is the tonic
- rest@1      bars whose downbeat sounds a rest (struck or held)
- tie@mid     bars with a note held through the bar's middle step (a note sounding across beat
-             steps/2 that began before it), where the meter has an even number of beats
- bars        mean length in bars
+ mean_quar  mean note duration, quarters; ratio: over the corpus's tunes in the meter written
+            (4/4 unless the row names one)
+ tonic      tunes whose last note is the tonic
+ rest_on_d  bars whose downbeat sounds a rest (struck or held)
+ tie_throu  bars with a note held through the bar's middle step (a note sounding across beat
+            steps/2 that began before it), where the meter has an even number of beats
+ mean_bars  mean length in bars
+ pc_entrop  pitch-class entropy of a tune's notes, bits, the mean over tunes (the JSON has the SD)
+ range      a tune's highest pitch less its lowest, semitones, the mean over tunes
+ copy       tunes holding a run of 8 pitches found verbatim in the training split (corpus: its
+            test split's tunes)
 Corpus rows are the training split's songs (all, and those in each row's meter) cut into bars from
 their own pickup.
-Target (issue 13): a meter-aware model's mean duration within 15% of its corpus's.
+Targets (issue 13), for each meter-aware model: with the defaults, the mean duration within 15% of
+the corpus's, entropy and range within one standard deviation of the corpus's, copy no higher than
+the test split's; with `--end any`, the tonic share at least the corpus's.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import math
 import os
 import pathlib
 import sys
 import tempfile
 import time
+from collections import Counter
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
@@ -48,9 +57,10 @@ from serving.model_server.launcher import start_subprocess  # noqa: E402
 logger = logging.getLogger("bench.meter_tunes")
 
 CORPORA = {"lstm_erk": "erk", "lstm_meter_erk": "erk", "lstm_han": "han", "lstm_meter_han": "han"}
-ROWS = {"defaults": [], "primer / 4/4": ["--primer", "/", "--meter", "4/4"], "primer / 2/4": ["--primer", "/", "--meter", "2/4"],
-        "primer / 3/4": ["--primer", "/", "--meter", "3/4"]}
+ROWS = {"defaults": [], "--end any": ["--end", "any"], "primer / 4/4": ["--primer", "/", "--meter", "4/4"],
+        "primer / 2/4": ["--primer", "/", "--meter", "2/4"], "primer / 3/4": ["--primer", "/", "--meter", "3/4"]}
 MAX_RATIO_GAP = 0.15
+MIN_TONIC_SHARE = 0.80  # the corpus's share (erk) that the model's own endings should reach
 
 
 def bar_facts(steps: list[str], pickup: int, bar: int) -> tuple[int, int, int]:
@@ -72,21 +82,41 @@ def bar_facts(steps: list[str], pickup: int, bar: int) -> tuple[int, int, int]:
     return bars, rests, ties
 
 
-def tune_row(facts: list[tm.TuneFacts], bars: list[tuple[int, int, int]], corpus_quarters: float | None) -> dict:
-    """The columns of one model's (or the corpus's) tunes."""
-    summary = tm.summary(facts, None, None, measured_bars=False)
+def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    mean = sum(values) / len(values)
+    return mean, math.sqrt(sum((value - mean) ** 2 for value in values) / len(values))
+
+
+def _entropy_bits(pitches: list[int]) -> float:
+    counts = Counter(pitch % 12 for pitch in pitches)
+    return -sum(n / len(pitches) * math.log2(n / len(pitches)) for n in counts.values())
+
+
+def tune_row(facts: list[tm.TuneFacts], bars: list[tuple[int, int, int]], corpus_quarters: float | None,
+             runs: set | None = None) -> dict:
+    """The columns of one model's (or the corpus's) tunes; per-tune pitch-class entropy (bits) and
+    range (semitones) as mean and standard deviation over the tunes with new notes."""
+    summary = tm.summary(facts, None, runs, measured_bars=False)
     total = sum(count for count, _, _ in bars)
     mean = summary["mean_quarters"]
+    pitches = [[pitch for pitch, _ in tune.new_notes] for tune in facts if tune.new_notes]
+    entropy, entropy_sd = _mean_sd([_entropy_bits(tune) for tune in pitches])
+    spread, spread_sd = _mean_sd([float(max(tune) - min(tune)) for tune in pitches])
     return {"tunes": len(facts), "mean_quarters": mean, "tonic": summary["tonic"],
             "rest_on_downbeat": sum(rests for _, rests, _ in bars) / total if total else None,
             "tie_through_middle": sum(ties for _, _, ties in bars) / total if total else None,
             "mean_bars": total / len(bars) if bars else None,
-            "ratio": mean / corpus_quarters if mean is not None and corpus_quarters else None}
+            "ratio": mean / corpus_quarters if mean is not None and corpus_quarters else None,
+            "pc_entropy": entropy, "pc_entropy_sd": entropy_sd, "range": spread, "range_sd": spread_sd,
+            "copy": summary["copy"]}
 
 
-def corpus_rows(data_dir: str) -> dict[str, dict]:
-    """The training split's songs, each cut into bars from its own meter and pickup: all of them
-    (``"all"``) and those of each meter (by its name)."""
+def corpus_rows(data_dir: str) -> tuple[dict[str, dict], set]:
+    """(the training split's songs, each cut into bars from its own meter and pickup: all of them
+    (``"all"``, with ``copy``: the test split's tunes against the training runs) and those of each
+    meter (by its name); the training split's 8-pitch runs)."""
     import tensorflow_datasets as tfds  # noqa: PLC0415 (heavy: only here)
 
     facts = corpus_facts(sig.TOKEN_TIMESTEP, data_dir, "train")  # in the order of the examples below
@@ -100,11 +130,16 @@ def corpus_rows(data_dir: str) -> dict[str, dict]:
         for name in ("all", meter):
             by_meter.setdefault(name, ([], []))[0].append(fact)
             by_meter[name][1].append(cut)
-    return {name: tune_row(tunes, cuts, None) for name, (tunes, cuts) in by_meter.items()}
+    rows = {name: tune_row(tunes, cuts, None) for name, (tunes, cuts) in by_meter.items()}
+    runs = tm.training_runs(facts)
+    rows["all"]["copy"] = tm.summary(corpus_facts(sig.TOKEN_TIMESTEP, data_dir, "test"), None, runs)["copy"]
+    return rows, runs
 
 
-def model_row(address: str, name: str, tunes: int, out_dir: str, flags: list[str], corpus: dict[str, dict]) -> dict:
-    """``tunes`` tunes of ``name`` with the CLI's defaults and ``flags``, and the seconds they took."""
+def model_row(address: str, name: str, tunes: int, out_dir: str, flags: list[str], corpus: dict[str, dict],
+              runs: set) -> dict:
+    """``tunes`` tunes of ``name`` with the CLI's defaults and ``flags``, and the seconds they took;
+    ratio: the mean duration over the corpus tunes' in the meter written (4/4 by default)."""
     args = cli.build_parser().parse_args(["generate", "--model", name, "--num", str(tunes), "--seed", "0",
                                           "--formats", "abc", "--out", out_dir, *flags])
     config = cli.config_from_args(args)
@@ -122,10 +157,31 @@ def model_row(address: str, name: str, tunes: int, out_dir: str, flags: list[str
         facts.append(tm.timestep_facts(tokens, melody.primer_length, C_MAJOR, meter))
         tune = split_songs(tokens)[-1] if tokens[-1] != DELIMITER else split_songs(tokens[:-1])[-1]
         bars.append(bar_facts(tune, 0, bar_steps_of(str(meter))))
-    same_meter = corpus.get(str(meter), {}).get("mean_quarters") if config.meter else corpus["all"]["mean_quarters"]
-    row = tune_row(facts, bars, same_meter)
-    row.update(seconds=seconds, ended=sum(fact.ended for fact in facts) / len(facts))
+    row = tune_row(facts, bars, corpus.get(str(meter), corpus["all"])["mean_quarters"], runs)
+    row.update(seconds=seconds, ended=sum(fact.ended for fact in facts) / len(facts),
+               ratio_all=row["mean_quarters"] / corpus["all"]["mean_quarters"])
     return row
+
+
+def _within_sd(row: dict, corpus: dict, column: str) -> bool:
+    return abs(row[column] - corpus[column]) <= corpus[f"{column}_sd"]
+
+
+def target_lines(name: str, report: dict, corpus: dict[str, dict]) -> list[str]:
+    """Issue 13's generation targets for one meter-aware model: with the defaults, the mean duration
+    within 15% of the corpus's (its tunes in the meter written), per-tune pitch-class entropy and
+    range within one standard deviation of the corpus's, copy no higher than the test split's; with
+    `--end any` (the model's own endings), the tonic share at least the corpus's."""
+    defaults, free_end, whole = report[f"{name} defaults"], report[f"{name} --end any"], corpus["all"]
+    checks = {
+        f"mean duration within {MAX_RATIO_GAP:.0%}": defaults["ratio"] is not None
+        and abs(defaults["ratio"] - 1) <= MAX_RATIO_GAP,
+        "pitch-class entropy within one SD": _within_sd(defaults, whole, "pc_entropy"),
+        "pitch range within one SD": _within_sd(defaults, whole, "range"),
+        "copy rate at most the test split's": defaults["copy"] <= whole["copy"],
+        f"tonic ending with --end any at least the corpus's ({whole['tonic']:.2f})": free_end["tonic"] >= whole["tonic"],
+    }
+    return [f"target {name}: {label}: {'met' if met else 'NOT met'}" for label, met in checks.items()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown models {unknown}; known: {sorted(CORPORA)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     report: dict[str, dict] = {}
-    corpora = {corpus: corpus_rows(os.path.join(args.data_root, corpus)) for corpus in sorted({CORPORA[n] for n in names})}
+    corpora, runs = {}, {}
+    for corpus in sorted({CORPORA[n] for n in names}):
+        corpora[corpus], runs[corpus] = corpus_rows(os.path.join(args.data_root, corpus))
     with tempfile.TemporaryDirectory(prefix="bench-meter-") as scratch:
         config = pathlib.Path(scratch) / "models.config"
         write_models_config(args.saved_models, names, config)
@@ -149,19 +207,20 @@ def main(argv: list[str] | None = None) -> int:
             for name in names:
                 for row, flags in ROWS.items():
                     report[f"{name} {row}"] = model_row(running.grpc_address, name, args.tunes,
-                                                        os.path.join(scratch, name), flags, corpora[CORPORA[name]])
+                                                        os.path.join(scratch, name), flags, corpora[CORPORA[name]],
+                                                        runs[CORPORA[name]])
                     logger.info("%s %s: %s", name, row, report[f"{name} {row}"])
-    columns = ("mean_quarters", "ratio", "tonic", "rest_on_downbeat", "tie_through_middle", "mean_bars")
+    columns = ("mean_quarters", "ratio", "tonic", "rest_on_downbeat", "tie_through_middle", "mean_bars", "pc_entropy",
+               "range", "copy")
     print(f"# {args.tunes} tunes per model, folkgen generate's defaults (seeds 0..{args.tunes - 1})")
-    print(f"{'':<30}" + "".join(f"{column:>19}" for column in columns))
+    print(f"{'':<30}" + "".join(f"{column[:9]:>10}" for column in columns))
     corpus_lines = [(f"corpus {name} {meter}", row) for name, rows in corpora.items() for meter, row in rows.items()
                     if meter in ("all", "4/4", "2/4", "3/4")]
     for label, row in [*report.items(), *corpus_lines]:
-        print(f"{label:<30}" + "".join(f"{'n/a' if row.get(c) is None else f'{row[c]:.3f}':>19}" for c in columns))
-    for name, row in report.items():
+        print(f"{label:<30}" + "".join(f"{'n/a' if row.get(c) is None else f'{row[c]:.3f}':>10}" for c in columns))
+    for name in names:
         if "meter" in name:
-            met = row["ratio"] is not None and abs(row["ratio"] - 1) <= MAX_RATIO_GAP
-            print(f"target {name}: mean duration within {MAX_RATIO_GAP:.0%} of the corpus's: {'met' if met else 'NOT met'}")
+            print("\n".join(target_lines(name, report, corpora[CORPORA[name]])))
     if args.output:
         pathlib.Path(args.output).write_text(json.dumps({"models": report, "corpora": corpora}, indent=2) + "\n")
     return 0

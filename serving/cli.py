@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING
 from preprocessing.melody.keys import Key, Meter, parse_key, parse_meter, parse_pitch
 from serving import models_cli, vae_cli, web
 from serving.cli_flags import add_model_flags, add_verbose_flag, client_from_args
-from serving.generation.request_defaults import DEFAULT_CHARACTER_STEPS, DEFAULT_PRIMER, DEFAULT_STEPS, NAMED_PRIMERS
+from serving.generation.request_defaults import (
+    DEFAULT_CHARACTER_STEPS,
+    DEFAULT_CONDITIONED_PRIMER,
+    DEFAULT_PRIMER,
+    DEFAULT_STEPS,
+    NAMED_PRIMERS,
+)
 from serving.music.formats import DEFAULT_FORMATS, DEFAULT_TEMPO_BPM, FORMATS
 from serving.tf_quiet import import_tensorflow
 
@@ -68,7 +74,8 @@ def add_generate_parser(commands: argparse._SubParsersAction,
     gen.add_argument("--version", type=int, help="model version (default: the newest)")
     primer = gen.add_mutually_exclusive_group()
     primer.add_argument("--primer", help=f"a named primer ({', '.join(NAMED_PRIMERS)}) or symbols such as '60 _ _ _ 62 _' "
-                        f"(default: {DEFAULT_PRIMER} for timestep models, the header alone for ABC models)")
+                        f"(default: {DEFAULT_PRIMER} for timestep models, the song start {DEFAULT_CONDITIONED_PRIMER} alone "
+                        "for meter-aware ones, the header alone for ABC models)")
     primer.add_argument("--primer-abc", help="the primer as ABC text")
     primer.add_argument("--primer-file", help="the primer as an ABC, MIDI or MusicXML file")
     gen.add_argument("--tune", help="the X: number of the tune to take from a primer holding several "

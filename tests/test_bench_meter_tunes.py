@@ -14,3 +14,20 @@ def test_a_note_struck_on_the_middle_step_is_no_tie_and_a_held_rest_is_a_downbea
     steps = ["60", "_", "_", "_", "62", "_", "_", "_"] + ["_", "_", "_", "_", "r", "_", "_", "_"]
     assert bar_facts(steps, pickup=0, bar=8) == (2, 0, 0)  # struck on the middle step; a rest struck there
     assert bar_facts(["r", "_", "_", "_", "_", "_", "_", "_", "_", "60"], pickup=0, bar=8) == (2, 2, 0)
+
+
+def test_tune_rows_give_per_tune_entropy_and_range_and_targets_compare_them_with_the_corpus_spread() -> None:
+    from bench import tune_metrics as tm
+    from bench.meter_tunes import target_lines, tune_row
+
+    def facts(pitches: list[int]) -> tm.TuneFacts:
+        return tm.TuneFacts(True, tuple((pitch, 1.0) for pitch in pitches), 0, 0, tm.WHITE_KEYS)
+
+    row = tune_row([facts([60, 62, 64, 65]), facts([60, 60, 71, 71])], [(2, 0, 0), (2, 1, 0)], 0.5)
+    assert row["pc_entropy"] == 1.5 and row["pc_entropy_sd"] == 0.5  # 2 bits and 1 bit
+    assert row["range"] == 8.0 and row["range_sd"] == 3.0  # 5 and 11 semitones
+    assert row["ratio"] == 2.0 and row["rest_on_downbeat"] == 0.25
+    corpus = {"all": {"pc_entropy": 1.0, "pc_entropy_sd": 0.6, "range": 3.0, "range_sd": 1.0, "copy": 0.5, "tonic": 0.8}}
+    report = {"m defaults": {**row, "copy": 0.5, "ratio": 1.1}, "m --end any": {"tonic": 0.7}}
+    lines = target_lines("m", report, corpus)
+    assert [line.rsplit(": ", 1)[1] for line in lines] == ["met", "met", "NOT met", "met", "NOT met"]

@@ -10,9 +10,12 @@ from preprocessing.melody.events import Event
 # whole ABC tune (the Irish corpus averages about 260 characters).
 DEFAULT_STEPS = 256
 DEFAULT_CHARACTER_STEPS = 800
-# Without a primer: the slides' "Ah vous dirais-je maman" for a timestep model; for a character
-# model the start of a header (under constraints the request writes its L, M and K).
+# Without a primer: the slides' "Ah vous dirais-je maman" for a timestep model; a meter-aware one
+# (told the meter, mode and bar position) starts from the song start alone, in its corpus's rhythm
+# rather than twinkle's quarter and half notes; for a character model the start of a header (under
+# constraints the request writes its L, M and K).
 DEFAULT_PRIMER = "twinkle"
+DEFAULT_CONDITIONED_PRIMER = "/"
 DEFAULT_ABC_PRIMER = "X:1\n"
 
 # "Ah vous dirais-je maman" in C, the primer of the slides: C C G G A A G- | F F E E D D C-.

@@ -25,6 +25,7 @@ from serving.generation.codecs import TokenCodec, model_codec
 from serving.generation.constrained_rows import ABC_CHARACTERS_PER_BAR, AbcRows, RowRules, TimestepRows, abc_rows
 from serving.generation.output import check_output, prepare_out_dir
 from serving.generation.primers import PrimerSource, encode
+from serving.generation.request_defaults import DEFAULT_CONDITIONED_PRIMER
 from serving.generation.timestep_constraints import TimestepConstraints, steps_per_bar
 from serving.generation.token_model import TokenModel
 from serving.generation.tune_frame import CountedSteps, TuneFrame, tune_frame
@@ -109,7 +110,8 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
         else:
             primer = codec.primer_symbols(config.primer)
     else:
-        stated = codec.primer(config.primer)
+        default = PrimerSource(symbols=DEFAULT_CONDITIONED_PRIMER) if model.conditioning else None
+        stated = codec.primer(config.primer or default)
         primer, key, meter, pickup = stated.symbols, key or stated.key, meter or stated.meter, stated.pickup
         request = request.filled(key, meter) if request is not None else None
         if pickup >= steps_per_bar(meter or COMMON_TIME):

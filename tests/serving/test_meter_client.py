@@ -137,3 +137,15 @@ def test_the_library_computes_the_frame_from_the_request_on_either_side(server, 
         assert all(melody.paths["abc"] for melody in written)
     assert tokens["client"] == tokens["server"]
     assert all(len(row) == 1 + 4 * 12 + 1 for row in tokens["client"])  # the primer's "/", 4 bars of 3/4, the end
+
+
+def test_without_a_primer_a_meter_aware_model_starts_from_the_song_start_and_a_plain_one_from_twinkle(server, tmp_path):
+    request = TuneRequest(bars=6)  # twinkle fills 4 bars of 4/4
+    primers = {}
+    for name in (NAME, "lstm_erk"):
+        config = GenerationConfig(primer=None, num=1, seed=0, formats=("abc",), out_dir=str(tmp_path / name),
+                                  constraints=request)
+        (melody,) = generate(model_client.connect(server.grpc_address, name), config, name)
+        primers[name] = list(melody.tokens[:melody.primer_length])
+    assert primers[NAME] == ["/"]
+    assert primers["lstm_erk"][0] == "/" and len(primers["lstm_erk"]) > 1  # the twinkle primer's notes
