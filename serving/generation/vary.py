@@ -36,7 +36,7 @@ from serving.generation.output import prepare_out_dir
 from serving.generation.primers import encode
 from serving.generation.timestep_constraints import TimestepConstraints, steps_per_bar
 from serving.generation.token_model import TokenModel
-from serving.generation.tokens import GeneratedMelody, GenerationConfig, write_melody
+from serving.generation.tokens import GeneratedMelody, GenerationConfig, timestep_rules, timestep_steps, write_melody
 from serving.generation.tune_frame import CountedSteps, TuneFrame, tune_frame
 
 logger = logging.getLogger(__name__)
@@ -150,9 +150,7 @@ def _timestep_plan(melody: GeneratedMelody, chosen: list[int], config: Generatio
     constraints = TimestepConstraints(request, vocabulary, melody.melody.pickup_steps)
     ids = encode(list(melody.tokens), vocabulary)
     primer = ids[:melody.primer_length]
-    steps = config.steps or (constraints.tokens_needed(primer, request.bars) if request.bars is not None
-                             else default_steps)
-    rules = constraints.rules(*constraints.bar_limits(constraints.start(primer).position, steps))
+    rules = timestep_rules(constraints, primer, timestep_steps(constraints, primer, config.steps, default_steps))
     spans = bar_spans(melody)
     runs: list[list[int]] = []
     for index in chosen:
