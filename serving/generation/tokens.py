@@ -264,7 +264,7 @@ def write_melody(tokens: list[str], primer_length: int, seed: int, config: Gener
     try:
         melody = replace(codec.melody(tokens, primer_length, key, meter, title=stem),
                          creator=f"Folkgen model {name}, seed {seed}", novelty=shared.describe() if shared else "")
-        melody = replace(melody, pickup=render.pickup_quarters(pickup)) if pickup else melody
+        melody = replace(melody, pickup=render.steps_to_quarters(pickup)) if pickup else melody
         paths = render.write_formats(melody, config.formats, config.out_dir, stem, config.tempo_bpm)
         return GeneratedMelody(seed, tuple(tokens), primer_length, paths, melody, shared=shared)
     except ValueError as error:

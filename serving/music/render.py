@@ -71,8 +71,9 @@ class Melody:
         return int(self.pickup * 4)
 
 
-def pickup_quarters(steps: int) -> Fraction:
-    """A pickup of ``steps`` 16th-note steps, in quarters."""
+def steps_to_quarters(steps: int) -> Fraction:
+    """``steps`` 16th-note steps in quarters, exactly: a timestep pickup as ``Melody.pickup`` holds it
+    (``keys.pickup_quarters``, by contrast, measures a pickup from a read first bar)."""
     return Fraction(steps, 4)
 
 
