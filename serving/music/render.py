@@ -71,6 +71,15 @@ class Melody:
         return int(self.pickup * 4)
 
 
+def starts_with_pickup(melody: Melody) -> bool:
+    """Whether the score's first measure is a pickup: a laid-out melody's ``pickup``, or a character
+    model's ABC whose first bar is short (music21 reads it as the pickup measure, number 0)."""
+    if melody.abc_text is None:
+        return melody.pickup > 0
+    first = read_abc_score(melody.abc_text).parts[0].getElementsByClass(stream.Measure).first()
+    return first is not None and first.number == 0
+
+
 def steps_to_quarters(steps: int) -> Fraction:
     """``steps`` 16th-note steps in quarters, exactly: a timestep pickup as ``Melody.pickup`` holds it
     (``keys.pickup_quarters``, by contrast, measures a pickup from a read first bar)."""

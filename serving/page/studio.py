@@ -55,9 +55,9 @@ class Tune:
 
     @functools.cached_property
     def bars(self) -> int:
-        """The score's bars as Vary numbers them (``vary.bar_spans``: a pickup is bar 0, an ending a
-        bar), counted on first use and kept."""
-        return len(bar_spans(self.result))
+        """The tune's bars, a pickup not counted (8 bars asked for, with an upbeat, are 8): Vary's
+        (``vary.bar_spans``, whose bar 0 is the pickup) less the pickup; counted on first use and kept."""
+        return len(bar_spans(self.result)) - render.starts_with_pickup(self.result.melody)
 
     @property
     def files_pending(self) -> bool:
