@@ -127,8 +127,7 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
         if pickup and config.sampling == "server":
             raise ValueError(f"the primer has a {pickup}-step upbeat, and the {sig.GENERATE!r} signature of {name!r} "
                              "counts bars from the tune's first step (it takes no pickup): use --sampling client")
-        if config.steps is None and request.bars is not None:
-            steps = constraints.tokens_needed(primer_ids, request.bars)
+        steps = timestep_steps(constraints, primer_ids, config.steps, codec.default_steps)
     elif abc_rules is not None and config.steps is None and request.bars is not None:
         steps = max(steps, ABC_CHARACTERS_PER_BAR * request.bars)
     bars = request.bars if request is not None else None
@@ -147,6 +146,22 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
             on_step(1, 1)
     return [write_melody(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec, key,
                          meter, model.training_index, pickup) for seed, ids in zip(seeds, sampled)]
+
+
+def timestep_steps(constraints: TimestepConstraints, primer_ids: Sequence[int], steps: int | None,
+                   default_steps: int) -> int:
+    """A constrained timestep tune's token budget: ``steps`` when given, else what the request's bars
+    need after the primer, else the codec's ``default_steps``."""
+    if steps is not None:
+        return steps
+    bars = constraints.request.bars
+    return constraints.tokens_needed(primer_ids, bars) if bars is not None else default_steps
+
+
+def timestep_rules(constraints: TimestepConstraints, primer_ids: Sequence[int], steps: int) -> bar_rules.BarRules:
+    """The bar rules of a tune sampled for ``steps`` tokens after ``primer_ids``: its bar limits
+    counted from where the primer leaves the tune."""
+    return constraints.rules(*constraints.bar_limits(constraints.start(primer_ids).position, steps))
 
 
 def _request(config: GenerationConfig) -> TuneRequest | None:
@@ -229,8 +244,7 @@ def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, sett
     rows = len(seeds)
     rules = None
     if constraints is not None:
-        row_rules = constraints.rules(*constraints.bar_limits(constraints.start(primer_ids).position, steps))
-        rules = bar_rules.rule_inputs([row_rules] * rows, len(model.symbols))
+        rules = bar_rules.rule_inputs([timestep_rules(constraints, primer_ids, steps)] * rows, len(model.symbols))
     tokens = model.generate(
         primer=np.tile(np.asarray(primer_ids, np.int32), (rows, 1)),
         primer_length=np.full(rows, len(primer_ids)), steps=np.full(rows, steps),
@@ -252,7 +266,7 @@ def write_melody(tokens: list[str], primer_length: int, seed: int, config: Gener
     try:
         melody = replace(codec.melody(tokens, primer_length, key, meter, title=stem),
                          creator=f"Folkgen model {name}, seed {seed}", novelty=shared.describe() if shared else "")
-        melody = replace(melody, pickup=render.pickup_quarters(pickup)) if pickup else melody
+        melody = replace(melody, pickup=render.steps_to_quarters(pickup)) if pickup else melody
         paths = render.write_formats(melody, config.formats, config.out_dir, stem, config.tempo_bpm)
         return GeneratedMelody(seed, tuple(tokens), primer_length, paths, melody, shared=shared)
     except ValueError as error:

@@ -127,10 +127,10 @@ def read_tune(path: str) -> Tune:
     return Tune(path, tuple(transpose_events(events, -key.semitones_from_c())), key, music21_reader.declared_meter(score))
 
 
-def fit_length(codes: Sequence[int], info: VaeInfo, overflow: str, source: str) -> np.ndarray:
-    """Codes [n] -> int32 [L], fitted to the VAE's length by ``vae_codes.fit_codes`` (pad, truncate or refuse)."""
-    fitted = fit_codes(codes, info.length, info.pad_code, overflow, source, limit=f"the VAE length {info.length}")
-    return np.asarray(fitted, np.int32)
+def fit_length(codes: Sequence[int], length: int, pad_code: int, overflow: str, source: str) -> np.ndarray:
+    """Codes [n] -> int32 [length], fitted to the VAE's length by ``vae_codes.fit_codes`` (pad with
+    ``pad_code``, truncate or refuse)."""
+    return np.asarray(fit_codes(codes, length, pad_code, overflow, source, limit=f"the VAE length {length}"), np.int32)
 
 
 def tune_codes(tune: Tune, notes: VaeInfo, rhythms: VaeInfo, overflow: str) -> tuple[np.ndarray, np.ndarray, int]:
@@ -138,8 +138,8 @@ def tune_codes(tune: Tune, notes: VaeInfo, rhythms: VaeInfo, overflow: str) -> t
 
     EncodingError (a ValueError) names a pitch outside 50..97 or a duration the VAEs cannot encode.
     """
-    note_row = fit_length(encode_notes(tune.events), notes, overflow, tune.source)
-    rhythm_row = fit_length(encode_rhythms(tune.events), rhythms, overflow, tune.source)
+    note_row = fit_length(encode_notes(tune.events), notes.length, notes.pad_code, overflow, tune.source)
+    rhythm_row = fit_length(encode_rhythms(tune.events), rhythms.length, rhythms.pad_code, overflow, tune.source)
     return note_row, rhythm_row, min(len(tune.events), notes.length, rhythms.length)
 
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from preprocessing.melody.events import Event
-from preprocessing.melody.vae_codes import decode_vae, encode_notes, encode_rhythms, fit_codes
+from preprocessing.melody.vae_codes import decode_vae, encode_notes, encode_rhythms
 from serving.contract import signatures as sig
-from serving.generation.vae import Tune, VaeInfo, VaeModel, interpolate
+from serving.generation.vae import Tune, VaeInfo, VaeModel, fit_length, interpolate
 
 
 @dataclass(frozen=True)
@@ -67,14 +67,10 @@ def tune_rows(tunes: Sequence[Tune], info: VaeInfo, overflow: str) -> MelodyRows
 
     EncodingError (a ValueError) names a pitch outside 50..97 or a duration the VAE cannot encode.
     """
-    notes, rhythms, lengths = [], [], []
-    for tune in tunes:
-        limit = f"the VAE length {info.length}"
-        notes.append(fit_codes(encode_notes(tune.events), info.length, info.pad_code, overflow, tune.source,
-                               limit=limit))
-        rhythms.append(fit_codes(encode_rhythms(tune.events), info.length, info.rhythm_pad_code, overflow,
-                                 tune.source, limit=limit))
-        lengths.append(min(len(tune.events), info.length))
+    notes = [fit_length(encode_notes(tune.events), info.length, info.pad_code, overflow, tune.source) for tune in tunes]
+    rhythms = [fit_length(encode_rhythms(tune.events), info.length, info.rhythm_pad_code, overflow, tune.source)
+               for tune in tunes]
+    lengths = [min(len(tune.events), info.length) for tune in tunes]
     return MelodyRows(np.asarray(notes, np.int32), np.asarray(rhythms, np.int32), np.asarray(lengths, np.int32))
 
 

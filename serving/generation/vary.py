@@ -36,7 +36,7 @@ from serving.generation.output import prepare_out_dir
 from serving.generation.primers import encode
 from serving.generation.timestep_constraints import TimestepConstraints, steps_per_bar
 from serving.generation.token_model import TokenModel
-from serving.generation.tokens import GeneratedMelody, GenerationConfig, write_melody
+from serving.generation.tokens import GeneratedMelody, GenerationConfig, timestep_rules, timestep_steps, write_melody
 from serving.generation.tune_frame import CountedSteps, TuneFrame, tune_frame
 
 logger = logging.getLogger(__name__)
@@ -150,9 +150,7 @@ def _timestep_plan(melody: GeneratedMelody, chosen: list[int], config: Generatio
     constraints = TimestepConstraints(request, vocabulary, melody.melody.pickup_steps)
     ids = encode(list(melody.tokens), vocabulary)
     primer = ids[:melody.primer_length]
-    steps = config.steps or (constraints.tokens_needed(primer, request.bars) if request.bars is not None
-                             else default_steps)
-    rules = constraints.rules(*constraints.bar_limits(constraints.start(primer).position, steps))
+    rules = timestep_rules(constraints, primer, timestep_steps(constraints, primer, config.steps, default_steps))
     spans = bar_spans(melody)
     runs: list[list[int]] = []
     for index in chosen:
@@ -243,8 +241,9 @@ class _Row:
     def done(self) -> bool:
         return not self.sampling and self.index >= len(self.plan.ids)
 
-    def feed(self, logits: np.ndarray) -> int:
-        """The next token (a draw from ``logits`` `[V]` or the kept one), its log p counted."""
+    def feed(self, logits: np.ndarray, log_p: np.ndarray) -> int:
+        """The next token (a draw from ``logits`` `[V]` or the kept one), its log p (from ``log_p``,
+        ``log_softmax(logits)`` `[V]`) counted."""
         if self.sampling:
             goal = self.plan.pieces[self.piece].goal
             piece = self.plan.pieces[self.piece]
@@ -272,7 +271,7 @@ class _Row:
         if not self.sampling and self.piece < len(self.plan.pieces) and self.index == self.plan.pieces[self.piece].start:
             self.sampling, self.matched = True, 0
         self.tokens.append(token)
-        self.log_p += float(log_softmax(logits)[token])
+        self.log_p += float(log_p[token])
         return token
 
 
@@ -291,7 +290,8 @@ def _sample(model: TokenModel, plan: _Plan, seeds: Sequence[int], settings: Samp
     logits, state = np.repeat(logits, len(rows), axis=0), np.repeat(state, len(rows), axis=0)
     while not all(row.done for row in rows):
         going = [number for number, row in enumerate(rows) if not row.done]
-        fed = np.array([rows[number].feed(logits[number]) for number in going], np.int32)
+        log_p = log_softmax(logits[going])
+        fed = np.array([rows[number].feed(logits[number], log_p[slot]) for slot, number in enumerate(going)], np.int32)
         stepping = [slot for slot, number in enumerate(going) if not rows[number].done]
         if stepping:
             chosen = np.array([going[slot] for slot in stepping])

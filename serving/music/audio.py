@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import wave
+from typing import BinaryIO
 
 import numpy as np
 
@@ -29,7 +30,6 @@ SOUNDFONT_PATHS = (
 _HARMONICS = (1.0, 0.45, 0.2, 0.1)  # relative amplitude of partials 1..4
 _ATTACK_S, _DECAY_S, _RELEASE_S, _SUSTAIN = 0.01, 0.08, 0.05, 0.6
 PEAK_DBFS = -1.0
-_PEAK = 10 ** (PEAK_DBFS / 20)
 # FluidSynth's default gain (0.2) leaves a melody near -27 dBFS; rendering louder keeps more of the
 # 16-bit resolution before the peak is normalised (a monophonic line stays far from clipping).
 _FLUIDSYNTH_GAIN = "1.0"
@@ -41,10 +41,19 @@ def find_soundfont() -> str | None:
     return next((path for path in candidates if path and os.path.isfile(path)), None)
 
 
-def synthesiser() -> str:
-    """The synthesiser ``write_wav`` uses here: ``"fluidsynth (<soundfont file>)"`` or ``"numpy"``."""
-    soundfont = _fluidsynth_soundfont()
+def fluidsynth_soundfont() -> str | None:
+    """The soundfont FluidSynth would use, or None when FluidSynth or a soundfont is missing."""
+    return find_soundfont() if shutil.which("fluidsynth") else None
+
+
+def synthesiser_name(soundfont: str | None) -> str:
+    """``"fluidsynth (<soundfont file>)"`` when rendering with ``soundfont``, else ``"numpy"``."""
     return f"fluidsynth ({os.path.basename(soundfont)})" if soundfont else "numpy"
+
+
+def synthesiser() -> str:
+    """The synthesiser ``write_wav`` uses here (``synthesiser_name`` of ``fluidsynth_soundfont()``)."""
+    return synthesiser_name(fluidsynth_soundfont())
 
 
 def write_wav(events: list[Event], path: str, tempo_bpm: float, midi_path: str) -> str:
@@ -53,20 +62,20 @@ def write_wav(events: list[Event], path: str, tempo_bpm: float, midi_path: str) 
     FluidSynth renders ``midi_path`` (the melody's MIDI file, 16-bit stereo); the NumPy
     synthesiser plays ``events`` (mono).
     """
-    soundfont = _fluidsynth_soundfont()
+    soundfont = fluidsynth_soundfont()
     if soundfont:
-        subprocess.run(["fluidsynth", "-ni", "-q", "-g", _FLUIDSYNTH_GAIN, "-F", path, "-r", str(SAMPLE_RATE),
-                        soundfont, midi_path], check=True, capture_output=True, timeout=120)
-        channels, samples = read_wav(path)
-        _write_samples(path, normalise_peak(samples), channels)
+        channels, samples = render_fluidsynth(soundfont, midi_path, path, timeout_s=120)
+        write_samples(path, normalise_peak(samples), channels)
     else:
-        _write_samples(path, synthesise(events, tempo_bpm), channels=1)
-    return synthesiser()
+        write_samples(path, synthesise(events, tempo_bpm), channels=1)
+    return synthesiser_name(soundfont)
 
 
-def _fluidsynth_soundfont() -> str | None:
-    """The soundfont FluidSynth would use, or None when FluidSynth or a soundfont is missing."""
-    return find_soundfont() if shutil.which("fluidsynth") else None
+def render_fluidsynth(soundfont: str, midi_path: str, wav_path: str, timeout_s: float) -> tuple[int, np.ndarray]:
+    """FluidSynth plays ``midi_path`` into ``wav_path``; returns ``read_wav(wav_path)``."""
+    subprocess.run(["fluidsynth", "-ni", "-q", "-g", _FLUIDSYNTH_GAIN, "-F", wav_path, "-r", str(SAMPLE_RATE),
+                    soundfont, midi_path], check=True, capture_output=True, timeout=timeout_s)
+    return read_wav(wav_path)
 
 
 def read_wav(path: str) -> tuple[int, np.ndarray]:
@@ -79,14 +88,16 @@ def read_wav(path: str) -> tuple[int, np.ndarray]:
     return channels, np.frombuffer(frames, dtype="<i2").astype(np.float32) / 32768
 
 
-def normalise_peak(samples: np.ndarray) -> np.ndarray:
-    """``samples`` scaled to a peak of ``PEAK_DBFS`` (silence unchanged)."""
+def normalise_peak(samples: np.ndarray, peak_dbfs: float = PEAK_DBFS) -> np.ndarray:
+    """``samples`` scaled to a peak of ``peak_dbfs`` (silence unchanged)."""
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0
-    return samples * (_PEAK / peak) if peak > 0 else samples
+    return samples * (10 ** (peak_dbfs / 20) / peak) if peak > 0 else samples
 
 
-def _write_samples(path: str, samples: np.ndarray, channels: int) -> None:
-    with wave.open(path, "wb") as handle:
+def write_samples(target: str | BinaryIO, samples: np.ndarray, channels: int) -> None:
+    """Float samples in [-1, 1] (interleaved ``[frames * channels]``) -> a 16-bit PCM WAV at ``target``
+    (a path or a binary file object)."""
+    with wave.open(target, "wb") as handle:
         handle.setnchannels(channels)
         handle.setsampwidth(2)
         handle.setframerate(SAMPLE_RATE)

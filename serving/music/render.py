@@ -71,8 +71,18 @@ class Melody:
         return int(self.pickup * 4)
 
 
-def pickup_quarters(steps: int) -> Fraction:
-    """A pickup of ``steps`` 16th-note steps, in quarters."""
+def starts_with_pickup(melody: Melody) -> bool:
+    """Whether the score's first measure is a pickup: a laid-out melody's ``pickup``, or a character
+    model's ABC whose first bar is short (music21 reads it as the pickup measure, number 0)."""
+    if melody.abc_text is None:
+        return melody.pickup > 0
+    first = read_abc_score(melody.abc_text).parts[0].getElementsByClass(stream.Measure).first()
+    return first is not None and first.number == 0
+
+
+def steps_to_quarters(steps: int) -> Fraction:
+    """``steps`` 16th-note steps in quarters, exactly: a timestep pickup as ``Melody.pickup`` holds it
+    (``keys.pickup_quarters``, by contrast, measures a pickup from a read first bar)."""
     return Fraction(steps, 4)
 
 
@@ -200,24 +210,30 @@ def write_formats(melody: Melody, formats: Sequence[str], out_dir: str, stem: st
     if unknown:
         raise ValueError(f"unknown format {unknown[0]!r}; expected some of {', '.join(FORMATS)}")
     os.makedirs(out_dir, exist_ok=True)
-    score = to_stream(melody, tempo_bpm)
     paths = {name: os.path.join(out_dir, f"{stem}.{name}") for name in formats}
-    if "musicxml" in paths or "svg" in paths:
-        musicxml_path = paths.get("musicxml", os.path.join(out_dir, f".{stem}.musicxml"))
-        score.write("musicxml", fp=musicxml_path)
-        if "svg" in paths:
-            write_svg(musicxml_path, paths["svg"])
-        if "musicxml" not in paths:
-            os.remove(musicxml_path)
     if "abc" in paths:
-        text = (melody.abc_text if melody.abc_text is not None and not melody.abc_semitones
-                else abc_writer.write_abc(list(melody.events), melody.key, melody.meter, melody.title,
-                                          pickup=melody.pickup))
-        with open(paths["abc"], "w", encoding="utf-8") as handle:
-            handle.write(abc_writer.with_note_line(text, melody.novelty) if melody.novelty else text)
-    if "mid" in paths or "wav" in paths or "png" in paths:
-        _write_played(engraving.played(score), paths, out_dir, stem, tempo_bpm)
+        _write_abc(melody, paths["abc"])
+    if set(paths) - {"abc"}:  # every other format is read from the music21 score: built only for them
+        score = to_stream(melody, tempo_bpm)
+        if "musicxml" in paths or "svg" in paths:
+            musicxml_path = paths.get("musicxml", os.path.join(out_dir, f".{stem}.musicxml"))
+            score.write("musicxml", fp=musicxml_path)
+            if "svg" in paths:
+                write_svg(musicxml_path, paths["svg"])
+            if "musicxml" not in paths:
+                os.remove(musicxml_path)
+        if "mid" in paths or "wav" in paths or "png" in paths:
+            _write_played(engraving.played(score), paths, out_dir, stem, tempo_bpm)
     return paths
+
+
+def _write_abc(melody: Melody, path: str) -> None:
+    """The ABC file: a character model's own text when not moved, else the events written as ABC;
+    the novelty as its ``N:`` line."""
+    text = (melody.abc_text if melody.abc_text is not None and not melody.abc_semitones
+            else abc_writer.write_abc(list(melody.events), melody.key, melody.meter, melody.title, pickup=melody.pickup))
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(abc_writer.with_note_line(text, melody.novelty) if melody.novelty else text)
 
 
 def _write_played(score: stream.Score, paths: dict[str, str], out_dir: str, stem: str, tempo_bpm: float) -> None:

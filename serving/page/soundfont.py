@@ -12,11 +12,8 @@ import io
 import logging
 import os
 import re
-import shutil
-import subprocess
 import tempfile
 import threading
-import wave
 
 import mido
 import numpy as np
@@ -30,7 +27,7 @@ logger = logging.getLogger(__name__)
 INSTRUMENTS = {"acoustic_grand_piano": 0, "accordion": 21, "violin": 40, "flute": 73}
 NOTE_SECONDS = 3.0
 SAMPLE_RATE = audio.SAMPLE_RATE
-_PEAK = 10 ** (-3 / 20)
+NOTE_PEAK_DBFS = -3.0
 _NOTE_NAME = re.compile(r"([A-G])(b?)(\d)")
 _SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
@@ -49,13 +46,13 @@ class NoteSamples:
 
     def __init__(self, fluidsynth: bool = True) -> None:
         """``fluidsynth``: render with FluidSynth when it and a soundfont are installed (else NumPy)."""
-        self.soundfont = audio.find_soundfont() if fluidsynth and shutil.which("fluidsynth") else None
+        self.soundfont = audio.fluidsynth_soundfont() if fluidsynth else None
         self._cache: dict[tuple[str, int], bytes] = {}
         self._lock = threading.Lock()
 
     @property
     def synthesiser(self) -> str:
-        return f"fluidsynth ({os.path.basename(self.soundfont)})" if self.soundfont else "numpy"
+        return audio.synthesiser_name(self.soundfont)
 
     def wav(self, instrument: str, name: str) -> bytes:
         """The note's WAV bytes; ValueError naming an unknown instrument or note."""
@@ -66,7 +63,9 @@ class NoteSamples:
             if (instrument, pitch) not in self._cache:
                 samples = self._fluidsynth(INSTRUMENTS[instrument], pitch) if self.soundfont else \
                     audio.synthesise([Event(pitch, NOTE_SECONDS)], tempo_bpm=60.0)
-                self._cache[instrument, pitch] = _wav_bytes(_with_peak(samples))
+                buffer = io.BytesIO()
+                audio.write_samples(buffer, audio.normalise_peak(samples, NOTE_PEAK_DBFS), channels=1)
+                self._cache[instrument, pitch] = buffer.getvalue()
             return self._cache[instrument, pitch]
 
     def _fluidsynth(self, program: int, pitch: int) -> np.ndarray:
@@ -74,9 +73,7 @@ class NoteSamples:
         with tempfile.TemporaryDirectory(prefix="folkgen-note-") as folder:
             midi_path, wav_path = os.path.join(folder, "note.mid"), os.path.join(folder, "note.wav")
             _one_note_midi(program, pitch).save(midi_path)
-            subprocess.run(["fluidsynth", "-ni", "-q", "-g", "1.0", "-F", wav_path, "-r", str(SAMPLE_RATE),
-                            self.soundfont, midi_path], check=True, capture_output=True, timeout=60)
-            channels, samples = audio.read_wav(wav_path)
+            channels, samples = audio.render_fluidsynth(self.soundfont, midi_path, wav_path, timeout_s=60)
         return samples.reshape(-1, channels).mean(axis=1)[:int(NOTE_SECONDS * SAMPLE_RATE)]
 
 
@@ -91,18 +88,3 @@ def _one_note_midi(program: int, pitch: int) -> mido.MidiFile:
     midi.tracks.append(track)
     return midi
 
-
-def _with_peak(samples: np.ndarray) -> np.ndarray:
-    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
-    return samples * (_PEAK / peak) if peak > 0 else samples
-
-
-def _wav_bytes(samples: np.ndarray) -> bytes:
-    """Mono float samples in [-1, 1] -> a 16-bit PCM WAV file's bytes."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as handle:
-        handle.setnchannels(1)
-        handle.setsampwidth(2)
-        handle.setframerate(SAMPLE_RATE)
-        handle.writeframes(np.clip(np.round(samples * 32767), -32768, 32767).astype("<i2").tobytes())
-    return buffer.getvalue()

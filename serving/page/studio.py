@@ -9,6 +9,7 @@ exactly that tune; its files live in ``<work_dir>/<tune id>/``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import secrets
@@ -22,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from preprocessing.melody.events import EncodingError
 from serving.client import ClientError, ModelClient
 from serving.generation.tokens import GeneratedMelody, GenerationConfig, generate
+from serving.generation.vary import bar_spans, vary
 from serving.music import render
 from serving.page.form import PAGE_FORMATS, parse_form
 
@@ -44,6 +46,18 @@ class Tune:
     log_p: float | None = None
     files: dict[str, str] = dataclasses.field(default_factory=dict)
     files_error: list[str] = dataclasses.field(default_factory=list)
+
+    @functools.cached_property
+    def abc(self) -> str:
+        """The ABC file's text, read on first use and kept (generation wrote it; it does not change)."""
+        with open(self.result.paths["abc"], encoding="utf-8") as handle:
+            return handle.read()
+
+    @functools.cached_property
+    def bars(self) -> int:
+        """The tune's bars, a pickup not counted (8 bars asked for, with an upbeat, are 8): Vary's
+        (``vary.bar_spans``, whose bar 0 is the pickup) less the pickup; counted on first use and kept."""
+        return len(bar_spans(self.result)) - render.starts_with_pickup(self.result.melody)
 
     @property
     def files_pending(self) -> bool:
@@ -107,8 +121,6 @@ class Studio:
         config = dataclasses.replace(tune.config, out_dir=os.path.join(self.work_dir, new_id))
 
         def work(job: Job) -> Tune:
-            from serving.generation.vary import vary  # the candidates' sampling and scoring
-
             job.state = "sampling"
             varied = vary(self._clients(tune.model), tune.result, sorted(set(bars)), config, tune.model, candidates)
             return Tune(new_id, tune.model, config, varied.melody, config.out_dir, tune.id, tuple(varied.bars),

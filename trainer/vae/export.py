@@ -21,6 +21,7 @@ import dataclasses
 import json
 import logging
 import os
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
@@ -44,13 +45,7 @@ def build_export_archive(model, config) -> keras.export.ExportArchive:
     pad_code = model.alphabet.pad_code
 
     def checked(codes: tf.Tensor) -> tf.Tensor:
-        valid_codes = tf.constant(alphabet, tf.int32)
-        valid = tf.reduce_any(tf.equal(codes[..., None], valid_codes), axis=-1)
-        check = tf.debugging.Assert(
-            tf.reduce_all(valid),
-            [f"codes outside the {config.kind} alphabet, first ones:", tf.boolean_mask(codes, tf.logical_not(valid))[:10]],
-        )
-        with tf.control_dependencies([check]):
+        with tf.control_dependencies([alphabet_check(codes, alphabet, config.kind)]):
             return tf.identity(codes)
 
     def info() -> dict[str, tf.Tensor]:
@@ -75,11 +70,7 @@ def build_export_archive(model, config) -> keras.export.ExportArchive:
         return dict(model.decode(mean))
 
     def sample(seed: tf.Tensor) -> dict[str, tf.Tensor]:
-        z = tf.map_fn(
-            lambda row_seed: tf.random.stateless_normal([config.latent_dim], seed=tf.stack([row_seed, 0])),
-            seed,
-            fn_output_signature=tf.TensorSpec([config.latent_dim], tf.float32),
-        )
+        z = latent_samples(seed, config.latent_dim)
         return {**model.decode(z), sig.Z: z}
 
     codes_spec = tf.TensorSpec([None, config.length], tf.int32, name=sig.CODES)
@@ -90,6 +81,25 @@ def build_export_archive(model, config) -> keras.export.ExportArchive:
     archive.add_endpoint(sig.DECODE, decode, [tf.TensorSpec([None, config.latent_dim], tf.float32, name=sig.Z)])
     archive.add_endpoint(sig.RECONSTRUCT, reconstruct, [codes_spec])
     return archive
+
+
+def alphabet_check(codes: tf.Tensor, alphabet: Sequence[int], kind: str) -> tf.Operation:
+    """An assertion (for ``tf.control_dependencies``) that every code of ``codes`` (int32, any shape)
+    is one of ``alphabet``; it fails naming the ``kind`` alphabet and the first 10 codes outside it."""
+    valid = tf.reduce_any(tf.equal(codes[..., None], tf.constant(alphabet, tf.int32)), axis=-1)
+    return tf.debugging.Assert(
+        tf.reduce_all(valid),
+        [f"codes outside the {kind} alphabet, first ones:", tf.boolean_mask(codes, tf.logical_not(valid))[:10]],
+    )
+
+
+def latent_samples(seed: tf.Tensor, latent_dim: int) -> tf.Tensor:
+    """Seeds int32 [B] -> z float32 [B, Z] ~ N(0, I), row i drawn statelessly from seed i."""
+    return tf.map_fn(
+        lambda row_seed: tf.random.stateless_normal([latent_dim], seed=tf.stack([row_seed, 0])),
+        seed,
+        fn_output_signature=tf.TensorSpec([latent_dim], tf.float32),
+    )
 
 
 def _inference_copy(model):

@@ -23,20 +23,15 @@ import keras
 import tensorflow as tf
 
 from serving.contract import signatures as sig
-from trainer.vae.export import write_vae_version
+from trainer.vae.export import alphabet_check, latent_samples, write_vae_version
 from trainer.vae.melody_config import MELODY, MelodyVaeConfig
 from trainer.vae.melody_data import NOTES, RHYTHMS
 from trainer.vae.melody_model import MelodyVae, build_melody_vae
 
 
 def _checked(notes: tf.Tensor, rhythms: tf.Tensor, lengths: tf.Tensor, length: int):
-    checks = []
-    for codes, alphabet in ((notes, NOTES), (rhythms, RHYTHMS)):
-        valid = tf.reduce_any(tf.equal(codes[..., None], tf.constant(alphabet.codes, tf.int32)), axis=-1)
-        checks.append(tf.debugging.Assert(
-            tf.reduce_all(valid),
-            [f"codes outside the {alphabet.kind} alphabet, first ones:", tf.boolean_mask(codes, ~valid)[:10]],
-        ))
+    checks = [alphabet_check(codes, alphabet.codes, alphabet.kind)
+              for codes, alphabet in ((notes, NOTES), (rhythms, RHYTHMS))]
     checks.append(tf.debugging.Assert(
         tf.reduce_all((lengths >= 1) & (lengths <= length)), [f"lengths outside 1..{length}:", lengths],
     ))
@@ -68,10 +63,7 @@ def build_export_archive(model: MelodyVae, config: MelodyVaeConfig) -> keras.exp
         return model.decode(mean)
 
     def sample(seed: tf.Tensor) -> dict[str, tf.Tensor]:
-        z = tf.map_fn(
-            lambda row_seed: tf.random.stateless_normal([config.latent_dim], seed=tf.stack([row_seed, 0])),
-            seed, fn_output_signature=tf.TensorSpec([config.latent_dim], tf.float32),
-        )
+        z = latent_samples(seed, config.latent_dim)
         return {**model.decode(z), sig.Z: z}
 
     event_specs = [

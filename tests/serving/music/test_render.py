@@ -1,8 +1,11 @@
 """Every format written for a known token sequence, read back with other tools."""
 from __future__ import annotations
 
+import os
 import re
 import wave
+from dataclasses import replace
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -141,3 +144,16 @@ def test_rests_struck_in_a_row_are_one_rest(tmp_path):
     rests = [float(n.quarterLength) for n in converter.parse(paths["abc"], format="abc").flatten().notesAndRests
              if n.isRest]
     assert rests == [3.0, 1.5]
+
+
+@pytest.mark.parametrize("melody", [
+    replace(render.melody_from_timesteps(TOKENS, PRIMER_LENGTH, parse_key("Bb"), parse_meter("6/8")),
+            pickup=Fraction(1, 2), novelty="no run of 8 notes found"),
+    render.melody_from_abc("X:1\nT:Jig\nL:1/8\nM:6/8\nK:D\nA|d2 f a2 f|g3 f2:|\n"),
+    replace(render.melody_from_abc("X:1\nL:1/8\nM:6/8\nK:D\nA|d2 f a2 f|g3 f2:|\n", key=parse_key("G")), novelty="n"),
+], ids=["timestep", "abc", "abc moved"])
+def test_abc_alone_is_the_abc_written_beside_every_format(melody, tmp_path):
+    alone = render.write_formats(melody, ["abc"], str(tmp_path / "alone"), "tune")
+    every = render.write_formats(melody, render.FORMATS, str(tmp_path / "every"), "tune")
+    assert list(alone) == ["abc"] and sorted(os.listdir(tmp_path / "alone")) == ["tune.abc"]
+    assert open(alone["abc"], encoding="utf-8").read() == open(every["abc"], encoding="utf-8").read()

@@ -23,7 +23,7 @@ TOKENS = "/ 67 _ 69 _ _ 72 _ _ _ _ _ _ _ _ _ 60 _ _ _ _ _ _ _ _ _ _ _ _ /".split
 
 def written(tmp_path):
     melody = replace(render.melody_from_timesteps(TOKENS, 1, parse_key("C"), parse_meter("6/8")),
-                     pickup=render.pickup_quarters(3))
+                     pickup=render.steps_to_quarters(3))
     return render.write_formats(melody, ("musicxml", "abc", "mid"), str(tmp_path), "upbeat")
 
 
