@@ -11,10 +11,11 @@ from serving.contract import signatures as sig
 from serving.contract.bar_position import TuneFrame
 
 
-def stated_kind(loaded, model_dir: str | os.PathLike) -> str:
-    """The model kind a loaded token export states in ``vocabulary``; ValueError naming the export
-    when it states none (exported before model kinds existed: export it again)."""
-    answer = loaded.signatures[sig.VOCABULARY]()
+def stated_kind(loaded, model_dir: str | os.PathLike, answer: dict | None = None) -> str:
+    """The model kind a loaded token export states in ``vocabulary`` (its ``answer``, when already
+    asked); ValueError naming the export when it states none (exported before model kinds
+    existed: export it again)."""
+    answer = loaded.signatures[sig.VOCABULARY]() if answer is None else answer
     if sig.MODEL_KIND not in answer:
         raise ValueError(f"SavedModel {os.fspath(model_dir)!r} states no {sig.MODEL_KIND!r} in its {sig.VOCABULARY!r} "
                          "signature; export it again with this version of the trainer")
@@ -39,11 +40,10 @@ class StepScorer:
                 raise ValueError(f"SavedModel {self.model_dir!r} has no {name!r} signature")
         self._loaded = loaded  # keeps the signatures' variables alive
         self._step = loaded.signatures[sig.STEP]
-        symbols = loaded.signatures[sig.VOCABULARY]()[sig.SYMBOLS].numpy()
-        self.symbols = tuple(symbol.decode("utf-8") for symbol in symbols)
-        self.state_size = int(self._step.structured_input_signature[1][sig.STATE].shape[-1])
-        self.model_kind = stated_kind(loaded, self.model_dir)
         answer = loaded.signatures[sig.VOCABULARY]()
+        self.symbols = tuple(symbol.decode("utf-8") for symbol in answer[sig.SYMBOLS].numpy())
+        self.state_size = int(self._step.structured_input_signature[1][sig.STATE].shape[-1])
+        self.model_kind = stated_kind(loaded, self.model_dir, answer)
         self.conditioning = tuple(name.decode("utf-8") for name in answer[sig.CONDITIONING].numpy()) \
             if sig.CONDITIONING in answer else ()
 
