@@ -11,7 +11,13 @@ from preprocessing.melody.novelty import SharedRun, TrainingIndex
 from serving.contract import signatures as sig
 from serving.contract.versions import latest_version_dir
 from serving.model_server.servable import load_servable, run_warmup_requests
-from tests.helpers.saved_model_cli import check_every_signature
+from tests.helpers.saved_model_cli import (
+    assert_same_outputs,
+    check_every_signature,
+    example_inputs,
+    run_signature,
+    run_signatures,
+)
 
 SAVED_MODELS = Path(__file__).resolve().parent.parent / "saved_models"
 TOKEN_MODELS = {"lstm_erk": sig.TOKEN_TIMESTEP, "lstm_han": sig.TOKEN_TIMESTEP, "random_erk": sig.TOKEN_TIMESTEP,
@@ -67,6 +73,17 @@ def test_saved_model_cli_runs_every_signature_of_a_committed_model(name: str, tm
     """The session-based loader of tensorflow_model_server restores them, with the in-process outputs."""
     signatures = (*sig.TOKEN_SIGNATURES, sig.TRAINING_INDEX) if name in TOKEN_MODELS else sig.VAE_SIGNATURES
     check_every_signature(Path(latest_version_dir(SAVED_MODELS / name)), list(signatures), tmp_path)
+
+
+@pytest.mark.server
+def test_the_saved_model_cli_binary_answers_as_its_run_steps_in_one_process(tmp_path: Path) -> None:
+    """The check above runs the CLI's `run` steps for every signature in one process: the same answers."""
+    folder = Path(latest_version_dir(SAVED_MODELS / "lstm_meter_erk"))
+    loaded = tf.saved_model.load(str(folder))
+    calls = {name: example_inputs(loaded, name) for name in (sig.VOCABULARY, sig.STEP)}
+    together = run_signatures(folder, calls, tmp_path / "together")
+    for name, inputs in calls.items():
+        assert_same_outputs(run_signature(folder, name, inputs, tmp_path / "binary"), together[name], name)
 
 
 @pytest.mark.server

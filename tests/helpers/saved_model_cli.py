@@ -1,13 +1,14 @@
-"""Run TensorFlow's own `saved_model_cli run` on a SavedModel signature, in a fresh process.
+"""Run TensorFlow's own `saved_model_cli run` on SavedModel signatures, in a fresh process.
 
 `saved_model_cli run` loads a SavedModel the way `tensorflow_model_server` does (a session over
 the `serve` MetaGraph, variables restored by the graph's restore op), so an export that passes
 here passes there. Inputs travel as an `.npz` file, outputs come back as the `.npy` files the CLI
-writes with `--outdir`.
+writes with `--outdir`. ``run_signature`` runs the `saved_model_cli` binary for one signature;
+``check_every_signature`` runs the CLI's `run` steps for all of an export's signatures in one
+process (``saved_model_cli_runs.py``), which pays TensorFlow's import once instead of per signature.
 """
 from __future__ import annotations
 
-import concurrent.futures
 import pathlib
 import subprocess
 import sys
@@ -24,26 +25,46 @@ from serving.generation.tune_request import TuneRequest
 from serving.tensors import text_of
 
 SAVED_MODEL_CLI = pathlib.Path(sys.executable).with_name("saved_model_cli")
+CLI_RUNS = pathlib.Path(__file__).with_name("saved_model_cli_runs.py")
 CALL_TIMEOUT_S = 300
+_CLI_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"}
+
+
+def _inputs_flag(signature: str, inputs: Mapping[str, np.ndarray], workdir: pathlib.Path) -> str:
+    """The CLI's `--inputs` string for ``inputs``, saved as ``workdir/<signature>-inputs.npz``; "" for none."""
+    if not inputs:
+        return ""
+    feed = workdir / f"{signature}-inputs.npz"
+    np.savez(feed, **inputs)
+    return ";".join(f"{name}={feed}[{name}]" for name in inputs)
+
+
+def _outputs(workdir: pathlib.Path, signature: str) -> dict[str, np.ndarray]:
+    return {path.stem: np.load(path, allow_pickle=True) for path in (workdir / f"{signature}-outputs").glob("*.npy")}
 
 
 def run_signature(export_dir: pathlib.Path, signature: str, inputs: Mapping[str, np.ndarray],
                   workdir: pathlib.Path) -> dict[str, np.ndarray]:
-    """The signature's outputs by name; AssertionError with the CLI's stderr if it fails."""
+    """The signature's outputs by name from the `saved_model_cli` binary; AssertionError with its stderr if it fails."""
     workdir.mkdir(parents=True, exist_ok=True)
-    outdir = workdir / f"{signature}-outputs"
-    if inputs:
-        feed = workdir / f"{signature}-inputs.npz"
-        np.savez(feed, **inputs)
-        feed_flags = ["--inputs", ";".join(f"{name}={feed}[{name}]" for name in inputs)]
-    else:  # the CLI wants an input flag even for a signature without inputs
-        feed_flags = ["--input_exprs", ";"]
-    command = [str(SAVED_MODEL_CLI), "run", "--dir", str(export_dir), "--tag_set", "serve",
-               "--signature_def", signature, *feed_flags, "--outdir", str(outdir), "--overwrite"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=CALL_TIMEOUT_S,
-                          env={"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"})
+    flag = _inputs_flag(signature, inputs, workdir)
+    feed_flags = ["--inputs", flag] if flag else ["--input_exprs", ";"]  # the CLI wants an input flag
+    command = [str(SAVED_MODEL_CLI), "run", "--dir", str(export_dir), "--tag_set", "serve", "--signature_def",
+               signature, *feed_flags, "--outdir", str(workdir / f"{signature}-outputs"), "--overwrite"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=CALL_TIMEOUT_S, env=_CLI_ENV)
     assert done.returncode == 0, f"saved_model_cli run {signature} on {export_dir} failed:\n{done.stderr[-3000:]}"
-    return {path.stem: np.load(path, allow_pickle=True) for path in outdir.glob("*.npy")}
+    return _outputs(workdir, signature)
+
+
+def run_signatures(export_dir: pathlib.Path, calls: Mapping[str, Mapping[str, np.ndarray]],
+                   workdir: pathlib.Path) -> dict[str, dict[str, np.ndarray]]:
+    """Each signature's outputs by name, the CLI's `run` steps in one fresh process; AssertionError with its stderr."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    arguments = [f"{signature}={_inputs_flag(signature, inputs, workdir)}" for signature, inputs in calls.items()]
+    command = [sys.executable, str(CLI_RUNS), str(export_dir), str(workdir), *arguments]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=CALL_TIMEOUT_S * len(calls), env=_CLI_ENV)
+    assert done.returncode == 0, f"saved_model_cli run {list(calls)} on {export_dir} failed:\n{done.stderr[-3000:]}"
+    return {signature: _outputs(workdir, signature) for signature in calls}
 
 
 def example_inputs(loaded, signature: str) -> dict[str, np.ndarray]:
@@ -107,11 +128,9 @@ def assert_same_outputs(cli: Mapping[str, np.ndarray], here: Mapping[str, np.nda
 
 
 def check_every_signature(export_dir: pathlib.Path, signatures: list[str], workdir: pathlib.Path) -> None:
-    """Each signature under `saved_model_cli run` (two at a time) against `tf.saved_model.load` here."""
+    """Each signature under `saved_model_cli run`'s steps against `tf.saved_model.load` here."""
     loaded = tf.saved_model.load(str(export_dir))
     calls = {name: example_inputs(loaded, name) for name in signatures}
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {name: pool.submit(run_signature, export_dir, name, inputs, workdir)
-                   for name, inputs in calls.items()}
-        for name, future in futures.items():
-            assert_same_outputs(future.result(), in_process_outputs(loaded, name, calls[name]), f"{export_dir} {name}")
+    answers = run_signatures(export_dir, calls, workdir)
+    for name, inputs in calls.items():
+        assert_same_outputs(answers[name], in_process_outputs(loaded, name, inputs), f"{export_dir} {name}")
