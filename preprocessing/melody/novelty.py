@@ -51,7 +51,14 @@ class SharedRun:
     def describe(self) -> str:
         if not self.notes:
             return f"no run of {ANCHOR} notes found in the training tunes"
-        return f"longest run shared with a training tune: {self.notes} notes, of {self.title or 'an untitled tune'!r}"
+        return f"longest run shared with a training tune: {self.notes} notes, of {self._tune()}"
+
+    def short(self) -> str:
+        """``describe`` for a table cell: "12 notes of 'Title'", or "none of 6+ notes"."""
+        return f"{self.notes} notes of {self._tune()}" if self.notes else f"none of {ANCHOR}+ notes"
+
+    def _tune(self) -> str:
+        return repr(self.title or "an untitled tune")
 
 
 @dataclass

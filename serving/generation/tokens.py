@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter
-from preprocessing.melody.novelty import ANCHOR, SharedRun, TrainingIndex
+from preprocessing.melody.novelty import SharedRun, TrainingIndex
 from serving.client import ModelClient
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
@@ -84,11 +84,7 @@ class GeneratedMelody:
     @property
     def novelty(self) -> str:
         """One short line: the longest run shared with a training tune, or why there is none."""
-        if self.shared is None:
-            return "n/a (the export ships no training index)"
-        if not self.shared.notes:
-            return f"none of {ANCHOR}+ notes"
-        return f"{self.shared.notes} notes of {self.shared.title or 'an untitled tune'!r}"
+        return "n/a (the export ships no training index)" if self.shared is None else self.shared.short()
 
 
 def generate(client: ModelClient, config: GenerationConfig, name: str,

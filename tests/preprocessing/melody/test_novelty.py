@@ -24,6 +24,7 @@ def test_the_longest_run_names_its_training_tune() -> None:
     assert INDEX.longest_shared_run(list("abcde")) == SharedRun(0)  # shorter than ANCHOR: new
     assert "7 notes, of 'Planted'" in SharedRun(7, "Planted").describe()
     assert f"no run of {ANCHOR} notes" in SharedRun(0).describe()
+    assert SharedRun(7, "Planted").short() == "7 notes of 'Planted'" and SharedRun(0).short() == f"none of {ANCHOR}+ notes"
 
 
 def test_the_index_travels_as_ascii_bytes() -> None:
