@@ -2,7 +2,9 @@
 
 ``Bars`` counts the written bars of the current strain. A pickup (a first bar shorter than the
 meter, at most two thirds of it) is allowed; then every strain's last bar is shorter by as much
-(it completes the pickup).
+(it completes the pickup), and every later strain opens with a pickup bar of the same length
+(inside its repeat, as in O'Neill's: ``|:A|...|d3 d2:|:f|...``), so that each strain is a whole
+number of bars as music21 and verovio read it. A pickup bar is not counted.
 First and second endings are one bar each: the first ending's bar is not counted, the second
 ending's is (so ``bars`` counts each pair once). In a form, repeated strains open with ``|:`` (or
 the ``::`` / ``|:`` that closes the strain before) and close with ``:|`` / ``::``; without a form,
@@ -30,6 +32,7 @@ class Bars:
     ending: int = 0
     need_second: bool = False  # ":|" closed a first ending: "[2" must open the next bar
     done: bool = False
+    upbeat: bool = False  # a later strain's pickup bar (``pickup`` ticks) is still to be written
 
 
 def strain_final(plan: Plan, bars: Bars) -> bool:
@@ -40,6 +43,8 @@ def strain_final(plan: Plan, bars: Bars) -> bool:
 
 def target(plan: Plan, bars: Bars) -> tuple[int, bool]:
     """The latest tick at which the current bar may close, and whether it then ends a strain."""
+    if bars.upbeat:
+        return bars.pickup or 0, False
     if strain_final(plan, bars):
         return plan.bar_ticks - (bars.pickup or 0), True
     return plan.bar_ticks, False
@@ -69,6 +74,8 @@ def markers(plan: Plan, bars: Bars) -> dict[str, Bars]:
 def closings(plan: Plan, bars: Bars, pos: int) -> Closings:
     """Bar lines that may close a bar written up to tick ``pos`` (before the tonic and tie rules)."""
     full = plan.bar_ticks
+    if bars.upbeat:
+        return {"|": (replace(bars, upbeat=False), False)} if pos == bars.pickup else {}
     found: Closings = {}
     # A pickup is at most two thirds of a bar (a reel's three-beat upbeat is a bar that starts late,
     # not a tune), and leaves the strain's last bar room for its final tonic.
@@ -127,7 +134,8 @@ def _strain_end(plan: Plan, bars: Bars) -> Closings:
     if plan.free or bars.strain + 1 == len(plan.strains):
         return {(":|" if closes_repeat else "|]"): (done, True)}
     following = plan.strains[bars.strain + 1]
-    moved = Bars(strain=bars.strain + 1, pickup=bars.pickup or 0, repeat_open=following.repeated)
+    moved = Bars(strain=bars.strain + 1, pickup=bars.pickup or 0, repeat_open=following.repeated,
+                 upbeat=bool(bars.pickup))
     if closes_repeat:
         return {("::" if following.repeated else ":|"): (moved, True)}
     if following.repeated:
