@@ -25,7 +25,9 @@ Columns (shares 0..1; tunes are read by parsers that are not the state machines,
  logp   mean log p (nats) of the sampled tokens (to the tune's end) under the model from the zero
         state, temperature 1, no mask; dlogp: the row's minus the unconstrained row's
  cli/srv tok/s  sampled tokens per second on the client (`step`) / in `generate`; x: the unconstrained
-        row's tok/s over the row's (the slowdown); srv=cli: tunes that `generate` samples identically
+        row's tok/s over the row's (the slowdown); srv=cli: tunes that `generate` samples identically.
+        ABC rows, unconstrained too, sample in --batch rows of continuous batching (a row whose tune
+        ends starts the next queued one: serving/generation/slot_sampling.py)
 Corpus rows (the training split of --data-root/<corpus>; copy: its test split's tunes against the
 training split) stand beside each model; without the data folder they say n/a.
 Targets: under constraints new, bars, full, tonic, scale = 1.0; tokens per second within 1.5x of
@@ -57,6 +59,7 @@ from serving.demo import write_models_config  # noqa: E402
 from serving.generation import primers  # noqa: E402
 from serving.generation.abc_start import AbcStart, abc_start  # noqa: E402
 from serving.generation.constrained_rows import ABC_CHARACTERS_PER_BAR, TimestepRows, abc_rows  # noqa: E402
+from serving.generation.slot_sampling import sample_in_slots  # noqa: E402
 from serving.generation.timestep_constraints import TimestepConstraints  # noqa: E402
 from serving.generation.token_model import TokenModel  # noqa: E402
 from serving.generation.tokens import sample_melodies  # noqa: E402
@@ -111,16 +114,19 @@ def plan_row(kind: str, request: TuneRequest | None, vocabulary: list[str]) -> R
 
 
 def sample_client(model: TokenModel, plan: RowPlan, seeds: list[int], batch: int) -> tuple[list[list[int]], list[bool], float]:
-    """Sampled tokens per seed (primer excluded), whether the rules ended each tune, seconds spent."""
+    """Sampled tokens per seed (primer excluded), whether the rules ended each tune, seconds spent.
+    ABC rows run in ``batch`` rows of continuous batching (``sample_in_slots``: a finished tune's row
+    takes the next); timestep rows in chunks of ``batch`` tunes (``sample_melodies``)."""
+    if model.model_kind == sig.TOKEN_CHARACTERS:
+        began, slots = time.perf_counter(), min(batch, len(seeds))
+        rules = None if plan.abc is None else abc_rows(plan.abc, model.symbols, slots)
+        tokens, ended = sample_in_slots(model, plan.primer_ids, plan.steps, SETTINGS, seeds, slots, rules)
+        return tokens, ended, time.perf_counter() - began
     tokens, ended, seconds = [], [], 0.0
     for start in range(0, len(seeds), batch):
-        chunk = seeds[start:start + batch]
-        began = time.perf_counter()
-        rules = None
-        if plan.constraints is not None:
-            rules = TimestepRows(plan.constraints, [plan.primer_ids] * len(chunk), plan.steps)
-        elif plan.abc is not None:
-            rules = abc_rows(plan.abc, model.symbols, len(chunk))
+        chunk, began = seeds[start:start + batch], time.perf_counter()
+        rules = None if plan.constraints is None else TimestepRows(plan.constraints, [plan.primer_ids] * len(chunk),
+                                                                   plan.steps)
         tokens += sample_melodies(model, [plan.primer_ids] * len(chunk), plan.steps, SETTINGS, chunk, rules=rules)
         seconds += time.perf_counter() - began
         ended += [rules is not None and rules.ended(row) for row in range(len(chunk))]
@@ -193,22 +199,6 @@ def corpus_report(kind: str, data_dir: str) -> tuple[dict, set | None]:
     return stats, runs
 
 
-def save_failures(folder: str, name: str, row: str, plan: RowPlan, vocabulary: list[str], tokens: list[list[int]],
-                  facts: list[tm.TuneFacts]) -> int:
-    """Writes every tune of a constrained row that fails a structural check; returns how many."""
-    failed = 0
-    for seed, (sampled, tune) in enumerate(zip(tokens, facts)):
-        checks = tm.failed_checks(tune, plan.request.bars)
-        if checks:
-            failed += 1
-            os.makedirs(folder, exist_ok=True)
-            path = os.path.join(folder, f"{name}_{row.replace('/', '-')}_seed{seed}.json")
-            with open(path, "w", encoding="utf-8") as handle:
-                json.dump({"model": name, "row": row, "seed": seed, "failed": checks, "primer": plan.primer,
-                           "sampled": [vocabulary[token] for token in sampled]}, handle, indent=1)
-    return failed
-
-
 def measure_model(model: TokenModel, name: str, data_dir: str, tunes: int, batch: int, failures: str | None) -> dict:
     """Every row of one served model, and its corpus."""
     kind, vocabulary, seeds = model.model_kind, model.symbols, list(range(tunes))
@@ -228,7 +218,8 @@ def measure_model(model: TokenModel, name: str, data_dir: str, tunes: int, batch
             result.update(server_tokens_per_s=sum(map(len, served)) / served_seconds,
                           server_same=sum(a == b for a, b in zip(served, tokens)) / tunes)
         if request is not None and failures:
-            result["failed_tunes"] = save_failures(failures, name, row, plan, vocabulary, tokens, facts)
+            result["failed_tunes"] = tm.save_failures(failures, name, row, plan.primer, request.bars, vocabulary,
+                                                      tokens, facts)
         logger.info("%s %s: %d tunes sampled in %.1f s", name, row, tunes, seconds)
         rows[row] = result
     free = rows["unconstrained"]

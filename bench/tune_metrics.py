@@ -12,7 +12,9 @@ section line (a pickup and the bar that completes it); the written length must s
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -169,6 +171,23 @@ def failed_checks(facts: TuneFacts, asked: int | None) -> list[str]:
               "full_bars": facts.bar_count > 0 and facts.full_bars == facts.bar_count, "tonic": ends_on_tonic(facts),
               "scale": all(pitch % 12 in facts.scale for pitch, _ in facts.new_notes)}
     return [name for name, met in checks.items() if not met]
+
+
+def save_failures(folder: str, name: str, row: str, primer: list[str], bars: int | None, vocabulary: list[str],
+                  tokens: list[list[int]], facts: list[TuneFacts]) -> int:
+    """Writes every tune of a constrained row (model ``name``, row ``row``, seeds 0..) that fails a
+    structural check at ``bars`` as ``folder/<name>_<row>_seed<N>.json``; returns how many."""
+    failed = 0
+    for seed, (sampled, tune) in enumerate(zip(tokens, facts)):
+        checks = failed_checks(tune, bars)
+        if checks:
+            failed += 1
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, f"{name}_{row.replace('/', '-')}_seed{seed}.json")
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump({"model": name, "row": row, "seed": seed, "failed": checks, "primer": primer,
+                           "sampled": [vocabulary[token] for token in sampled]}, handle, indent=1)
+    return failed
 
 
 def _share(flags: Sequence[bool]) -> float | None:

@@ -23,6 +23,8 @@ from serving.contract import bar_rules
 from serving.generation.abc_start import AbcStart
 from serving.generation.timestep_constraints import MIN_BARS, TimestepConstraints
 
+_MACHINES_KEPT = 8  # machines (and their mask tables) kept per process
+
 
 class RowRules(Protocol):
     """What the sampling loop needs of a constraint, per row index."""
@@ -55,27 +57,55 @@ class TimestepRows:
 
 
 class AbcRows:
-    """The ABC state machine per row; every row starts where the primer's body left it."""
+    """The ABC state machine per row; every row starts where the primer's body left it.
+
+    Masks are NumPy arrays (read-only), kept per class of states (``AbcConstraint.mask_key``) in a
+    table shared by every ``AbcRows`` of the same machine and vocabulary; a drawn token is checked
+    against the mask the row was given, so ``advance`` only steps the machine."""
 
     def __init__(self, machine: AbcConstraint, vocabulary: Sequence[str], rows: int, start: AbcState) -> None:
         self.machine = machine
         self.vocabulary = tuple(vocabulary)
+        self.start = start
         self.states = [start] * rows
+        self._masks = _mask_table(machine, self.vocabulary)
+        self._given: list[np.ndarray | None] = [None] * rows
 
     def allowed(self, row: int) -> np.ndarray:
-        return np.array(self.machine.allowed(self.states[row], self.vocabulary), bool)
+        state = self.states[row]
+        key = self.machine.mask_key(state)
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = np.array(self.machine.allowed(state, self.vocabulary), bool)
+            mask.flags.writeable = False
+            self._masks[key] = mask
+        self._given[row] = mask
+        return mask
 
     def advance(self, row: int, token: int) -> None:
-        self.states[row] = self.machine.advance(self.states[row], self.vocabulary[token])
+        """ValueError (``AbcConstraint.advance``) for a token the row's mask did not allow."""
+        given, self._given[row] = self._given[row], None
+        state, char = self.states[row], self.vocabulary[token]
+        self.states[row] = self.machine.step(state, char) if given is not None and given[token] \
+            else self.machine.advance(state, char)
 
     def ended(self, row: int) -> bool:
         return self.machine.is_complete(self.states[row])
+
+    def restart(self, row: int) -> None:
+        """Row ``row`` starts a new tune (where the primer's body left the machine)."""
+        self.states[row], self._given[row] = self.start, None
+
+
+@functools.lru_cache(maxsize=_MACHINES_KEPT)
+def _mask_table(machine: AbcConstraint, vocabulary: tuple[str, ...]) -> dict[object, np.ndarray]:
+    """The masks of one machine over one vocabulary, by class of states (filled as rows meet them)."""
+    return {}
 
 
 # Notes, lengths and bar lines: enough to complete any bar and close the tune (the machine assumes them).
 TUNE_CHARACTERS = frozenset("ABCDEFGabcdefg23/|:]")
 ABC_CHARACTERS_PER_BAR = 60  # a safety cap on characters per requested bar (the Irish tunes average about 20)
-_MACHINES_KEPT = 8
 
 
 def abc_rows(start: AbcStart, vocabulary: Sequence[str], rows: int) -> AbcRows:
