@@ -26,8 +26,8 @@ Columns (shares 0..1; tunes are read by parsers that are not the state machines,
         state, temperature 1, no mask; dlogp: the row's minus the unconstrained row's
  cli/srv tok/s  sampled tokens per second on the client (`step`) / in `generate`; x: the unconstrained
         row's tok/s over the row's (the slowdown); srv=cli: tunes that `generate` samples identically.
-        ABC rows, unconstrained too, sample in --batch rows of continuous batching (a row whose tune
-        ends starts the next queued one: serving/generation/slot_sampling.py)
+        The client samples every row in --batch rows of continuous batching (a row whose tune ends
+        starts the next queued one: serving/generation/slot_sampling.py)
 Corpus rows (the training split of --data-root/<corpus>; copy: its test split's tunes against the
 training split) stand beside each model; without the data folder they say n/a.
 Targets: under constraints new, bars, full, tonic, scale = 1.0; tokens per second within 1.5x of
@@ -114,23 +114,17 @@ def plan_row(kind: str, request: TuneRequest | None, vocabulary: list[str]) -> R
 
 
 def sample_client(model: TokenModel, plan: RowPlan, seeds: list[int], batch: int) -> tuple[list[list[int]], list[bool], float]:
-    """Sampled tokens per seed (primer excluded), whether the rules ended each tune, seconds spent.
-    ABC rows run in ``batch`` rows of continuous batching (``sample_in_slots``: a finished tune's row
-    takes the next); timestep rows in chunks of ``batch`` tunes (``sample_melodies``)."""
-    if model.model_kind == sig.TOKEN_CHARACTERS:
-        began, slots = time.perf_counter(), min(batch, len(seeds))
-        rules = None if plan.abc is None else abc_rows(plan.abc, model.symbols, slots)
-        tokens, ended = sample_in_slots(model, plan.primer_ids, plan.steps, SETTINGS, seeds, slots, rules)
-        return tokens, ended, time.perf_counter() - began
-    tokens, ended, seconds = [], [], 0.0
-    for start in range(0, len(seeds), batch):
-        chunk, began = seeds[start:start + batch], time.perf_counter()
-        rules = None if plan.constraints is None else TimestepRows(plan.constraints, [plan.primer_ids] * len(chunk),
-                                                                   plan.steps)
-        tokens += sample_melodies(model, [plan.primer_ids] * len(chunk), plan.steps, SETTINGS, chunk, rules=rules)
-        seconds += time.perf_counter() - began
-        ended += [rules is not None and rules.ended(row) for row in range(len(chunk))]
-    return tokens, ended, seconds
+    """Sampled tokens per seed (primer excluded), whether the rules ended each tune, seconds spent:
+    every row in ``batch`` rows of continuous batching (``sample_in_slots``: a finished tune's row
+    takes the next)."""
+    began, slots = time.perf_counter(), min(batch, len(seeds))
+    rules = None
+    if plan.constraints is not None:
+        rules = TimestepRows(plan.constraints, [plan.primer_ids] * slots, plan.steps)
+    elif plan.abc is not None:
+        rules = abc_rows(plan.abc, model.symbols, slots)
+    tokens, ended = sample_in_slots(model, plan.primer_ids, plan.steps, SETTINGS, seeds, slots, rules)
+    return tokens, ended, time.perf_counter() - began
 
 
 def sample_server(model: TokenModel, plan: RowPlan, seeds: list[int], batch: int) -> tuple[list[list[int]], float]:

@@ -45,6 +45,7 @@ class TimestepRows:
     def __init__(self, constraints: TimestepConstraints, primers: Sequence[Sequence[int]], steps: int) -> None:
         self.states = [constraints.start(primer) for primer in primers]
         self.rules = [constraints.rules(*constraints.bar_limits(state.position, steps)) for state in self.states]
+        self._starts = list(self.states)
 
     def allowed(self, row: int) -> np.ndarray:
         return bar_rules.allowed_tokens(self.rules[row], self.states[row])
@@ -54,6 +55,10 @@ class TimestepRows:
 
     def ended(self, row: int) -> bool:
         return self.states[row].ended
+
+    def restart(self, row: int) -> None:
+        """Row ``row`` starts a new tune from its primer."""
+        self.states[row] = self._starts[row]
 
 
 class AbcRows:

@@ -1,19 +1,21 @@
-"""Continuous batching (``slot_sampling.sample_in_slots``) on the committed ``abc_irish`` behind a real
-model server: a tune's tokens depend on its seed only, not on its row, the slots or its neighbours."""
+"""Continuous batching (``slot_sampling.sample_in_slots``) on the committed ``abc_irish`` and ``lstm_erk``
+behind a real model server: a tune's tokens depend on its seed only, not on its row, the slots or its
+neighbours."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 
-from preprocessing.melody.keys import parse_key, parse_meter
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, parse_key, parse_meter
 from serving import client as model_client
 from serving.contract.sampling import SamplingSettings
 from serving.demo import write_models_config
 from serving.generation import primers
 from serving.generation.abc_start import abc_start
-from serving.generation.constrained_rows import abc_rows
+from serving.generation.constrained_rows import TimestepRows, abc_rows
 from serving.generation.slot_sampling import sample_in_slots
+from serving.generation.timestep_constraints import TimestepConstraints
 from serving.generation.token_model import TokenModel
 from serving.generation.tokens import sample_melodies
 from serving.generation.tune_request import TuneRequest
@@ -27,13 +29,18 @@ SEEDS = [11, 12, 13, 14, 15]
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory: pytest.TempPathFactory) -> TokenModel:
+def server(tmp_path_factory: pytest.TempPathFactory):
     config = tmp_path_factory.mktemp("config") / "models.config"
-    write_models_config(SAVED_MODELS, ["abc_irish"], config)
-    with start_subprocess(["abc_irish"], model_config_file=config) as running:
-        client = model_client.connect(running.grpc_address, "abc_irish")
-        yield TokenModel(client)
-        client.close()
+    write_models_config(SAVED_MODELS, ["abc_irish", "lstm_erk"], config)
+    with start_subprocess(["abc_irish", "lstm_erk"], model_config_file=config) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def model(server) -> TokenModel:
+    client = model_client.connect(server.grpc_address, "abc_irish")
+    yield TokenModel(client)
+    client.close()
 
 
 def test_constrained_tunes_do_not_depend_on_their_slot_or_neighbours(model: TokenModel) -> None:
@@ -61,6 +68,20 @@ def test_unconstrained_tunes_spend_their_steps_as_in_one_batch(model: TokenModel
     tokens, ended = sample_in_slots(model, primer, 16, SETTINGS, SEEDS, 2)
     assert tokens == sample_melodies(model, [primer] * len(SEEDS), 16, SETTINGS, SEEDS)
     assert not any(ended) and all(len(row) == 16 for row in tokens)
+
+
+def test_timestep_tunes_under_bar_rules_restart_in_their_slots(server) -> None:
+    client = model_client.connect(server.grpc_address, "lstm_erk")
+    model = TokenModel(client)
+    primer = primers.encode(primers.timestep_primer(primers.PrimerSource(name="twinkle")).symbols, model.symbols)
+    constraints = TimestepConstraints(TuneRequest(COMMON_TIME, C_MAJOR, bars=8), model.symbols)
+    steps = constraints.tokens_needed(primer, 8)
+    tokens, ended = sample_in_slots(model, primer, steps, SETTINGS, SEEDS, 2,
+                                    TimestepRows(constraints, [primer] * 2, steps))
+    rules = TimestepRows(constraints, [primer] * len(SEEDS), steps)
+    assert tokens == sample_melodies(model, [primer] * len(SEEDS), steps, SETTINGS, SEEDS, rules=rules)
+    assert ended == [rules.ended(row) for row in range(len(SEEDS))] and all(ended)
+    client.close()
 
 
 @pytest.mark.parametrize("arguments, message", [
