@@ -24,6 +24,7 @@ from serving.generation.abc_start import AbcStart
 from serving.generation.timestep_constraints import MIN_BARS, TimestepConstraints
 
 _MACHINES_KEPT = 8  # machines (and their mask tables) kept per process
+_STATES_KEPT = 1 << 18  # masks kept per state, per machine (then the table starts over)
 
 
 class RowRules(Protocol):
@@ -64,26 +65,32 @@ class TimestepRows:
 class AbcRows:
     """The ABC state machine per row; every row starts where the primer's body left it.
 
-    Masks are NumPy arrays (read-only), kept per class of states (``AbcConstraint.mask_key``) in a
-    table shared by every ``AbcRows`` of the same machine and vocabulary; a drawn token is checked
-    against the mask the row was given, so ``advance`` only steps the machine."""
+    Masks are NumPy arrays (read-only), kept per class of states (``AbcConstraint.mask_key``) and,
+    in front of that, per state (about half the states a row meets, it met before: its key need
+    not be computed), in tables shared by every ``AbcRows`` of the same machine and vocabulary; a
+    drawn token is checked against the mask the row was given, so ``advance`` only steps the machine."""
 
     def __init__(self, machine: AbcConstraint, vocabulary: Sequence[str], rows: int, start: AbcState) -> None:
         self.machine = machine
         self.vocabulary = tuple(vocabulary)
         self.start = start
         self.states = [start] * rows
-        self._masks = _mask_table(machine, self.vocabulary)
+        self._masks, self._seen = _mask_tables(machine, self.vocabulary)
         self._given: list[np.ndarray | None] = [None] * rows
 
     def allowed(self, row: int) -> np.ndarray:
         state = self.states[row]
-        key = self.machine.mask_key(state)
-        mask = self._masks.get(key)
+        mask = self._seen.get(state)
         if mask is None:
-            mask = np.array(self.machine.allowed(state, self.vocabulary), bool)
-            mask.flags.writeable = False
-            self._masks[key] = mask
+            key = self.machine.mask_key(state)
+            mask = self._masks.get(key)
+            if mask is None:
+                mask = np.array(self.machine.allowed(state, self.vocabulary), bool)
+                mask.flags.writeable = False
+                self._masks[key] = mask
+            if len(self._seen) >= _STATES_KEPT:
+                self._seen.clear()
+            self._seen[state] = mask
         self._given[row] = mask
         return mask
 
@@ -103,9 +110,11 @@ class AbcRows:
 
 
 @functools.lru_cache(maxsize=_MACHINES_KEPT)
-def _mask_table(machine: AbcConstraint, vocabulary: tuple[str, ...]) -> dict[object, np.ndarray]:
-    """The masks of one machine over one vocabulary, by class of states (filled as rows meet them)."""
-    return {}
+def _mask_tables(machine: AbcConstraint,
+                 vocabulary: tuple[str, ...]) -> tuple[dict[object, np.ndarray], dict[AbcState, np.ndarray]]:
+    """The masks of one machine over one vocabulary by class of states, and by state (filled as
+    rows meet them)."""
+    return {}, {}
 
 
 # Notes, lengths and bar lines: enough to complete any bar and close the tune (the machine assumes them).
