@@ -6,7 +6,8 @@ vocabulary; ``advance(state, char)`` follows one character; ``is_complete(state)
 bar line is written. A character is allowed only if, after it, some sequence of allowed
 characters completes the tune: every bar fills its meter, the form, repeats and ``bars`` are
 met, and with ``end_on_tonic`` each strain's last note is the tonic. States are small named
-tuples (immutable, hashable); ``allowed`` is cached per state and character.
+tuples (immutable, hashable); ``allowed`` is cached per class of states (``mask_key(state)``: the
+state with what cannot change its mask folded away), viability per class likewise.
 """
 from __future__ import annotations
 
