@@ -1,5 +1,6 @@
 """The metrics of ``bench/tune_constraints.py``: tunes read by parsers that are not the constraint
-state machines, then shares and statistics over many tunes.
+state machines, then shares and statistics over many tunes (and ``mean_log_prob``: what the model
+thinks of the sampled tokens).
 
 A tune becomes ``TuneFacts``. Timestep tunes are decoded by ``serving.music.render`` (in model space,
 C major / A minor, where a request's key has a white-key tonic) and their bars are cut from the
@@ -12,10 +13,14 @@ section line (a pickup and the bar that completes it); the written length must s
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from preprocessing.melody import music21_reader
 from preprocessing.melody.abc_text import first_abc_tune
@@ -23,6 +28,7 @@ from preprocessing.melody.events import Event
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter, parse_key, tonic_pitch_class
 from preprocessing.melody.timestep import DELIMITER, STEP_QUARTERS, decode_timestep
 from serving.contract import signatures as sig
+from serving.generation.token_model import TokenModel
 from serving.generation.tune_request import TuneRequest
 from serving.music.render import melody_from_timesteps
 from trainer.token_models import abc_quality
@@ -171,6 +177,23 @@ def failed_checks(facts: TuneFacts, asked: int | None) -> list[str]:
     return [name for name, met in checks.items() if not met]
 
 
+def save_failures(folder: str, name: str, row: str, primer: list[str], bars: int | None, vocabulary: list[str],
+                  tokens: list[list[int]], facts: list[TuneFacts]) -> int:
+    """Writes every tune of a constrained row (model ``name``, row ``row``, seeds 0..) that fails a
+    structural check at ``bars`` as ``folder/<name>_<row>_seed<N>.json``; returns how many."""
+    failed = 0
+    for seed, (sampled, tune) in enumerate(zip(tokens, facts)):
+        checks = failed_checks(tune, bars)
+        if checks:
+            failed += 1
+            os.makedirs(folder, exist_ok=True)
+            path = os.path.join(folder, f"{name}_{row.replace('/', '-')}_seed{seed}.json")
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump({"model": name, "row": row, "seed": seed, "failed": checks, "primer": primer,
+                           "sampled": [vocabulary[token] for token in sampled]}, handle, indent=1)
+    return failed
+
+
 def _share(flags: Sequence[bool]) -> float | None:
     return sum(flags) / len(flags) if flags else None
 
@@ -232,3 +255,24 @@ def targets(models: dict) -> dict[str, bool]:
                 if f"{side}_slowdown" in result:
                     met[f"{name} {row}: {side} tok/s within {MAX_SLOWDOWN}x"] = result[f"{side}_slowdown"] <= MAX_SLOWDOWN
     return met
+
+
+def mean_log_prob(model: TokenModel, primer: list[int], sampled: list[list[int]], batch: int) -> float:
+    """Mean log p (nats) over every row's sampled tokens `[n]`, the primer fed from the zero state."""
+    total, count = 0.0, 0
+    for start in range(0, len(sampled), batch):
+        rows = [primer + tokens for tokens in sampled[start:start + batch]]
+        lengths = np.array([len(row) for row in rows])
+        padded = np.zeros((len(rows), lengths.max()), np.int32)
+        for index, row in enumerate(rows):
+            padded[index, :len(row)] = row
+        state = np.zeros((len(rows), model.state_size), np.float32)
+        for t in range(lengths.max() - 1):
+            logits, state = model.step(padded[:, t], state)
+            logits = logits.astype(np.float64)
+            top = logits.max(axis=1, keepdims=True)
+            log_p = logits - top - np.log(np.exp(logits - top).sum(axis=1, keepdims=True))
+            scored = (t + 1 >= len(primer)) & (t + 1 < lengths)
+            total += float(log_p[np.arange(len(rows)), padded[:, t + 1]][scored].sum())
+            count += int(scored.sum())
+    return total / count if count else float("nan")

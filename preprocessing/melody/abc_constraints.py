@@ -6,13 +6,13 @@ vocabulary; ``advance(state, char)`` follows one character; ``is_complete(state)
 bar line is written. A character is allowed only if, after it, some sequence of allowed
 characters completes the tune: every bar fills its meter, the form, repeats and ``bars`` are
 met, and with ``end_on_tonic`` each strain's last note is the tonic. States are small named
-tuples (immutable, hashable); ``allowed`` is cached per state and character.
+tuples (immutable, hashable); ``allowed`` is cached per class of states (``mask_key(state)``: the
+state with what cannot change its mask folded away), viability per class likewise.
 """
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
 from functools import lru_cache
 
 from preprocessing.melody import abc_bars
@@ -67,9 +67,9 @@ class AbcConstraint(AbcReader):
 
     def allowed(self, state: State, vocabulary: Sequence[str]) -> list[bool]:
         """For each vocabulary entry, whether it may come next (multi-character entries never).
-        Cached per class of states that allow the same characters (``_class_key``)."""
+        Cached per class of states that allow the same characters (``mask_key``)."""
         vocabulary = tuple(vocabulary)
-        key = (self._class_key(state), vocabulary)
+        key = (self.mask_key(state), vocabulary)
         mask = self._mask_cache.get(key)
         if mask is None:
             if len(self._mask_cache) >= _CACHE_SIZE:
@@ -111,7 +111,7 @@ class AbcConstraint(AbcReader):
         elif s.token[0] == "note" and s.tie is None and s.token[2] not in ("", "z"):
             key = self._note_key(s)
         else:
-            key = self._class_key(s)
+            key = self.mask_key(s)
         known = self._viable_cache.get(key)
         if known is None:
             if len(self._viable_cache) >= _CACHE_SIZE:
@@ -119,11 +119,26 @@ class AbcConstraint(AbcReader):
             known = self._viable_cache[key] = self._viable_uncached(s)
         return known
 
-    def _class_key(self, s: State) -> State:
+    def mask_key(self, s: State) -> State:
         """``s`` with what cannot change which characters it allows folded away: the last pitch
-        (only whether it is the tonic matters: a tie keeps its own pitch in ``tie``) and the bar
-        number (only how far the strain's last bar, or an open-ended tune's minimum, still is)."""
+        (only whether it is the tonic matters: a tie keeps its own pitch in ``tie``), the bar
+        number and pickup (``_bars_class``) and, while an untied note is written, what placing it
+        overwrites and its letter but for case and tonic (``_open_note``)."""
+        if s.token and s.token[0] == "note" and s.tie is None and s.token[2]:
+            s = self._open_note(s)
         return s._replace(bars=self._bars_class(s.bars), last_pitch=self._pitch_class_of(s.last_pitch))
+
+    def _open_note(self, s: State) -> State:
+        """An untied note or rest being written, as a class: ``_place`` overwrites what came before
+        it (``prev``, ``fresh``, the last note, grace notes), and an unambiguous letter without an
+        accidental matters only by its case (the octave mark) and whether it is the tonic (the
+        pitch a tie after it keeps is folded the same way in ``_viable``)."""
+        s = s._replace(prev="event", fresh=False, last_pitch=None, last_len=None, grace=False)
+        _, accidental, letter, marks, suffix = s.token
+        if accidental or letter == "z" or letter.upper() in s.accidentals:
+            return s
+        tonic = note_pitch(letter, "", 0, self.plan.key) % 12 == self.plan.tonic_pc
+        return s._replace(token=("note", "", (tonic, letter.islower()), marks, suffix))
 
     def _note_key(self, s: State) -> tuple:
         """An untied note being written: whether it can be placed and the tune completed depends on
@@ -131,12 +146,20 @@ class AbcConstraint(AbcReader):
         _, accidental, letter, _, suffix = s.token
         ambiguous = not accidental and letter.upper() in s.accidentals
         tonic = not ambiguous and note_pitch(letter, accidental, 0, self.plan.key) % 12 == self.plan.tonic_pc
-        return self._class_key(s._replace(token=())), tonic, ambiguous, suffix
+        placed = s._replace(token=(), prev="event", fresh=False, last_pitch=None, last_len=None, grace=False)
+        return self.mask_key(placed), tonic, ambiguous, suffix
 
     def _bars_class(self, bars: Bars) -> Bars:
+        """The bar number as far as it matters; from ``_FAR`` bars before the strain's last on, the
+        pickup not at all: the bar's own rules do not read it, no tie reaches the last bar, and every
+        pickup the rules allow leaves each later bar (an upbeat, a strain's shorter last bar) room
+        to be filled and to end on a tonic."""
         count = self.plan.strains[bars.strain].bars
-        bar = min(bars.bar, self.plan.min_bars) if count is None else count - min(count - bars.bar, _FAR)
-        return replace(bars, bar=bar)
+        if count is None:
+            return bars._replace(bar=min(bars.bar, self.plan.min_bars))
+        if count - bars.bar >= _FAR and bars.pickup is not None and not bars.upbeat:
+            return bars._replace(bar=count - _FAR, pickup=0)
+        return bars._replace(bar=count - min(count - bars.bar, _FAR))
 
     def _pitch_class_of(self, pitch: int | None) -> int | None:
         """The tonic's pitch class for the tonic, the next one for any other pitch."""

@@ -23,6 +23,9 @@ from serving.contract import bar_rules
 from serving.generation.abc_start import AbcStart
 from serving.generation.timestep_constraints import MIN_BARS, TimestepConstraints
 
+_MACHINES_KEPT = 8  # machines (and their mask tables) kept per process
+_STATES_KEPT = 1 << 18  # masks kept per state, per machine (then the table starts over)
+
 
 class RowRules(Protocol):
     """What the sampling loop needs of a constraint, per row index."""
@@ -43,6 +46,7 @@ class TimestepRows:
     def __init__(self, constraints: TimestepConstraints, primers: Sequence[Sequence[int]], steps: int) -> None:
         self.states = [constraints.start(primer) for primer in primers]
         self.rules = [constraints.rules(*constraints.bar_limits(state.position, steps)) for state in self.states]
+        self._starts = list(self.states)
 
     def allowed(self, row: int) -> np.ndarray:
         return bar_rules.allowed_tokens(self.rules[row], self.states[row])
@@ -53,29 +57,69 @@ class TimestepRows:
     def ended(self, row: int) -> bool:
         return self.states[row].ended
 
+    def restart(self, row: int) -> None:
+        """Row ``row`` starts a new tune from its primer."""
+        self.states[row] = self._starts[row]
+
 
 class AbcRows:
-    """The ABC state machine per row; every row starts where the primer's body left it."""
+    """The ABC state machine per row; every row starts where the primer's body left it.
+
+    Masks are NumPy arrays (read-only), kept per class of states (``AbcConstraint.mask_key``) and,
+    in front of that, per state (about half the states a row meets, it met before: its key need
+    not be computed), in tables shared by every ``AbcRows`` of the same machine and vocabulary; a
+    drawn token is checked against the mask the row was given, so ``advance`` only steps the machine."""
 
     def __init__(self, machine: AbcConstraint, vocabulary: Sequence[str], rows: int, start: AbcState) -> None:
         self.machine = machine
         self.vocabulary = tuple(vocabulary)
+        self.start = start
         self.states = [start] * rows
+        self._masks, self._seen = _mask_tables(machine, self.vocabulary)
+        self._given: list[np.ndarray | None] = [None] * rows
 
     def allowed(self, row: int) -> np.ndarray:
-        return np.array(self.machine.allowed(self.states[row], self.vocabulary), bool)
+        state = self.states[row]
+        mask = self._seen.get(state)
+        if mask is None:
+            key = self.machine.mask_key(state)
+            mask = self._masks.get(key)
+            if mask is None:
+                mask = np.array(self.machine.allowed(state, self.vocabulary), bool)
+                mask.flags.writeable = False
+                self._masks[key] = mask
+            if len(self._seen) >= _STATES_KEPT:
+                self._seen.clear()
+            self._seen[state] = mask
+        self._given[row] = mask
+        return mask
 
     def advance(self, row: int, token: int) -> None:
-        self.states[row] = self.machine.advance(self.states[row], self.vocabulary[token])
+        """ValueError (``AbcConstraint.advance``) for a token the row's mask did not allow."""
+        given, self._given[row] = self._given[row], None
+        state, char = self.states[row], self.vocabulary[token]
+        self.states[row] = self.machine.step(state, char) if given is not None and given[token] \
+            else self.machine.advance(state, char)
 
     def ended(self, row: int) -> bool:
         return self.machine.is_complete(self.states[row])
+
+    def restart(self, row: int) -> None:
+        """Row ``row`` starts a new tune (where the primer's body left the machine)."""
+        self.states[row], self._given[row] = self.start, None
+
+
+@functools.lru_cache(maxsize=_MACHINES_KEPT)
+def _mask_tables(machine: AbcConstraint,
+                 vocabulary: tuple[str, ...]) -> tuple[dict[object, np.ndarray], dict[AbcState, np.ndarray]]:
+    """The masks of one machine over one vocabulary by class of states, and by state (filled as
+    rows meet them)."""
+    return {}, {}
 
 
 # Notes, lengths and bar lines: enough to complete any bar and close the tune (the machine assumes them).
 TUNE_CHARACTERS = frozenset("ABCDEFGabcdefg23/|:]")
 ABC_CHARACTERS_PER_BAR = 60  # a safety cap on characters per requested bar (the Irish tunes average about 20)
-_MACHINES_KEPT = 8
 
 
 def abc_rows(start: AbcStart, vocabulary: Sequence[str], rows: int) -> AbcRows:

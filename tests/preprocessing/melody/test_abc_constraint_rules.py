@@ -160,12 +160,23 @@ def test_a_form_opens_and_closes_its_repeats() -> None:
 
 def test_a_whole_form_with_endings_and_a_pickup() -> None:
     constraint = machine(form="AABB", end_on_tonic=True)
-    body = ("|:A|" + "DEFG ABcd|" * 6 + "DEFG ABcd|1 d4d/d/d2:|2 d6d|:"
+    body = ("|:A|" + "DEFG ABcd|" * 6 + "DEFG ABcd|1 d4d/d/d2:|2 d6d|:A|"
             + "DEFG ABcd|" * 7 + "d4d/d/d2:|")
     state = constraint.start()
     for char in body:
         state = constraint.advance(state, char)
     assert constraint.is_complete(state)
+
+
+def test_after_a_pickup_every_strain_opens_with_one_of_the_same_length() -> None:
+    constraint = machine(form="AABB", end_on_tonic=True)
+    strain_a = "|:A|" + "DEFG ABcd|" * 7 + "d4d/d/d2:"
+    assert after(constraint, strain_a + ":") == NOTE_STARTS | set("[{( \n")  # B's pickup, not a bar line
+    upbeat = after(constraint, strain_a + ":A")  # one unit, as long as A's pickup: it closes there
+    assert {"|", "/"} <= upbeat and not upbeat & (set("2:") | NOTE_STARTS)
+    assert after(constraint, strain_a + ":A|" + "DEFG ABcd|" * 7 + "d4d/d/d2") == {":", " "}  # B ends short too
+    no_pickup = "|:" + "DEFG ABcd|" * 7 + "d8::"
+    assert "|" not in after(constraint, no_pickup + "A")  # without a pickup, B's first bar is whole
 
 
 def test_advance_names_a_refused_character() -> None:

@@ -62,17 +62,24 @@ def check_with_music21(request: dict, body: str) -> None:
     pickup = lengths[0] if lengths[0] < meter else Fraction(0)
     strain_bars = 8 if request["form"] else request["bars"]
     tonic = tonic_pitch_class(parse_key(request["key"]).tonic)
-    counted = 0
+    counted, upbeat = 0, False
     for measure, length in list(zip(measures, lengths))[1 if pickup else 0:]:
+        if upbeat:  # after a strain of a tune with a pickup, the next strain's own pickup
+            assert length == pickup, (text, measure.number, length)
+            upbeat = False
+            continue
         index = counted
         counted += id(measure) not in first_endings
         strain_end = index % strain_bars == strain_bars - 1
         assert length == (meter - pickup if strain_end else meter), (text, measure.number, length)
+        upbeat = strain_end and bool(pickup) and id(measure) not in first_endings
         if strain_end and request["end_on_tonic"]:
             last = _sounding(measure)[-1]
             assert isinstance(last, music21.note.Note) and last.pitch.pitchClass == tonic, (text, measure.number)
     expected_bars = request["bars"] or 8 * len(set(request["form"]))
     assert counted == expected_bars, text
+    written = sum(length for measure, length in zip(measures, lengths) if id(measure) not in first_endings)
+    assert written == expected_bars * meter, (text, written)  # every strain whole, its pickup included
     notes = list(part.flatten().notes)
     for first, second in zip(notes, notes[1:]):
         if first.tie is not None and first.tie.type == "start":
@@ -105,3 +112,23 @@ def test_random_walks_are_valid_tunes_by_music21(request_: dict) -> None:
 def test_the_music21_check_refuses_a_bad_tune(body: str) -> None:
     with pytest.raises(AssertionError):
         check_with_music21(REQUESTS[0], body)
+
+
+def test_an_aabb_tune_with_a_pickup_opens_strain_b_with_one_too() -> None:
+    """The machine takes B's pickup and refuses B without one (whose last bar, short, would leave
+    B a third of a bar short); music21 reads 16 whole bars only in the first."""
+    request = REQUESTS[1]  # 6/8, Em, AABB
+    strain = "EFG ABc|" * 7 + "E3 E2"  # after a one-unit pickup, 7 bars and a last bar of 5 units
+    machine = AbcConstraint.from_request(**request)
+    state = machine.start()
+    for char in (body := f"|:B|{strain}::B|{strain}:|"):
+        state = machine.advance(state, char)
+    assert machine.is_complete(state)
+    check_with_music21(request, body)
+    unpicked = f"|:B|{strain}::{strain}:|"
+    with pytest.raises(AssertionError):
+        check_with_music21(request, unpicked)
+    state = machine.start()
+    with pytest.raises(ValueError, match="strain 2"):
+        for char in unpicked:
+            state = machine.advance(state, char)
