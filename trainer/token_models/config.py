@@ -15,6 +15,9 @@ from serving.contract import signatures
 from trainer import presets
 
 INPUT_ENCODINGS = ("one_hot", "embedding")
+# How training examples are cut: windows of the songs joined into one stream, or each song whole
+# from its start (padded, at most ``window`` steps; the meter-aware model only).
+BATCHINGS = ("stream", "songs")
 # The example feature a token model learns (see ``trainer.token_models.data.FEATURES``).
 FEATURES = (schema.FEATURE_TIMESTEP, schema.FEATURE_ABC)
 # The model kind an export of a model reading each feature states (``serving.contract.signatures``).
@@ -29,7 +32,9 @@ class TrainConfig:
     training example (targets are the same steps shifted by one); ``epochs`` is an upper bound,
     early stopping ends a run after ``patience`` epochs without a better validation loss.
     ``steps_per_epoch`` of 0 means one full pass over the training stream. ``feature`` is what the
-    model reads: ``timestep`` symbols, or the ``abc`` text one character per step.
+    model reads: ``timestep`` symbols, or the ``abc`` text one character per step. The meter-aware
+    model alone reads ``batching`` (``BATCHINGS``) and, with ``attention_window`` > 0, attends over
+    that many past steps with ``attention_heads`` heads of ``attention_dim`` (``meter_attention``).
     """
 
     # The field a run may not override (``trainer.presets.resolve``): it picks the builder.
@@ -37,6 +42,7 @@ class TrainConfig:
     # Fields that shape the weights: a resumed run must keep them.
     ARCHITECTURE_FIELDS: ClassVar[tuple[str, ...]] = (
         "architecture", "feature", "units", "layers", "input_encoding", "embedding_dim",
+        "attention_window", "attention_heads", "attention_dim",
     )
 
     architecture: str
@@ -55,6 +61,10 @@ class TrainConfig:
     shuffle_songs: int = 2048
     shuffle_windows: int = 4096
     seed: int = 0
+    batching: str = "stream"
+    attention_window: int = 0
+    attention_heads: int = 2
+    attention_dim: int = 16
 
     @property
     def model_kind(self) -> str:
@@ -62,11 +72,12 @@ class TrainConfig:
         return MODEL_KINDS[self.feature]
 
     def __post_init__(self) -> None:
-        positive = ("units", "layers", "window", "batch_size", "shuffle_songs", "shuffle_windows")
+        positive = ("units", "layers", "window", "batch_size", "shuffle_songs", "shuffle_windows", "attention_heads",
+                    "attention_dim")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("epochs", "patience", "steps_per_epoch"):
+        for name in ("epochs", "patience", "steps_per_epoch", "attention_window"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if not 0.0 <= self.dropout < 1.0:
@@ -75,6 +86,8 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if self.feature not in FEATURES:
             raise ValueError(f"feature {self.feature!r} is not one of {FEATURES}")
+        if self.batching not in BATCHINGS:
+            raise ValueError(f"batching {self.batching!r} is not one of {BATCHINGS}")
         if self.input_encoding not in INPUT_ENCODINGS:
             raise ValueError(
                 f"input_encoding {self.input_encoding!r} is not one of {INPUT_ENCODINGS}"
