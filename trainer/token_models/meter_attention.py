@@ -50,10 +50,12 @@ class TuneMemoryAttention(keras.layers.Layer):
 
     def _keys_values(self, before, now):
         """Key of the output before a step, value of the step's own: ``[..., H * D]`` each."""
-        return (ops.matmul(before, self.key_kernel) + self.key_bias, ops.matmul(now, self.value_kernel) + self.value_bias)
+        key = ops.matmul(before, self.key_kernel) + self.key_bias
+        return key, ops.matmul(now, self.value_kernel) + self.value_bias
 
     def _attend(self, query, keys, values, allowed):
-        """query ``[B, (T,) H, D]``, keys/values ``[B, S, H, D]``, allowed bool ``[B, (T,) S]`` -> ``[B, (T,) H * D]``."""
+        """query ``[B, (T,) H, D]``, keys/values ``[B, S, H, D]``, allowed bool ``[B, (T,) S]``
+        -> ``[B, (T,) H * D]``."""
         timed = len(query.shape) == 4
         scores = ops.einsum("bthd,bshd->bths" if timed else "bhd,bshd->bhs", query, keys) / math.sqrt(self.dim)
         scores = ops.where(ops.expand_dims(allowed, -2), scores, ops.full_like(scores, -1e9))

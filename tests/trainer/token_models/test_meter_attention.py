@@ -70,7 +70,8 @@ def test_a_step_reads_its_window_and_nothing_later_or_older() -> None:
 
 def test_a_song_is_one_example_from_its_start_with_its_targets_conditioning() -> None:
     songs = [[5, 6, 7], [8, 9, 10, 11, 12, 13]]
-    conditioning = [np.arange(len(song) + 1)[:, None] * [1, 0, 0, 0] + [0, index, 0, 0] for index, song in enumerate(songs)]
+    conditioning = [np.arange(len(song) + 1)[:, None] * [1, 0, 0, 0] + [0, index, 0, 0]
+                    for index, song in enumerate(songs)]
     dataset = tf.data.Dataset.from_generator(
         lambda: ((np.array(song, np.int32), np.array(c, np.int32)) for song, c in zip(songs, conditioning)),
         output_signature=(tf.TensorSpec([None], tf.int32), tf.TensorSpec([None, 4], tf.int32)))
