@@ -102,8 +102,11 @@ presets.register("lstm", TrainConfig(architecture="lstm"))
 # The slides' random-generation baseline: training-split symbol frequencies, nothing to fit.
 presets.register("random", TrainConfig(architecture="random", epochs=0))
 # Issue 13's meter-aware timestep LSTM: the slides' model with each step's position in the bar,
-# meter, mode and bars left beside the symbol (trainer.token_models.meter_lstm).
-presets.register("lstm_meter", TrainConfig(architecture="lstm_meter"))
+# meter, mode and bars left beside the symbol, and attention over the tune's last 256 steps (2
+# heads of 16), trained on whole tunes from their start (trainer.token_models.meter_lstm). The
+# first version: --set batching=stream --set window=64 --set attention_window=0.
+presets.register("lstm_meter", TrainConfig(architecture="lstm_meter", batching="songs", window=512,
+                                           attention_window=256, attention_heads=2, attention_dim=16))
 # The report's character-level ABC model: Embedding(16) -> LSTM(64) -> Dense, Adam 1e-3, batch 8,
 # 25 epochs; trained here on windows of the tune stream instead of every tune padded to the
 # longest one.

@@ -129,7 +129,7 @@ def test_a_folder_written_before_the_pickup_feature_is_named(tiny_dataset, tmp_p
 
 
 @pytest.mark.train
-def test_the_preset_without_attention_trains_and_its_export_steps_as_the_keras_model_runs(tiny_dataset, tmp_path) -> None:
+def test_the_first_version_trains_and_its_export_steps_as_the_keras_model_runs(tiny_dataset, tmp_path) -> None:
     # the first architecture, still reachable from the preset: stream windows, no attention
     config = resolve_config("lstm_meter", {"units": "16", "window": "16", "batch_size": "4", "epochs": "1",
                                            "batching": "stream", "attention_window": "0"})
