@@ -139,3 +139,22 @@ def test_saved_model_cli_runs_every_signature_of_an_attention_export(tmp_path) -
     model = build_meter_lstm_model(config, len(VOCABULARY))
     export = export_meter_model(model, VOCABULARY, tmp_path / "lstm_meter", model_kind=sig.TOKEN_TIMESTEP)
     check_every_signature(export, [*sig.TOKEN_SIGNATURES], tmp_path / "cli")
+
+
+@pytest.mark.parametrize("overrides, named", [({"batching": "windows"}, "batching 'windows' is not one of"),
+                                              ({"attention_window": "-1"}, "attention_window must be >= 0"),
+                                              ({"attention_heads": "0"}, "attention_heads must be >= 1"),
+                                              ({"attention_dim": "0"}, "attention_dim must be >= 1")])
+def test_a_bad_attention_or_batching_setting_is_named(overrides: dict, named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        resolve_config("lstm_meter", overrides)
+    with pytest.raises(ValueError, match="attention window must be >= 1, got 0"):
+        TuneMemoryAttention(0, 2, 16)
+
+
+def test_the_preset_attends_over_256_steps_of_whole_tunes_and_keeps_the_first_version_reachable() -> None:
+    config = resolve_config("lstm_meter")
+    assert (config.batching, config.window, config.attention_window, config.attention_heads,
+            config.attention_dim) == ("songs", 512, 256, 2, 16)
+    first = resolve_config("lstm_meter", {"batching": "stream", "window": "64", "attention_window": "0"})
+    assert first == TrainConfig(architecture="lstm_meter")
