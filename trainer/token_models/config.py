@@ -88,6 +88,9 @@ class TrainConfig:
             raise ValueError(f"feature {self.feature!r} is not one of {FEATURES}")
         if self.batching not in BATCHINGS:
             raise ValueError(f"batching {self.batching!r} is not one of {BATCHINGS}")
+        if self.architecture != "lstm_meter" and (self.batching != "stream" or self.attention_window):
+            raise ValueError(f"batching={self.batching!r} and attention_window={self.attention_window!r} are the "
+                             f"meter-aware model's; architecture {self.architecture!r} takes neither")
         if self.input_encoding not in INPUT_ENCODINGS:
             raise ValueError(
                 f"input_encoding {self.input_encoding!r} is not one of {INPUT_ENCODINGS}"

@@ -152,6 +152,13 @@ def test_a_bad_attention_or_batching_setting_is_named(overrides: dict, named: st
         TuneMemoryAttention(0, 2, 16)
 
 
+@pytest.mark.parametrize("field", ["batching=songs", "attention_window=8"])
+def test_a_plain_lstm_refuses_the_meter_aware_settings(field: str) -> None:
+    name, value = field.split("=")
+    with pytest.raises(ValueError, match="architecture 'lstm' takes neither"):
+        resolve_config("lstm", {name: value})
+
+
 def test_the_preset_attends_over_256_steps_of_whole_tunes_and_keeps_the_first_version_reachable() -> None:
     config = resolve_config("lstm_meter")
     assert (config.batching, config.window, config.attention_window, config.attention_heads,
