@@ -15,6 +15,9 @@ from serving.contract import signatures
 from trainer import presets
 
 INPUT_ENCODINGS = ("one_hot", "embedding")
+# How training examples are cut: windows of the songs joined into one stream, or each song whole
+# from its start (padded, at most ``window`` steps; the meter-aware model only).
+BATCHINGS = ("stream", "songs")
 # The example feature a token model learns (see ``trainer.token_models.data.FEATURES``).
 FEATURES = (schema.FEATURE_TIMESTEP, schema.FEATURE_ABC)
 # The model kind an export of a model reading each feature states (``serving.contract.signatures``).
@@ -29,7 +32,9 @@ class TrainConfig:
     training example (targets are the same steps shifted by one); ``epochs`` is an upper bound,
     early stopping ends a run after ``patience`` epochs without a better validation loss.
     ``steps_per_epoch`` of 0 means one full pass over the training stream. ``feature`` is what the
-    model reads: ``timestep`` symbols, or the ``abc`` text one character per step.
+    model reads: ``timestep`` symbols, or the ``abc`` text one character per step. The meter-aware
+    model alone reads ``batching`` (``BATCHINGS``) and, with ``attention_window`` > 0, attends over
+    that many past steps with ``attention_heads`` heads of ``attention_dim`` (``meter_attention``).
     """
 
     # The field a run may not override (``trainer.presets.resolve``): it picks the builder.
@@ -37,6 +42,7 @@ class TrainConfig:
     # Fields that shape the weights: a resumed run must keep them.
     ARCHITECTURE_FIELDS: ClassVar[tuple[str, ...]] = (
         "architecture", "feature", "units", "layers", "input_encoding", "embedding_dim",
+        "attention_window", "attention_heads", "attention_dim",
     )
 
     architecture: str
@@ -55,6 +61,10 @@ class TrainConfig:
     shuffle_songs: int = 2048
     shuffle_windows: int = 4096
     seed: int = 0
+    batching: str = "stream"
+    attention_window: int = 0
+    attention_heads: int = 2
+    attention_dim: int = 16
 
     @property
     def model_kind(self) -> str:
@@ -62,11 +72,12 @@ class TrainConfig:
         return MODEL_KINDS[self.feature]
 
     def __post_init__(self) -> None:
-        positive = ("units", "layers", "window", "batch_size", "shuffle_songs", "shuffle_windows")
+        positive = ("units", "layers", "window", "batch_size", "shuffle_songs", "shuffle_windows", "attention_heads",
+                    "attention_dim")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("epochs", "patience", "steps_per_epoch"):
+        for name in ("epochs", "patience", "steps_per_epoch", "attention_window"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if not 0.0 <= self.dropout < 1.0:
@@ -75,6 +86,11 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
         if self.feature not in FEATURES:
             raise ValueError(f"feature {self.feature!r} is not one of {FEATURES}")
+        if self.batching not in BATCHINGS:
+            raise ValueError(f"batching {self.batching!r} is not one of {BATCHINGS}")
+        if self.architecture != "lstm_meter" and (self.batching != "stream" or self.attention_window):
+            raise ValueError(f"batching={self.batching!r} and attention_window={self.attention_window!r} are the "
+                             f"meter-aware model's; architecture {self.architecture!r} takes neither")
         if self.input_encoding not in INPUT_ENCODINGS:
             raise ValueError(
                 f"input_encoding {self.input_encoding!r} is not one of {INPUT_ENCODINGS}"
@@ -89,8 +105,11 @@ presets.register("lstm", TrainConfig(architecture="lstm"))
 # The slides' random-generation baseline: training-split symbol frequencies, nothing to fit.
 presets.register("random", TrainConfig(architecture="random", epochs=0))
 # Issue 13's meter-aware timestep LSTM: the slides' model with each step's position in the bar,
-# meter, mode and bars left beside the symbol (trainer.token_models.meter_lstm).
-presets.register("lstm_meter", TrainConfig(architecture="lstm_meter"))
+# meter, mode and bars left beside the symbol, and attention over the tune's last 256 steps (2
+# heads of 16), trained on whole tunes from their start (trainer.token_models.meter_lstm). The
+# first version: --set batching=stream --set window=64 --set attention_window=0.
+presets.register("lstm_meter", TrainConfig(architecture="lstm_meter", batching="songs", window=512,
+                                           attention_window=256, attention_heads=2, attention_dim=16))
 # The report's character-level ABC model: Embedding(16) -> LSTM(64) -> Dense, Adam 1e-3, batch 8,
 # 25 epochs; trained here on windows of the tune stream instead of every tune padded to the
 # longest one.

@@ -6,7 +6,9 @@ shifted by one), plus per stream position the conditioning of the step it holds
 model's input at a position carries the conditioning of its target: the step it predicts. In
 training, each tune states its length (the true bars left) with probability
 ``LENGTH_SHARE``, else none, so the model serves requests with and without ``--bars``; the
-validation split states none.
+validation split states none. With ``config.batching`` "songs", each tune is one example
+instead, from its start (input ``/`` then its symbols, as it is scored and served), at most
+``config.window`` steps, in padded batches of tunes of similar lengths whose padding weighs 0.
 """
 from __future__ import annotations
 
@@ -120,12 +122,45 @@ def conditioned_windows(songs: tf.data.Dataset, window: int, delimiter_id: int) 
     return paired.map(lambda ids, conditioning, targets, valid: ({TOKENS: ids, CONDITIONING: conditioning}, targets))
 
 
+def song_examples(songs: tf.data.Dataset, window: int, delimiter_id: int) -> tf.data.Dataset:
+    """Songs -> ``({TOKENS: [T], CONDITIONING: [T, 4]}, targets [T], weights [T])``: ``/`` then the
+    song in, the song then ``/`` out, each input with its target's conditioning, cut to ``window``."""
+    delimiter = tf.constant([delimiter_id], tf.int32)
+
+    def example(ids, conditioning):
+        tokens = tf.concat([delimiter, ids], 0)[:window]
+        targets = tf.concat([ids, delimiter], 0)[:window]
+        return ({TOKENS: tokens, CONDITIONING: conditioning[:window]}, targets, tf.ones_like(targets, tf.float32))
+
+    return songs.map(example)
+
+
+def _mean_over_steps(inputs, targets, weights):
+    """Weights scaled so that a batch's mean loss (Keras divides by all its steps) is the mean over its real steps."""
+    scale = tf.cast(tf.size(weights), tf.float32) / tf.maximum(tf.reduce_sum(weights), 1.0)
+    return inputs, targets, weights * scale
+
+
+def song_batches(songs: tf.data.Dataset, config: TrainConfig, delimiter_id: int) -> tf.data.Dataset:
+    """Padded batches ``({TOKENS: [B, T], CONDITIONING: [B, T, 4]}, targets [B, T], weights [B, T])`` of
+    songs bucketed by length (padding: ``/`` with weight 0)."""
+    boundaries = [bound for bound in (64, 96, 128, 160, 192, 256, 320, 384, 512) if bound < config.window]
+    padding = ({TOKENS: delimiter_id, CONDITIONING: 0}, delimiter_id, 0.0)
+    batches = song_examples(songs, config.window, delimiter_id).bucket_by_sequence_length(
+        lambda inputs, targets, weights: tf.shape(targets)[0], [bound + 1 for bound in boundaries],
+        [config.batch_size] * (len(boundaries) + 1), padding_values=padding)
+    return batches.map(_mean_over_steps)
+
+
 def window_batches(data_dir: str | os.PathLike, split: str, vocabulary: data.Vocabulary, config: TrainConfig, *,
                    training: bool) -> tf.data.Dataset:
-    """Batches ``({TOKENS: [B, window], CONDITIONING: [B, window, 4]}, targets [B, window])``; shuffled when ``training``."""
+    """Batches ``({TOKENS: [B, window], CONDITIONING: [B, window, 4]}, targets [B, window])`` (or ``song_batches``'
+    with ``config.batching`` "songs"); shuffled when ``training``."""
     songs = conditioned_songs(data_dir, split, vocabulary, training=training, seed=config.seed)
     if training:
         songs = songs.shuffle(config.shuffle_songs, seed=config.seed, reshuffle_each_iteration=True)
+    if config.batching == "songs":
+        return song_batches(songs, config, vocabulary.delimiter_id).prefetch(tf.data.AUTOTUNE)
     examples = conditioned_windows(songs, config.window, vocabulary.delimiter_id)
     if training:
         examples = examples.shuffle(config.shuffle_windows, seed=config.seed, reshuffle_each_iteration=True)

@@ -29,6 +29,7 @@ from trainer.token_models.export import (
     write_prediction_logs,
 )
 from trainer.token_models.generate_loop import generate_loop, generate_specs, graph_rules
+from trainer.token_models.meter_attention import TuneMemoryAttention
 from trainer.token_models.meter_conditioning import condition_classes, tune_conditioning
 
 logger = logging.getLogger(__name__)
@@ -38,15 +39,21 @@ _GENERATE_SPECS = [tf.TensorSpec([None], tf.int32, name=name) for name in sig.GE
 
 
 class MeterStep:
-    """The model as one step: token int32 `[B]`, classes int32 `[B, 4]`, state `[B, S]` -> (log-probabilities `[B, V]`, state)."""
+    """The model as one step: token int32 `[B]`, classes int32 `[B, 4]`, state `[B, S]` -> (log-probabilities `[B, V]`, state).
+
+    The state is each LSTM's ``h`` and ``c``, then (with attention) the attention's memory
+    (``TuneMemoryAttention.memory_size``: its ring of keys and values and the steps written).
+    """
 
     def __init__(self, model: keras.Model) -> None:
         self.one_hot, self.condition = model.get_layer("one_hot"), model.get_layer("condition")
         self.lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+        self.attention = next((layer for layer in model.layers if isinstance(layer, TuneMemoryAttention)), None)
         self.dense = model.get_layer("dense")
         for layer in self.lstms:
             layer.use_cudnn = False  # no cuDNN kernel in the export
-        self.state_size = sum(2 * layer.units for layer in self.lstms)
+        self.lstm_size = sum(2 * layer.units for layer in self.lstms)
+        self.state_size = self.lstm_size + (self.attention.memory_size if self.attention is not None else 0)
         self.vocab_size = int(model.outputs[0].shape[-1])
 
     def __call__(self, token: tf.Tensor, classes: tf.Tensor, state: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -54,9 +61,14 @@ class MeterStep:
         new_state, offset = [], 0
         for layer in self.lstms:
             h, c = state[:, offset:offset + layer.units], state[:, offset + layer.units:offset + 2 * layer.units]
+            before = h
             x, (h, c) = layer.cell(x, [h, c], training=False)
             new_state += [h, c]
             offset += 2 * layer.units
+        if self.attention is not None:
+            read, memory = self.attention.step(before, x, state[:, self.lstm_size:])
+            x = tf.concat([x, read], axis=-1)
+            new_state.append(memory)
         probabilities = tf.cast(self.dense(x), tf.float32)
         return tf.math.log(tf.maximum(probabilities, _FLOAT32_TINY)), tf.concat(new_state, axis=1)
 

@@ -129,8 +129,10 @@ def test_a_folder_written_before_the_pickup_feature_is_named(tiny_dataset, tmp_p
 
 
 @pytest.mark.train
-def test_the_preset_trains_and_its_export_steps_as_the_keras_model_runs(tiny_dataset, tmp_path) -> None:
-    config = resolve_config("lstm_meter", {"units": "16", "window": "16", "batch_size": "4", "epochs": "1"})
+def test_the_first_version_trains_and_its_export_steps_as_the_keras_model_runs(tiny_dataset, tmp_path) -> None:
+    # the first architecture, still reachable from the preset: stream windows, no attention
+    config = resolve_config("lstm_meter", {"units": "16", "window": "16", "batch_size": "4", "epochs": "1",
+                                           "batching": "stream", "attention_window": "0"})
     paths = RunPaths.resolve(str(tmp_path / "job"), preset="lstm_meter", environ={},
                              export_path=str(tmp_path / "lstm_meter"))
     metrics = train(config, str(tiny_dataset), paths, preset="lstm_meter", verbose=0)
