@@ -8,6 +8,7 @@ import tensorflow as tf
 from serving.contract import signatures as sig
 from serving.contract.versions import latest_version_dir
 from tests.helpers.saved_model_cli import check_every_signature
+from tests.trainer.token_models.test_meter_model import assert_steps_as_the_model
 from trainer.run_paths import RunPaths
 from trainer.token_models import data, meter_data
 from trainer.token_models.config import TrainConfig, resolve_config
@@ -113,17 +114,7 @@ def test_the_attention_model_trains_on_songs_and_its_export_steps_as_the_keras_m
     row = int(np.argmax([len(song) for song in songs]))
     song, frame = songs[row], frames[row]
     assert len(song) > 3 * 8  # the ring of 8 steps wraps
-    fed = np.concatenate([[vocabulary.delimiter_id], song[:-1]])
-    raw = frame.step_inputs(np.arange(len(song)))
-    classes = np.stack([np.minimum(raw[sig.BAR_POSITION], 47), raw[sig.METER_INDEX], raw[sig.MODE_INDEX],
-                        np.where(raw[sig.BARS_LEFT] < 0, 17, np.minimum(raw[sig.BARS_LEFT], 16))], -1)
-    expected = model({TOKENS: fed[None], CONDITIONING: classes[None]}, training=False).numpy()[0]
-    state = tf.zeros([1, state_size])
-    for t, token in enumerate(fed):
-        inputs = {name: tf.constant(value) for name, value in frame.step_inputs(np.array([t])).items()}
-        answer = loaded.signatures[sig.STEP](token=tf.constant([token], tf.int32), state=state, **inputs)
-        np.testing.assert_allclose(np.exp(answer[sig.LOGITS].numpy()[0]), expected[t], rtol=1e-4, atol=1e-6)
-        state = answer[sig.STATE]
+    assert_steps_as_the_model(loaded, model, song, frame, vocabulary.delimiter_id, state_size)
 
 
 @pytest.mark.server

@@ -33,6 +33,21 @@ def _expected_classes(frame: bp.TuneFrame, steps: np.ndarray) -> np.ndarray:
                      raw[sig.MODE_INDEX], np.where(left < 0, bp.NO_LENGTH, np.minimum(left, bp.MAX_BARS_LEFT))], -1)
 
 
+def assert_steps_as_the_model(loaded, model, song: np.ndarray, frame: bp.TuneFrame, delimiter_id: int,
+                              state_size: int) -> None:
+    """The export's `step`, fed ``song`` one token at a time from the zero state after one
+    delimiter, gives the Keras ``model``'s probabilities over the whole song."""
+    fed = np.concatenate([[delimiter_id], song[:-1]])
+    classes = _expected_classes(frame, np.arange(len(song)))
+    expected = model({TOKENS: fed[None], CONDITIONING: classes[None]}, training=False).numpy()[0]
+    state = tf.zeros([1, state_size])
+    for t, token in enumerate(fed):
+        inputs = {name: tf.constant(value) for name, value in frame.step_inputs(np.array([t])).items()}
+        answer = loaded.signatures[sig.STEP](token=tf.constant([token], tf.int32), state=state, **inputs)
+        np.testing.assert_allclose(np.exp(answer[sig.LOGITS].numpy()[0]), expected[t], rtol=1e-4, atol=1e-6)
+        state = answer[sig.STATE]
+
+
 @pytest.mark.parametrize("frame", FRAMES)
 def test_the_graph_conditioning_is_the_clients(frame: bp.TuneFrame) -> None:
     steps = np.arange(0, 420)
@@ -146,15 +161,7 @@ def test_the_first_version_trains_and_its_export_steps_as_the_keras_model_runs(t
     model = keras.models.load_model(paths.checkpoint_dir + "/best.keras")
     songs, frames, _ = meter_data.song_frames(tiny_dataset, "validation", vocabulary, lengths=True)
     song, frame = songs[0], frames[0]
-    fed = np.concatenate([[vocabulary.delimiter_id], song[:-1]])
-    classes = _expected_classes(frame, np.arange(len(song)))
-    expected = model({TOKENS: fed[None], CONDITIONING: classes[None]}, training=False).numpy()[0]
-    state = tf.zeros([1, 32])
-    for t, token in enumerate(fed):
-        inputs = {name: tf.constant(value) for name, value in frame.step_inputs(np.array([t])).items()}
-        answer = loaded.signatures[sig.STEP](token=tf.constant([token], tf.int32), state=state, **inputs)
-        np.testing.assert_allclose(np.exp(answer[sig.LOGITS].numpy()[0]), expected[t], rtol=1e-4, atol=1e-6)
-        state = answer[sig.STATE]
+    assert_steps_as_the_model(loaded, model, song, frame, vocabulary.delimiter_id, 32)
 
 
 @pytest.mark.server
