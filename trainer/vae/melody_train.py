@@ -5,8 +5,6 @@ Monitored: ``val_total_loss``; weights-only checkpoints as for the dense VAEs
 """
 from __future__ import annotations
 
-import json
-import logging
 import os
 from collections.abc import Sequence
 
@@ -22,9 +20,7 @@ from trainer.vae.melody_data import MelodyRows, load_melodies
 from trainer.vae.melody_export import export_melody_vae
 from trainer.vae.melody_metrics import evaluate_melody_vae
 from trainer.vae.melody_model import build_melody_vae
-from trainer.vae.train import FINAL_WEIGHTS, MONITOR, SPLITS, KlWarmup
-
-logger = logging.getLogger(__name__)
+from trainer.vae.train import FINAL_WEIGHTS, MONITOR, SPLITS, KlWarmup, record_run
 
 
 def _batches(rows: MelodyRows, config: MelodyVaeConfig, *, training: bool) -> tf.data.Dataset | None:
@@ -66,17 +62,7 @@ def train_melody_vae(
     write_atomically(os.path.join(paths.checkpoint_dir, FINAL_WEIGHTS), model.save_weights)
     evaluated = splits["test"] if len(splits["test"]) else splits["validation"]
     metrics = evaluate_melody_vae(model, config.latent_dim, config.length, evaluated, splits["train"], seed=config.seed)
-    metrics.update({
-        "model": config.name,
-        "parameters": int(model.count_params()),
-        "coverage": vae_data.coverage(all_lengths, config.length),
-        "truncated": sum(rows.truncated for rows in splits.values()),
-        "epochs_run": past.epochs,
-        "train_seconds": round(past.seconds, 2),
-        **past.last,
-    })
-    if paths.export_path is not None:
-        metrics["export_path"] = str(export_melody_vae(model, config, paths.export_path))
-    fitting.write_json(os.path.join(paths.job_dir, fitting.METRICS_FILE), metrics)
-    logger.info("%s trained in %.1fs: %s", config.name, past.seconds, json.dumps(metrics))
-    return metrics
+    facts = {"parameters": int(model.count_params()), "coverage": vae_data.coverage(all_lengths, config.length),
+             "truncated": sum(rows.truncated for rows in splits.values())}
+    return record_run(config.name, paths, past, metrics, facts,
+                      lambda: export_melody_vae(model, config, paths.export_path))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import tensorflow as tf
@@ -93,18 +93,20 @@ def train_vae(
     metrics = vae_metrics.evaluate_vae(
         model, config.latent_dim, model.alphabet, evaluated, splits["train"], seed=config.seed
     )
-    metrics.update(
-        {
-            "model": config.name,
-            "coverage": vae_data.coverage(all_lengths, config.length),
-            "truncated": sum(padded.truncated for padded in splits.values()),
-            "epochs_run": past.epochs,
-            "train_seconds": round(past.seconds, 2),
-            **past.last,
-        }
-    )
+    facts = {"coverage": vae_data.coverage(all_lengths, config.length),
+             "truncated": sum(padded.truncated for padded in splits.values())}
+    return record_run(config.name, paths, past, metrics, facts, lambda: export_vae(model, config, paths.export_path))
+
+
+def record_run(name: str, paths: RunPaths, past: fitting.PastEpochs, metrics: dict, facts: dict,
+               export: Callable[[], object]) -> dict:
+    """``metrics`` with the model's name, ``facts`` and the run's epochs, seconds and last logged
+    values, plus ``export_path`` from ``export()`` when the run has an export path; written as
+    the job's metrics file and logged."""
+    metrics.update({"model": name, **facts, "epochs_run": past.epochs, "train_seconds": round(past.seconds, 2),
+                    **past.last})
     if paths.export_path is not None:
-        metrics["export_path"] = str(export_vae(model, config, paths.export_path))
+        metrics["export_path"] = str(export())
     fitting.write_json(os.path.join(paths.job_dir, fitting.METRICS_FILE), metrics)
-    logger.info("%s trained in %.1fs: %s", config.name, past.seconds, json.dumps(metrics))
+    logger.info("%s trained in %.1fs: %s", name, past.seconds, json.dumps(metrics))
     return metrics
