@@ -19,6 +19,14 @@ _PRESETS: dict[str, Any] = {}
 _PARSERS = {"int": int, "float": float, "str": str}
 
 
+def check_at_least(config: Any, low: int, fields: Sequence[str]) -> None:
+    """ValueError naming the first of ``fields`` whose value in ``config`` is below ``low``."""
+    for field in fields:
+        value = getattr(config, field)
+        if value < low:
+            raise ValueError(f"{field} must be >= {low}, got {value!r}")
+
+
 def register(name: str, config: Any) -> None:
     """Adds a named preset (a frozen dataclass with ``FIXED_FIELDS``); a name already taken raises ValueError."""
     if name in _PRESETS:

@@ -72,14 +72,9 @@ class TrainConfig:
         return MODEL_KINDS[self.feature]
 
     def __post_init__(self) -> None:
-        positive = ("units", "layers", "window", "batch_size", "shuffle_songs", "shuffle_windows", "attention_heads",
-                    "attention_dim")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("epochs", "patience", "steps_per_epoch", "attention_window"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        presets.check_at_least(self, 1, ("units", "layers", "window", "batch_size", "shuffle_songs", "shuffle_windows",
+                                         "attention_heads", "attention_dim"))
+        presets.check_at_least(self, 0, ("epochs", "patience", "steps_per_epoch", "attention_window"))
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.learning_rate <= 0:

@@ -48,12 +48,8 @@ class VaeConfig:
         if self.output not in OUTPUTS:
             raise ValueError(f"unknown VAE output {self.output!r}; expected one of {OUTPUTS}")
         check_overflow_policy(self.overflow)
-        for field in ("length", "hidden_dim", "latent_dim", "epochs", "batch_size"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
-        for field in ("learning_rate", "weight_decay", "kl_weight", "kl_warmup_epochs", "patience"):
-            if getattr(self, field) < 0:
-                raise ValueError(f"{field} must be >= 0, got {getattr(self, field)}")
+        presets.check_at_least(self, 1, ("length", "hidden_dim", "latent_dim", "epochs", "batch_size"))
+        presets.check_at_least(self, 0, ("learning_rate", "weight_decay", "kl_weight", "kl_warmup_epochs", "patience"))
         if self.learning_rate == 0:
             raise ValueError("learning_rate must be > 0, got 0")
 

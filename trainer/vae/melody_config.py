@@ -61,13 +61,9 @@ class MelodyVaeConfig:
         if self.downsamplings < 0 or self.length % 2**self.downsamplings:
             raise ValueError(f"length must be a multiple of 2 ** downsamplings ({self.downsamplings} >= 0), "
                              f"got {self.length}")
-        for field in ("length", "pitch_embedding", "duration_embedding", "channels", "latent_channels", "epochs",
-                      "batch_size"):
-            if getattr(self, field) < 1:
-                raise ValueError(f"{field} must be >= 1, got {getattr(self, field)}")
-        for field in ("learning_rate", "kl_weight", "kl_warmup_epochs", "free_bits", "patience"):
-            if getattr(self, field) < 0:
-                raise ValueError(f"{field} must be >= 0, got {getattr(self, field)}")
+        presets.check_at_least(self, 1, ("length", "pitch_embedding", "duration_embedding", "channels",
+                                         "latent_channels", "epochs", "batch_size"))
+        presets.check_at_least(self, 0, ("learning_rate", "kl_weight", "kl_warmup_epochs", "free_bits", "patience"))
         if self.learning_rate == 0:
             raise ValueError("learning_rate must be > 0, got 0")
 
