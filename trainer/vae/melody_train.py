@@ -20,17 +20,12 @@ from trainer.vae.melody_data import MelodyRows, load_melodies
 from trainer.vae.melody_export import export_melody_vae
 from trainer.vae.melody_metrics import evaluate_melody_vae
 from trainer.vae.melody_model import build_melody_vae
-from trainer.vae.train import FINAL_WEIGHTS, MONITOR, SPLITS, KlWarmup, record_run
+from trainer.vae.train import FINAL_WEIGHTS, MONITOR, SPLITS, KlWarmup, batches, record_run
 
 
 def _batches(rows: MelodyRows, config: MelodyVaeConfig, *, training: bool) -> tf.data.Dataset | None:
     """Rows -> batches of (notes [B, L], rhythms [B, L], lengths [B]); None when there are none."""
-    if not len(rows):
-        return None
-    dataset = tf.data.Dataset.from_tensor_slices((rows.notes, rows.rhythms, rows.lengths))
-    if training:
-        dataset = dataset.shuffle(len(rows), seed=config.seed)
-    return dataset.batch(config.batch_size)
+    return batches((rows.notes, rows.rhythms, rows.lengths), len(rows), config, training=training)
 
 
 def train_melody_vae(

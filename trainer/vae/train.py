@@ -50,13 +50,14 @@ def load_split(data_dir: str, split: str, config: VaeConfig) -> tuple[vae_data.P
     return padded, [len(sequence) for sequence in sequences]
 
 
-def _batches(codes, config: VaeConfig, *, training: bool) -> tf.data.Dataset | None:
-    """int32 rows [N, L] -> batches [B, L] (shuffled when training); None when there are no rows."""
-    if not len(codes):
+def batches(rows, count: int, config, *, training: bool) -> tf.data.Dataset | None:
+    """``count`` rows (an array ``[N, ...]`` or a tuple of them) -> batches of ``config.batch_size``
+    (shuffled with ``config.seed`` when training); None when there are no rows."""
+    if not count:
         return None
-    dataset = tf.data.Dataset.from_tensor_slices(codes)
+    dataset = tf.data.Dataset.from_tensor_slices(rows)
     if training:
-        dataset = dataset.shuffle(len(codes), seed=config.seed)
+        dataset = dataset.shuffle(count, seed=config.seed)
     return dataset.batch(config.batch_size)
 
 
@@ -84,8 +85,8 @@ def train_vae(
     model = build_vae(config)
     plan = fitting.FitPlan(MONITOR, config.epochs, config.patience or None, weights_only=True)
     past = fitting.fit(
-        model, _batches(splits["train"].codes, config, training=True),
-        _batches(splits["validation"].codes, config, training=False), paths, plan,
+        model, batches(splits["train"].codes, len(splits["train"].codes), config, training=True),
+        batches(splits["validation"].codes, len(splits["validation"].codes), config, training=False), paths, plan,
         callbacks=[KlWarmup(config), *callbacks], verbose=verbose,
     )
     write_atomically(os.path.join(paths.checkpoint_dir, FINAL_WEIGHTS), model.save_weights)
