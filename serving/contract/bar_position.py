@@ -109,3 +109,40 @@ class TuneFrame:
         values = {sig.BAR_STEPS: self.bar_steps, sig.PICKUP: self.pickup, sig.METER_INDEX: self.meter,
                   sig.MODE_INDEX: self.mode, sig.BARS: -1 if self.length is None else self.length // self.bar_steps}
         return {name: np.full(rows, value, np.int32) for name, value in values.items()}
+
+
+@dataclass(frozen=True)
+class FrameTable:
+    """The training tunes' frames (a model's `tune_frames`), int `[N]` each: 16th steps per bar,
+    pickup steps, meter index (``METERS``) and full bars after the pickup, rounded up."""
+
+    bar_steps: np.ndarray
+    pickup: np.ndarray
+    meter: np.ndarray
+    bars: np.ndarray
+
+    def __post_init__(self) -> None:
+        sizes = {np.shape(value) for value in (self.bar_steps, self.pickup, self.meter, self.bars)}
+        if len(sizes) != 1 or len(next(iter(sizes))) != 1:
+            raise ValueError(f"a frame table needs four vectors of one length, got shapes {sorted(sizes)}")
+
+    @classmethod
+    def of(cls, frames: list[TuneFrame]) -> FrameTable:
+        """The table of tunes' frames, each with its ``length``."""
+        if any(frame.length is None for frame in frames):
+            raise ValueError("every tune frame of a frame table needs its length")
+        rows = [(frame.bar_steps, frame.pickup, frame.meter, int(bars_left(frame.pickup, frame.length, frame.bar_steps)))
+                for frame in frames]
+        return cls(*np.array(rows, np.int32).reshape(-1, 4).T)
+
+    def outputs(self) -> dict[str, np.ndarray]:
+        """The `tune_frames` signature's outputs (``signatures.TUNE_FRAME_OUTPUTS``)."""
+        return dict(zip(sig.TUNE_FRAME_OUTPUTS, (self.bar_steps, self.pickup, self.meter, self.bars)))
+
+    @classmethod
+    def from_outputs(cls, outputs: dict[str, np.ndarray]) -> FrameTable:
+        """The table from a `tune_frames` response; ValueError naming the outputs it lacks."""
+        missing = [name for name in sig.TUNE_FRAME_OUTPUTS if name not in outputs]
+        if missing:
+            raise ValueError(f"a {sig.TUNE_FRAMES!r} response lacks the outputs {missing}")
+        return cls(*(np.asarray(outputs[name], np.int64).reshape(-1) for name in sig.TUNE_FRAME_OUTPUTS))

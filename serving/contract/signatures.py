@@ -68,6 +68,11 @@ BAR_STEPS = "bar_steps"  # 16th steps per bar of the tune's meter (>= 1)
 PICKUP = "pickup"  # steps the tune sounds before its first downbeat (0..bar_steps - 1)
 BARS = "bars"  # the tune's requested length in bars (it ends BARS * BAR_STEPS steps in); -1: none
 GENERATE_CONDITIONING = (BAR_STEPS, PICKUP, METER_INDEX, MODE_INDEX, BARS)
+# Optional, on a meter-aware model: () -> BAR_STEPS, PICKUP, METER_INDEX, BARS int32 [N], the frame
+# of each of the N training tunes (BARS: its full bars after the pickup, rounded up). A request
+# that names no length (or, for a primer without notes, no pickup) draws one tune's per seed.
+TUNE_FRAMES = "tune_frames"
+TUNE_FRAME_OUTPUTS = (BAR_STEPS, PICKUP, METER_INDEX, BARS)
 
 # --- VAEs
 INFO = "info"  # () -> KIND, OUTPUT, LENGTH, LATENT_DIM, ALPHABET int32 [C], PAD_CODE

@@ -41,11 +41,16 @@ class RowRules(Protocol):
 
 
 class TimestepRows:
-    """Bar rules per row, from each row's primer and the token budget ``steps``."""
+    """Bar rules per row, from each row's constraints (one for every row, or one per row), its
+    primer and the token budget ``steps``."""
 
-    def __init__(self, constraints: TimestepConstraints, primers: Sequence[Sequence[int]], steps: int) -> None:
-        self.states = [constraints.start(primer) for primer in primers]
-        self.rules = [constraints.rules(*constraints.bar_limits(state.position, steps)) for state in self.states]
+    def __init__(self, constraints: TimestepConstraints | Sequence[TimestepConstraints],
+                 primers: Sequence[Sequence[int]], steps: int) -> None:
+        rows = [constraints] * len(primers) if isinstance(constraints, TimestepConstraints) else list(constraints)
+        if len(rows) != len(primers):
+            raise ValueError(f"{len(rows)} constraints for {len(primers)} primers")
+        self.states = [row.start(primer) for row, primer in zip(rows, primers)]
+        self.rules = [row.rules(*row.bar_limits(state.position, steps)) for row, state in zip(rows, self.states)]
         self._starts = list(self.states)
 
     def allowed(self, row: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from preprocessing.melody.novelty import TrainingIndex
 from serving.client import ClientError, ServedModel
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
+from serving.contract.bar_position import FrameTable
 from serving.tensors import text_of
 
 
@@ -57,6 +58,16 @@ class TokenModel(ServedModel):
             return TrainingIndex.from_bytes(value if isinstance(value, bytes) else str(value).encode("ascii"))
         except ValueError as error:
             raise ClientError(f"model {self.name!r}: its {sig.TRAINING_INDEX!r} signature returned {error}") from None
+
+    @cached_property
+    def tune_frames(self) -> FrameTable | None:
+        """The training tunes' frames a meter-aware export ships (`tune_frames`), or None when it ships none."""
+        if sig.TUNE_FRAMES not in self.client.signatures:
+            return None
+        try:
+            return FrameTable.from_outputs(self.client.predict(sig.TUNE_FRAMES, {}))
+        except ValueError as error:
+            raise ClientError(f"model {self.name!r}: {error}") from None
 
     @cached_property
     def conditioning(self) -> tuple[str, ...]:

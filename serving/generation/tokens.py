@@ -26,7 +26,8 @@ from serving.generation.constrained_rows import ABC_CHARACTERS_PER_BAR, AbcRows,
 from serving.generation.output import check_output, prepare_out_dir
 from serving.generation.primers import PrimerSource, encode
 from serving.generation.request_defaults import DEFAULT_CONDITIONED_PRIMER
-from serving.generation.timestep_constraints import TimestepConstraints, steps_per_bar
+from serving.generation.timestep_constraints import steps_per_bar
+from serving.generation.timestep_plan import TimestepPlan, plan_rows, timestep_rules
 from serving.generation.token_model import TokenModel
 from serving.generation.tune_frame import CountedSteps, TuneFrame, tune_frame
 from serving.generation.tune_request import TuneRequest
@@ -114,50 +115,36 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
             raise ValueError(f"the primer's upbeat of {pickup} 16ths does not fit in a bar of {meter or COMMON_TIME}")
     primer_ids = encode(primer, vocabulary)
     seeds = [config.seed + offset for offset in range(config.num)]
-    steps = config.steps or codec.default_steps
-    constraints = None
-    if request is not None and abc_rules is None:
-        if request.form is not None:
-            raise ValueError(f"--form applies to ABC models; {name!r} is a {codec.kind} model")
-        constraints = TimestepConstraints(request, vocabulary, pickup)
-        if pickup and config.sampling == "server":
+    if request is not None and request.form is not None and abc_rules is None:
+        raise ValueError(f"--form applies to ABC models; {name!r} is a {codec.kind} model")
+    if abc_rules is None and (request is not None or model.conditioning):
+        if request is not None and pickup and config.sampling == "server":
             raise ValueError(f"the primer has a {pickup}-step upbeat, and the {sig.GENERATE!r} signature of {name!r} "
                              "counts bars from the tune's first step (it takes no pickup): use --sampling client")
-        steps = timestep_steps(constraints, primer_ids, config.steps, codec.default_steps)
-    elif abc_rules is not None and config.steps is None and request.bars is not None:
-        steps = max(steps, ABC_CHARACTERS_PER_BAR * request.bars)
-    bars = request.bars if request is not None else None
-    frame = tune_frame(meter, key, bars, pickup) if model.conditioning else None
+        plan = plan_rows(model, request, key, meter, primer, primer_ids, pickup, seeds, config.steps,
+                         codec.default_steps, draw_pickup=config.sampling == "client")
+    else:
+        steps = config.steps or codec.default_steps
+        if abc_rules is not None and config.steps is None and request.bars is not None:
+            steps = max(steps, ABC_CHARACTERS_PER_BAR * request.bars)
+        plan = TimestepPlan(None, None, steps)
     prepare_out_dir(config.out_dir)  # after every refusal, before anything is sampled
     if config.sampling == "client":
-        rules = abc_rules or (TimestepRows(constraints, [primer_ids] * config.num, steps) if constraints else None)
-        sampled = sample_melodies(model, [primer_ids] * config.num, steps, config.settings, seeds, on_step, rules, frame)
+        rules = abc_rules or (TimestepRows(plan.constraints, [primer_ids] * config.num, plan.steps)
+                              if plan.constraints else None)
+        sampled = sample_melodies(model, [primer_ids] * config.num, plan.steps, config.settings, seeds, on_step, rules,
+                                  plan.frames)
         if rules is not None:
             for row, seed in enumerate(seeds):
                 if not rules.ended(row):
-                    logger.warning("tune with seed %d did not finish within %d steps: raise --steps", seed, steps)
+                    logger.warning("tune with seed %d did not finish within %d steps: raise --steps", seed, plan.steps)
     else:
-        sampled = _sample_on_server(model, primer_ids, steps, config.settings, seeds, constraints, frame)
+        sampled = _sample_on_server(model, primer_ids, config.settings, seeds, plan)
         if on_step is not None:
             on_step(1, 1)
+    pickups = [frame.pickup for frame in plan.frames] if plan.frames else [pickup] * config.num
     return [write_melody(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec, key,
-                         meter, model.training_index, pickup) for seed, ids in zip(seeds, sampled)]
-
-
-def timestep_steps(constraints: TimestepConstraints, primer_ids: Sequence[int], steps: int | None,
-                   default_steps: int) -> int:
-    """A constrained timestep tune's token budget: ``steps`` when given, else what the request's bars
-    need after the primer, else the codec's ``default_steps``."""
-    if steps is not None:
-        return steps
-    bars = constraints.request.bars
-    return constraints.tokens_needed(primer_ids, bars) if bars is not None else default_steps
-
-
-def timestep_rules(constraints: TimestepConstraints, primer_ids: Sequence[int], steps: int) -> bar_rules.BarRules:
-    """The bar rules of a tune sampled for ``steps`` tokens after ``primer_ids``: its bar limits
-    counted from where the primer leaves the tune."""
-    return constraints.rules(*constraints.bar_limits(constraints.start(primer_ids).position, steps))
+                         meter, model.training_index, row_pickup) for seed, ids, row_pickup in zip(seeds, sampled, pickups)]
 
 
 def _request(config: GenerationConfig) -> TuneRequest | None:
@@ -187,15 +174,16 @@ def _abc_request(request: TuneRequest, config: GenerationConfig, codec: TokenCod
 def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: int,
                     settings: SamplingSettings, seeds: Sequence[int],
                     on_step: Callable[[int, int], None] | None = None,
-                    rules: RowRules | None = None, frame: TuneFrame | None = None) -> list[list[int]]:
+                    rules: RowRules | None = None,
+                    frames: TuneFrame | Sequence[TuneFrame] | None = None) -> list[list[int]]:
     """Client-side sampling over `step`: every melody's rows go in one `step` call per time step.
 
     Each row feeds its primer from the zero state, then samples up to `steps` tokens with
     ``uniform(seed, i)`` (without constraints, the same tokens as `generate` for the same seed).
     With ``rules`` each draw is renormalised over the tokens they allow, and a row stops when its
     tune is complete (a timestep row's end symbol is kept as its last token). ``on_step(done, total)`` reports progress.
-    A meter-aware model is told each predicted step's place in the tune ``frame`` (None: 4/4, major,
-    no length), counted from each row's last end symbol. Returns the sampled tokens per melody
+    A meter-aware model is told each predicted step's place in its row's tune frame (``frames``: one
+    for every row or one per row; None: 4/4, major, no length), counted from each row's last end symbol. Returns the sampled tokens per melody
     (primer excluded).
     """
     if len(primers) != len(seeds):
@@ -208,7 +196,7 @@ def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: 
     state = np.zeros((rows, model.state_size), np.float32)
     sampled: list[list[int]] = [[] for _ in range(rows)]
     total = max(lengths) + steps
-    step = CountedSteps(model, frame or tune_frame(None, None, None), rows)
+    step = CountedSteps(model, frames or tune_frame(None, None, None), rows)
     for t in range(total):
         fed = np.zeros(rows, np.int32)
         for row in range(rows):
@@ -232,21 +220,25 @@ def sample_melodies(model: TokenModel, primers: Sequence[Sequence[int]], steps: 
     return sampled
 
 
-def _sample_on_server(model: TokenModel, primer_ids: list[int], steps: int, settings: SamplingSettings,
-                      seeds: Sequence[int], constraints: TimestepConstraints | None,
-                      frame: TuneFrame | None = None) -> list[list[int]]:
-    """Server-side sampling over `generate`: one request, one row per seed, the same rules (and, for a
-    meter-aware model, the same tune ``frame``) in every row."""
-    rows = len(seeds)
+def _sample_on_server(model: TokenModel, primer_ids: list[int], settings: SamplingSettings, seeds: Sequence[int],
+                      plan: TimestepPlan) -> list[list[int]]:
+    """Server-side sampling over `generate`: one request, one row per seed, each with its row's
+    rules and (for a meter-aware model) its tune frame."""
+    rows, steps = len(seeds), plan.steps
     rules = None
-    if constraints is not None:
-        rules = bar_rules.rule_inputs([timestep_rules(constraints, primer_ids, steps)] * rows, len(model.symbols))
+    if plan.constraints is not None:
+        rules = bar_rules.rule_inputs([timestep_rules(row, primer_ids, steps) for row in plan.constraints],
+                                      len(model.symbols))
+    frame = None
+    if model.conditioning:
+        frames = plan.frames or [tune_frame(None, None, None)] * rows
+        inputs = [row.generate_inputs(1) for row in frames]
+        frame = {name: np.concatenate([row[name] for row in inputs]) for name in inputs[0]}
     tokens = model.generate(
         primer=np.tile(np.asarray(primer_ids, np.int32), (rows, 1)),
         primer_length=np.full(rows, len(primer_ids)), steps=np.full(rows, steps),
         temperature=np.full(rows, settings.temperature), top_k=np.full(rows, settings.top_k),
-        top_p=np.full(rows, settings.top_p), seed=np.asarray(seeds), rules=rules,
-        frame=(frame or tune_frame(None, None, None)).generate_inputs(rows) if model.conditioning else None)
+        top_p=np.full(rows, settings.top_p), seed=np.asarray(seeds), rules=rules, frame=frame)
     return [[int(token) for token in row if token >= 0] for row in tokens]
 
 

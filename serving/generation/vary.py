@@ -35,8 +35,9 @@ from serving.generation.constrained_rows import abc_rows
 from serving.generation.output import prepare_out_dir
 from serving.generation.primers import encode
 from serving.generation.timestep_constraints import TimestepConstraints, steps_per_bar
+from serving.generation.timestep_plan import timestep_rules, timestep_steps
 from serving.generation.token_model import TokenModel
-from serving.generation.tokens import GeneratedMelody, GenerationConfig, timestep_rules, timestep_steps, write_melody
+from serving.generation.tokens import GeneratedMelody, GenerationConfig, write_melody
 from serving.generation.tune_frame import CountedSteps, TuneFrame, tune_frame
 
 logger = logging.getLogger(__name__)

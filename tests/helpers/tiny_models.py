@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 
 from preprocessing.melody.timestep import timestep_vocabulary_order
+from serving.contract import bar_position as bp
 from serving.contract import signatures as sig
 from trainer.token_models.config import TrainConfig
 from trainer.token_models.export import export_token_model
@@ -47,8 +48,16 @@ def export_tiny_models(saved_models: Path) -> list[str]:
     return ["lstm_erk", "lstm_han", "no_step", "no_kind"]
 
 
-def export_tiny_meter_lstm(base_path: Path) -> str:
-    """The tiny untrained meter-aware LSTM (the same weights every time) as the next version under ``base_path``."""
+# The training tunes' frames the tiny meter-aware export ships: 4/4 tunes of 3 bars after no pickup and 5
+# after a quarter's, and 3/4 tunes of 2 and 4 bars after an eighth's.
+TINY_TUNE_FRAMES = [bp.TuneFrame(16, 0, bp.meter_index("4/4"), 0, 48), bp.TuneFrame(16, 4, bp.meter_index("4/4"), 0, 84),
+                    bp.TuneFrame(12, 2, bp.meter_index("3/4"), 1, 26), bp.TuneFrame(12, 2, bp.meter_index("3/4"), 0, 50)]
+
+
+def export_tiny_meter_lstm(base_path: Path, tune_frames: bool = True) -> str:
+    """The tiny untrained meter-aware LSTM (the same weights every time) as the next version under
+    ``base_path``, with ``TINY_TUNE_FRAMES`` as its `tune_frames` unless not ``tune_frames``."""
     keras.utils.set_random_seed(5)
     model = build_meter_lstm_model(TrainConfig(architecture="lstm_meter", units=UNITS), len(VOCABULARY))
-    return export_meter_model(model, VOCABULARY, base_path, warmup=False, model_kind=sig.TOKEN_TIMESTEP)
+    return export_meter_model(model, VOCABULARY, base_path, warmup=False, model_kind=sig.TOKEN_TIMESTEP,
+                              tune_frames=bp.FrameTable.of(TINY_TUNE_FRAMES) if tune_frames else None)

@@ -7,6 +7,7 @@ import pytest
 
 from preprocessing.melody.keys import parse_key, parse_meter
 from serving import client as model_client
+from serving.contract import bar_position as bp
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
 from serving.contract.bar_position import TuneFrame
@@ -20,11 +21,12 @@ from serving.generation.tokens import GenerationConfig, generate, sample_melodie
 from serving.generation.tune_frame import tune_frame
 from serving.generation.tune_request import TuneRequest
 from serving.model_server.launcher import start_subprocess
-from tests.helpers.tiny_models import UNITS, VOCABULARY, export_tiny_lstm, export_tiny_meter_lstm
+from tests.helpers.tiny_models import TINY_TUNE_FRAMES, UNITS, VOCABULARY, export_tiny_lstm, export_tiny_meter_lstm
 
 pytestmark = pytest.mark.server
 
 NAME = "lstm_meter"
+UNFRAMED = "lstm_meter_unframed"  # the same model exported without its training tunes' frames
 PRIMERS = [[0, 8, 1, 1, 1], [0, 12, 1], [0, 3, 1, 1, 0, 5, 1, 9]]  # the last restarts its tune at its second "/"
 
 
@@ -32,10 +34,11 @@ PRIMERS = [[0, 8, 1, 1, 1], [0, 12, 1], [0, 3, 1, 1, 0, 5, 1, 9]]  # the last re
 def server(tmp_path_factory):
     saved_models = tmp_path_factory.mktemp("saved_models")
     export_tiny_meter_lstm(saved_models / NAME)
+    export_tiny_meter_lstm(saved_models / UNFRAMED, tune_frames=False)
     export_tiny_lstm(saved_models / "lstm_erk")
     config = saved_models / "models.config"
-    write_models_config(saved_models, [NAME, "lstm_erk"], config)
-    with start_subprocess([NAME, "lstm_erk"], model_config_file=config) as running:
+    write_models_config(saved_models, [NAME, UNFRAMED, "lstm_erk"], config)
+    with start_subprocess([NAME, UNFRAMED, "lstm_erk"], model_config_file=config) as running:
         yield running
 
 
@@ -105,7 +108,7 @@ def test_client_side_sampling_matches_server_side_generate(model, frame, request
     seeds, steps, settings = [7, 8, 123456], 110, SamplingSettings(1.2, 0, 0.95)
     constraints = TimestepConstraints(TuneRequest(**request_fields), VOCABULARY) if request_fields else None
     rows = TimestepRows(constraints, PRIMERS, steps) if constraints else None
-    sampled = sample_melodies(model, PRIMERS, steps, settings, seeds, rules=rows, frame=frame)
+    sampled = sample_melodies(model, PRIMERS, steps, settings, seeds, rules=rows, frames=frame)
     rules = bar_rules.rule_inputs(
         [constraints.rules(*constraints.bar_limits(constraints.start(p).position, steps)) for p in PRIMERS]
         if constraints else [None] * 3, len(VOCABULARY))
@@ -116,7 +119,7 @@ def test_client_side_sampling_matches_server_side_generate(model, frame, request
         top_p=np.full(3, settings.top_p), seed=np.array(seeds), rules=rules, frame=frame.generate_inputs(3))
     assert sampled == [[int(t) for t in row if t >= 0] for row in generated]
     other = sample_melodies(model, PRIMERS, steps, settings, seeds, rules=TimestepRows(constraints, PRIMERS, steps)
-                            if constraints else None, frame=TuneFrame(frame.bar_steps, (frame.pickup + 1) % frame.bar_steps))
+                            if constraints else None, frames=TuneFrame(frame.bar_steps, (frame.pickup + 1) % frame.bar_steps))
     assert other != sampled  # the frame reaches the model
 
 
@@ -149,3 +152,57 @@ def test_without_a_primer_a_meter_aware_model_starts_from_the_song_start_and_a_p
         primers[name] = list(melody.tokens[:melody.primer_length])
     assert primers[NAME] == ["/"]
     assert primers["lstm_erk"][0] == "/" and len(primers["lstm_erk"]) > 1  # the twinkle primer's notes
+
+
+def test_the_export_ships_its_training_tunes_frames(model):
+    table, expected = model.tune_frames, bp.FrameTable.of(TINY_TUNE_FRAMES)
+    for field in ("bar_steps", "pickup", "meter", "bars"):
+        np.testing.assert_array_equal(getattr(table, field), getattr(expected, field))
+    np.testing.assert_array_equal(table.bars, [3, 5, 2, 4])
+
+
+def _frames_written(server, tmp_path, name=NAME, **fields) -> list[tuple[float, float]]:
+    """(pickup, bars after it) of each of 12 tunes generated with ``fields``, read back by music21 from
+    the MusicXML (the pickup: the first measure's length when the score marks it as one, in quarters)."""
+    import music21  # noqa: PLC0415
+
+    request = TuneRequest(**{key: value for key, value in fields.items() if key in ("bars", "meter")})
+    config = GenerationConfig(primer=fields.get("primer"), num=12, seed=0, formats=("musicxml",), out_dir=str(tmp_path),
+                              constraints=request, sampling=fields.get("sampling", "client"))
+    frames = []
+    for melody in generate(model_client.connect(server.grpc_address, name), config, name):
+        part = music21.converter.parse(melody.paths["musicxml"]).parts[0]
+        measures = list(part.getElementsByClass("Measure"))
+        bar = measures[-1].barDuration.quarterLength
+        pickup = measures[0].duration.quarterLength if measures[0].number == 0 else 0.0
+        frames.append((pickup, (part.highestTime - pickup) / bar))
+    return frames
+
+
+def test_without_a_length_each_seed_takes_a_training_tunes_pickup_and_length(server, tmp_path):
+    frames = _frames_written(server, tmp_path / "a")
+    assert set(frames) == {(0.0, 3.0), (1.0, 5.0)}  # the two 4/4 training tunes: none and a quarter's pickup
+    assert _frames_written(server, tmp_path / "b") == frames  # a seed draws the same frame every time
+    config = GenerationConfig(primer=None, num=1, seed=5, formats=("abc",), out_dir=str(tmp_path / "c"),
+                              constraints=TuneRequest())
+    (alone,) = generate(model_client.connect(server.grpc_address, NAME), config, NAME)
+    assert alone.melody.pickup == frames[5][0] and alone.melody.quarters == 4 * frames[5][1] + frames[5][0]
+    assert set(_frames_written(server, tmp_path / "d", meter=parse_meter("3/4"))) == {(0.5, 2.0), (0.5, 4.0)}
+
+
+def test_a_requested_length_or_a_primer_with_notes_keeps_what_it_states(server, tmp_path):
+    assert set(_frames_written(server, tmp_path / "a", bars=2)) == {(0.0, 2.0), (1.0, 2.0)}
+    with_notes = _frames_written(server, tmp_path / "b", primer=PrimerSource(symbols="/ 67 _ _ _"))
+    assert set(with_notes) == {(0.0, 3.0), (0.0, 5.0)}  # the primer starts on the downbeat: no pickup drawn
+
+
+def test_server_side_sampling_draws_the_length_alone(server, tmp_path):
+    """`generate` counts bars from the tune's first step, so its tunes take no drawn pickup."""
+    assert set(_frames_written(server, tmp_path, sampling="server")) == {(0.0, 3.0), (0.0, 5.0)}
+
+
+def test_without_frames_to_draw_from_a_tune_ends_where_it_may(server, tmp_path):
+    """A meter no training tune has, or an export without `tune_frames`: no pickup, at least 8 bars."""
+    for frames in (_frames_written(server, tmp_path / "a", meter=parse_meter("6/8")),
+                   _frames_written(server, tmp_path / "b", name=UNFRAMED)):
+        assert all(pickup == 0 and bars >= 8 and bars == int(bars) for pickup, bars in frames), frames

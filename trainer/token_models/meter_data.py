@@ -103,6 +103,12 @@ def song_frames(data_dir: str | os.PathLike, split: str, vocabulary: data.Vocabu
     return songs, frames, dropped
 
 
+def frame_table(data_dir: str | os.PathLike, vocabulary: data.Vocabulary) -> bp.FrameTable:
+    """The training split's tunes' frames (meter, pickup, bars), for the export's `tune_frames`."""
+    _, frames, _ = song_frames(data_dir, "train", vocabulary, lengths=True)
+    return bp.FrameTable.of(frames)
+
+
 def conditioned_windows(songs: tf.data.Dataset, window: int, delimiter_id: int) -> tf.data.Dataset:
     """Songs -> ``({TOKENS: [window], CONDITIONING: [window, 4]}, targets [window])``, as
     ``data.windows``: the conditioning shifted with the targets, so that it is the target step's."""

@@ -91,8 +91,10 @@ def _conditioning_checks(inputs: dict[str, tf.Tensor], names: Sequence[str]) -> 
 
 
 def build_meter_archive(model: keras.Model, vocabulary: Sequence[str], model_kind: str,
-                        training_index: bytes | None = None) -> keras.export.ExportArchive:
-    """The `generate` (also `serving_default`), `step`, `vocabulary` (and `training_index`) endpoints."""
+                        training_index: bytes | None = None,
+                        tune_frames: bp.FrameTable | None = None) -> keras.export.ExportArchive:
+    """The `generate` (also `serving_default`), `step`, `vocabulary` (and `training_index`,
+    `tune_frames`) endpoints."""
     step = MeterStep(model)
     size, symbols = step.vocab_size, list(vocabulary)
     if len(symbols) != size:
@@ -149,6 +151,9 @@ def build_meter_archive(model: keras.Model, vocabulary: Sequence[str], model_kin
     archive.add_endpoint(sig.VOCABULARY, vocabulary_fn, [])
     if training_index is not None:
         archive.add_endpoint(sig.TRAINING_INDEX, lambda: {sig.INDEX: tf.constant(training_index, tf.string)}, [])
+    if tune_frames is not None:
+        frames = {name: np.asarray(value, np.int32) for name, value in tune_frames.outputs().items()}
+        archive.add_endpoint(sig.TUNE_FRAMES, lambda: {name: tf.constant(value) for name, value in frames.items()}, [])
     return archive
 
 
@@ -168,9 +173,11 @@ def warmup_inputs(state_size: int, vocab_size: int) -> dict[str, dict[str, np.nd
 
 
 def export_meter_model(model: keras.Model, vocabulary: list[str], base_path: str | os.PathLike, *, model_kind: str,
-                       warmup: bool = True, training_index: bytes | None = None) -> str:
-    """Write `model` as `<base_path>/<next integer version>/` atomically (as ``export.export_token_model``)."""
-    archive = build_meter_archive(model, vocabulary, model_kind, training_index)
+                       warmup: bool = True, training_index: bytes | None = None,
+                       tune_frames: bp.FrameTable | None = None) -> str:
+    """Write `model` as `<base_path>/<next integer version>/` atomically (as ``export.export_token_model``);
+    ``tune_frames``: the training tunes' frames, for the `tune_frames` endpoint."""
+    archive = build_meter_archive(model, vocabulary, model_kind, training_index, tune_frames)
     step = MeterStep(model)
     model_name = os.path.basename(str(base_path).rstrip("/"))
 

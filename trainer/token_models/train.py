@@ -152,8 +152,10 @@ def train(
     }
     if exporter is not None:
         index = build_training_index(data_dir, config.feature).to_bytes()
+        meter = config.architecture == METER_ARCHITECTURE
+        extra = {"tune_frames": meter_data.frame_table(data_dir, vocabulary)} if meter else {}
         metrics["export"] = str(exporter(model, list(vocabulary.symbols), paths.export_path, model_kind=config.model_kind,
-                                         training_index=index))
+                                         training_index=index, **extra))
     fitting.write_json(os.path.join(paths.job_dir, fitting.METRICS_FILE), metrics)
     logger.info("metrics: %s", json.dumps(metrics))
     return metrics

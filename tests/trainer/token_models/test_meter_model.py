@@ -131,6 +131,11 @@ def test_the_songs_of_a_real_preprocessing_output_carry_their_frames(pickup_data
         assert conditioning[frame.pickup, 0] == 0 and (conditioning[:frame.pickup, 0] > 0).all()  # the first downbeat
     with_lengths = meter_data.song_frames(pickup_dataset, "train", vocabulary, lengths=True)[1]
     assert [frame.length for frame in with_lengths] == [len(array) for array in arrays]
+    table = meter_data.frame_table(pickup_dataset, vocabulary)  # the export's `tune_frames`
+    np.testing.assert_array_equal(table.pickup, [frame.pickup for frame in frames])
+    np.testing.assert_array_equal(table.meter, [frame.meter for frame in frames])
+    full_bars = [-(-(len(array) - frame.pickup) // frame.bar_steps) for array, frame in zip(arrays, frames)]
+    np.testing.assert_array_equal(table.bars, full_bars)
 
 
 def test_a_folder_written_before_the_pickup_feature_is_named(tiny_dataset, tmp_path) -> None:
@@ -156,6 +161,12 @@ def test_the_first_version_trains_and_its_export_steps_as_the_keras_model_runs(t
     loaded = tf.saved_model.load(str(latest_version_dir(tmp_path / "lstm_meter")))
     stated = loaded.signatures[sig.VOCABULARY]()
     assert [name.decode() for name in stated[sig.CONDITIONING].numpy()] == list(sig.STEP_CONDITIONING)
+    shipped = {name: value.numpy() for name, value in loaded.signatures[sig.TUNE_FRAMES]().items()}
+    _, train_frames, _ = meter_data.song_frames(tiny_dataset, "train", vocabulary, lengths=True)
+    assert len(shipped[sig.BARS]) == len(train_frames) > 0
+    np.testing.assert_array_equal(shipped[sig.BAR_STEPS], [frame.bar_steps for frame in train_frames])
+    np.testing.assert_array_equal(shipped[sig.BARS], [-(-(frame.length - frame.pickup) // frame.bar_steps)
+                                                      for frame in train_frames])
     import keras  # noqa: PLC0415
 
     model = keras.models.load_model(paths.checkpoint_dir + "/best.keras")
@@ -167,4 +178,4 @@ def test_the_first_version_trains_and_its_export_steps_as_the_keras_model_runs(t
 @pytest.mark.server
 def test_saved_model_cli_runs_every_signature_of_a_meter_aware_export(tmp_path) -> None:
     export = export_tiny_meter_lstm(tmp_path / "lstm_meter")
-    check_every_signature(export, [*sig.TOKEN_SIGNATURES], tmp_path / "cli")
+    check_every_signature(export, [*sig.TOKEN_SIGNATURES, sig.TUNE_FRAMES], tmp_path / "cli")

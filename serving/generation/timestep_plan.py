@@ -1,0 +1,75 @@
+"""A constrained timestep request's rows: each seed's tune frame, its bar rules and the token budget.
+
+Without ``--bars`` and ``--steps``, a meter-aware model's tune takes the length of one training
+tune in its meter, drawn with its seed from the export's `tune_frames` (``tune_frame.drawn_frames``),
+and, when the primer holds no notes, that tune's pickup too (on the client: the `generate`
+signature counts bars from the tune's first step). Each row's constraints follow its frame
+(``--bars`` counts the full bars after the pickup), and the budget is the longest row's.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+from preprocessing.melody.keys import Key, Meter
+from preprocessing.melody.timestep import DELIMITER
+from serving.contract import bar_rules
+from serving.generation.timestep_constraints import TimestepConstraints
+from serving.generation.token_model import TokenModel
+from serving.generation.tune_frame import TuneFrame, drawn_frames, tune_frame
+from serving.generation.tune_request import TuneRequest
+
+
+@dataclasses.dataclass(frozen=True)
+class TimestepPlan:
+    """Per row: its tune frame (None for a model without conditioning) and its constraints (None
+    without constraints); ``steps``: the tokens to sample after the primer."""
+
+    frames: list[TuneFrame] | None
+    constraints: list[TimestepConstraints] | None
+    steps: int
+
+
+def plan_rows(model: TokenModel, request: TuneRequest | None, key: Key | None, meter: Meter | None,
+              primer: Sequence[str], primer_ids: Sequence[int], pickup: int, seeds: Sequence[int], steps: int | None,
+              default_steps: int, *, draw_pickup: bool) -> TimestepPlan:
+    """The rows of a timestep request (None: no constraints) in ``key`` and ``meter`` for ``primer``
+    (symbols and their indices) sounding ``pickup`` steps before its first downbeat; ``steps``:
+    ``--steps`` or None. ``draw_pickup``: a primer without notes may take a drawn pickup."""
+    bars = request.bars if request is not None else None
+    frame = tune_frame(meter, key, bars, pickup) if model.conditioning else None
+    if request is None:
+        return TimestepPlan([frame] * len(seeds) if frame else None, None, steps or default_steps)
+    frames = [frame] * len(seeds) if frame else None
+    table = model.tune_frames if frame is not None else None
+    if table is not None:
+        tune = primer[len(primer) - primer[::-1].index(DELIMITER):] if DELIMITER in primer else primer
+        frames = drawn_frames(table, frame, seeds, pickup=draw_pickup and not tune,
+                              length=bars is None and steps is None,
+                              min_bars=max(len(tune) - pickup, 0) // frame.bar_steps + 1)
+    rows: dict[tuple[int, int | None], TimestepConstraints] = {}
+    constraints = []
+    for row in frames or [None] * len(seeds):
+        start, length = (row.pickup, row.length) if row is not None else (pickup, None)
+        if (start, length) not in rows:
+            row_bars = bars if length is None else (length - start) // row.bar_steps
+            rows[start, length] = TimestepConstraints(dataclasses.replace(request, bars=row_bars), model.symbols, start)
+        constraints.append(rows[start, length])
+    budget = max(timestep_steps(row, primer_ids, steps, default_steps) for row in rows.values())
+    return TimestepPlan(frames, constraints, budget)
+
+
+def timestep_steps(constraints: TimestepConstraints, primer_ids: Sequence[int], steps: int | None,
+                   default_steps: int) -> int:
+    """A constrained timestep tune's token budget: ``steps`` when given, else what the request's bars
+    need after the primer, else the codec's ``default_steps``."""
+    if steps is not None:
+        return steps
+    bars = constraints.request.bars
+    return constraints.tokens_needed(primer_ids, bars) if bars is not None else default_steps
+
+
+def timestep_rules(constraints: TimestepConstraints, primer_ids: Sequence[int], steps: int) -> bar_rules.BarRules:
+    """The bar rules of a tune sampled for ``steps`` tokens after ``primer_ids``: its bar limits
+    counted from where the primer leaves the tune."""
+    return constraints.rules(*constraints.bar_limits(constraints.start(primer_ids).position, steps))
