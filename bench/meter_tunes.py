@@ -156,7 +156,8 @@ def model_row(address: str, name: str, tunes: int, out_dir: str, flags: list[str
         tokens = list(melody.tokens)
         facts.append(tm.timestep_facts(tokens, melody.primer_length, C_MAJOR, meter))
         tune = split_songs(tokens)[-1] if tokens[-1] != DELIMITER else split_songs(tokens[:-1])[-1]
-        bars.append(bar_facts(tune, 0, bar_steps_of(str(meter))))
+        pickup = melody.melody.pickup_steps if melody.melody is not None else 0
+        bars.append(bar_facts(tune, pickup, bar_steps_of(str(meter))))
     row = tune_row(facts, bars, corpus.get(str(meter), corpus["all"])["mean_quarters"], runs)
     row.update(seconds=seconds, ended=sum(fact.ended for fact in facts) / len(facts),
                ratio_all=row["mean_quarters"] / corpus["all"]["mean_quarters"])

@@ -100,7 +100,8 @@ def add_generate_parser(commands: argparse._SubParsersAction,
         "with the reason: a primer longer than --bars or one the constraints cannot continue, a range without a "
         "scale note (or tonic, for --end tonic), --bars 0, --form on a timestep model, --steps too few for --bars")
     rules.add_argument("--bars", type=int, help="the tune's exact length in bars of --meter (default: at least 8 bars, "
-                       "ending at a bar line within --steps)")
+                       "ending at a bar line within --steps; a meter-aware model without --steps: the length, and "
+                       "for a primer without notes the pickup, of a training tune in --meter drawn per seed)")
     rules.add_argument("--end", choices=("tonic", "any"), default="tonic", help="tonic (default): the final note is "
                        "--key's tonic, from the last beat, held to the final bar line (ABC: each strain's, at least one unit long); "
                        "any: no rule for the last note")

@@ -91,6 +91,11 @@ class TuneFrame:
         if self.length is not None and self.length < 1:
             raise ValueError(f"length must be >= 1 step or None, got {self.length!r}")
 
+    @property
+    def bars(self) -> int | None:
+        """The full bars after the pickup, rounded up; None without a length."""
+        return None if self.length is None else -(-(self.length - self.pickup) // self.bar_steps)
+
     def step_inputs(self, steps: np.ndarray) -> dict[str, np.ndarray]:
         """int `[...]` tune steps -> `step`'s conditioning inputs (``signatures.STEP_CONDITIONING``), int32 `[...]`."""
         steps = np.asarray(steps, np.int64)
@@ -131,8 +136,7 @@ class FrameTable:
         """The table of tunes' frames, each with its ``length``."""
         if any(frame.length is None for frame in frames):
             raise ValueError("every tune frame of a frame table needs its length")
-        rows = [(frame.bar_steps, frame.pickup, frame.meter, int(bars_left(frame.pickup, frame.length, frame.bar_steps)))
-                for frame in frames]
+        rows = [(frame.bar_steps, frame.pickup, frame.meter, frame.bars) for frame in frames]
         return cls(*np.array(rows, np.int32).reshape(-1, 4).T)
 
     def outputs(self) -> dict[str, np.ndarray]:

@@ -47,14 +47,13 @@ def plan_rows(model: TokenModel, request: TuneRequest | None, key: Key | None, m
         frames = drawn_frames(table, frame, seeds, pickup=draw_pickup and not tune,
                               length=bars is None and steps is None,
                               min_bars=max(len(tune) - pickup, 0) // frame.bar_steps + 1)
-    rows: dict[tuple[int, int | None], TimestepConstraints] = {}
+    rows: dict[tuple[int, int | None], TimestepConstraints] = {}  # by (pickup, bars)
     constraints = []
     for row in frames or [None] * len(seeds):
-        start, length = (row.pickup, row.length) if row is not None else (pickup, None)
-        if (start, length) not in rows:
-            row_bars = bars if length is None else (length - start) // row.bar_steps
-            rows[start, length] = TimestepConstraints(dataclasses.replace(request, bars=row_bars), model.symbols, start)
-        constraints.append(rows[start, length])
+        start, row_bars = (row.pickup, row.bars) if row is not None else (pickup, bars)
+        if (start, row_bars) not in rows:
+            rows[start, row_bars] = TimestepConstraints(dataclasses.replace(request, bars=row_bars), model.symbols, start)
+        constraints.append(rows[start, row_bars])
     budget = max(timestep_steps(row, primer_ids, steps, default_steps) for row in rows.values())
     return TimestepPlan(frames, constraints, budget)
 

@@ -81,6 +81,7 @@ class GeneratedMelody:
     melody: render.Melody | None
     error: str = ""
     shared: SharedRun | None = None
+    frame: TuneFrame | None = None  # a meter-aware model's: the tune frame it was sampled in
 
     @property
     def novelty(self) -> str:
@@ -142,9 +143,10 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
         sampled = _sample_on_server(model, primer_ids, config.settings, seeds, plan)
         if on_step is not None:
             on_step(1, 1)
-    pickups = [frame.pickup for frame in plan.frames] if plan.frames else [pickup] * config.num
+    frames = plan.frames or [None] * config.num
     return [write_melody(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec, key,
-                         meter, model.training_index, row_pickup) for seed, ids, row_pickup in zip(seeds, sampled, pickups)]
+                         meter, model.training_index, frame.pickup if frame else pickup, frame)
+            for seed, ids, frame in zip(seeds, sampled, frames)]
 
 
 def _request(config: GenerationConfig) -> TuneRequest | None:
@@ -244,11 +246,11 @@ def _sample_on_server(model: TokenModel, primer_ids: list[int], settings: Sampli
 
 def write_melody(tokens: list[str], primer_length: int, seed: int, config: GenerationConfig, name: str,
                  codec: TokenCodec, key: Key | None, meter: Meter | None,
-                 index: TrainingIndex | None, pickup: int = 0) -> GeneratedMelody:
+                 index: TrainingIndex | None, pickup: int = 0, frame: TuneFrame | None = None) -> GeneratedMelody:
     """Renders one melody in ``key`` and ``meter`` (None: the codec's default), its first bar the
     primer's ``pickup`` (16th steps; a timestep tune's), as ``name_seedN.*``,
-    its scores credited to the model and seed and, with the training ``index``, stating its novelty;
-    a melody that cannot be rendered keeps its tokens (as text) and the error."""
+    its scores credited to the model and seed and, with the training ``index``, stating its novelty,
+    keeping its tune ``frame``; a melody that cannot be rendered keeps its tokens (as text) and the error."""
     stem = f"{name}_seed{seed}"
     shared = index.longest_shared_run(codec.new_note_keys(tokens, primer_length)) if index is not None else None
     try:
@@ -256,11 +258,11 @@ def write_melody(tokens: list[str], primer_length: int, seed: int, config: Gener
                          creator=f"Folkgen model {name}, seed {seed}", novelty=shared.describe() if shared else "")
         melody = replace(melody, pickup=render.steps_to_quarters(pickup)) if pickup else melody
         paths = render.write_formats(melody, config.formats, config.out_dir, stem, config.tempo_bpm)
-        return GeneratedMelody(seed, tuple(tokens), primer_length, paths, melody, shared=shared)
+        return GeneratedMelody(seed, tuple(tokens), primer_length, paths, melody, shared=shared, frame=frame)
     except ValueError as error:
         path = _save_tokens(codec.tokens_text(tokens), config.out_dir, stem)
         logger.warning("melody %s not rendered (%s); its tokens are in %s", stem, error, path)
-        return GeneratedMelody(seed, tuple(tokens), primer_length, {"tokens": path}, None, str(error), shared)
+        return GeneratedMelody(seed, tuple(tokens), primer_length, {"tokens": path}, None, str(error), shared, frame)
 
 
 def _save_tokens(text: str, out_dir: str, stem: str) -> str:

@@ -54,9 +54,7 @@ def drawn_frames(table: FrameTable, frame: TuneFrame, seeds: Sequence[int], *, p
     for seed in seeds:
         tune = candidates[np.random.default_rng([seed % 2**32, _DRAW_STREAM]).integers(len(candidates))]
         start = int(table.pickup[tune]) if pickup else frame.pickup
-        bars = int(table.bars[tune]) if length else None
-        if bars is None and frame.length is not None:
-            bars = (frame.length - frame.pickup) // frame.bar_steps
+        bars = int(table.bars[tune]) if length else frame.bars
         end = None if bars is None else bars * frame.bar_steps + start
         frames.append(dataclasses.replace(frame, pickup=start, length=end))
     return frames

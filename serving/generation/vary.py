@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -117,9 +117,10 @@ def vary(client: ModelClient, melody: GeneratedMelody, bars: Sequence[int], conf
     for index in bars:
         if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or not 0 <= index < len(spans):
             raise ValueError(f"bar {index!r} is not a bar of this tune: it has {len(spans)} bars, 0..{len(spans) - 1}")
-    chosen = sorted({int(index) for index in bars})
-    if not chosen:
+    if not (chosen := sorted({int(index) for index in bars})):
         raise ValueError("name at least one bar to vary")
+    if melody.frame is not None and melody.frame.bars is not None:  # the length it was sampled in, drawn or asked
+        config = replace(config, constraints=replace(config.constraints, bars=melody.frame.bars))
     model = TokenModel(client)
     codec, vocabulary = model_codec(model), model.symbols
     plan = _abc_plan(melody, chosen, config, vocabulary) if codec.kind == sig.TOKEN_CHARACTERS \
@@ -128,17 +129,16 @@ def vary(client: ModelClient, melody: GeneratedMelody, bars: Sequence[int], conf
     # Stable int32 seeds per candidate (crc32, never Python's hash()).
     seeds = [zlib.crc32(f"vary/{config.seed}/{melody.seed}/{chosen}/{number}".encode()) & 0x7FFFFFFF
              for number in range(candidates)]
-    frame = tune_frame(melody.melody.meter, melody.melody.key, config.constraints.bars, melody.melody.pickup_steps)
+    old = melody.melody
+    frame = melody.frame or tune_frame(old.meter, old.key, config.constraints.bars, old.pickup_steps)
     tunes, log_ps = _sample(model, plan, seeds, config.settings, frame)
     for seed, tune in zip(seeds, tunes):
-        broken = plan.check(tune)
-        if broken:
+        if broken := plan.check(tune):
             raise RuntimeError(f"vary candidate with seed {seed} breaks the constraints ({broken}): a bug")
     best = int(np.argmax(log_ps))
     primer_length = min(melody.primer_length, plan.pieces[0].start)
-    old = melody.melody
     written = write_melody([vocabulary[token] for token in tunes[best]], primer_length, seeds[best], config, name,
-                           codec, old.key, old.meter, model.training_index, old.pickup_steps)
+                           codec, old.key, old.meter, model.training_index, old.pickup_steps, melody.frame)
     logger.info("varied bars %s of seed %d: candidate seeds %s, log p %s", chosen, melody.seed, seeds,
                 [round(value, 2) for value in log_ps])
     return VariedMelody(written, tuple(chosen), log_ps[best], tuple(log_ps))

@@ -2,6 +2,8 @@
 gRPC and REST, the client's conditioning over `step` against `generate`'s in the graph."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -206,3 +208,19 @@ def test_without_frames_to_draw_from_a_tune_ends_where_it_may(server, tmp_path):
     for frames in (_frames_written(server, tmp_path / "a", meter=parse_meter("6/8")),
                    _frames_written(server, tmp_path / "b", name=UNFRAMED)):
         assert all(pickup == 0 and bars >= 8 and bars == int(bars) for pickup, bars in frames), frames
+
+
+def test_vary_keeps_the_frame_a_tune_was_drawn_in(server, tmp_path):
+    """A drawn tune of 3 or 5 bars (fewer than the 8 a tune without a length needs) varies in its own frame."""
+    from serving.generation.vary import vary  # noqa: PLC0415
+
+    config = GenerationConfig(primer=None, num=4, seed=0, formats=("abc",), out_dir=str(tmp_path / "a"),
+                              constraints=TuneRequest())
+    client = model_client.connect(server.grpc_address, NAME)
+    written = generate(client, config, NAME)
+    tune = next(melody for melody in written if melody.frame.pickup)  # a quarter's pickup, then 5 bars
+    assert tune.frame.bars == 5 and tune.melody.pickup == 1
+    varied = vary(client, tune, [2], dataclasses.replace(config, out_dir=str(tmp_path / "b")), NAME)
+    assert varied.melody.frame == tune.frame and varied.melody.melody.quarters == tune.melody.quarters == 21
+    changed = [index for index, (old, new) in enumerate(zip(tune.tokens, varied.melody.tokens)) if old != new]
+    assert changed and all(1 + 4 + 16 <= index < 1 + 4 + 32 for index in changed)  # bar 2: the second full bar

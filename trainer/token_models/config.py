@@ -18,6 +18,9 @@ INPUT_ENCODINGS = ("one_hot", "embedding")
 # How training examples are cut: windows of the songs joined into one stream, or each song whole
 # from its start (padded, at most ``window`` steps; the meter-aware model only).
 BATCHINGS = ("stream", "songs")
+# How a training song ends (the meter-aware model only): as written, or its last note held to the
+# next bar line ("complete"), as every generated tune ends.
+FINAL_BARS = ("as_written", "complete")
 # The example feature a token model learns (see ``trainer.token_models.data.FEATURES``).
 FEATURES = (schema.FEATURE_TIMESTEP, schema.FEATURE_ABC)
 # The model kind an export of a model reading each feature states (``serving.contract.signatures``).
@@ -65,6 +68,7 @@ class TrainConfig:
     attention_window: int = 0
     attention_heads: int = 2
     attention_dim: int = 16
+    final_bar: str = "as_written"
 
     @property
     def model_kind(self) -> str:
@@ -83,9 +87,13 @@ class TrainConfig:
             raise ValueError(f"feature {self.feature!r} is not one of {FEATURES}")
         if self.batching not in BATCHINGS:
             raise ValueError(f"batching {self.batching!r} is not one of {BATCHINGS}")
-        if self.architecture != "lstm_meter" and (self.batching != "stream" or self.attention_window):
-            raise ValueError(f"batching={self.batching!r} and attention_window={self.attention_window!r} are the "
-                             f"meter-aware model's; architecture {self.architecture!r} takes neither")
+        if self.final_bar not in FINAL_BARS:
+            raise ValueError(f"final_bar {self.final_bar!r} is not one of {FINAL_BARS}")
+        if self.architecture != "lstm_meter" and (self.batching != "stream" or self.attention_window
+                                                  or self.final_bar != "as_written"):
+            raise ValueError(f"batching={self.batching!r}, attention_window={self.attention_window!r} and "
+                             f"final_bar={self.final_bar!r} are the meter-aware model's; architecture "
+                             f"{self.architecture!r} takes none of them")
         if self.input_encoding not in INPUT_ENCODINGS:
             raise ValueError(
                 f"input_encoding {self.input_encoding!r} is not one of {INPUT_ENCODINGS}"
@@ -101,10 +109,12 @@ presets.register("lstm", TrainConfig(architecture="lstm"))
 presets.register("random", TrainConfig(architecture="random", epochs=0))
 # Issue 13's meter-aware timestep LSTM: the slides' model with each step's position in the bar,
 # meter, mode and bars left beside the symbol, and attention over the tune's last 256 steps (2
-# heads of 16), trained on whole tunes from their start (trainer.token_models.meter_lstm). The
-# first version: --set batching=stream --set window=64 --set attention_window=0.
+# heads of 16), trained on whole tunes from their start (trainer.token_models.meter_lstm), each
+# held to its final bar line. The second version: --set final_bar=as_written; the first, also
+# --set batching=stream --set window=64 --set attention_window=0.
 presets.register("lstm_meter", TrainConfig(architecture="lstm_meter", batching="songs", window=512,
-                                           attention_window=256, attention_heads=2, attention_dim=16))
+                                           attention_window=256, attention_heads=2, attention_dim=16,
+                                           final_bar="complete"))
 # The report's character-level ABC model: Embedding(16) -> LSTM(64) -> Dense, Adam 1e-3, batch 8,
 # 25 epochs; trained here on windows of the tune stream instead of every tune padded to the
 # longest one.

@@ -19,9 +19,10 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from preprocessing import schema
+from preprocessing.melody.timestep import HOLD
 from serving.contract import bar_position as bp
 from trainer.token_models import data
-from trainer.token_models.config import TrainConfig
+from trainer.token_models.config import FINAL_BARS, TrainConfig
 from trainer.token_models.meter_conditioning import tune_conditioning
 from trainer.token_models.meter_lstm import CONDITIONING, TOKENS
 
@@ -53,15 +54,22 @@ def meter_values(meter: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def conditioned_songs(data_dir: str | os.PathLike, split: str, vocabulary: data.Vocabulary, *, training: bool,
-                      seed: int = 0) -> tf.data.Dataset:
+                      seed: int = 0, final_bar: str = "as_written") -> tf.data.Dataset:
     """The split's songs as ``(ids int32 [T], conditioning int32 [T + 1, 4])``: the conditioning of
-    steps 0..T (T: where the end symbol comes); songs with unknown symbols are dropped."""
+    steps 0..T (T: where the end symbol comes); songs with unknown symbols are dropped. With
+    ``final_bar`` "complete", a song that ends before a bar line (most of erk's: the last bar
+    shortened by the pickup) is held to it, as a generated tune ends (``FINAL_BARS``)."""
+    if final_bar not in FINAL_BARS:
+        raise ValueError(f"final_bar {final_bar!r} is not one of {FINAL_BARS}")
+    if final_bar == "complete" and HOLD not in vocabulary.symbols:
+        raise ValueError(f"final_bar 'complete' holds a song's last note, but the vocabulary has no {HOLD!r}")
     check_features(data_dir)
     builder = tfds.builder_from_directory(os.fspath(data_dir))
     examples = builder.as_dataset(split=split, shuffle_files=training)
     examples = examples.filter(lambda example: tf.size(example[schema.FEATURE_TIMESTEP]) > 0)
     table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
         tf.constant(vocabulary.symbols), tf.range(vocabulary.size, dtype=tf.int32)), default_value=-1)
+    hold = tf.constant(vocabulary.symbols.index(HOLD) if HOLD in vocabulary.symbols else 0, tf.int32)
     draws = tf.data.Dataset.random(seed=seed).map(lambda value: tf.math.floormod(value, 1000) < int(LENGTH_SHARE * 1000))
 
     def song(example, states_length):
@@ -70,6 +78,9 @@ def conditioned_songs(data_dir: str | os.PathLike, split: str, vocabulary: data.
         bar_steps, meter = meter_values(example[schema.FEATURE_METER])
         mode = tf.cast(tf.equal(example[schema.FEATURE_MODE], bp.MODES[1]), tf.int32)
         pickup = tf.math.floormod(tf.cast(example[schema.FEATURE_PICKUP], tf.int32), bar_steps)
+        if final_bar == "complete":
+            ids = tf.concat([ids, tf.fill([tf.math.floormod(pickup - length, bar_steps)], hold)], 0)
+            length = tf.size(ids, tf.int32)
         tune_steps = tf.where(states_length, length, -1)
         steps = tf.range(length + 1, dtype=tf.int32)
         return ids, tune_conditioning(steps, bar_steps, pickup, meter, mode, tune_steps)
@@ -162,7 +173,8 @@ def window_batches(data_dir: str | os.PathLike, split: str, vocabulary: data.Voc
                    training: bool) -> tf.data.Dataset:
     """Batches ``({TOKENS: [B, window], CONDITIONING: [B, window, 4]}, targets [B, window])`` (or ``song_batches``'
     with ``config.batching`` "songs"); shuffled when ``training``."""
-    songs = conditioned_songs(data_dir, split, vocabulary, training=training, seed=config.seed)
+    songs = conditioned_songs(data_dir, split, vocabulary, training=training, seed=config.seed,
+                              final_bar=config.final_bar)
     if training:
         songs = songs.shuffle(config.shuffle_songs, seed=config.seed, reshuffle_each_iteration=True)
     if config.batching == "songs":

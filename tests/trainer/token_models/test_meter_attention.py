@@ -135,7 +135,8 @@ def test_saved_model_cli_runs_every_signature_of_an_attention_export(tmp_path) -
 @pytest.mark.parametrize("overrides, named", [({"batching": "windows"}, "batching 'windows' is not one of"),
                                               ({"attention_window": "-1"}, "attention_window must be >= 0"),
                                               ({"attention_heads": "0"}, "attention_heads must be >= 1"),
-                                              ({"attention_dim": "0"}, "attention_dim must be >= 1")])
+                                              ({"attention_dim": "0"}, "attention_dim must be >= 1"),
+                                              ({"final_bar": "full"}, "final_bar 'full' is not one of")])
 def test_a_bad_attention_or_batching_setting_is_named(overrides: dict, named: str) -> None:
     with pytest.raises(ValueError, match=named):
         resolve_config("lstm_meter", overrides)
@@ -143,16 +144,17 @@ def test_a_bad_attention_or_batching_setting_is_named(overrides: dict, named: st
         TuneMemoryAttention(0, 2, 16)
 
 
-@pytest.mark.parametrize("field", ["batching=songs", "attention_window=8"])
+@pytest.mark.parametrize("field", ["batching=songs", "attention_window=8", "final_bar=complete"])
 def test_a_plain_lstm_refuses_the_meter_aware_settings(field: str) -> None:
     name, value = field.split("=")
-    with pytest.raises(ValueError, match="architecture 'lstm' takes neither"):
+    with pytest.raises(ValueError, match="architecture 'lstm' takes none of them"):
         resolve_config("lstm", {name: value})
 
 
-def test_the_preset_attends_over_256_steps_of_whole_tunes_and_keeps_the_first_version_reachable() -> None:
+def test_the_preset_attends_over_256_steps_of_whole_held_tunes_and_keeps_the_first_version_reachable() -> None:
     config = resolve_config("lstm_meter")
     assert (config.batching, config.window, config.attention_window, config.attention_heads,
-            config.attention_dim) == ("songs", 512, 256, 2, 16)
-    first = resolve_config("lstm_meter", {"batching": "stream", "window": "64", "attention_window": "0"})
+            config.attention_dim, config.final_bar) == ("songs", 512, 256, 2, 16, "complete")
+    first = resolve_config("lstm_meter", {"batching": "stream", "window": "64", "attention_window": "0",
+                                          "final_bar": "as_written"})
     assert first == TrainConfig(architecture="lstm_meter")

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from preprocessing import schema
+from preprocessing.melody.timestep import HOLD
 from serving.contract import bar_position as bp
 from serving.contract import signatures as sig
 from serving.contract.versions import latest_version_dir
@@ -96,7 +97,8 @@ def test_each_input_carries_the_conditioning_of_its_target() -> None:
 # Tunes with and without pickups in several meters: (meter, pickup in eighths, bars of eighths).
 PICKUP_TUNES = [("2/4", 1, "A2AB|c2BA|G4|]"), ("3/4", 2, "c2e2g2|f2d2B2|c6|]"), ("6/8", 1, "ABc d2e|f3 e3|d6|]"),
                 ("4/4", 0, "c2d2e2f2|g8|]"), ("4/4", 3, "c2d2e2f2|g8|]"), ("3/8", 1, "ABc|d3|c3|]"),
-                ("2/4", 0, "c2d2|e4|]"), ("3/4", 1, "c2d2e2|c6|]"), ("6/8", 3, "ABc d2e|c6|]"), ("2/4", 2, "c2d2|c4|]")]
+                ("2/4", 0, "c2d2|e4|]"), ("3/4", 1, "c2d2e2|c6|]"), ("6/8", 3, "ABc d2e|c6|]"), ("2/4", 2, "c2d2|c4|]"),
+                ("2/4", 1, "A2AB|c2BA|G3|]"), ("3/4", 2, "c2e2g2|f2d2B2|c4|]")]  # the last two: the final bar short
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +138,23 @@ def test_the_songs_of_a_real_preprocessing_output_carry_their_frames(pickup_data
     np.testing.assert_array_equal(table.meter, [frame.meter for frame in frames])
     full_bars = [-(-(len(array) - frame.pickup) // frame.bar_steps) for array, frame in zip(arrays, frames)]
     np.testing.assert_array_equal(table.bars, full_bars)
+
+
+@pytest.mark.beam
+def test_a_complete_final_bar_holds_a_songs_last_note_to_the_bar_line(pickup_dataset) -> None:
+    vocabulary = data.load_vocabulary(pickup_dataset)
+    hold, held = vocabulary.symbols.index(HOLD), 0
+    for split in ("train", "validation", "test"):
+        arrays, frames, _ = meter_data.song_frames(pickup_dataset, split, vocabulary)
+        songs = meter_data.conditioned_songs(pickup_dataset, split, vocabulary, training=False, final_bar="complete")
+        for (ids, conditioning), array, frame in zip(songs.as_numpy_iterator(), arrays, frames):
+            np.testing.assert_array_equal(ids[:len(array)], array)
+            assert (ids[len(array):] == hold).all() and len(ids) - len(array) < frame.bar_steps
+            assert (len(ids) - frame.pickup) % frame.bar_steps == 0 and conditioning[-1, 0] == 0  # ends on a bar line
+            held += len(ids) > len(array)
+    assert held == 2  # the two tunes whose last bar is short
+    with pytest.raises(ValueError, match="final_bar 'whole' is not one of"):
+        meter_data.conditioned_songs(pickup_dataset, "train", vocabulary, training=False, final_bar="whole")
 
 
 def test_a_folder_written_before_the_pickup_feature_is_named(tiny_dataset, tmp_path) -> None:
