@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from preprocessing.melody.novelty import SharedRun, TrainingIndex
+from serving.contract import bar_position as bp
 from serving.contract import signatures as sig
+from serving.contract.bar_position import FrameTable
 from serving.contract.versions import latest_version_dir
 from serving.model_server.servable import load_servable, run_warmup_requests
 from tests.helpers.saved_model_cli import (
@@ -46,7 +49,18 @@ def test_a_token_model_states_its_kind_and_vocabulary(name: str) -> None:
     assert stated == (list(sig.STEP_CONDITIONING) if name in METER_AWARE else [])
     step_inputs = set(loaded.signatures[sig.STEP].structured_input_signature[1])
     assert step_inputs == {sig.TOKEN, sig.STATE, *stated}
-    assert sorted(loaded.signatures) == sorted([*sig.TOKEN_SIGNATURES, sig.TRAINING_INDEX, sig.DEFAULT_SIGNATURE])
+    frames = [sig.TUNE_FRAMES] if name in METER_AWARE else []
+    assert sorted(loaded.signatures) == sorted([*sig.TOKEN_SIGNATURES, sig.TRAINING_INDEX, *frames, sig.DEFAULT_SIGNATURE])
+
+
+@pytest.mark.parametrize("name", sorted(METER_AWARE))
+def test_a_meter_aware_model_ships_its_training_tunes_frames(name: str) -> None:
+    loaded = tf.saved_model.load(str(latest_version_dir(SAVED_MODELS / name)))
+    table = FrameTable.from_outputs({key: value.numpy() for key, value in loaded.signatures[sig.TUNE_FRAMES]().items()})
+    assert len(table.bars) > 700 and (table.bars >= 1).all() and (table.bar_steps >= 1).all()  # han: 791 songs
+    assert ((table.pickup >= 0) & (table.pickup < table.bar_steps)).all()
+    common = np.bincount(table.meter).argmax()
+    assert bp.METERS[common] in ("2/4", "4/4")  # erk's most common meter is 4/4, han's 2/4
 
 
 @pytest.mark.parametrize("name", sorted(TOKEN_MODELS))
@@ -72,6 +86,7 @@ def test_a_vae_states_its_kind(name: str) -> None:
 def test_saved_model_cli_runs_every_signature_of_a_committed_model(name: str, tmp_path: Path) -> None:
     """The session-based loader of tensorflow_model_server restores them, with the in-process outputs."""
     signatures = (*sig.TOKEN_SIGNATURES, sig.TRAINING_INDEX) if name in TOKEN_MODELS else sig.VAE_SIGNATURES
+    signatures = (*signatures, sig.TUNE_FRAMES) if name in METER_AWARE else signatures
     check_every_signature(Path(latest_version_dir(SAVED_MODELS / name)), list(signatures), tmp_path)
 
 
