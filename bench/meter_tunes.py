@@ -7,8 +7,10 @@ One `python -m serving.server` serves the models; each writes `--tunes` tunes (s
 row with `folkgen generate`'s defaults (its flags parsed with --model, --num, --seed, --formats abc
 and the row's own: client-side sampling at temperature 1, at least 8 bars ending on the tonic in
 C major), read back by ``bench/tune_metrics.py``. Rows: `defaults` (the default primer: twinkle,
-quarter and half notes in 4/4, for the seed's models; none for a meter-aware model), `--end any`
-(the model's own endings), then `--primer /` (no notes to continue) with `--meter` 4/4, 2/4 and 3/4.
+quarter and half notes in 4/4, for the seed's models; none for a meter-aware model, whose tunes
+each take a training tune's length and pickup in the meter, drawn per seed from its export's
+`tune_frames`), `--end any` (the model's own endings), then `--primer /` (no notes to continue)
+with `--meter` 4/4, 2/4 and 3/4. Generated bars are cut from each tune's own pickup.
 Columns, over the notes after the primer:
  mean_quar  mean note duration, quarters; ratio: over the corpus's tunes in the meter written
             (4/4 unless the row names one)

@@ -151,10 +151,9 @@ def test_a_plain_lstm_refuses_the_meter_aware_settings(field: str) -> None:
         resolve_config("lstm", {name: value})
 
 
-def test_the_preset_attends_over_256_steps_of_whole_held_tunes_and_keeps_the_first_version_reachable() -> None:
+def test_the_preset_attends_over_256_steps_of_whole_tunes_and_keeps_the_first_version_reachable() -> None:
     config = resolve_config("lstm_meter")
     assert (config.batching, config.window, config.attention_window, config.attention_heads,
-            config.attention_dim, config.final_bar) == ("songs", 512, 256, 2, 16, "complete")
-    first = resolve_config("lstm_meter", {"batching": "stream", "window": "64", "attention_window": "0",
-                                          "final_bar": "as_written"})
+            config.attention_dim, config.final_bar) == ("songs", 512, 256, 2, 16, "as_written")
+    first = resolve_config("lstm_meter", {"batching": "stream", "window": "64", "attention_window": "0"})
     assert first == TrainConfig(architecture="lstm_meter")
