@@ -3,7 +3,6 @@
 `folkgen models` lists a folder or probes a server."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil
@@ -23,32 +22,30 @@ from serving.local_client import LocalModelClient, ModelLoadError
 from serving.model_access import available_models, open_model_client
 from serving.model_server.launcher import start_subprocess
 from tests.helpers.tiny_models import export_tiny_models
+from tests.serving.conftest import TINY_VAES
 from trainer.token_models.builders import build_model
 from trainer.token_models.config import resolve_config
 from trainer.token_models.export import export_token_model
-from trainer.vae import export as vae_export
-from trainer.vae import model as vae
-from trainer.vae.config import VAE_PRESETS
 
 pytestmark = pytest.mark.server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ABC_VOCABULARY = sorted(set("ABCDEFGabcdefgz,'^_=|:[]()<>/-123456789 \nXLMK"))  # every character a tune needs
-VAES = ("vae_notes_tiny", "vae_rhythms_tiny")
+VAES = tuple(TINY_VAES)  # notes, rhythms
 NOT_SERVED = "lstm_han"  # in the folder (and serving/models.config) but not given to the server
 
 
 @pytest.fixture(scope="module")
-def saved_models(tmp_path_factory) -> Path:
-    """A tiny timestep LSTM (lstm_erk, lstm_han), no_step / no_kind, an untrained ABC model, two tiny VAEs."""
+def saved_models(tmp_path_factory, tiny_vaes) -> Path:
+    """A tiny timestep LSTM (lstm_erk, lstm_han), no_step / no_kind, an untrained ABC model, two tiny VAEs
+    (copies of conftest.py's)."""
     root = tmp_path_factory.mktemp("saved_models")
     export_tiny_models(root)
     keras.utils.set_random_seed(5)
     export_token_model(build_model(resolve_config("abc_lstm_seed"), np.ones(len(ABC_VOCABULARY))), ABC_VOCABULARY,
                        root / "abc_wide", warmup=False, model_kind=TOKEN_CHARACTERS)
-    for name, preset in zip(VAES, ("vae_notes", "vae_rhythms_cat")):
-        config = dataclasses.replace(VAE_PRESETS[preset], length=24, hidden_dim=16, latent_dim=4, seed=3)
-        vae_export.export_vae(vae.build_vae(config), config, root / name)
+    for name in VAES:
+        shutil.copytree(tiny_vaes / name, root / name)
     return root
 
 

@@ -1,0 +1,27 @@
+"""Fixtures shared by the serving tests: the tiny VAE pair that test_vae_cli.py serves and
+test_cli_in_process.py loads both ways, exported once per session."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+TINY_VAES = {"vae_notes_tiny": "vae_notes", "vae_rhythms_tiny": "vae_rhythms_cat"}  # name: preset
+TINY_VAE_LENGTH = 24
+
+
+@pytest.fixture(scope="session")
+def tiny_vaes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding version 1 of each of ``TINY_VAES``: untrained (seed 3), ``TINY_VAE_LENGTH``
+    events, hidden 16, latent 4; sigmoid notes, categorical rhythms. Read-only: tests copy it or
+    serve it, none writes there."""
+    from trainer.vae import export as vae_export
+    from trainer.vae import model as vae
+    from trainer.vae.config import VAE_PRESETS
+
+    root = tmp_path_factory.mktemp("tiny_vaes")
+    for name, preset in TINY_VAES.items():
+        config = dataclasses.replace(VAE_PRESETS[preset], length=TINY_VAE_LENGTH, hidden_dim=16, latent_dim=4, seed=3)
+        vae_export.export_vae(vae.build_vae(config), config, root / name)
+    return root
