@@ -25,3 +25,13 @@ def tiny_vaes(tmp_path_factory: pytest.TempPathFactory) -> Path:
         config = dataclasses.replace(VAE_PRESETS[preset], length=TINY_VAE_LENGTH, hidden_dim=16, latent_dim=4, seed=3)
         vae_export.export_vae(vae.build_vae(config), config, root / name)
     return root
+
+
+@pytest.fixture(scope="session")
+def tiny_token_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    """(the folder ``tests.helpers.tiny_models.export_tiny_models`` wrote, the model names), exported
+    once per session. Read-only: a test file copies it (``shutil.copytree``) to serve or change it."""
+    from tests.helpers.tiny_models import export_tiny_models
+
+    root = tmp_path_factory.mktemp("tiny_token_models")
+    return root, export_tiny_models(root)

@@ -21,7 +21,6 @@ from serving.contract.signatures import TOKEN_CHARACTERS
 from serving.local_client import LocalModelClient, ModelLoadError
 from serving.model_access import available_models, open_model_client
 from serving.model_server.launcher import start_subprocess
-from tests.helpers.tiny_models import export_tiny_models
 from tests.serving.conftest import TINY_VAES
 from trainer.token_models.builders import build_model
 from trainer.token_models.config import resolve_config
@@ -36,11 +35,11 @@ NOT_SERVED = "lstm_han"  # in the folder (and serving/models.config) but not giv
 
 
 @pytest.fixture(scope="module")
-def saved_models(tmp_path_factory, tiny_vaes) -> Path:
+def saved_models(tmp_path_factory, tiny_vaes, tiny_token_models) -> Path:
     """A tiny timestep LSTM (lstm_erk, lstm_han), no_step / no_kind, an untrained ABC model, two tiny VAEs
     (copies of conftest.py's)."""
     root = tmp_path_factory.mktemp("saved_models")
-    export_tiny_models(root)
+    shutil.copytree(tiny_token_models[0], root, dirs_exist_ok=True)
     keras.utils.set_random_seed(5)
     export_token_model(build_model(resolve_config("abc_lstm_seed"), np.ones(len(ABC_VOCABULARY))), ABC_VOCABULARY,
                        root / "abc_wide", warmup=False, model_kind=TOKEN_CHARACTERS)

@@ -1,6 +1,7 @@
 """The model client against a real `python -m serving.server` serving a tiny exported LSTM."""
 from __future__ import annotations
 
+import shutil
 import socket
 import time
 
@@ -20,7 +21,7 @@ from serving.generation.tokens import sample_melodies
 from serving.generation.tune_request import TuneRequest
 from serving.model_server.launcher import free_port, start_subprocess
 from serving.tensors import TensorInfo
-from tests.helpers.tiny_models import UNITS, VOCABULARY, export_tiny_models
+from tests.helpers.tiny_models import UNITS, VOCABULARY
 
 pytestmark = pytest.mark.server
 
@@ -28,9 +29,10 @@ FAST_FAILURE = model_client.RetryPolicy(timeout_s=5, window_s=0.05, first_backof
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, tiny_token_models):
+    source, names = tiny_token_models  # conftest.py's, copied
     saved_models = tmp_path_factory.mktemp("saved_models")
-    names = export_tiny_models(saved_models)
+    shutil.copytree(source, saved_models, dirs_exist_ok=True)
     config = saved_models / "models.config"
     write_models_config(saved_models, names, config)
     with start_subprocess(names, model_config_file=config) as running:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 import time
 import wave
 
@@ -19,15 +20,14 @@ from serving.page.app import PageApp
 from serving.page.catalog import ModelCatalog
 from serving.page.soundfont import NoteSamples, note_pitch
 from serving.page.studio import Studio
-from tests.helpers.tiny_models import export_tiny_lstm
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory):
+def models_dir(tmp_path_factory, tiny_token_models):
     root = tmp_path_factory.mktemp("saved_models")
-    export_tiny_lstm(root / "lstm_erk")
+    shutil.copytree(tiny_token_models[0] / "lstm_erk", root / "lstm_erk")  # export_tiny_lstm's
     return root
 
 
