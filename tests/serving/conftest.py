@@ -1,8 +1,11 @@
-"""Fixtures shared by the serving tests: the tiny VAE pair that test_vae_cli.py serves and
-test_cli_in_process.py loads both ways, exported once per session."""
+"""Fixtures shared by the serving tests, made once per session: the tiny VAE pair that
+test_vae_cli.py serves and test_cli_in_process.py loads both ways, the tiny token models
+(tests/helpers/tiny_models.py) and a server over them."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,3 +38,19 @@ def tiny_token_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, l
 
     root = tmp_path_factory.mktemp("tiny_token_models")
     return root, export_tiny_models(root)
+
+
+@pytest.fixture(scope="session")
+def tiny_token_server(tiny_token_models, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A `python -m serving.server` (``grpc_address``, ``rest_url``) serving a copy of every tiny
+    token model, started once per session: tests that use it only read what it serves."""
+    from serving.demo import write_models_config
+    from serving.model_server.launcher import start_subprocess
+
+    source, names = tiny_token_models
+    saved_models = tmp_path_factory.mktemp("served_tiny_token_models")
+    shutil.copytree(source, saved_models, dirs_exist_ok=True)
+    config = saved_models / "models.config"
+    write_models_config(saved_models, names, config)
+    with start_subprocess(names, model_config_file=config) as running:
+        yield running

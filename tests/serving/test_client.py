@@ -1,7 +1,6 @@
 """The model client against a real `python -m serving.server` serving a tiny exported LSTM."""
 from __future__ import annotations
 
-import shutil
 import socket
 import time
 
@@ -13,13 +12,12 @@ from serving import client as model_client
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
 from serving.contract.sampling import SamplingSettings
-from serving.demo import write_models_config
 from serving.generation.constrained_rows import TimestepRows
 from serving.generation.timestep_constraints import TimestepConstraints
 from serving.generation.token_model import TokenModel
 from serving.generation.tokens import sample_melodies
 from serving.generation.tune_request import TuneRequest
-from serving.model_server.launcher import free_port, start_subprocess
+from serving.model_server.launcher import free_port
 from serving.tensors import TensorInfo
 from tests.helpers.tiny_models import UNITS, VOCABULARY
 
@@ -29,14 +27,8 @@ FAST_FAILURE = model_client.RetryPolicy(timeout_s=5, window_s=0.05, first_backof
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, tiny_token_models):
-    source, names = tiny_token_models  # conftest.py's, copied
-    saved_models = tmp_path_factory.mktemp("saved_models")
-    shutil.copytree(source, saved_models, dirs_exist_ok=True)
-    config = saved_models / "models.config"
-    write_models_config(saved_models, names, config)
-    with start_subprocess(names, model_config_file=config) as running:
-        yield running
+def server(tiny_token_server):
+    return tiny_token_server  # conftest.py's: the tiny token models, read-only
 
 
 @pytest.fixture(scope="module", params=["grpc", "rest"])
