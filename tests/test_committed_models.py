@@ -2,6 +2,7 @@
 the session-based one of tensorflow_model_server), of the kind they state."""
 from __future__ import annotations
 
+from concurrent import futures
 from pathlib import Path
 
 import pytest
@@ -95,10 +96,14 @@ def test_the_saved_model_cli_binary_answers_as_its_run_steps_in_one_process(cli_
     _, together = cli_run
     folder = Path(latest_version_dir(SAVED_MODELS / "lstm_meter_erk"))
     loaded = tf.saved_model.load(str(folder))
-    for name in (sig.VOCABULARY, sig.STEP):  # example_inputs: the same inputs on every call
+    names = (sig.VOCABULARY, sig.STEP)
+    inputs = {name: example_inputs(loaded, name) for name in names}  # the same inputs on every call
+    with futures.ThreadPoolExecutor(len(names)) as pool:  # the two binary runs side by side
+        binary = dict(zip(names, pool.map(lambda name: run_signature(folder, name, inputs[name], tmp_path), names)))
+    for name in names:
         expected = cli_outputs(together / "lstm_meter_erk", name)
         assert expected, name
-        assert_same_outputs(run_signature(folder, name, example_inputs(loaded, name), tmp_path), expected, name)
+        assert_same_outputs(binary[name], expected, name)
 
 
 @pytest.mark.server
