@@ -1,6 +1,7 @@
-"""Fixtures shared by the serving tests, made once per session: the tiny VAE pair that
-test_vae_cli.py serves and test_cli_in_process.py loads both ways, the tiny token models
-(tests/helpers/tiny_models.py) and a server over them."""
+"""Fixtures shared by the serving tests, made once per session: the tiny VAE pair, the tiny token
+models (tests/helpers/tiny_models.py) and a server over them (test_client.py, the page), a folder of
+every kind and a server over it (test_cli_in_process.py loads it both ways; test_vae_cli.py). Every
+test only reads them; one that changes models copies them first."""
 from __future__ import annotations
 
 import dataclasses
@@ -53,4 +54,43 @@ def tiny_token_server(tiny_token_models, tmp_path_factory: pytest.TempPathFactor
     config = saved_models / "models.config"
     write_models_config(saved_models, names, config)
     with start_subprocess(names, model_config_file=config) as running:
+        yield running
+
+
+ABC_VOCABULARY = sorted(set("ABCDEFGabcdefgz,'^_=|:[]()<>/-123456789 \nXLMK"))  # every character a tune needs
+MIXED_SERVED = ("lstm_erk", "no_kind", "abc_wide", *TINY_VAES)  # lstm_han and no_step are only in the folder
+
+
+@pytest.fixture(scope="session")
+def mixed_models(tmp_path_factory: pytest.TempPathFactory, tiny_vaes, tiny_token_models) -> Path:
+    """A folder of every kind: the tiny token models (lstm_erk, lstm_han, no_step, no_kind), an
+    untrained ABC model ``abc_wide`` (seed 5) and the tiny VAE pair. Read-only."""
+    import keras
+    import numpy as np
+
+    from serving.contract.signatures import TOKEN_CHARACTERS
+    from trainer.token_models.builders import build_model
+    from trainer.token_models.config import resolve_config
+    from trainer.token_models.export import export_token_model
+
+    root = tmp_path_factory.mktemp("mixed_models")
+    shutil.copytree(tiny_token_models[0], root, dirs_exist_ok=True)
+    keras.utils.set_random_seed(5)
+    export_token_model(build_model(resolve_config("abc_lstm_seed"), np.ones(len(ABC_VOCABULARY))), ABC_VOCABULARY,
+                       root / "abc_wide", warmup=False, model_kind=TOKEN_CHARACTERS)
+    for name in TINY_VAES:
+        shutil.copytree(tiny_vaes / name, root / name)
+    return root
+
+
+@pytest.fixture(scope="session")
+def mixed_server(mixed_models, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """A `python -m serving.server` serving ``MIXED_SERVED`` of ``mixed_models``, once per session
+    (test_cli_in_process.py, test_vae_cli.py): tests only read what it serves."""
+    from serving.demo import write_models_config
+    from serving.model_server.launcher import start_subprocess
+
+    config = tmp_path_factory.mktemp("mixed_config") / "models.config"
+    write_models_config(mixed_models, MIXED_SERVED, config)
+    with start_subprocess(list(MIXED_SERVED), model_config_file=config) as running:
         yield running

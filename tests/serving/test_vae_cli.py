@@ -7,10 +7,9 @@ from music21 import converter
 
 from preprocessing.melody.keys import parse_key, transpose_events
 from preprocessing.melody.vae_codes import encode_notes, encode_rhythms
-from serving import cli, demo
+from serving import cli
 from serving import client as model_client
 from serving.generation.vae import VaeModel, join_codes, read_tune, tune_codes
-from serving.model_server.launcher import start_subprocess
 from serving.music import render
 from tests.serving.conftest import TINY_VAE_LENGTH, TINY_VAES
 
@@ -24,12 +23,10 @@ TUNE_B = "X:1\nT:B\nM:3/4\nL:1/8\nK:G\nB2 B2 A2|G4 z2|D2 G2 B2|d6|]\n"
 
 
 @pytest.fixture(scope="module")
-def server(tiny_vaes, tmp_path_factory):
-    """Serves an untrained slides-style notes VAE (sigmoid output) and a categorical rhythms VAE (conftest.py's)."""
-    config = tmp_path_factory.mktemp("vae_config") / "models.config"
-    demo.write_models_config(tiny_vaes, [NOTES_MODEL, RHYTHMS_MODEL], config)
-    with start_subprocess([NOTES_MODEL, RHYTHMS_MODEL], model_config_file=config) as running:
-        yield running
+def server(mixed_server):
+    """conftest.py's server: among others an untrained slides-style notes VAE (sigmoid output) and a
+    categorical rhythms VAE."""
+    return mixed_server
 
 
 @pytest.fixture()
