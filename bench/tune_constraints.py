@@ -1,15 +1,15 @@
 """Hard constraints at decode time (issue 11), measured side by side in one run: what they give and cost.
 
     python bench/tune_constraints.py [--tunes 200] [--data-root data] [--models lstm_erk,lstm_han,abc_irish]
-        [--repeats 2] [--output report.json] [--failures DIR]
+        [--repeats 2] [--abc-steps 1500] [--output report.json] [--failures DIR]
 
 One `python -m serving.server` serves the committed models; per model, rows of `--tunes` tunes (seeds
 0..N-1, temperature 1.0, top-p 0.95) sampled on the client over `step` in --batch rows of continuous
 batching (`sample_in_slots`: a row whose tune ends starts the next), and for timestep models also on
 the server (`generate`, the same rules); tok/s from the fastest of --repeats passes, rows in turn:
 - timestep models (primer "twinkle"): `unconstrained` (256 steps), `bars16_tonic` (C, 4/4),
-  `G_3/4_bars16_tonic`; ABC models: `unconstrained` (primer "X:1\\n", 1500 characters, cut at the end of
-  the first tune), `bars16_tonic` (C, 4/4), `D_6/8_bars16_tonic`, `G_4/4_bars16_tonic` (the request's
+  `G_3/4_bars16_tonic`; ABC models: `unconstrained` (primer "X:1\\n", --abc-steps characters, cut at the end
+  of the first tune), `bars16_tonic` (C, 4/4), `D_6/8_bars16_tonic`, `G_4/4_bars16_tonic` (the request's
   header as primer). Every request ends on the tonic.
 Columns (shares 0..1; tunes are read by parsers that are not the state machines, see bench/tune_metrics.py):
  new    tunes with at least one note struck after the primer
@@ -101,11 +101,11 @@ class RowPlan:
     abc: AbcStart | None = None
 
 
-def plan_row(kind: str, request: TuneRequest | None, vocabulary: list[str]) -> RowPlan:
+def plan_row(kind: str, request: TuneRequest | None, vocabulary: list[str], abc_steps: int = ABC_STEPS) -> RowPlan:
     if kind == sig.TOKEN_CHARACTERS:
         start = None if request is None else abc_start(request, ABC_PRIMER)
         primer = list(ABC_PRIMER if start is None else start.text)
-        steps = ABC_STEPS if request is None else ABC_CHARACTERS_PER_BAR * request.bars
+        steps = abc_steps if request is None else ABC_CHARACTERS_PER_BAR * request.bars
         return RowPlan(request, primer, primers.encode(primer, vocabulary), steps, abc=start)
     primer = primers.timestep_primer(primers.PrimerSource(name="twinkle")).symbols
     ids = primers.encode(primer, vocabulary)
@@ -196,12 +196,12 @@ def timed_passes(model: TokenModel, plans: dict[str, RowPlan], seeds: list[int],
 
 
 def measure_model(model: TokenModel, name: str, data_dir: str, tunes: int, batch: int, failures: str | None,
-                  repeats: int) -> dict:
+                  repeats: int, abc_steps: int = ABC_STEPS) -> dict:
     """Every row of one served model, and its corpus."""
     kind, vocabulary, seeds = model.model_kind, model.symbols, list(range(tunes))
     corpus, runs = corpus_report(kind, data_dir)
     sample_melodies(model, [[0]] * 2, 4, SETTINGS, [0, 1])  # warm the channel and the step graph
-    plans = {row: plan_row(kind, request, vocabulary) for row, request in ROWS[kind].items()}
+    plans = {row: plan_row(kind, request, vocabulary, abc_steps) for row, request in ROWS[kind].items()}
     rows: dict[str, dict] = {}
     for row, got in timed_passes(model, plans, seeds, batch, repeats).items():
         plan, request, tokens = plans[row], plans[row].request, got["tokens"]
@@ -244,14 +244,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument(f"--{corpus}-data", help=f"the {corpus} dataset (default DATA_ROOT/{corpus})")
     parser.add_argument("--batch", type=int, default=100, help="tunes per sampling call")
     parser.add_argument("--repeats", type=int, default=2, help="timed passes per row, rows in turn (the fastest counts)")
+    parser.add_argument("--abc-steps", type=int, default=ABC_STEPS, help="characters of an unconstrained ABC row")
     parser.add_argument("--output", help="write the report as JSON here")
     parser.add_argument("--failures", help="write each constrained tune that misses a structural target here")
     args = parser.parse_args(argv)
     names = [name for name in args.models.split(",") if name]
     if unknown := sorted(set(names) - set(CORPORA)):
         parser.error(f"unknown models {unknown}; known: {sorted(CORPORA)}")
-    if min(args.tunes, args.batch, args.repeats) < 1:
-        parser.error(f"--tunes, --batch and --repeats must be >= 1, got {args.tunes}, {args.batch}, {args.repeats}")
+    if min(args.tunes, args.batch, args.repeats, args.abc_steps) < 1:
+        parser.error(f"--tunes, --batch, --repeats and --abc-steps must be >= 1, got {args.tunes}, {args.batch}, "
+                     f"{args.repeats}, {args.abc_steps}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     began, models = time.perf_counter(), {}
@@ -265,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 client = serving_client.connect(running.grpc_address, name)
                 try:
                     models[name] = measure_model(TokenModel(client), name, data_dir, args.tunes, args.batch, args.failures,
-                                                 args.repeats)
+                                                 args.repeats, args.abc_steps)
                 finally:
                     client.close()
     met = tm.targets(models)

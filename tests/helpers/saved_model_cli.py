@@ -5,14 +5,15 @@ the `serve` MetaGraph, variables restored by the graph's restore op), so an expo
 here passes there. Inputs travel as an `.npz` file, outputs come back as the `.npy` files the CLI
 writes with `--outdir`. ``run_signature`` runs the `saved_model_cli` binary for one signature;
 ``check_every_signature`` runs the CLI's `run` steps for all of an export's signatures in one
-process (``saved_model_cli_runs.py``), which pays TensorFlow's import once instead of per signature.
+process (``saved_model_cli_runs.py``), which pays TensorFlow's import once instead of per signature;
+``check_exports`` does the same for several exports in one process.
 """
 from __future__ import annotations
 
 import pathlib
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -26,6 +27,7 @@ from serving.tensors import text_of
 
 SAVED_MODEL_CLI = pathlib.Path(sys.executable).with_name("saved_model_cli")
 CLI_RUNS = pathlib.Path(__file__).with_name("saved_model_cli_runs.py")
+FAILURE_FILE = "failure.txt"  # saved_model_cli_runs.py: the traceback of an export whose call failed
 CALL_TIMEOUT_S = 300
 _CLI_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"}
 
@@ -39,7 +41,8 @@ def _inputs_flag(signature: str, inputs: Mapping[str, np.ndarray], workdir: path
     return ";".join(f"{name}={feed}[{name}]" for name in inputs)
 
 
-def _outputs(workdir: pathlib.Path, signature: str) -> dict[str, np.ndarray]:
+def cli_outputs(workdir: pathlib.Path, signature: str) -> dict[str, np.ndarray]:
+    """The outputs by name that a run wrote for ``signature`` under ``workdir``."""
     return {path.stem: np.load(path, allow_pickle=True) for path in (workdir / f"{signature}-outputs").glob("*.npy")}
 
 
@@ -53,18 +56,23 @@ def run_signature(export_dir: pathlib.Path, signature: str, inputs: Mapping[str,
                signature, *feed_flags, "--outdir", str(workdir / f"{signature}-outputs"), "--overwrite"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=CALL_TIMEOUT_S, env=_CLI_ENV)
     assert done.returncode == 0, f"saved_model_cli run {signature} on {export_dir} failed:\n{done.stderr[-3000:]}"
-    return _outputs(workdir, signature)
+    return cli_outputs(workdir, signature)
 
 
-def run_signatures(export_dir: pathlib.Path, calls: Mapping[str, Mapping[str, np.ndarray]],
-                   workdir: pathlib.Path) -> dict[str, dict[str, np.ndarray]]:
-    """Each signature's outputs by name, the CLI's `run` steps in one fresh process; AssertionError with its stderr."""
+def _group(export_dir: pathlib.Path, calls: Mapping[str, Mapping[str, np.ndarray]],
+           workdir: pathlib.Path) -> list[str]:
+    """The runner's arguments for one export: its folder, its workdir, then `SIGNATURE=INPUTS` per call."""
     workdir.mkdir(parents=True, exist_ok=True)
-    arguments = [f"{signature}={_inputs_flag(signature, inputs, workdir)}" for signature, inputs in calls.items()]
-    command = [sys.executable, str(CLI_RUNS), str(export_dir), str(workdir), *arguments]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=CALL_TIMEOUT_S * len(calls), env=_CLI_ENV)
-    assert done.returncode == 0, f"saved_model_cli run {list(calls)} on {export_dir} failed:\n{done.stderr[-3000:]}"
-    return {signature: _outputs(workdir, signature) for signature in calls}
+    flags = [f"{name}={_inputs_flag(name, inputs, workdir)}" for name, inputs in calls.items()]
+    return [str(export_dir), str(workdir), *flags]
+
+
+def _run_groups(groups: list[list[str]], calls: int) -> subprocess.CompletedProcess:
+    """``saved_model_cli_runs.py`` over every group, in one fresh process."""
+    arguments = [argument for index, group in enumerate(groups)
+                 for argument in [*(["--next"] if index else []), *group]]
+    return subprocess.run([sys.executable, str(CLI_RUNS), *arguments], capture_output=True, text=True,
+                          timeout=CALL_TIMEOUT_S * calls, env=_CLI_ENV)
 
 
 def example_inputs(loaded, signature: str) -> dict[str, np.ndarray]:
@@ -127,10 +135,37 @@ def assert_same_outputs(cli: Mapping[str, np.ndarray], here: Mapping[str, np.nda
             np.testing.assert_array_equal(cli[name].astype(expected.dtype), expected, err_msg=f"{where}: {name}")
 
 
+def check_exports(exports: Mapping[str, tuple[pathlib.Path, Sequence[str]]], workdir: pathlib.Path) -> dict[str, str]:
+    """Per export name: "" when each of its signatures under `saved_model_cli run`'s steps gave the
+    outputs of `tf.saved_model.load` here, else what differed or the CLI's traceback. One fresh
+    process runs every export (each in its own graph and session), paying TensorFlow's import once."""
+    expected, groups = {}, []
+    for name, (export_dir, signatures) in exports.items():
+        loaded = tf.saved_model.load(str(export_dir))
+        calls = {signature: example_inputs(loaded, signature) for signature in signatures}
+        expected[name] = {signature: in_process_outputs(loaded, signature, inputs)
+                          for signature, inputs in calls.items()}
+        groups.append(_group(export_dir, calls, workdir / name))
+    done = _run_groups(groups, sum(map(len, expected.values())))
+    failures = {name: workdir / name / FAILURE_FILE for name in exports}
+    assert done.returncode == 0 or any(path.is_file() for path in failures.values()), \
+        f"saved_model_cli runs of {list(exports)} died:\n{done.stderr[-3000:]}"
+    problems = {}
+    for name, (export_dir, _) in exports.items():
+        if failures[name].is_file():
+            problems[name] = f"saved_model_cli run on {export_dir} failed:\n{failures[name].read_text()[-3000:]}"
+            continue
+        try:
+            for signature, here in expected[name].items():
+                assert_same_outputs(cli_outputs(workdir / name, signature), here, f"{export_dir} {signature}")
+        except AssertionError as error:
+            problems[name] = str(error)
+        else:
+            problems[name] = ""
+    return problems
+
+
 def check_every_signature(export_dir: pathlib.Path, signatures: list[str], workdir: pathlib.Path) -> None:
     """Each signature under `saved_model_cli run`'s steps against `tf.saved_model.load` here."""
-    loaded = tf.saved_model.load(str(export_dir))
-    calls = {name: example_inputs(loaded, name) for name in signatures}
-    answers = run_signatures(export_dir, calls, workdir)
-    for name, inputs in calls.items():
-        assert_same_outputs(answers[name], in_process_outputs(loaded, name, inputs), f"{export_dir} {name}")
+    problem = check_exports({"export": (export_dir, signatures)}, workdir)["export"]
+    assert not problem, problem

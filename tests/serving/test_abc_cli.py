@@ -8,6 +8,7 @@ sample is a valid tune body and the rendering path is exercised with known pitch
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import keras
@@ -63,9 +64,15 @@ def _export_abc_models(saved_models: Path, vocabulary: list[str]) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def server(vocabulary, tmp_path_factory):
+def abc_models(vocabulary, tmp_path_factory) -> tuple[Path, list[str]]:
+    """The folder holding the three exports (read-only: the server serves it), and their names."""
     saved_models = tmp_path_factory.mktemp("abc_saved_models")
-    names = _export_abc_models(saved_models, vocabulary)
+    return saved_models, _export_abc_models(saved_models, vocabulary)
+
+
+@pytest.fixture(scope="module")
+def server(abc_models):
+    saved_models, names = abc_models
     demo.write_models_config(saved_models, names, saved_models / "models.config")
     with start_subprocess(names, model_config_file=saved_models / "models.config") as running:
         yield running
@@ -195,9 +202,9 @@ def test_a_primer_without_unit_length_or_meter_renders_in_eighths(server, tmp_pa
     assert [(n.pitch.midi, float(n.quarterLength)) for n in notes] == [(62, 0.5)] * 12
 
 
-def test_demo_generates_from_a_character_model_and_samples_the_vaes(vocabulary, tmp_path):
+def test_demo_generates_from_a_character_model_and_samples_the_vaes(abc_models, tmp_path):
     saved_models = tmp_path / "saved_models"
-    _export_abc_models(saved_models, vocabulary)
+    shutil.copytree(abc_models[0] / "abc_wide", saved_models / "abc_wide")  # the served folder stays as it is
     for name, preset in (("notes_tiny", "vae_notes_cat"), ("rhythms_tiny", "vae_rhythms_cat")):
         config = dataclasses.replace(VAE_PRESETS[preset], length=16, hidden_dim=8, latent_dim=2)
         vae_export.export_vae(vae.build_vae(config), config, saved_models / name)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from serving.generation.tokens import GenerationConfig, generate
 from serving.model_server.launcher import free_port, start_subprocess
 from serving.music import render
 from tests.helpers.midi_events import midi_events
-from tests.helpers.tiny_models import VOCABULARY, export_tiny_lstm, export_tiny_models
+from tests.helpers.tiny_models import VOCABULARY, export_tiny_lstm
 
 pytestmark = pytest.mark.server
 
@@ -30,9 +31,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def saved_models(tmp_path_factory):
+def saved_models(tmp_path_factory, tiny_token_models):
+    """A copy of conftest.py's tiny token models (a test here writes a version of lstm_han)."""
+    source, names = tiny_token_models
     root = tmp_path_factory.mktemp("saved_models")
-    names = export_tiny_models(root)
+    shutil.copytree(source, root, dirs_exist_ok=True)
     demo.write_models_config(root, names, root / "models.config")
     return root
 

@@ -3,7 +3,6 @@
 `folkgen models` lists a folder or probes a server."""
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import shutil
@@ -11,53 +10,33 @@ import subprocess
 import sys
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 from music21 import converter
 
-from serving import cli, demo
+from serving import cli
 from serving import client as model_client
-from serving.contract.signatures import TOKEN_CHARACTERS
 from serving.local_client import LocalModelClient, ModelLoadError
 from serving.model_access import available_models, open_model_client
-from serving.model_server.launcher import start_subprocess
-from tests.helpers.tiny_models import export_tiny_models
-from trainer.token_models.builders import build_model
-from trainer.token_models.config import resolve_config
-from trainer.token_models.export import export_token_model
-from trainer.vae import export as vae_export
-from trainer.vae import model as vae
-from trainer.vae.config import VAE_PRESETS
+from tests.serving.conftest import TINY_VAES
 
 pytestmark = pytest.mark.server
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ABC_VOCABULARY = sorted(set("ABCDEFGabcdefgz,'^_=|:[]()<>/-123456789 \nXLMK"))  # every character a tune needs
-VAES = ("vae_notes_tiny", "vae_rhythms_tiny")
+VAES = tuple(TINY_VAES)  # notes, rhythms
 NOT_SERVED = "lstm_han"  # in the folder (and serving/models.config) but not given to the server
 
 
 @pytest.fixture(scope="module")
-def saved_models(tmp_path_factory) -> Path:
-    """A tiny timestep LSTM (lstm_erk, lstm_han), no_step / no_kind, an untrained ABC model, two tiny VAEs."""
-    root = tmp_path_factory.mktemp("saved_models")
-    export_tiny_models(root)
-    keras.utils.set_random_seed(5)
-    export_token_model(build_model(resolve_config("abc_lstm_seed"), np.ones(len(ABC_VOCABULARY))), ABC_VOCABULARY,
-                       root / "abc_wide", warmup=False, model_kind=TOKEN_CHARACTERS)
-    for name, preset in zip(VAES, ("vae_notes", "vae_rhythms_cat")):
-        config = dataclasses.replace(VAE_PRESETS[preset], length=24, hidden_dim=16, latent_dim=4, seed=3)
-        vae_export.export_vae(vae.build_vae(config), config, root / name)
-    return root
+def saved_models(mixed_models) -> Path:
+    """conftest.py's folder: the tiny token models, an untrained ABC model, the tiny VAE pair."""
+    return mixed_models
 
 
 @pytest.fixture(scope="module")
-def server(saved_models):
-    names = ["lstm_erk", "no_kind", "abc_wide", *VAES]
-    demo.write_models_config(saved_models, names, saved_models.parent / "models.config")
-    with start_subprocess(names, model_config_file=saved_models.parent / "models.config") as running:
-        yield running
+def server(mixed_server):
+    """conftest.py's server of that folder: lstm_erk, no_kind, abc_wide and the VAEs."""
+    return mixed_server
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -12,15 +12,14 @@ from serving import client as model_client
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
 from serving.contract.sampling import SamplingSettings
-from serving.demo import write_models_config
 from serving.generation.constrained_rows import TimestepRows
 from serving.generation.timestep_constraints import TimestepConstraints
 from serving.generation.token_model import TokenModel
 from serving.generation.tokens import sample_melodies
 from serving.generation.tune_request import TuneRequest
-from serving.model_server.launcher import free_port, start_subprocess
+from serving.model_server.launcher import free_port
 from serving.tensors import TensorInfo
-from tests.helpers.tiny_models import UNITS, VOCABULARY, export_tiny_models
+from tests.helpers.tiny_models import UNITS, VOCABULARY
 
 pytestmark = pytest.mark.server
 
@@ -28,13 +27,8 @@ FAST_FAILURE = model_client.RetryPolicy(timeout_s=5, window_s=0.05, first_backof
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    saved_models = tmp_path_factory.mktemp("saved_models")
-    names = export_tiny_models(saved_models)
-    config = saved_models / "models.config"
-    write_models_config(saved_models, names, config)
-    with start_subprocess(names, model_config_file=config) as running:
-        yield running
+def server(tiny_token_server):
+    return tiny_token_server  # conftest.py's: the tiny token models, read-only
 
 
 @pytest.fixture(scope="module", params=["grpc", "rest"])

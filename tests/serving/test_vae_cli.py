@@ -1,7 +1,5 @@
-"""`folkgen vae` against a real `python -m serving.server` serving tiny VAE exports made here."""
+"""`folkgen vae` against a real `python -m serving.server` serving tiny VAE exports (conftest.py's)."""
 from __future__ import annotations
-
-import dataclasses
 
 import numpy as np
 import pytest
@@ -9,34 +7,26 @@ from music21 import converter
 
 from preprocessing.melody.keys import parse_key, transpose_events
 from preprocessing.melody.vae_codes import encode_notes, encode_rhythms
-from serving import cli, demo
+from serving import cli
 from serving import client as model_client
 from serving.generation.vae import VaeModel, join_codes, read_tune, tune_codes
-from serving.model_server.launcher import start_subprocess
 from serving.music import render
-from trainer.vae import export as vae_export
-from trainer.vae import model as vae
-from trainer.vae.config import VAE_PRESETS
+from tests.serving.conftest import TINY_VAE_LENGTH, TINY_VAES
 
 pytestmark = pytest.mark.server
 
-LENGTH = 24
-NOTES_MODEL, RHYTHMS_MODEL = "vae_notes_tiny", "vae_rhythms_tiny"
+LENGTH = TINY_VAE_LENGTH
+NOTES_MODEL, RHYTHMS_MODEL = TINY_VAES  # sigmoid notes, categorical rhythms
 # G major, 3/4: 14 events, pitches 62..74 (55..67 once moved to C major), acceptable durations only.
 TUNE_A = "X:1\nT:A\nM:3/4\nL:1/8\nK:G\nG2 AB c2|d4 B2|A2 G2 F2|G6|d2 e2 d2|B6|]\n"
 TUNE_B = "X:1\nT:B\nM:3/4\nL:1/8\nK:G\nB2 B2 A2|G4 z2|D2 G2 B2|d6|]\n"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """Serves an untrained slides-style notes VAE (sigmoid output) and a categorical rhythms VAE."""
-    root = tmp_path_factory.mktemp("saved_models")
-    for name, preset in ((NOTES_MODEL, "vae_notes"), (RHYTHMS_MODEL, "vae_rhythms_cat")):
-        config = dataclasses.replace(VAE_PRESETS[preset], length=LENGTH, hidden_dim=16, latent_dim=4, seed=3)
-        vae_export.export_vae(vae.build_vae(config), config, root / name)
-    demo.write_models_config(root, [NOTES_MODEL, RHYTHMS_MODEL], root / "models.config")
-    with start_subprocess([NOTES_MODEL, RHYTHMS_MODEL], model_config_file=root / "models.config") as running:
-        yield running
+def server(mixed_server):
+    """conftest.py's server: among others an untrained slides-style notes VAE (sigmoid output) and a
+    categorical rhythms VAE."""
+    return mixed_server
 
 
 @pytest.fixture()

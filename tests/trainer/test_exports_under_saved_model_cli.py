@@ -1,8 +1,8 @@
 """Exports of every model kind run under the session-based loader of tensorflow_model_server.
 
-Each tiny export is run signature by signature with TensorFlow's own `saved_model_cli run` in a
-fresh process and compared with the object-graph load here; the token exports' warm-up requests
-replay through the local server's loader (the same session steps).
+Each tiny export is run signature by signature with TensorFlow's own `saved_model_cli run` steps in
+a fresh process (one for all exports) and compared with the object-graph load here; the token
+exports' warm-up requests replay through the local server's loader (the same session steps).
 """
 from __future__ import annotations
 
@@ -16,15 +16,12 @@ from preprocessing.melody.novelty import TrainingIndex
 from serving.contract import signatures as sig
 from serving.contract.bar_rules import rule_inputs
 from serving.model_server.servable import load_servable, run_warmup_requests
-from tests.helpers.saved_model_cli import check_every_signature
+from tests.helpers.saved_model_cli import check_exports
 from tests.helpers.tiny_models import VOCABULARY
-from tests.helpers.vae_tiny import tiny_config
 from trainer.token_models.config import TrainConfig
 from trainer.token_models.export import export_token_model
 from trainer.token_models.lstm import build_lstm_model
 from trainer.token_models.random_baseline import build_random_model
-from trainer.vae import export as vae_export
-from trainer.vae import model as vae
 
 pytestmark = pytest.mark.server
 
@@ -39,7 +36,7 @@ def _lstm(vocabulary_size: int, **fields) -> keras.Model:
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory) -> dict[str, tuple[pathlib.Path, list[str]]]:
+def exports(tmp_path_factory, tiny_vae_exports) -> dict[str, tuple[pathlib.Path, list[str]]]:
     """Export folder and signatures of a tiny model of every kind (and both token architectures)."""
     root = tmp_path_factory.mktemp("saved_models")
     timestep = _lstm(len(VOCABULARY), units=8)
@@ -54,17 +51,21 @@ def exports(tmp_path_factory) -> dict[str, tuple[pathlib.Path, list[str]]]:
     exported = {name: (pathlib.Path(folder), TOKEN_SIGNATURES) for name, folder in folders.items()}
     exported["lstm_timestep"] = (exported["lstm_timestep"][0], [*TOKEN_SIGNATURES, sig.TRAINING_INDEX])
     for name, preset in (("vae_notes_sigmoid", "vae_notes"), ("vae_rhythms_categorical", "vae_rhythms_cat")):
-        config = tiny_config(preset)
-        exported[name] = (pathlib.Path(vae_export.export_vae(vae.build_vae(config), config, root / name)), VAE_SIGNATURES)
+        exported[name] = (tiny_vae_exports[preset] / "1", VAE_SIGNATURES)
     return exported
+
+
+@pytest.fixture(scope="module")
+def cli_problems(exports, tmp_path_factory) -> dict[str, str]:
+    """Per export, what `saved_model_cli run`'s steps got wrong ("" for nothing): one process runs them all."""
+    return check_exports(exports, tmp_path_factory.mktemp("cli"))
 
 
 @pytest.mark.parametrize(
     "name", ["lstm_timestep", "random_timestep", "lstm_characters", "vae_notes_sigmoid", "vae_rhythms_categorical"]
 )
-def test_saved_model_cli_runs_every_signature_with_the_in_process_outputs(name, exports, tmp_path) -> None:
-    folder, signatures = exports[name]
-    check_every_signature(folder, signatures, tmp_path)
+def test_saved_model_cli_runs_every_signature_with_the_in_process_outputs(name, cli_problems) -> None:
+    assert not cli_problems[name], cli_problems[name]
 
 
 @pytest.mark.parametrize("name", ["lstm_timestep", "random_timestep", "lstm_characters"])

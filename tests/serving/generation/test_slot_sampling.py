@@ -1,16 +1,13 @@
 """Continuous batching (``slot_sampling.sample_in_slots``) on the committed ``abc_irish`` and ``lstm_erk``
-behind a real model server: a tune's tokens depend on its seed only, not on its row, the slots or its
-neighbours."""
+behind a real model server (conftest.py's): a tune's tokens depend on its seed only, not on its row,
+the slots or its neighbours."""
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, parse_key, parse_meter
 from serving import client as model_client
 from serving.contract.sampling import SamplingSettings
-from serving.demo import write_models_config
 from serving.generation import primers
 from serving.generation.abc_start import abc_start
 from serving.generation.constrained_rows import TimestepRows, abc_rows
@@ -19,26 +16,16 @@ from serving.generation.timestep_constraints import TimestepConstraints
 from serving.generation.token_model import TokenModel
 from serving.generation.tokens import sample_melodies
 from serving.generation.tune_request import TuneRequest
-from serving.model_server.launcher import start_subprocess
 
 pytestmark = pytest.mark.server
 
-SAVED_MODELS = Path(__file__).resolve().parents[3] / "saved_models"
 SETTINGS = SamplingSettings(temperature=1.0, top_p=0.95)
 SEEDS = [11, 12, 13, 14, 15]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    config = tmp_path_factory.mktemp("config") / "models.config"
-    write_models_config(SAVED_MODELS, ["abc_irish", "lstm_erk"], config)
-    with start_subprocess(["abc_irish", "lstm_erk"], model_config_file=config) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def model(server) -> TokenModel:
-    client = model_client.connect(server.grpc_address, "abc_irish")
+def model(committed_server) -> TokenModel:
+    client = model_client.connect(committed_server.grpc_address, "abc_irish")
     yield TokenModel(client)
     client.close()
 
@@ -70,8 +57,8 @@ def test_unconstrained_tunes_spend_their_steps_as_in_one_batch(model: TokenModel
     assert not any(ended) and all(len(row) == 16 for row in tokens)
 
 
-def test_timestep_tunes_under_bar_rules_restart_in_their_slots(server) -> None:
-    client = model_client.connect(server.grpc_address, "lstm_erk")
+def test_timestep_tunes_under_bar_rules_restart_in_their_slots(committed_server) -> None:
+    client = model_client.connect(committed_server.grpc_address, "lstm_erk")
     model = TokenModel(client)
     primer = primers.encode(primers.timestep_primer(primers.PrimerSource(name="twinkle")).symbols, model.symbols)
     constraints = TimestepConstraints(TuneRequest(COMMON_TIME, C_MAJOR, bars=8), model.symbols)

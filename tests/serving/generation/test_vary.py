@@ -1,5 +1,5 @@
 """serving/generation/vary.py against the committed lstm_erk and abc_irish served by a real
-`python -m serving.server`: only the chosen bars change (token for token outside them, and bar by
+`python -m serving.server` (conftest.py's): only the chosen bars change (token for token outside them, and bar by
 bar as music21 / timestep decoding read the tunes), every constraint still holds (read by
 bench/tune_metrics.py, not by the state machines), the chosen candidate is the most likely, and the
 same call gives the same tune."""
@@ -18,12 +18,10 @@ from bench.vary import score_bars
 from preprocessing.melody.keys import parse_key, parse_meter
 from serving import client as model_client
 from serving.contract.sampling import SamplingSettings
-from serving.demo import write_models_config
 from serving.generation.token_model import TokenModel
 from serving.generation.tokens import GeneratedMelody, GenerationConfig, generate
 from serving.generation.tune_request import TuneRequest
 from serving.generation.vary import bar_spans, vary
-from serving.model_server.launcher import start_subprocess
 from trainer.token_models import abc_quality
 
 pytestmark = pytest.mark.server
@@ -35,16 +33,8 @@ SETTINGS = SamplingSettings(temperature=1.0, top_p=0.95)
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    config = tmp_path_factory.mktemp("vary_models") / "models.config"
-    write_models_config(SAVED_MODELS, MODELS, config)
-    with start_subprocess(MODELS, model_config_file=config) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def clients(server):
-    made = {name: model_client.connect(server.grpc_address, name) for name in MODELS}
+def clients(committed_server):
+    made = {name: model_client.connect(committed_server.grpc_address, name) for name in MODELS}
     yield made
     for client in made.values():
         client.close()

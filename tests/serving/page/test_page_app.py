@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 import time
 import wave
 
@@ -13,21 +14,18 @@ import numpy as np
 import pytest
 from music21 import converter
 
-from serving.demo import write_models_config
-from serving.model_server.launcher import start_subprocess
 from serving.page.app import PageApp
 from serving.page.catalog import ModelCatalog
 from serving.page.soundfont import NoteSamples, note_pitch
 from serving.page.studio import Studio
-from tests.helpers.tiny_models import export_tiny_lstm
 
 pytestmark = pytest.mark.server
 
 
 @pytest.fixture(scope="module")
-def models_dir(tmp_path_factory):
+def models_dir(tmp_path_factory, tiny_token_models):
     root = tmp_path_factory.mktemp("saved_models")
-    export_tiny_lstm(root / "lstm_erk")
+    shutil.copytree(tiny_token_models[0] / "lstm_erk", root / "lstm_erk")  # export_tiny_lstm's
     return root
 
 
@@ -201,20 +199,18 @@ def test_a_note_sample_is_a_wav_of_that_pitch(app):
     assert [note_pitch(name) for name in ("A0", "Bb3", "C4", "C8")] == [21, 58, 60, 108]
 
 
-def test_the_page_reaches_a_model_server_through_the_same_client(app, models_dir, tmp_path):
-    write_models_config(models_dir, ["lstm_erk"], tmp_path / "models.config")
-    with start_subprocess(["lstm_erk"], model_config_file=tmp_path / "models.config", timeout=300) as server:
-        catalog = ModelCatalog(server=server.grpc_address)
-        studio = Studio(catalog.client, str(tmp_path / "tunes"))
-        try:
-            served = PageApp(studio, catalog.token_models, NoteSamples(fluidsynth=False))
-            assert json.loads(call(served, "GET", "/api/models")[2])["models"][0]["name"] == "lstm_erk"
-            job = json.loads(call(served, "POST", "/api/generate", {"model": "lstm_erk", "bars": "6", "seed": "21",
-                                                                  "key": "G", "meter": "4/4"})[2])["job"]
-            tune = finished(served, job)["tune"]
-        finally:
-            studio.close()
-            catalog.close()
+def test_the_page_reaches_a_model_server_through_the_same_client(app, tiny_token_server, tmp_path):
+    catalog = ModelCatalog(server=tiny_token_server.grpc_address)  # the same tiny lstm_erk as models_dir's
+    studio = Studio(catalog.client, str(tmp_path / "tunes"))
+    try:
+        served = PageApp(studio, catalog.token_models, NoteSamples(fluidsynth=False))
+        assert json.loads(call(served, "GET", "/api/models")[2])["models"][0]["name"] == "lstm_erk"
+        job = json.loads(call(served, "POST", "/api/generate", {"model": "lstm_erk", "bars": "6", "seed": "21",
+                                                              "key": "G", "meter": "4/4"})[2])["job"]
+        tune = finished(served, job)["tune"]
+    finally:
+        studio.close()
+        catalog.close()
     fields = {"model": "lstm_erk", "bars": "6", "seed": "21", "key": "G", "meter": "4/4"}
     in_process = finished(app, json.loads(call(app, "POST", "/api/generate", fields)[2])["job"])["tune"]
     assert tune["bars"] == 6 and tune["abc"] == in_process["abc"]

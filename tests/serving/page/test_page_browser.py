@@ -7,6 +7,7 @@ chromedriver they are skipped, naming the install command.
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -15,7 +16,6 @@ import pytest
 
 from serving.page.catalog import ModelCatalog
 from serving.page.host import PageSettings, running_page
-from tests.helpers.tiny_models import export_tiny_lstm
 from tests.serving.page.chromium import console_errors, missing_browser, requested_urls, start_chromium
 
 pytestmark = [pytest.mark.server, pytest.mark.skipif(missing_browser() is not None, reason=str(missing_browser()))]
@@ -24,9 +24,9 @@ BARS = 8
 
 
 @pytest.fixture(scope="module")
-def page_url(tmp_path_factory):
+def page_url(tmp_path_factory, tiny_token_models):
     models = tmp_path_factory.mktemp("saved_models")
-    export_tiny_lstm(models / "lstm_erk")
+    shutil.copytree(tiny_token_models[0] / "lstm_erk", models / "lstm_erk")  # export_tiny_lstm's
     with running_page(PageSettings(port=0), ModelCatalog(models_dir=str(models))) as url:
         yield url
 

@@ -148,23 +148,18 @@ def test_the_length_code_round_trips_every_length_and_prior_codes_follow_the_cor
 
 
 @pytest.mark.server
-def test_the_pair_is_scored_event_by_event_like_the_melody_vae(tmp_path):
+def test_the_pair_is_scored_event_by_event_like_the_melody_vae(tmp_path, tiny_vae_exports):
     import tensorflow as tf
 
-    from tests.helpers.vae_tiny import tiny_config as tiny_dense_config
-    from trainer.vae import export as vae_export
     from trainer.vae import metrics as vae_metrics
-    from trainer.vae import model as vae
     from trainer.vae.melody_data import load_melodies
     from trainer.vae.melody_evaluate import evaluate_pair
 
     write_tiny_dataset(tmp_path / "data", {"train": [5, 9, 12, 16, 7], "test": [6, 14, 3]})
-    for name, preset in (("notes", "vae_notes_cat"), ("rhythms", "vae_rhythms_cat")):
-        config = tiny_dense_config(preset, seed=2)
-        vae_export.export_vae(vae.build_vae(config), config, tmp_path / name)
-    metrics = evaluate_pair(str(tmp_path / "notes"), str(tmp_path / "rhythms"), str(tmp_path / "data"), num_samples=20)
+    notes, rhythms = tiny_vae_exports["vae_notes_cat"], tiny_vae_exports["vae_rhythms_cat"]  # untrained, length 16
+    metrics = evaluate_pair(str(notes), str(rhythms), str(tmp_path / "data"), num_samples=20)
     test, _ = load_melodies(str(tmp_path / "data"), "test", 16)
-    loaded = tf.saved_model.load(str(tmp_path / "notes" / "1"))
+    loaded = tf.saved_model.load(str(notes / "1"))
     decoded = loaded.signatures[sig.RECONSTRUCT](codes=tf.constant(test.notes))[sig.CODES].numpy()
     assert metrics["pitch_reconstruction"] == pytest.approx(
         vae_metrics.reconstruction_accuracy(test.notes, decoded, test.lengths))
