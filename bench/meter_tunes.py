@@ -40,7 +40,6 @@ import pathlib
 import sys
 import tempfile
 import time
-from collections import Counter
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
@@ -91,11 +90,6 @@ def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:
     return mean, math.sqrt(sum((value - mean) ** 2 for value in values) / len(values))
 
 
-def _entropy_bits(pitches: list[int]) -> float:
-    counts = Counter(pitch % 12 for pitch in pitches)
-    return -sum(n / len(pitches) * math.log2(n / len(pitches)) for n in counts.values())
-
-
 def tune_row(facts: list[tm.TuneFacts], bars: list[tuple[int, int, int]], corpus_quarters: float | None,
              runs: set | None = None) -> dict:
     """The columns of one model's (or the corpus's) tunes; per-tune pitch-class entropy (bits) and
@@ -104,7 +98,7 @@ def tune_row(facts: list[tm.TuneFacts], bars: list[tuple[int, int, int]], corpus
     total = sum(count for count, _, _ in bars)
     mean = summary["mean_quarters"]
     pitches = [[pitch for pitch, _ in tune.new_notes] for tune in facts if tune.new_notes]
-    entropy, entropy_sd = _mean_sd([_entropy_bits(tune) for tune in pitches])
+    entropy, entropy_sd = _mean_sd([tm.pc_entropy_bits(tune) for tune in pitches])
     spread, spread_sd = _mean_sd([float(max(tune) - min(tune)) for tune in pitches])
     return {"tunes": len(facts), "mean_quarters": mean, "tonic": summary["tonic"],
             "rest_on_downbeat": sum(rests for _, rests, _ in bars) / total if total else None,

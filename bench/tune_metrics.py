@@ -198,13 +198,18 @@ def _share(flags: Sequence[bool]) -> float | None:
     return sum(flags) / len(flags) if flags else None
 
 
+def pc_entropy_bits(pitches: Sequence[int]) -> float | None:
+    """The entropy (bits) of the pitch classes of ``pitches``; None for no pitch."""
+    classes = Counter(pitch % 12 for pitch in pitches)
+    total = len(pitches)
+    return -sum(n / total * math.log2(n / total) for n in classes.values()) if total else None
+
+
 def summary(tunes: Sequence[TuneFacts], asked: int | None, runs: set[tuple[int, ...]] | None,
             measured_bars: bool = True) -> dict[str, float | None]:
     """Every tune metric over ``tunes`` (None where it cannot be measured): structural shares per
     tune, scale share, mean duration and pitch-class entropy over the new notes, copy share."""
     new = [note for facts in tunes for note in facts.new_notes]
-    classes = Counter(pitch % 12 for pitch, _ in new)
-    total = sum(classes.values())
     bars = sum(facts.bar_count for facts in tunes)
     return {
         "new_note": _share([bool(facts.new_notes) for facts in tunes]),
@@ -213,7 +218,7 @@ def summary(tunes: Sequence[TuneFacts], asked: int | None, runs: set[tuple[int, 
         "tonic": _share([ends_on_tonic(facts) for facts in tunes]),
         "in_scale": _share([pitch % 12 in facts.scale for facts in tunes for pitch, _ in facts.new_notes]),
         "mean_quarters": sum(quarters for _, quarters in new) / len(new) if new else None,
-        "pc_entropy_bits": -sum(n / total * math.log2(n / total) for n in classes.values()) if total else None,
+        "pc_entropy_bits": pc_entropy_bits([pitch for pitch, _ in new]),
         "copy": _share([copies(facts, runs) for facts in tunes]) if runs is not None else None,
     }
 

@@ -94,7 +94,7 @@ class TuneFrame:
     @property
     def bars(self) -> int | None:
         """The full bars after the pickup, rounded up; None without a length."""
-        return None if self.length is None else -(-(self.length - self.pickup) // self.bar_steps)
+        return None if self.length is None else int(bars_left(self.pickup, self.length, self.bar_steps))
 
     def step_inputs(self, steps: np.ndarray) -> dict[str, np.ndarray]:
         """int `[...]` tune steps -> `step`'s conditioning inputs (``signatures.STEP_CONDITIONING``), int32 `[...]`."""

@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Sequence
 
 from preprocessing.melody.keys import Key, Meter
-from preprocessing.melody.timestep import DELIMITER
 from serving.contract import bar_rules
 from serving.generation.timestep_constraints import TimestepConstraints
 from serving.generation.token_model import TokenModel
@@ -31,30 +30,31 @@ class TimestepPlan:
 
 
 def plan_rows(model: TokenModel, request: TuneRequest | None, key: Key | None, meter: Meter | None,
-              primer: Sequence[str], primer_ids: Sequence[int], pickup: int, seeds: Sequence[int], steps: int | None,
+              primer_ids: Sequence[int], pickup: int, seeds: Sequence[int], steps: int | None,
               default_steps: int, *, draw_pickup: bool) -> TimestepPlan:
-    """The rows of a timestep request (None: no constraints) in ``key`` and ``meter`` for ``primer``
-    (symbols and their indices) sounding ``pickup`` steps before its first downbeat; ``steps``:
-    ``--steps`` or None. ``draw_pickup``: a primer without notes may take a drawn pickup."""
+    """The rows of a timestep request (None: no constraints) in ``key`` and ``meter`` for the primer
+    ``primer_ids`` sounding ``pickup`` steps before its first downbeat; ``steps``: ``--steps`` or
+    None. ``draw_pickup``: a primer without notes may take a drawn pickup."""
     bars = request.bars if request is not None else None
     frame = tune_frame(meter, key, bars, pickup) if model.conditioning else None
-    if request is None:
-        return TimestepPlan([frame] * len(seeds) if frame else None, None, steps or default_steps)
     frames = [frame] * len(seeds) if frame else None
+    if request is None:
+        return TimestepPlan(frames, None, steps or default_steps)
+    stated = TimestepConstraints(request, model.symbols, pickup)
+    rows: dict[tuple[int, int | None], TimestepConstraints] = {(pickup, bars): stated}  # by (pickup, bars)
     table = model.tune_frames if frame is not None else None
     if table is not None:
-        tune = primer[len(primer) - primer[::-1].index(DELIMITER):] if DELIMITER in primer else primer
-        frames = drawn_frames(table, frame, seeds, pickup=draw_pickup and not tune,
+        position = stated.start(primer_ids).position  # -pickup: the primer holds no notes after its last "/"
+        frames = drawn_frames(table, frame, seeds, pickup=draw_pickup and position == -pickup,
                               length=bars is None and steps is None,
-                              min_bars=max(len(tune) - pickup, 0) // frame.bar_steps + 1)
-    rows: dict[tuple[int, int | None], TimestepConstraints] = {}  # by (pickup, bars)
+                              min_bars=max(position, 0) // frame.bar_steps + 1)
     constraints = []
     for row in frames or [None] * len(seeds):
         start, row_bars = (row.pickup, row.bars) if row is not None else (pickup, bars)
         if (start, row_bars) not in rows:
             rows[start, row_bars] = TimestepConstraints(dataclasses.replace(request, bars=row_bars), model.symbols, start)
         constraints.append(rows[start, row_bars])
-    budget = max(timestep_steps(row, primer_ids, steps, default_steps) for row in rows.values())
+    budget = max(timestep_steps(row, primer_ids, steps, default_steps) for row in dict.fromkeys(constraints))
     return TimestepPlan(frames, constraints, budget)
 
 

@@ -122,8 +122,8 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
         if request is not None and pickup and config.sampling == "server":
             raise ValueError(f"the primer has a {pickup}-step upbeat, and the {sig.GENERATE!r} signature of {name!r} "
                              "counts bars from the tune's first step (it takes no pickup): use --sampling client")
-        plan = plan_rows(model, request, key, meter, primer, primer_ids, pickup, seeds, config.steps,
-                         codec.default_steps, draw_pickup=config.sampling == "client")
+        plan = plan_rows(model, request, key, meter, primer_ids, pickup, seeds, config.steps, codec.default_steps,
+                         draw_pickup=config.sampling == "client")
     else:
         steps = config.steps or codec.default_steps
         if abc_rules is not None and config.steps is None and request.bars is not None:
