@@ -92,10 +92,11 @@ def add_generate_parser(commands: argparse._SubParsersAction,
     gen.add_argument("--seed", type=int, help="melody i uses seed + i (default: a new random seed each run; "
                      "the summary prints every melody's seed, so --seed makes it again)")
     gen.add_argument("--key", help="key to write in, e.g. G, Em, Bb, Ador (default: the primer's, else C)")
-    gen.add_argument("--meter", help="meter, e.g. 3/4, 6/8 (default: the primer's, else 4/4)")
+    gen.add_argument("--meter", help="meter, e.g. 3/4, 6/8 (default: the primer's, else the meter most of a "
+                     "meter-aware model's training tunes are in, else 4/4)")
     rules = gen.add_argument_group(
         "hard constraints at decode time (on unless --free; with --key and --meter, by default the primer's, else C "
-        "and 4/4). Each draw is renormalised over the tokens that keep a valid tune possible. Timestep "
+        "and --meter's default). Each draw is renormalised over the tokens that keep a valid tune possible. Timestep "
         "models take all but --form; the ABC model all but --range, sampled on the client. Refused before sampling, "
         "with the reason: a primer longer than --bars or one the constraints cannot continue, a range without a "
         "scale note (or tonic, for --end tonic), --bars 0, --form on a timestep model, --steps too few for --bars")

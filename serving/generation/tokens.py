@@ -29,7 +29,7 @@ from serving.generation.request_defaults import DEFAULT_CONDITIONED_PRIMER
 from serving.generation.timestep_constraints import steps_per_bar
 from serving.generation.timestep_plan import TimestepPlan, plan_rows, timestep_rules
 from serving.generation.token_model import TokenModel
-from serving.generation.tune_frame import CountedSteps, TuneFrame, tune_frame
+from serving.generation.tune_frame import CountedSteps, TuneFrame, tune_frame, usual_meter
 from serving.generation.tune_request import TuneRequest
 from serving.music import render
 
@@ -110,7 +110,8 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
     else:
         default = PrimerSource(symbols=DEFAULT_CONDITIONED_PRIMER) if model.conditioning else None
         stated = codec.primer(config.primer or default)
-        primer, key, meter, pickup = stated.symbols, key or stated.key, meter or stated.meter, stated.pickup
+        meter = meter or stated.meter or usual_meter(model.tune_frames if model.conditioning else None)
+        primer, key, pickup = stated.symbols, key or stated.key, stated.pickup
         request = request.filled(key, meter) if request is not None else None
         if pickup >= steps_per_bar(meter or COMMON_TIME):
             raise ValueError(f"the primer's upbeat of {pickup} 16ths does not fit in a bar of {meter or COMMON_TIME}")

@@ -1,6 +1,7 @@
 """A request's ``TuneFrame``: what a meter-aware timestep model is told about every step it samples.
 
-From the request (or the primer's) meter (4/4 when none), the key's mode family, ``--bars`` and
+From the request (or the primer's) meter (when neither names one, the meter most of the model's
+training tunes are in, ``usual_meter``; 4/4 for an export without `tune_frames`), the key's mode family, ``--bars`` and
 the primer's pickup (the steps its tune sounds before the first downbeat; 0 for a primer that
 starts on one, as the named primers do). The tune's steps count from the primer's last ``/``.
 Where the request leaves the length (or, with no notes in the primer, the pickup) open, each
@@ -16,9 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from preprocessing.melody.keys import COMMON_TIME, Key, Meter, mode_family
+from preprocessing.melody.keys import COMMON_TIME, Key, Meter, mode_family, parse_meter
 from preprocessing.melody.timestep import DELIMITER
-from serving.contract.bar_position import FrameTable, TuneFrame, meter_index, mode_index  # noqa: F401 (TuneFrame: re-exported)
+from serving.contract.bar_position import METERS, FrameTable, TuneFrame, meter_index, mode_index  # noqa: F401 (TuneFrame: re-exported)
 from serving.generation.timestep_constraints import steps_per_bar
 
 if TYPE_CHECKING:
@@ -36,6 +37,18 @@ def tune_frame(meter: Meter | None, key: Key | None, bars: int | None, pickup: i
     bar = steps_per_bar(meter)
     return TuneFrame(bar_steps=bar, pickup=pickup, meter=meter_index(str(meter)), mode=mode,
                      length=None if bars is None else bars * bar + pickup)
+
+
+def usual_meter(table: FrameTable | None) -> Meter | None:
+    """The meter (of ``METERS``) that most of the table's tunes are in (4/4 among those tied, else
+    the first of them in ``METERS``); None without a table or with no tune in one of them."""
+    if table is None:
+        return None
+    counts = np.bincount(table.meter[table.meter < len(METERS)], minlength=len(METERS))
+    if not counts.any():
+        return None
+    tied = [meter for meter, count in zip(METERS, counts) if count == counts.max()]
+    return parse_meter(str(COMMON_TIME) if str(COMMON_TIME) in tied else tied[0])
 
 
 def drawn_frames(table: FrameTable, frame: TuneFrame, seeds: Sequence[int], *, pickup: bool, length: bool,

@@ -54,10 +54,11 @@ TINY_TUNE_FRAMES = [bp.TuneFrame(16, 0, bp.meter_index("4/4"), 0, 48), bp.TuneFr
                     bp.TuneFrame(12, 2, bp.meter_index("3/4"), 1, 26), bp.TuneFrame(12, 2, bp.meter_index("3/4"), 0, 50)]
 
 
-def export_tiny_meter_lstm(base_path: Path, tune_frames: bool = True) -> str:
+def export_tiny_meter_lstm(base_path: Path, tune_frames: bool = True,
+                           frames: list[bp.TuneFrame] = TINY_TUNE_FRAMES) -> str:
     """The tiny untrained meter-aware LSTM (the same weights every time) as the next version under
-    ``base_path``, with ``TINY_TUNE_FRAMES`` as its `tune_frames` unless not ``tune_frames``."""
+    ``base_path``, with ``frames`` as its `tune_frames` unless not ``tune_frames``."""
     keras.utils.set_random_seed(5)
     model = build_meter_lstm_model(TrainConfig(architecture="lstm_meter", units=UNITS), len(VOCABULARY))
     return export_meter_model(model, VOCABULARY, base_path, warmup=False, model_kind=sig.TOKEN_TIMESTEP,
-                              tune_frames=bp.FrameTable.of(TINY_TUNE_FRAMES) if tune_frames else None)
+                              tune_frames=bp.FrameTable.of(frames) if tune_frames else None)
