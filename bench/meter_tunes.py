@@ -1,19 +1,21 @@
 """Issue 13: where tunes put their notes in the bar, the seed's LSTMs beside the meter-aware ones, in one run.
 
     python bench/meter_tunes.py [--tunes 200] [--data-root data] [--models lstm_erk,lstm_meter_erk,...]
-        [--output report.json]
+        [--first-seed 0] [--output report.json]
 
-One `python -m serving.server` serves the models; each writes `--tunes` tunes (seeds 0..N-1) per
-row with `folkgen generate`'s defaults (its flags parsed with --model, --num, --seed, --formats abc
-and the row's own: client-side sampling at temperature 1, at least 8 bars ending on the tonic in
-C major), read back by ``bench/tune_metrics.py``. Rows: `defaults` (the default primer: twinkle,
-quarter and half notes in 4/4, for the seed's models; none for a meter-aware model, whose tunes
-each take a training tune's length and pickup in the meter, drawn per seed from its export's
-`tune_frames`), `--end any` (the model's own endings), then `--primer /` (no notes to continue)
-with `--meter` 4/4, 2/4 and 3/4. Generated bars are cut from each tune's own pickup.
+One `python -m serving.server` serves the models; each writes `--tunes` tunes per row (seeds from
+`--first-seed` on, 0 by default) with `folkgen generate`'s defaults (its flags parsed with
+--model, --num, --seed, --formats abc and the row's own: client-side sampling at temperature 1,
+at least 8 bars ending on the tonic in C major), read back by ``bench/tune_metrics.py``. Rows:
+`defaults` (the default primer: twinkle, quarter and half notes in 4/4, for the seed's models;
+none for a meter-aware model, whose tunes are in the meter most of its training tunes are in,
+4/4 for erk's and 2/4 for han's, and each take a training tune's length and pickup in it, drawn
+per seed from its export's `tune_frames`), `--end any` (the model's own endings), then
+`--primer /` (no notes to continue) with `--meter` 4/4, 2/4 and 3/4. Generated bars are cut from
+each tune's own pickup.
 Columns, over the notes after the primer:
  mean_quar  mean note duration, quarters; ratio: over the corpus's tunes in the meter written
-            (4/4 unless the row names one)
+            (the row's, else the model's default)
  tonic      tunes whose last note is the tonic
  rest_on_d  bars whose downbeat sounds a rest (struck or held)
  tie_throu  bars with a note held through the bar's middle step (a note sounding across beat
@@ -133,10 +135,11 @@ def corpus_rows(data_dir: str) -> tuple[dict[str, dict], set]:
 
 
 def model_row(address: str, name: str, tunes: int, out_dir: str, flags: list[str], corpus: dict[str, dict],
-              runs: set) -> dict:
+              runs: set, first_seed: int = 0) -> dict:
     """``tunes`` tunes of ``name`` with the CLI's defaults and ``flags``, and the seconds they took;
-    ratio: the mean duration over the corpus tunes' in the meter written (4/4 by default)."""
-    args = cli.build_parser().parse_args(["generate", "--model", name, "--num", str(tunes), "--seed", "0",
+    ratio: the mean duration over the corpus tunes' in the meter written (the request's, else the
+    model's usual one: 4/4 for the seed's models and erk's, 2/4 for han's)."""
+    args = cli.build_parser().parse_args(["generate", "--model", name, "--num", str(tunes), "--seed", str(first_seed),
                                           "--formats", "abc", "--out", out_dir, *flags])
     config = cli.config_from_args(args)
     client = serving_client.connect(address, name)
@@ -146,7 +149,10 @@ def model_row(address: str, name: str, tunes: int, out_dir: str, flags: list[str
     finally:
         client.close()
     seconds = time.perf_counter() - began
-    meter = config.meter or COMMON_TIME
+    meters = {melody.melody.meter for melody in written if melody.melody is not None} or {config.meter or COMMON_TIME}
+    if len(meters) != 1:
+        raise ValueError(f"{name}'s tunes were written in several meters: {sorted(map(str, meters))}")
+    meter = meters.pop()  # the request's, else the model's usual one
     facts, bars = [], []
     for melody in written:
         tokens = list(melody.tokens)
@@ -155,7 +161,7 @@ def model_row(address: str, name: str, tunes: int, out_dir: str, flags: list[str
         pickup = melody.melody.pickup_steps if melody.melody is not None else 0
         bars.append(bar_facts(tune, pickup, bar_steps_of(str(meter))))
     row = tune_row(facts, bars, corpus.get(str(meter), corpus["all"])["mean_quarters"], runs)
-    row.update(seconds=seconds, ended=sum(fact.ended for fact in facts) / len(facts),
+    row.update(meter=str(meter), seconds=seconds, ended=sum(fact.ended for fact in facts) / len(facts),
                ratio_all=row["mean_quarters"] / corpus["all"]["mean_quarters"])
     return row
 
@@ -187,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(CORPORA), help=f"comma-separated, of {', '.join(CORPORA)}")
     parser.add_argument("--saved-models", type=pathlib.Path, default=pathlib.Path("saved_models"))
     parser.add_argument("--data-root", default="data", help="holds the corpora erk and han (with the pickup feature)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the first seed (choose between models on another range than the one reported)")
     parser.add_argument("--output", help="write the report as JSON here")
     args = parser.parse_args(argv)
     names = [name for name in args.models.split(",") if name]
@@ -205,11 +213,12 @@ def main(argv: list[str] | None = None) -> int:
                 for row, flags in ROWS.items():
                     report[f"{name} {row}"] = model_row(running.grpc_address, name, args.tunes,
                                                         os.path.join(scratch, name), flags, corpora[CORPORA[name]],
-                                                        runs[CORPORA[name]])
+                                                        runs[CORPORA[name]], args.first_seed)
                     logger.info("%s %s: %s", name, row, report[f"{name} {row}"])
     columns = ("mean_quarters", "ratio", "tonic", "rest_on_downbeat", "tie_through_middle", "mean_bars", "pc_entropy",
                "range", "copy")
-    print(f"# {args.tunes} tunes per model, folkgen generate's defaults (seeds 0..{args.tunes - 1})")
+    seeds = f"{args.first_seed}..{args.first_seed + args.tunes - 1}"
+    print(f"# {args.tunes} tunes per model, folkgen generate's defaults (seeds {seeds})")
     print(f"{'':<30}" + "".join(f"{column[:9]:>10}" for column in columns))
     corpus_lines = [(f"corpus {name} {meter}", row) for name, rows in corpora.items() for meter, row in rows.items()
                     if meter in ("all", "4/4", "2/4", "3/4")]
