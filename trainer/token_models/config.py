@@ -37,7 +37,10 @@ class TrainConfig:
     ``steps_per_epoch`` of 0 means one full pass over the training stream. ``feature`` is what the
     model reads: ``timestep`` symbols, or the ``abc`` text one character per step. The meter-aware
     model alone reads ``batching`` (``BATCHINGS``) and, with ``attention_window`` > 0, attends over
-    that many past steps with ``attention_heads`` heads of ``attention_dim`` (``meter_attention``).
+    that many past steps with ``attention_heads`` heads of ``attention_dim`` (``meter_attention``),
+    and, with ``batching`` "songs", weighs the training loss of the notes struck in the last bar
+    (from the last downbeat on, the end symbol included) of each song told its length by
+    ``final_bar_weight``.
     """
 
     # The field a run may not override (``trainer.presets.resolve``): it picks the builder.
@@ -69,6 +72,7 @@ class TrainConfig:
     attention_heads: int = 2
     attention_dim: int = 16
     final_bar: str = "as_written"
+    final_bar_weight: float = 1.0
 
     @property
     def model_kind(self) -> str:
@@ -89,6 +93,11 @@ class TrainConfig:
             raise ValueError(f"batching {self.batching!r} is not one of {BATCHINGS}")
         if self.final_bar not in FINAL_BARS:
             raise ValueError(f"final_bar {self.final_bar!r} is not one of {FINAL_BARS}")
+        if self.final_bar_weight <= 0:
+            raise ValueError(f"final_bar_weight must be > 0, got {self.final_bar_weight!r}")
+        if self.final_bar_weight != 1.0 and self.batching != "songs":
+            raise ValueError(f"final_bar_weight={self.final_bar_weight!r} weighs a whole song's last bar: it needs "
+                             f"batching='songs', got {self.batching!r}")
         if self.architecture != "lstm_meter" and (self.batching != "stream" or self.attention_window
                                                   or self.final_bar != "as_written"):
             raise ValueError(f"batching={self.batching!r}, attention_window={self.attention_window!r} and "

@@ -8,18 +8,21 @@ training, each tune states its length (the true bars left) with probability
 ``LENGTH_SHARE``, else none, so the model serves requests with and without ``--bars``; the
 validation split states none. With ``config.batching`` "songs", each tune is one example
 instead, from its start (input ``/`` then its symbols, as it is scored and served), at most
-``config.window`` steps, in padded batches of tunes of similar lengths whose padding weighs 0.
+``config.window`` steps, in padded batches of tunes of similar lengths whose padding weighs 0;
+in training, the notes struck in the last bar of a tune told its length (and its end) weigh
+``config.final_bar_weight`` in the loss, so that the model learns its cadences.
 """
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from preprocessing import schema
-from preprocessing.melody.timestep import HOLD
+from preprocessing.melody.timestep import HOLD, REST
 from serving.contract import bar_position as bp
 from trainer.token_models import data
 from trainer.token_models.config import FINAL_BARS, TrainConfig
@@ -139,15 +142,26 @@ def conditioned_windows(songs: tf.data.Dataset, window: int, delimiter_id: int) 
     return paired.map(lambda ids, conditioning, targets, valid: ({TOKENS: ids, CONDITIONING: conditioning}, targets))
 
 
-def song_examples(songs: tf.data.Dataset, window: int, delimiter_id: int) -> tf.data.Dataset:
+def song_examples(songs: tf.data.Dataset, window: int, delimiter_id: int, final_bar_weight: float = 1.0,
+                  unweighted_ids: Sequence[int] = ()) -> tf.data.Dataset:
     """Songs -> ``({TOKENS: [T], CONDITIONING: [T, 4]}, targets [T], weights [T])``: ``/`` then the
-    song in, the song then ``/`` out, each input with its target's conditioning, cut to ``window``."""
+    song in, the song then ``/`` out, each input with its target's conditioning, cut to ``window``.
+    In a song told its length, the targets from its last downbeat to its end symbol that are none
+    of ``unweighted_ids`` (the hold and the rest: the notes struck and the end) weigh
+    ``final_bar_weight``; the rest weigh 1, as every target of a song without its length."""
     delimiter = tf.constant([delimiter_id], tf.int32)
 
     def example(ids, conditioning):
         tokens = tf.concat([delimiter, ids], 0)[:window]
-        targets = tf.concat([ids, delimiter], 0)[:window]
-        return ({TOKENS: tokens, CONDITIONING: conditioning[:window]}, targets, tf.ones_like(targets, tf.float32))
+        targets = tf.concat([ids, delimiter], 0)
+        steps = tf.range(tf.size(ids) + 1)
+        downbeats = tf.where(tf.logical_and(tf.equal(conditioning[:, 0], 0), steps < tf.size(ids)), steps, 0)
+        stated = tf.not_equal(conditioning[0, 3], bp.NO_LENGTH)  # the model is told where the song ends
+        weighted = tf.logical_and(stated, steps >= tf.reduce_max(downbeats))
+        for plain in unweighted_ids:
+            weighted = tf.logical_and(weighted, tf.not_equal(targets, plain))
+        weights = tf.where(weighted, final_bar_weight, 1.0)[:window]
+        return ({TOKENS: tokens, CONDITIONING: conditioning[:window]}, targets[:window], weights)
 
     return songs.map(example)
 
@@ -158,12 +172,15 @@ def _mean_over_steps(inputs, targets, weights):
     return inputs, targets, weights * scale
 
 
-def song_batches(songs: tf.data.Dataset, config: TrainConfig, delimiter_id: int) -> tf.data.Dataset:
+def song_batches(songs: tf.data.Dataset, config: TrainConfig, delimiter_id: int, *,
+                 training: bool = False, unweighted_ids: Sequence[int] = ()) -> tf.data.Dataset:
     """Padded batches ``({TOKENS: [B, T], CONDITIONING: [B, T, 4]}, targets [B, T], weights [B, T])`` of
-    songs bucketed by length (padding: ``/`` with weight 0)."""
+    songs bucketed by length (padding: ``/`` with weight 0); when ``training``, the last bars weighted
+    by ``config.final_bar_weight`` as ``song_examples`` says."""
     boundaries = [bound for bound in (64, 96, 128, 160, 192, 256, 320, 384, 512) if bound < config.window]
     padding = ({TOKENS: delimiter_id, CONDITIONING: 0}, delimiter_id, 0.0)
-    batches = song_examples(songs, config.window, delimiter_id).bucket_by_sequence_length(
+    final_bar_weight = config.final_bar_weight if training else 1.0
+    batches = song_examples(songs, config.window, delimiter_id, final_bar_weight, unweighted_ids).bucket_by_sequence_length(
         lambda inputs, targets, weights: tf.shape(targets)[0], [bound + 1 for bound in boundaries],
         [config.batch_size] * (len(boundaries) + 1), padding_values=padding)
     return batches.map(_mean_over_steps)
@@ -178,7 +195,8 @@ def window_batches(data_dir: str | os.PathLike, split: str, vocabulary: data.Voc
     if training:
         songs = songs.shuffle(config.shuffle_songs, seed=config.seed, reshuffle_each_iteration=True)
     if config.batching == "songs":
-        return song_batches(songs, config, vocabulary.delimiter_id).prefetch(tf.data.AUTOTUNE)
+        plain = [vocabulary.symbols.index(symbol) for symbol in (HOLD, REST) if symbol in vocabulary.symbols]
+        return song_batches(songs, config, vocabulary.delimiter_id, training=training, unweighted_ids=plain).prefetch(tf.data.AUTOTUNE)
     examples = conditioned_windows(songs, config.window, vocabulary.delimiter_id)
     if training:
         examples = examples.shuffle(config.shuffle_windows, seed=config.seed, reshuffle_each_iteration=True)
