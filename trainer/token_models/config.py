@@ -119,8 +119,9 @@ presets.register("random", TrainConfig(architecture="random", epochs=0))
 # Issue 13's meter-aware timestep LSTM: the slides' model with each step's position in the bar,
 # meter, mode and bars left beside the symbol, and attention over the tune's last 256 steps (2
 # heads of 16), trained on whole tunes from their start (trainer.token_models.meter_lstm). The
-# committed lstm_meter_han adds --set final_bar=complete (each tune held to its final bar line); the
-# first version: --set batching=stream --set window=64 --set attention_window=0.
+# committed lstm_meter_han adds --set final_bar=complete (each tune held to its final bar line), and
+# lstm_meter_erk is the preset's model fine-tuned with that and --set final_bar_weight=100 (its
+# cadences); the first version: --set batching=stream --set window=64 --set attention_window=0.
 presets.register("lstm_meter", TrainConfig(architecture="lstm_meter", batching="songs", window=512,
                                            attention_window=256, attention_heads=2, attention_dim=16))
 # The report's character-level ABC model: Embedding(16) -> LSTM(64) -> Dense, Adam 1e-3, batch 8,
