@@ -13,8 +13,6 @@ from preprocessing.melody.timestep import HOLD
 from serving.contract import bar_position as bp
 from serving.contract import signatures as sig
 from serving.contract.versions import latest_version_dir
-from tests.helpers.saved_model_cli import check_every_signature
-from tests.helpers.tiny_models import export_tiny_meter_lstm
 from trainer.run_paths import RunPaths
 from trainer.token_models import data, meter_data
 from trainer.token_models.config import resolve_config
@@ -195,6 +193,7 @@ def test_the_first_version_trains_and_its_export_steps_as_the_keras_model_runs(t
 
 
 @pytest.mark.server
-def test_saved_model_cli_runs_every_signature_of_a_meter_aware_export(tmp_path) -> None:
-    export = export_tiny_meter_lstm(tmp_path / "lstm_meter")
-    check_every_signature(export, [*sig.TOKEN_SIGNATURES, sig.TUNE_FRAMES], tmp_path / "cli")
+def test_saved_model_cli_runs_every_signature_of_a_meter_aware_export(tiny_exports, tiny_cli_problems) -> None:
+    """`export_tiny_meter_lstm`'s export, in conftest.py's one `saved_model_cli run` process."""
+    assert tiny_exports["lstm_meter"][1] == [*sig.TOKEN_SIGNATURES, sig.TUNE_FRAMES]
+    assert not tiny_cli_problems["lstm_meter"], tiny_cli_problems["lstm_meter"]
