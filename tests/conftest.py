@@ -1,6 +1,7 @@
 """Shared fixtures: a real preprocessing output of the tiny test corpus, made once per session."""
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -40,6 +41,24 @@ def run_preprocessing_cli(*args: str, timeout: float = 300) -> subprocess.Comple
         text=True,
         timeout=timeout,
     )
+
+
+def run_preprocessing_main(*args: str) -> int:
+    """``preprocessing.run.main(ARGS)`` in this process (the job's flag and output checks without a
+    process start; what it prints goes to this process's stderr); returns its exit status. The root
+    logger's handlers and level, which main() replaces (``logging.basicConfig(force=True)``), are put back."""
+    from preprocessing import run  # heavy: Beam and TensorFlow
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return run.main(list(args))
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
