@@ -1,9 +1,13 @@
-"""Shared fixtures: a real preprocessing output of the tiny test corpus, made once per session."""
+"""Shared fixtures: a real preprocessing output of the tiny test corpus, made once per session (its
+Beam job starts in the background as soon as the collected tests are known to need it)."""
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,33 +33,89 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.unit)
 
 
+def _preprocessing_command(*args: str) -> dict:
+    """``python -m preprocessing.run ARGS`` from the repository root, as keyword arguments of subprocess."""
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+    return {"args": [sys.executable, "-m", "preprocessing.run", *args], "cwd": REPO_ROOT, "env": env, "text": True}
+
+
 def run_preprocessing_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Runs ``python -m preprocessing.run ARGS`` from the repository root; returns the finished process."""
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run(
-        [sys.executable, "-m", "preprocessing.run", *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return subprocess.run(**_preprocessing_command(*args), capture_output=True, timeout=timeout)
+
+
+class _TinyDatasetJob:
+    """The tiny corpus's preprocessing command, started once in the background (2 worker processes),
+    its output and log in a temporary folder removed at the end of the session."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="tiny_dataset-"))
+        self.output, self.log = self.root / "output", self.root / "job.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                **_preprocessing_command("--corpus", f"dir:{TINY_CORPUS}", "--output", str(self.output),
+                                         "--direct_num_workers", "2"),
+                stdout=log, stderr=subprocess.STDOUT)
+
+    def wait(self, timeout: float = 300) -> Path:
+        """The finished output folder; RuntimeError with the job's log if it failed."""
+        if self.process.wait(timeout=timeout) != 0:
+            raise RuntimeError(f"preprocessing of the tiny corpus failed:\n{self.log.read_text(errors='replace')}")
+        return self.output
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+_TINY_DATASET_JOBS: list[_TinyDatasetJob] = []
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Starts the tiny dataset's Beam job now if a test to run needs it, so that it runs beside the
+    tests before the first one that waits for it."""
+    if session.config.option.collectonly:
+        return
+    if any("tiny_dataset" in getattr(item, "fixturenames", ()) for item in session.items):
+        _TINY_DATASET_JOBS.append(_TinyDatasetJob())
+
+
+def pytest_sessionfinish() -> None:
+    while _TINY_DATASET_JOBS:
+        _TINY_DATASET_JOBS.pop().close()
+
+
+def run_preprocessing_main(*args: str) -> int:
+    """``preprocessing.run.main(ARGS)`` in this process (the job's flag and output checks without a
+    process start; what it prints goes to this process's stderr); returns its exit status. The root
+    logger's handlers and level, which main() replaces (``logging.basicConfig(force=True)``), are put back."""
+    from preprocessing import run  # heavy: Beam and TensorFlow
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        return run.main(list(args))
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
-def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Folder written by the real Beam job (2 worker processes) for ``tests/testdata/tiny_corpus``.
+def tiny_dataset() -> Path:
+    """Folder written by the real Beam job (``python -m preprocessing.run``, 2 worker processes) for
+    ``tests/testdata/tiny_corpus``, started when collection ended (``pytest_collection_finish``).
 
     Holds the TFDS dataset (``tfds.builder_from_directory``), vocabularies, stats and dead letters.
     Treat it as read-only: it is shared by every test of the session.
     """
-    output = tmp_path_factory.mktemp("tiny_dataset")
-    process = run_preprocessing_cli(
-        "--corpus", f"dir:{TINY_CORPUS}", "--output", str(output), "--direct_num_workers", "2"
-    )
-    if process.returncode != 0:
-        raise RuntimeError(f"preprocessing of the tiny corpus failed:\n{process.stdout}\n{process.stderr}")
-    return output
+    if not _TINY_DATASET_JOBS:  # a test that asks for it by request.getfixturevalue
+        _TINY_DATASET_JOBS.append(_TinyDatasetJob())
+    return _TINY_DATASET_JOBS[0].wait()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import tensorflow_datasets as tfds
 from preprocessing import schema, staging, tfds_output
 from preprocessing.job import run_preprocessing
 from preprocessing.run import parse_flags
-from tests.conftest import run_preprocessing_cli
+from tests.conftest import run_preprocessing_main
 from tests.preprocessing.test_staging import USER_FILE, snapshot
 
 pytestmark = pytest.mark.beam
@@ -43,13 +43,14 @@ def titles(output: Path) -> list[str]:
                   for ex in builder.as_dataset(split=split))
 
 
-def test_a_non_empty_output_is_refused_and_overwrite_replaces_only_the_job_files(tiny_dataset, tmp_path):
+def test_a_non_empty_output_is_refused_and_overwrite_replaces_only_the_job_files(tiny_dataset, tmp_path, capsys):
     output = earlier_dataset(tiny_dataset, tmp_path)
     corpus = two_tune_corpus(tmp_path)
     before = snapshot(output)
-    process = run_preprocessing_cli("--corpus", corpus, "--output", str(output), timeout=120)
-    assert process.returncode == 2 and "Traceback" not in process.stderr
-    errors = [line for line in process.stderr.splitlines() if line.startswith("error:")]
+    code = run_preprocessing_main("--corpus", corpus, "--output", str(output))  # the command line's main()
+    stderr = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and f"'{output}' is not empty" in errors[0] and "--overwrite" in errors[0]
     assert snapshot(output) == before and sorted(p.name for p in tmp_path.iterdir()) == ["new_corpus", "out"]
 

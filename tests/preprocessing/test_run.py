@@ -1,4 +1,5 @@
-"""End to end: ``python -m preprocessing.run`` (real Beam runner, subprocess) on tiny corpora."""
+"""End to end: ``python -m preprocessing.run`` (real Beam runner, subprocess) on tiny corpora; its refusals of a
+bad corpus or output through the same ``main()`` in this process."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ import tensorflow_datasets as tfds
 
 from preprocessing import schema
 from preprocessing.run import parse_flags
-from tests.conftest import TINY_CORPUS, run_preprocessing_cli
+from tests.conftest import TINY_CORPUS, run_preprocessing_cli, run_preprocessing_main
 
 pytestmark = pytest.mark.beam
 
@@ -88,30 +89,27 @@ def test_bad_files_and_a_broken_tune_become_dead_letters_and_good_tunes_are_kept
     assert sorted(kept) == ["Good 1", "Good 2"]
 
 
-def test_unknown_corpus_fails_fast_naming_it(tmp_path):
+def test_unknown_corpus_fails_fast_naming_it(tmp_path, capsys):
     started = time.monotonic()
-    process = run_preprocessing_cli("--corpus", "no_such_corpus", "--output", str(tmp_path / "out"), timeout=120)
-    assert process.returncode != 0
-    assert "no_such_corpus" in process.stderr
+    assert run_preprocessing_main("--corpus", "no_such_corpus", "--output", str(tmp_path / "out")) != 0
+    assert "no_such_corpus" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     assert time.monotonic() - started < 60
 
 
-def test_output_that_is_a_file_fails_fast_naming_it(tmp_path):
+def test_output_that_is_a_file_fails_fast_naming_it(tmp_path, capsys):
     a_file = tmp_path / "not_a_folder"
     a_file.write_text("keep me")
-    process = run_preprocessing_cli("--corpus", f"dir:{TINY_CORPUS}", "--output", str(a_file), timeout=120)
-    assert process.returncode != 0
-    assert str(a_file) in process.stderr
+    assert run_preprocessing_main("--corpus", f"dir:{TINY_CORPUS}", "--output", str(a_file)) != 0
+    assert str(a_file) in capsys.readouterr().err
     assert a_file.read_text() == "keep me"
 
 
-def test_output_under_a_file_fails_naming_it(tmp_path):
+def test_output_under_a_file_fails_naming_it(tmp_path, capsys):
     a_file = tmp_path / "blocker"
     a_file.write_text("")
-    process = run_preprocessing_cli("--corpus", f"dir:{TINY_CORPUS}", "--output", str(a_file / "out"), timeout=120)
-    assert process.returncode != 0
-    assert str(a_file / "out") in process.stderr
+    assert run_preprocessing_main("--corpus", f"dir:{TINY_CORPUS}", "--output", str(a_file / "out")) != 0
+    assert str(a_file / "out") in capsys.readouterr().err
 
 
 def test_unknown_flags_go_to_beam_with_local_runner_defaults():

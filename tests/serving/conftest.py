@@ -1,5 +1,6 @@
 """Fixtures shared by the serving tests, made once per session: the tiny VAE pair, the tiny token
-models (tests/helpers/tiny_models.py) and a server over them (test_client.py, the page), a folder of
+models (tests/helpers/tiny_models.py) and a server over them and the tiny meter-aware LSTM
+(test_client.py, test_meter_client.py, the page), a folder of
 every kind and a server over it (test_cli_in_process.py loads it both ways; test_vae_cli.py). Every
 test only reads them; one that changes models copies them first."""
 from __future__ import annotations
@@ -41,19 +42,29 @@ def tiny_token_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, l
     return root, export_tiny_models(root)
 
 
+# The tiny meter-aware LSTM (tests/helpers/tiny_models.py) that ``tiny_token_server`` serves besides the
+# token models: name -> whether its export ships TINY_TUNE_FRAMES (test_meter_client.py).
+TINY_METER_MODELS = {"lstm_meter": True, "lstm_meter_unframed": False}
+
+
 @pytest.fixture(scope="session")
 def tiny_token_server(tiny_token_models, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
     """A `python -m serving.server` (``grpc_address``, ``rest_url``) serving a copy of every tiny
-    token model, started once per session: tests that use it only read what it serves."""
+    token model and ``TINY_METER_MODELS``, started once per session (test_client.py,
+    test_meter_client.py, the page): tests that use it only read what it serves."""
     from serving.demo import write_models_config
     from serving.model_server.launcher import start_subprocess
+    from tests.helpers.tiny_models import export_tiny_meter_lstm
 
     source, names = tiny_token_models
     saved_models = tmp_path_factory.mktemp("served_tiny_token_models")
     shutil.copytree(source, saved_models, dirs_exist_ok=True)
+    for name, tune_frames in TINY_METER_MODELS.items():
+        export_tiny_meter_lstm(saved_models / name, tune_frames=tune_frames)
+    served = [*names, *TINY_METER_MODELS]
     config = saved_models / "models.config"
-    write_models_config(saved_models, names, config)
-    with start_subprocess(names, model_config_file=config) as running:
+    write_models_config(saved_models, served, config)
+    with start_subprocess(served, model_config_file=config) as running:
         yield running
 
 

@@ -14,7 +14,6 @@ from serving.contract import bar_rules
 from serving.contract import signatures as sig
 from serving.contract.bar_position import TuneFrame
 from serving.contract.sampling import SamplingSettings
-from serving.demo import write_models_config
 from serving.generation.constrained_rows import TimestepRows
 from serving.generation.primers import PrimerSource
 from serving.generation.timestep_constraints import TimestepConstraints
@@ -22,8 +21,8 @@ from serving.generation.token_model import TokenModel
 from serving.generation.tokens import GenerationConfig, generate, sample_melodies
 from serving.generation.tune_frame import tune_frame
 from serving.generation.tune_request import TuneRequest
-from serving.model_server.launcher import start_subprocess
-from tests.helpers.tiny_models import TINY_TUNE_FRAMES, UNITS, VOCABULARY, export_tiny_lstm, export_tiny_meter_lstm
+from tests.helpers.tiny_models import TINY_TUNE_FRAMES, UNITS, VOCABULARY
+from tests.serving.conftest import TINY_METER_MODELS
 
 pytestmark = pytest.mark.server
 
@@ -33,15 +32,11 @@ PRIMERS = [[0, 8, 1, 1, 1], [0, 12, 1], [0, 3, 1, 1, 0, 5, 1, 9]]  # the last re
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    saved_models = tmp_path_factory.mktemp("saved_models")
-    export_tiny_meter_lstm(saved_models / NAME)
-    export_tiny_meter_lstm(saved_models / UNFRAMED, tune_frames=False)
-    export_tiny_lstm(saved_models / "lstm_erk")
-    config = saved_models / "models.config"
-    write_models_config(saved_models, [NAME, UNFRAMED, "lstm_erk"], config)
-    with start_subprocess([NAME, UNFRAMED, "lstm_erk"], model_config_file=config) as running:
-        yield running
+def server(tiny_token_server):
+    """conftest.py's server: ``export_tiny_meter_lstm`` as NAME and, without `tune_frames`, as UNFRAMED,
+    beside ``export_tiny_lstm`` as lstm_erk; read-only."""
+    assert TINY_METER_MODELS == {NAME: True, UNFRAMED: False}
+    return tiny_token_server
 
 
 @pytest.fixture(scope="module", params=["grpc", "rest"])

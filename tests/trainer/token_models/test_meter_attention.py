@@ -7,7 +7,6 @@ import tensorflow as tf
 
 from serving.contract import signatures as sig
 from serving.contract.versions import latest_version_dir
-from tests.helpers.saved_model_cli import check_every_signature
 from tests.trainer.token_models.test_meter_model import assert_steps_as_the_model
 from trainer.run_paths import RunPaths
 from trainer.token_models import data, meter_data
@@ -118,18 +117,10 @@ def test_the_attention_model_trains_on_songs_and_its_export_steps_as_the_keras_m
 
 
 @pytest.mark.server
-def test_saved_model_cli_runs_every_signature_of_an_attention_export(tmp_path) -> None:
-    import keras  # noqa: PLC0415
-
-    from tests.helpers.tiny_models import VOCABULARY  # noqa: PLC0415
-    from trainer.token_models.meter_export import export_meter_model  # noqa: PLC0415
-    from trainer.token_models.meter_lstm import build_meter_lstm_model  # noqa: PLC0415
-
-    keras.utils.set_random_seed(5)
-    config = TrainConfig(architecture="lstm_meter", units=8, attention_window=6, attention_heads=1, attention_dim=4)
-    model = build_meter_lstm_model(config, len(VOCABULARY))
-    export = export_meter_model(model, VOCABULARY, tmp_path / "lstm_meter", model_kind=sig.TOKEN_TIMESTEP)
-    check_every_signature(export, [*sig.TOKEN_SIGNATURES], tmp_path / "cli")
+def test_saved_model_cli_runs_every_signature_of_an_attention_export(tiny_exports, tiny_cli_problems) -> None:
+    """A tiny attention export (tests/helpers/cli_exports.py), in conftest.py's one `saved_model_cli run` process."""
+    assert tiny_exports["lstm_meter_attention"][1] == [*sig.TOKEN_SIGNATURES]
+    assert not tiny_cli_problems["lstm_meter_attention"], tiny_cli_problems["lstm_meter_attention"]
 
 
 @pytest.mark.parametrize("overrides, named", [({"batching": "windows"}, "batching 'windows' is not one of"),

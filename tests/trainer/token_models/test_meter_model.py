@@ -13,8 +13,6 @@ from preprocessing.melody.timestep import HOLD
 from serving.contract import bar_position as bp
 from serving.contract import signatures as sig
 from serving.contract.versions import latest_version_dir
-from tests.helpers.saved_model_cli import check_every_signature
-from tests.helpers.tiny_models import export_tiny_meter_lstm
 from trainer.run_paths import RunPaths
 from trainer.token_models import data, meter_data
 from trainer.token_models.config import resolve_config
@@ -94,6 +92,8 @@ def test_each_input_carries_the_conditioning_of_its_target() -> None:
         np.testing.assert_array_equal(inputs[CONDITIONING][:, :2], stream_conditioning[4 * index + 1 : 4 * index + 5])
 
 
+# Beam's in-process runner, one worker (the pickup corpus is a dozen tunes).
+IN_PROCESS_BEAM = ["--runner", "FnApiRunner", "--direct_num_workers", "1", "--direct_running_mode", "in_memory"]
 # Tunes with and without pickups in several meters: (meter, pickup in eighths, bars of eighths).
 PICKUP_TUNES = [("2/4", 1, "A2AB|c2BA|G4|]"), ("3/4", 2, "c2e2g2|f2d2B2|c6|]"), ("6/8", 1, "ABc d2e|f3 e3|d6|]"),
                 ("4/4", 0, "c2d2e2f2|g8|]"), ("4/4", 3, "c2d2e2f2|g8|]"), ("3/8", 1, "ABc|d3|c3|]"),
@@ -103,17 +103,16 @@ PICKUP_TUNES = [("2/4", 1, "A2AB|c2BA|G4|]"), ("3/4", 2, "c2e2g2|f2d2B2|c6|]"), 
 
 @pytest.fixture(scope="module")
 def pickup_dataset(tmp_path_factory):
-    """A real preprocessing output of ``PICKUP_TUNES``."""
-    from tests.conftest import run_preprocessing_cli  # noqa: PLC0415
+    """A real preprocessing output of ``PICKUP_TUNES``: the Beam job on its in-process runner (the
+    command line and the multi-process runner: tests/conftest.py's ``tiny_dataset``)."""
+    from preprocessing.job import run_preprocessing  # noqa: PLC0415
 
     folder = tmp_path_factory.mktemp("pickup_corpus")
     tunes = [f"X:{index}\nT:Pickup {index}\nM:{meter}\nL:1/8\nK:C\n{'G' * pickup}{'|' if pickup else ''}{body}\n"
              for index, (meter, pickup, body) in enumerate(PICKUP_TUNES, 1)]
     (folder / "pickups.abc").write_text("\n".join(tunes))
     output = tmp_path_factory.mktemp("pickup_dataset")
-    done = run_preprocessing_cli("--corpus", f"dir:{folder}", "--output", str(output), "--overwrite",
-                                 "--direct_num_workers", "1")
-    assert done.returncode == 0, done.stderr[-2000:]
+    run_preprocessing(corpus=f"dir:{folder}", output=str(output), overwrite=True, beam_args=IN_PROCESS_BEAM)
     return output
 
 
@@ -195,6 +194,7 @@ def test_the_first_version_trains_and_its_export_steps_as_the_keras_model_runs(t
 
 
 @pytest.mark.server
-def test_saved_model_cli_runs_every_signature_of_a_meter_aware_export(tmp_path) -> None:
-    export = export_tiny_meter_lstm(tmp_path / "lstm_meter")
-    check_every_signature(export, [*sig.TOKEN_SIGNATURES, sig.TUNE_FRAMES], tmp_path / "cli")
+def test_saved_model_cli_runs_every_signature_of_a_meter_aware_export(tiny_exports, tiny_cli_problems) -> None:
+    """`export_tiny_meter_lstm`'s export, in conftest.py's one `saved_model_cli run` process."""
+    assert tiny_exports["lstm_meter"][1] == [*sig.TOKEN_SIGNATURES, sig.TUNE_FRAMES]
+    assert not tiny_cli_problems["lstm_meter"], tiny_cli_problems["lstm_meter"]
