@@ -110,7 +110,7 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
     else:
         default = PrimerSource(symbols=DEFAULT_CONDITIONED_PRIMER) if model.conditioning else None
         stated = codec.primer(config.primer or default)
-        meter = meter or stated.meter or usual_meter(model.tune_frames if model.conditioning else None)
+        meter = meter or stated.meter or usual_meter(model.tune_frames)
         primer, key, pickup = stated.symbols, key or stated.key, stated.pickup
         request = request.filled(key, meter) if request is not None else None
         if pickup >= steps_per_bar(meter or COMMON_TIME):

@@ -1,8 +1,8 @@
 """A request's ``TuneFrame``: what a meter-aware timestep model is told about every step it samples.
 
 From the request (or the primer's) meter (when neither names one, the meter most of the model's
-training tunes are in, ``usual_meter``; 4/4 for an export without `tune_frames`), the key's mode family, ``--bars`` and
-the primer's pickup (the steps its tune sounds before the first downbeat; 0 for a primer that
+training tunes are in, ``usual_meter``; 4/4 for an export without `tune_frames`), the key's mode
+family, ``--bars`` and the primer's pickup (the steps its tune sounds before the first downbeat; 0 for a primer that
 starts on one, as the named primers do). The tune's steps count from the primer's last ``/``.
 Where the request leaves the length (or, with no notes in the primer, the pickup) open, each
 seed draws a training tune's (``FrameTable``, the export's `tune_frames`), so that the tunes

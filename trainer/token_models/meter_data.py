@@ -24,12 +24,14 @@ import tensorflow_datasets as tfds
 from preprocessing import schema
 from preprocessing.melody.timestep import HOLD, REST
 from serving.contract import bar_position as bp
+from serving.contract import signatures as sig
 from trainer.token_models import data
 from trainer.token_models.config import FINAL_BARS, TrainConfig
-from trainer.token_models.meter_conditioning import tune_conditioning
+from trainer.token_models.meter_conditioning import COLUMNS, tune_conditioning
 from trainer.token_models.meter_lstm import CONDITIONING, TOKENS
 
 LENGTH_SHARE = 0.5
+_POSITION, _BARS_LEFT = COLUMNS.index(sig.BAR_POSITION), COLUMNS.index(sig.BARS_LEFT)  # conditioning columns
 _NEEDED = (schema.FEATURE_TIMESTEP, schema.FEATURE_METER, schema.FEATURE_MODE, schema.FEATURE_PICKUP)
 
 
@@ -155,8 +157,9 @@ def song_examples(songs: tf.data.Dataset, window: int, delimiter_id: int, final_
         tokens = tf.concat([delimiter, ids], 0)[:window]
         targets = tf.concat([ids, delimiter], 0)
         steps = tf.range(tf.size(ids) + 1)
-        downbeats = tf.where(tf.logical_and(tf.equal(conditioning[:, 0], 0), steps < tf.size(ids)), steps, 0)
-        stated = tf.not_equal(conditioning[0, 3], bp.NO_LENGTH)  # the model is told where the song ends
+        at_downbeat = tf.equal(conditioning[:, _POSITION], 0)
+        downbeats = tf.where(tf.logical_and(at_downbeat, steps < tf.size(ids)), steps, 0)
+        stated = tf.not_equal(conditioning[0, _BARS_LEFT], bp.NO_LENGTH)  # the model is told where the song ends
         weighted = tf.logical_and(stated, steps >= tf.reduce_max(downbeats))
         for plain in unweighted_ids:
             weighted = tf.logical_and(weighted, tf.not_equal(targets, plain))
@@ -180,7 +183,8 @@ def song_batches(songs: tf.data.Dataset, config: TrainConfig, delimiter_id: int,
     boundaries = [bound for bound in (64, 96, 128, 160, 192, 256, 320, 384, 512) if bound < config.window]
     padding = ({TOKENS: delimiter_id, CONDITIONING: 0}, delimiter_id, 0.0)
     final_bar_weight = config.final_bar_weight if training else 1.0
-    batches = song_examples(songs, config.window, delimiter_id, final_bar_weight, unweighted_ids).bucket_by_sequence_length(
+    examples = song_examples(songs, config.window, delimiter_id, final_bar_weight, unweighted_ids)
+    batches = examples.bucket_by_sequence_length(
         lambda inputs, targets, weights: tf.shape(targets)[0], [bound + 1 for bound in boundaries],
         [config.batch_size] * (len(boundaries) + 1), padding_values=padding)
     return batches.map(_mean_over_steps)
@@ -196,7 +200,8 @@ def window_batches(data_dir: str | os.PathLike, split: str, vocabulary: data.Voc
         songs = songs.shuffle(config.shuffle_songs, seed=config.seed, reshuffle_each_iteration=True)
     if config.batching == "songs":
         plain = [vocabulary.symbols.index(symbol) for symbol in (HOLD, REST) if symbol in vocabulary.symbols]
-        return song_batches(songs, config, vocabulary.delimiter_id, training=training, unweighted_ids=plain).prefetch(tf.data.AUTOTUNE)
+        batches = song_batches(songs, config, vocabulary.delimiter_id, training=training, unweighted_ids=plain)
+        return batches.prefetch(tf.data.AUTOTUNE)
     examples = conditioned_windows(songs, config.window, vocabulary.delimiter_id)
     if training:
         examples = examples.shuffle(config.shuffle_windows, seed=config.seed, reshuffle_each_iteration=True)
