@@ -14,18 +14,25 @@ import numpy as np
 import pytest
 from music21 import converter
 
+from serving.contract import bar_position as bp
 from serving.page.app import PageApp
 from serving.page.catalog import ModelCatalog
 from serving.page.soundfont import NoteSamples, note_pitch
 from serving.page.studio import Studio
+from tests.helpers.tiny_models import export_tiny_meter_lstm
 
 pytestmark = pytest.mark.server
+
+# The training tunes' frames of the page's meter-aware model: most in 3/4, so that its usual meter is not 4/4.
+WALTZES = [bp.TuneFrame(12, 0, bp.meter_index("3/4"), 0, 36), bp.TuneFrame(12, 3, bp.meter_index("3/4"), 0, 27),
+           bp.TuneFrame(16, 0, bp.meter_index("4/4"), 0, 32)]
 
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory, tiny_token_models):
     root = tmp_path_factory.mktemp("saved_models")
     shutil.copytree(tiny_token_models[0] / "lstm_erk", root / "lstm_erk")  # export_tiny_lstm's
+    export_tiny_meter_lstm(root / "lstm_meter_waltzes", frames=WALTZES)
     return root
 
 
@@ -93,7 +100,8 @@ def test_the_page_and_its_vendored_scripts_are_served_from_here(app):
 def test_models_lists_the_token_models_with_their_kinds(app):
     status, _, body = call(app, "GET", "/api/models")
     answer = json.loads(body)
-    assert status == 200 and answer["models"] == [{"name": "lstm_erk", "kind": "token_timestep"}]
+    assert status == 200 and answer["models"] == [{"name": "lstm_erk", "kind": "token_timestep"},
+                                                  {"name": "lstm_meter_waltzes", "kind": "token_timestep"}]
     assert "twinkle" in answer["primers"] and answer["synthesiser"] == "numpy"
 
 
@@ -120,6 +128,24 @@ def test_a_generation_reports_progress_and_gives_every_download(app):
     assert played == [int(pitch.midi) for element in score.recurse().notes if not element.tie or
                       element.tie.type == "start" for pitch in element.pitches]
     assert len(played) == tune["notes"]
+
+
+@pytest.mark.parametrize(("model", "meter", "written_in"), [
+    ("lstm_meter_waltzes", "", "3/4"), ("lstm_meter_waltzes", "2/4", "2/4"), ("lstm_erk", "", "4/4")])
+def test_an_empty_meter_field_writes_the_models_usual_meter(app, model, meter, written_in):
+    """The page's meter field starts empty: a meter-aware model writes in its training tunes' usual
+    meter, any other in 4/4; a meter typed in wins. music21 reads the MusicXML's bars."""
+    page = call(app, "GET", "/")[2].decode()
+    assert '<input id="meter" name="meter" value=""' in page
+    fields = {"model": model, "key": "G", "meter": meter, "bars": "6", "seed": "7"}
+    job = finished(app, json.loads(call(app, "POST", "/api/generate", fields)[2])["job"])
+    assert job["state"] == "done", job["error"]
+    assert job["tune"]["meter"] == written_in and f"M:{written_in}" in job["tune"]["abc"]
+    musicxml = call(app, "GET", written(app, job["tune"])["files"]["musicxml"])[2].decode()
+    part = converter.parseData(musicxml, format="musicxml").parts[0]
+    bar = 4 * int(written_in[0]) / int(written_in[2])
+    full_bars = [measure.barDuration.quarterLength for measure in part.getElementsByClass("Measure")][1:-1]
+    assert full_bars and set(full_bars) == {bar}
 
 
 def test_the_same_seed_makes_the_same_tune(app):
