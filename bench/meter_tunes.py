@@ -20,6 +20,8 @@ Columns, over the notes after the primer:
  rest_on_d  bars whose downbeat sounds a rest (struck or held)
  tie_throu  bars with a note held through the bar's middle step (a note sounding across beat
             steps/2 that began before it), where the meter has an even number of beats
+ last_beat  tunes whose last note is struck on the last beat of a bar (counted from the pickup;
+            a generated tune then holds it to its final bar line)
  mean_bars  mean length in bars
  pc_entrop  pitch-class entropy of a tune's notes, bits, the mean over tunes (the JSON has the SD)
  range      a tune's highest pitch less its lowest, semitones, the mean over tunes
@@ -42,18 +44,20 @@ import pathlib
 import sys
 import tempfile
 import time
+from typing import NamedTuple
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from bench import tune_metrics as tm  # noqa: E402
 from bench.tune_constraints import corpus_facts  # noqa: E402
-from preprocessing.melody.keys import C_MAJOR, COMMON_TIME  # noqa: E402
+from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, parse_meter  # noqa: E402
 from preprocessing.melody.timestep import DELIMITER, HOLD, REST, split_songs  # noqa: E402
 from serving import cli  # noqa: E402
 from serving import client as serving_client  # noqa: E402
 from serving.contract import signatures as sig  # noqa: E402
 from serving.contract.bar_position import bar_steps_of  # noqa: E402
 from serving.demo import write_models_config  # noqa: E402
+from serving.generation.timestep_constraints import beat_steps  # noqa: E402
 from serving.generation.tokens import generate  # noqa: E402
 from serving.model_server.launcher import start_subprocess  # noqa: E402
 
@@ -63,17 +67,35 @@ CORPORA = {"lstm_erk": "erk", "lstm_meter_erk": "erk", "lstm_han": "han", "lstm_
 ROWS = {"defaults": [], "--end any": ["--end", "any"], "primer / 4/4": ["--primer", "/", "--meter", "4/4"],
         "primer / 2/4": ["--primer", "/", "--meter", "2/4"], "primer / 3/4": ["--primer", "/", "--meter", "3/4"]}
 MAX_RATIO_GAP = 0.15
-MIN_TONIC_SHARE = 0.80  # the corpus's share (erk) that the model's own endings should reach
 
 
-def bar_facts(steps: list[str], pickup: int, bar: int) -> tuple[int, int, int]:
-    """(bars, bars with a rest on the downbeat, bars with a note held through their middle) of one
-    tune's steps (no ``/``), bars cut from ``pickup``; a pickup bar is not counted."""
-    sounding, onset, bars, rests, ties = None, 0, 0, 0, 0
+class BarFacts(NamedTuple):
+    """One tune's bars, bars with a rest on the downbeat, bars with a note held through their
+    middle, and whether its last note is struck on the last beat of a bar (1 or 0)."""
+
+    bars: int
+    rests: int
+    ties: int
+    last_beat: int
+
+
+def beat_steps_of(meter: str) -> int:
+    """Steps per beat of a meter's name (``timestep_constraints.beat_steps``; a quarter for a name it cannot read)."""
+    try:
+        return beat_steps(parse_meter(meter))
+    except ValueError:
+        return 4
+
+
+def bar_facts(steps: list[str], pickup: int, bar: int, beat: int = 4) -> BarFacts:
+    """The ``BarFacts`` of one tune's steps (no ``/``), bars of ``bar`` steps and beats of ``beat``
+    cut from ``pickup``; a pickup bar is not counted."""
+    sounding, onset, bars, rests, ties, last_struck = None, 0, 0, 0, 0, None
     middle = bar // 2
     for step, symbol in enumerate(steps):
         if symbol != HOLD:
             sounding, onset = symbol, step
+            last_struck = step if symbol != REST else last_struck
         position = (step - pickup) % bar
         if step < pickup:
             continue
@@ -82,7 +104,8 @@ def bar_facts(steps: list[str], pickup: int, bar: int) -> tuple[int, int, int]:
             rests += sounding == REST
         if position == middle and sounding not in (None, REST) and onset < step:
             ties += 1
-    return bars, rests, ties
+    last_beat = last_struck is not None and (last_struck - pickup) % bar == bar - beat
+    return BarFacts(bars, rests, ties, int(last_beat))
 
 
 def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:
@@ -92,19 +115,20 @@ def _mean_sd(values: list[float]) -> tuple[float | None, float | None]:
     return mean, math.sqrt(sum((value - mean) ** 2 for value in values) / len(values))
 
 
-def tune_row(facts: list[tm.TuneFacts], bars: list[tuple[int, int, int]], corpus_quarters: float | None,
+def tune_row(facts: list[tm.TuneFacts], bars: list[BarFacts], corpus_quarters: float | None,
              runs: set | None = None) -> dict:
     """The columns of one model's (or the corpus's) tunes; per-tune pitch-class entropy (bits) and
     range (semitones) as mean and standard deviation over the tunes with new notes."""
     summary = tm.summary(facts, None, runs, measured_bars=False)
-    total = sum(count for count, _, _ in bars)
+    total = sum(tune.bars for tune in bars)
     mean = summary["mean_quarters"]
     pitches = [[pitch for pitch, _ in tune.new_notes] for tune in facts if tune.new_notes]
     entropy, entropy_sd = _mean_sd([tm.pc_entropy_bits(tune) for tune in pitches])
     spread, spread_sd = _mean_sd([float(max(tune) - min(tune)) for tune in pitches])
     return {"tunes": len(facts), "mean_quarters": mean, "tonic": summary["tonic"],
-            "rest_on_downbeat": sum(rests for _, rests, _ in bars) / total if total else None,
-            "tie_through_middle": sum(ties for _, _, ties in bars) / total if total else None,
+            "rest_on_downbeat": sum(tune.rests for tune in bars) / total if total else None,
+            "tie_through_middle": sum(tune.ties for tune in bars) / total if total else None,
+            "last_beat": sum(tune.last_beat for tune in bars) / len(bars) if bars else None,
             "mean_bars": total / len(bars) if bars else None,
             "ratio": mean / corpus_quarters if mean is not None and corpus_quarters else None,
             "pc_entropy": entropy, "pc_entropy_sd": entropy_sd, "range": spread, "range_sd": spread_sd,
@@ -124,7 +148,8 @@ def corpus_rows(data_dir: str) -> tuple[dict[str, dict], set]:
     for fact, example in zip(facts, examples):
         meter = example["meter"].decode()
         bar = bar_steps_of(meter)
-        cut = bar_facts([symbol.decode() for symbol in example["timestep"]], int(example.get("pickup", 0)) % bar, bar)
+        cut = bar_facts([symbol.decode() for symbol in example["timestep"]], int(example.get("pickup", 0)) % bar, bar,
+                        beat_steps_of(meter))
         for name in ("all", meter):
             by_meter.setdefault(name, ([], []))[0].append(fact)
             by_meter[name][1].append(cut)
@@ -159,7 +184,7 @@ def model_row(address: str, name: str, tunes: int, out_dir: str, flags: list[str
         facts.append(tm.timestep_facts(tokens, melody.primer_length, C_MAJOR, meter))
         tune = split_songs(tokens)[-1] if tokens[-1] != DELIMITER else split_songs(tokens[:-1])[-1]
         pickup = melody.melody.pickup_steps if melody.melody is not None else 0
-        bars.append(bar_facts(tune, pickup, bar_steps_of(str(meter))))
+        bars.append(bar_facts(tune, pickup, bar_steps_of(str(meter)), beat_steps(meter)))
     row = tune_row(facts, bars, corpus.get(str(meter), corpus["all"])["mean_quarters"], runs)
     row.update(meter=str(meter), seconds=seconds, ended=sum(fact.ended for fact in facts) / len(facts),
                ratio_all=row["mean_quarters"] / corpus["all"]["mean_quarters"])
@@ -215,8 +240,8 @@ def main(argv: list[str] | None = None) -> int:
                                                         os.path.join(scratch, name), flags, corpora[CORPORA[name]],
                                                         runs[CORPORA[name]], args.first_seed)
                     logger.info("%s %s: %s", name, row, report[f"{name} {row}"])
-    columns = ("mean_quarters", "ratio", "tonic", "rest_on_downbeat", "tie_through_middle", "mean_bars", "pc_entropy",
-               "range", "copy")
+    columns = ("mean_quarters", "ratio", "tonic", "rest_on_downbeat", "tie_through_middle", "last_beat", "mean_bars",
+               "pc_entropy", "range", "copy")
     seeds = f"{args.first_seed}..{args.first_seed + args.tunes - 1}"
     print(f"# {args.tunes} tunes per model, folkgen generate's defaults (seeds {seeds})")
     print(f"{'':<30}" + "".join(f"{column[:9]:>10}" for column in columns))

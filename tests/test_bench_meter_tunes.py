@@ -1,19 +1,29 @@
-"""bench/meter_tunes.py's bar reading: downbeat rests and notes held through the bar's middle."""
+"""bench/meter_tunes.py's bar reading: downbeat rests, notes held through the bar's middle, a last
+note struck on a bar's last beat."""
 from __future__ import annotations
 
-from bench.meter_tunes import bar_facts
+from bench.meter_tunes import BarFacts, bar_facts
 
 
 def test_bars_are_cut_from_the_pickup_and_the_pickup_bar_is_not_counted() -> None:
     # 2/4 (8 steps) with a 2-step pickup: bar 1 starts with a rest, bar 2 holds a half note through its middle
     steps = ["60", "_"] + ["r", "_", "62", "_", "64", "_", "_", "_"] + ["65", "_", "_", "_", "_", "_", "_", "_"]
-    assert bar_facts(steps, pickup=2, bar=8) == (2, 1, 1)
+    assert bar_facts(steps, pickup=2, bar=8) == (2, 1, 1, 0)
 
 
 def test_a_note_struck_on_the_middle_step_is_no_tie_and_a_held_rest_is_a_downbeat_rest() -> None:
     steps = ["60", "_", "_", "_", "62", "_", "_", "_"] + ["_", "_", "_", "_", "r", "_", "_", "_"]
-    assert bar_facts(steps, pickup=0, bar=8) == (2, 0, 0)  # struck on the middle step; a rest struck there
-    assert bar_facts(["r", "_", "_", "_", "_", "_", "_", "_", "_", "60"], pickup=0, bar=8) == (2, 2, 0)
+    assert bar_facts(steps, pickup=0, bar=8) == (2, 0, 0, 1)  # struck on the middle (the last beat); a rest there
+    assert bar_facts(["r", "_", "_", "_", "_", "_", "_", "_", "_", "60"], pickup=0, bar=8) == (2, 2, 0, 0)
+
+
+def test_a_last_note_struck_on_a_bars_last_beat_is_counted_from_the_pickup() -> None:
+    # 2/4 in 16ths (8 steps, beats of 4) after a 4-step pickup: the last note struck on step 4 of the bar
+    late = ["67", "_", "_", "_"] + ["64", "_", "_", "_", "62", "_", "_", "_"] + ["60", "_", "_", "_", "62", "_", "r", "_"]
+    assert bar_facts(late, pickup=4, bar=8, beat=4).last_beat == 1  # a rest after it changes nothing
+    held = late[:-4] + ["_", "_", "_", "_"]
+    assert bar_facts(held, pickup=4, bar=8, beat=4).last_beat == 0
+    assert bar_facts(late, pickup=0, bar=8, beat=4).last_beat == 0  # without the pickup: on the downbeat
 
 
 def test_tune_rows_give_per_tune_entropy_and_range_and_targets_compare_them_with_the_corpus_spread() -> None:
@@ -23,10 +33,10 @@ def test_tune_rows_give_per_tune_entropy_and_range_and_targets_compare_them_with
     def facts(pitches: list[int]) -> tm.TuneFacts:
         return tm.TuneFacts(True, tuple((pitch, 1.0) for pitch in pitches), 0, 0, tm.WHITE_KEYS)
 
-    row = tune_row([facts([60, 62, 64, 65]), facts([60, 60, 71, 71])], [(2, 0, 0), (2, 1, 0)], 0.5)
+    row = tune_row([facts([60, 62, 64, 65]), facts([60, 60, 71, 71])], [BarFacts(2, 0, 0, 1), BarFacts(2, 1, 0, 0)], 0.5)
     assert row["pc_entropy"] == 1.5 and row["pc_entropy_sd"] == 0.5  # 2 bits and 1 bit
     assert row["range"] == 8.0 and row["range_sd"] == 3.0  # 5 and 11 semitones
-    assert row["ratio"] == 2.0 and row["rest_on_downbeat"] == 0.25
+    assert row["ratio"] == 2.0 and row["rest_on_downbeat"] == 0.25 and row["last_beat"] == 0.5
     corpus = {"all": {"pc_entropy": 1.0, "pc_entropy_sd": 0.6, "range": 3.0, "range_sd": 1.0, "copy": 0.5, "tonic": 0.8}}
     report = {"m defaults": {**row, "copy": 0.5, "ratio": 1.1}, "m --end any": {"tonic": 0.7}}
     lines = target_lines("m", report, corpus)

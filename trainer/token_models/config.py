@@ -40,7 +40,8 @@ class TrainConfig:
     that many past steps with ``attention_heads`` heads of ``attention_dim`` (``meter_attention``),
     and, with ``batching`` "songs", weighs the training loss of the notes struck in the last bar
     (from the last downbeat on, the end symbol included) of each song told its length by
-    ``final_bar_weight``.
+    ``final_bar_weight``, and of the holds there by ``final_bar_hold_weight`` (its rests weigh 1).
+    Weighting the notes struck alone teaches the model to strike where a tune holds its last note.
     """
 
     # The field a run may not override (``trainer.presets.resolve``): it picks the builder.
@@ -73,6 +74,7 @@ class TrainConfig:
     attention_dim: int = 16
     final_bar: str = "as_written"
     final_bar_weight: float = 1.0
+    final_bar_hold_weight: float = 1.0
 
     @property
     def model_kind(self) -> str:
@@ -93,11 +95,13 @@ class TrainConfig:
             raise ValueError(f"batching {self.batching!r} is not one of {BATCHINGS}")
         if self.final_bar not in FINAL_BARS:
             raise ValueError(f"final_bar {self.final_bar!r} is not one of {FINAL_BARS}")
-        if self.final_bar_weight <= 0:
-            raise ValueError(f"final_bar_weight must be > 0, got {self.final_bar_weight!r}")
-        if self.final_bar_weight != 1.0 and self.batching != "songs":
-            raise ValueError(f"final_bar_weight={self.final_bar_weight!r} weighs a whole song's last bar: it needs "
-                             f"batching='songs', got {self.batching!r}")
+        for name in ("final_bar_weight", "final_bar_hold_weight"):
+            weight = getattr(self, name)
+            if weight <= 0:
+                raise ValueError(f"{name} must be > 0, got {weight!r}")
+            if weight != 1.0 and self.batching != "songs":
+                raise ValueError(f"{name}={weight!r} weighs a whole song's last bar: it needs "
+                                 f"batching='songs', got {self.batching!r}")
         if self.architecture != "lstm_meter" and (self.batching != "stream" or self.attention_window
                                                   or self.final_bar != "as_written"):
             raise ValueError(f"batching={self.batching!r}, attention_window={self.attention_window!r} and "
@@ -120,8 +124,8 @@ presets.register("random", TrainConfig(architecture="random", epochs=0))
 # meter, mode and bars left beside the symbol, and attention over the tune's last 256 steps (2
 # heads of 16), trained on whole tunes from their start (trainer.token_models.meter_lstm). The
 # committed lstm_meter_han adds --set final_bar=complete (each tune held to its final bar line), and
-# lstm_meter_erk is the preset's model fine-tuned with that and --set final_bar_weight=100 (its
-# cadences); the first version: --set batching=stream --set window=64 --set attention_window=0.
+# lstm_meter_erk is the preset's model fine-tuned with that, --set final_bar_weight=100 and --set
+# final_bar_hold_weight=30 (its cadences); the first version: --set batching=stream --set window=64 --set attention_window=0.
 presets.register("lstm_meter", TrainConfig(architecture="lstm_meter", batching="songs", window=512,
                                            attention_window=256, attention_heads=2, attention_dim=16))
 # The report's character-level ABC model: Embedding(16) -> LSTM(64) -> Dense, Adam 1e-3, batch 8,

@@ -10,12 +10,13 @@ validation split states none. With ``config.batching`` "songs", each tune is one
 instead, from its start (input ``/`` then its symbols, as it is scored and served), at most
 ``config.window`` steps, in padded batches of tunes of similar lengths whose padding weighs 0;
 in training, the notes struck in the last bar of a tune told its length (and its end) weigh
-``config.final_bar_weight`` in the loss, so that the model learns its cadences.
+``config.final_bar_weight`` in the loss and its holds ``config.final_bar_hold_weight``, its
+rests 1, so that the model learns its cadences.
 """
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import tensorflow as tf
@@ -145,12 +146,12 @@ def conditioned_windows(songs: tf.data.Dataset, window: int, delimiter_id: int) 
 
 
 def song_examples(songs: tf.data.Dataset, window: int, delimiter_id: int, final_bar_weight: float = 1.0,
-                  unweighted_ids: Sequence[int] = ()) -> tf.data.Dataset:
+                  symbol_weights: Mapping[int, float] | None = None) -> tf.data.Dataset:
     """Songs -> ``({TOKENS: [T], CONDITIONING: [T, 4]}, targets [T], weights [T])``: ``/`` then the
     song in, the song then ``/`` out, each input with its target's conditioning, cut to ``window``.
-    In a song told its length, the targets from its last downbeat to its end symbol that are none
-    of ``unweighted_ids`` (the hold and the rest: the notes struck and the end) weigh
-    ``final_bar_weight``; the rest weigh 1, as every target of a song without its length."""
+    In a song told its length, the targets from its last downbeat to its end symbol weigh
+    ``final_bar_weight``, or for an id in ``symbol_weights`` its weight there (the trainer's: the
+    hold's and the rest's); the rest weigh 1, as every target of a song without its length."""
     delimiter = tf.constant([delimiter_id], tf.int32)
 
     def example(ids, conditioning):
@@ -161,9 +162,10 @@ def song_examples(songs: tf.data.Dataset, window: int, delimiter_id: int, final_
         downbeats = tf.where(tf.logical_and(at_downbeat, steps < tf.size(ids)), steps, 0)
         stated = tf.not_equal(conditioning[0, _BARS_LEFT], bp.NO_LENGTH)  # the model is told where the song ends
         weighted = tf.logical_and(stated, steps >= tf.reduce_max(downbeats))
-        for plain in unweighted_ids:
-            weighted = tf.logical_and(weighted, tf.not_equal(targets, plain))
-        weights = tf.where(weighted, final_bar_weight, 1.0)[:window]
+        weights = tf.where(weighted, final_bar_weight, 1.0)
+        for symbol, weight in (symbol_weights or {}).items():
+            weights = tf.where(tf.logical_and(weighted, tf.equal(targets, symbol)), weight, weights)
+        weights = weights[:window]
         return ({TOKENS: tokens, CONDITIONING: conditioning[:window]}, targets[:window], weights)
 
     return songs.map(example)
@@ -176,14 +178,14 @@ def _mean_over_steps(inputs, targets, weights):
 
 
 def song_batches(songs: tf.data.Dataset, config: TrainConfig, delimiter_id: int, *,
-                 training: bool = False, unweighted_ids: Sequence[int] = ()) -> tf.data.Dataset:
+                 training: bool = False, symbol_weights: Mapping[int, float] | None = None) -> tf.data.Dataset:
     """Padded batches ``({TOKENS: [B, T], CONDITIONING: [B, T, 4]}, targets [B, T], weights [B, T])`` of
     songs bucketed by length (padding: ``/`` with weight 0); when ``training``, the last bars weighted
-    by ``config.final_bar_weight`` as ``song_examples`` says."""
+    by ``config.final_bar_weight`` and ``symbol_weights`` as ``song_examples`` says."""
     boundaries = [bound for bound in (64, 96, 128, 160, 192, 256, 320, 384, 512) if bound < config.window]
     padding = ({TOKENS: delimiter_id, CONDITIONING: 0}, delimiter_id, 0.0)
-    final_bar_weight = config.final_bar_weight if training else 1.0
-    examples = song_examples(songs, config.window, delimiter_id, final_bar_weight, unweighted_ids)
+    final_bar_weight, symbol_weights = (config.final_bar_weight, symbol_weights) if training else (1.0, None)
+    examples = song_examples(songs, config.window, delimiter_id, final_bar_weight, symbol_weights)
     batches = examples.bucket_by_sequence_length(
         lambda inputs, targets, weights: tf.shape(targets)[0], [bound + 1 for bound in boundaries],
         [config.batch_size] * (len(boundaries) + 1), padding_values=padding)
@@ -199,8 +201,12 @@ def window_batches(data_dir: str | os.PathLike, split: str, vocabulary: data.Voc
     if training:
         songs = songs.shuffle(config.shuffle_songs, seed=config.seed, reshuffle_each_iteration=True)
     if config.batching == "songs":
-        plain = [vocabulary.symbols.index(symbol) for symbol in (HOLD, REST) if symbol in vocabulary.symbols]
-        batches = song_batches(songs, config, vocabulary.delimiter_id, training=training, unweighted_ids=plain)
+        # the last bar's rests weigh 1: weighted, they put rests on 8% of downbeats (the corpus's 0.8%)
+        weights = {HOLD: config.final_bar_hold_weight, REST: 1.0}
+        symbol_weights = {vocabulary.symbols.index(symbol): weight for symbol, weight in weights.items()
+                          if symbol in vocabulary.symbols}
+        batches = song_batches(songs, config, vocabulary.delimiter_id, training=training,
+                               symbol_weights=symbol_weights)
         return batches.prefetch(tf.data.AUTOTUNE)
     examples = conditioned_windows(songs, config.window, vocabulary.delimiter_id)
     if training:

@@ -1,5 +1,6 @@
-"""The meter-aware model's cadence weight: the notes struck in the last bar of a training song told
-its length weigh ``final_bar_weight`` in the loss; validation is scored unweighted."""
+"""The meter-aware model's cadence weights: the notes struck in the last bar of a training song
+told its length weigh ``final_bar_weight`` in the loss, its holds ``final_bar_hold_weight``, its
+rests 1; validation is scored unweighted."""
 from __future__ import annotations
 
 import numpy as np
@@ -29,9 +30,12 @@ def test_the_targets_from_a_known_last_downbeat_to_the_end_symbol_weigh_the_fina
     # a song ending on a bar line: its whole last bar and the end symbol
     (_, _, weights), = meter_data.song_examples(_songs(4, 0, 8), 100, 0, final_bar_weight=2.0)
     np.testing.assert_array_equal(weights, [1, 1, 1, 1, 2, 2, 2, 2, 2])
-    # held and rested steps keep weight 1: the notes struck (and the end) weigh
-    (_, _, weights), = meter_data.song_examples(_songs(4, 1, 7), 100, 0, final_bar_weight=3.0, unweighted_ids=[10])
+    # a symbol given its own weight takes it in the last bar (id 10 there, id 6 before it)
+    (_, _, weights), = meter_data.song_examples(_songs(4, 1, 7), 100, 0, final_bar_weight=3.0,
+                                                symbol_weights={10: 1.0, 6: 2.0})
     np.testing.assert_array_equal(weights, [1, 1, 1, 1, 1, 1, 3, 3])
+    (_, _, weights), = meter_data.song_examples(_songs(4, 1, 7), 100, 0, final_bar_weight=3.0, symbol_weights={11: 2.0})
+    np.testing.assert_array_equal(weights, [1, 1, 1, 1, 1, 3, 2, 3])
     # a song not told its length has no last bar it knows of
     (_, _, weights), = meter_data.song_examples(_songs(4, 1, 7, stated=False), 100, 0, final_bar_weight=3.0)
     np.testing.assert_array_equal(weights, np.ones(8))
@@ -40,7 +44,8 @@ def test_the_targets_from_a_known_last_downbeat_to_the_end_symbol_weigh_the_fina
 def test_training_batches_carry_the_weight_and_validation_batches_do_not() -> None:
     config = TrainConfig(architecture="lstm_meter", batching="songs", window=16, batch_size=1, final_bar_weight=4.0)
     (_, _, trained), = meter_data.song_batches(_songs(4, 0, 8), config, 0, training=True).as_numpy_iterator()
-    (_, _, validated), = meter_data.song_batches(_songs(4, 0, 8), config, 0).as_numpy_iterator()
+    (_, _, validated), = meter_data.song_batches(_songs(4, 0, 8), config, 0,
+                                                symbol_weights={9: 2.0}).as_numpy_iterator()
     np.testing.assert_allclose(trained, np.array([[1, 1, 1, 1, 4, 4, 4, 4, 4]]) * 9 / 24, rtol=1e-6)
     np.testing.assert_allclose(validated, np.ones((1, 9)), rtol=1e-6)
 
@@ -48,25 +53,32 @@ def test_training_batches_carry_the_weight_and_validation_batches_do_not() -> No
 @pytest.mark.parametrize(("fields", "message"), [
     ({"final_bar_weight": 0.0}, "final_bar_weight must be > 0, got 0.0"),
     ({"final_bar_weight": 2.0, "batching": "stream"}, "final_bar_weight=2.0 weighs a whole song's last bar"),
+    ({"final_bar_hold_weight": -1.0}, "final_bar_hold_weight must be > 0, got -1.0"),
+    ({"final_bar_hold_weight": 3.0, "batching": "stream"}, "final_bar_hold_weight=3.0 weighs a whole song's last bar"),
 ])
 def test_a_bad_final_bar_weight_is_refused_naming_it(fields, message) -> None:
     with pytest.raises(ValueError, match=message):
         TrainConfig(architecture="lstm_meter", **{"batching": "songs", **fields})
 
 
-def test_the_training_batches_of_a_real_corpus_weigh_its_last_bars_struck_notes(tiny_dataset) -> None:
-    """Beam's output of the tiny corpus through the trainer's input: holds and rests keep weight 1."""
+def test_the_training_batches_of_a_real_corpus_weigh_its_last_bars_notes_and_holds(tiny_dataset) -> None:
+    """Beam's output of the tiny corpus through the trainer's input: in the last bars the notes
+    struck (and the end) weigh 5, the holds 3, the rests 1 (as every step before)."""
     from trainer.token_models import data  # noqa: PLC0415
 
     vocabulary = data.load_vocabulary(tiny_dataset)
-    plain = {vocabulary.symbols.index(symbol) for symbol in ("_", "r")}
-    config = TrainConfig(architecture="lstm_meter", batching="songs", window=512, batch_size=64, final_bar_weight=5.0)
-    weighted = 0
+    hold, rest = vocabulary.symbols.index("_"), vocabulary.symbols.index("r")
+    config = TrainConfig(architecture="lstm_meter", batching="songs", window=512, batch_size=64,
+                         final_bar_weight=5.0, final_bar_hold_weight=3.0)
+    struck = held = 0
     for _, targets, weights in meter_data.window_batches(tiny_dataset, "train", vocabulary, config,
                                                          training=True).as_numpy_iterator():
         for row_targets, row_weights in zip(targets, weights):
-            heavy = row_weights > row_weights[row_weights > 0].min() * 1.5
-            weighted += heavy.sum()
-            assert not any(target in plain for target in row_targets[heavy])
+            relative = row_weights / row_weights[row_weights > 0].min()  # batches are rescaled: 1 is the least
+            heavy = relative > 1.5
+            struck += np.isclose(relative, 5.0).sum()
+            held += np.isclose(relative, 3.0).sum()
+            assert rest not in row_targets[heavy]
+            np.testing.assert_allclose(relative[heavy], np.where(row_targets[heavy] == hold, 3.0, 5.0), rtol=1e-5)
             assert not heavy.any() or row_targets[heavy][-1] == vocabulary.delimiter_id  # the end, last of them
-    assert weighted > 0
+    assert struck > 0 and held > 0
