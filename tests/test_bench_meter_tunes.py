@@ -19,7 +19,8 @@ def test_a_note_struck_on_the_middle_step_is_no_tie_and_a_held_rest_is_a_downbea
 
 def test_a_last_note_struck_on_a_bars_last_beat_is_counted_from_the_pickup() -> None:
     # 2/4 in 16ths (8 steps, beats of 4) after a 4-step pickup: the last note struck on step 4 of the bar
-    late = ["67", "_", "_", "_"] + ["64", "_", "_", "_", "62", "_", "_", "_"] + ["60", "_", "_", "_", "62", "_", "r", "_"]
+    late = (["67", "_", "_", "_"] + ["64", "_", "_", "_", "62", "_", "_", "_"]
+            + ["60", "_", "_", "_", "62", "_", "r", "_"])
     assert bar_facts(late, pickup=4, bar=8, beat=4).last_beat == 1  # a rest after it changes nothing
     held = late[:-4] + ["_", "_", "_", "_"]
     assert bar_facts(held, pickup=4, bar=8, beat=4).last_beat == 0
@@ -33,7 +34,8 @@ def test_tune_rows_give_per_tune_entropy_and_range_and_targets_compare_them_with
     def facts(pitches: list[int]) -> tm.TuneFacts:
         return tm.TuneFacts(True, tuple((pitch, 1.0) for pitch in pitches), 0, 0, tm.WHITE_KEYS)
 
-    row = tune_row([facts([60, 62, 64, 65]), facts([60, 60, 71, 71])], [BarFacts(2, 0, 0, 1), BarFacts(2, 1, 0, 0)], 0.5)
+    row = tune_row([facts([60, 62, 64, 65]), facts([60, 60, 71, 71])],
+                   [BarFacts(2, 0, 0, 1), BarFacts(2, 1, 0, 0)], 0.5)
     assert row["pc_entropy"] == 1.5 and row["pc_entropy_sd"] == 0.5  # 2 bits and 1 bit
     assert row["range"] == 8.0 and row["range_sd"] == 3.0  # 5 and 11 semitones
     assert row["ratio"] == 2.0 and row["rest_on_downbeat"] == 0.25 and row["last_beat"] == 0.5

@@ -125,7 +125,8 @@ presets.register("random", TrainConfig(architecture="random", epochs=0))
 # heads of 16), trained on whole tunes from their start (trainer.token_models.meter_lstm). The
 # committed lstm_meter_han adds --set final_bar=complete (each tune held to its final bar line), and
 # lstm_meter_erk is the preset's model fine-tuned with that, --set final_bar_weight=100 and --set
-# final_bar_hold_weight=30 (its cadences); the first version: --set batching=stream --set window=64 --set attention_window=0.
+# final_bar_hold_weight=30 (its cadences); the first version: --set batching=stream --set window=64
+# --set attention_window=0.
 presets.register("lstm_meter", TrainConfig(architecture="lstm_meter", batching="songs", window=512,
                                            attention_window=256, attention_heads=2, attention_dim=16))
 # The report's character-level ABC model: Embedding(16) -> LSTM(64) -> Dense, Adam 1e-3, batch 8,
