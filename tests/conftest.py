@@ -18,6 +18,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # `.venv/bin/pytest` (unlike `python -m pytest`) does not put the repository root on sys.path.
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+from tests.helpers.early_start import EarlyStart  # noqa: E402 (needs the root on sys.path)
+
 TINY_CORPUS = REPO_ROOT / "tests" / "testdata" / "tiny_corpus"
 # Markers of slow tests (pytest.ini); a test with none of them is a unit test.
 SLOW_MARKERS = ("beam", "train", "server", "e2e")
@@ -70,21 +72,16 @@ class _TinyDatasetJob:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-_TINY_DATASET_JOBS: list[_TinyDatasetJob] = []
+_TINY_DATASET_JOB = EarlyStart("tiny_dataset", _TinyDatasetJob)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Starts the tiny dataset's Beam job now if a test to run needs it, so that it runs beside the
-    tests before the first one that waits for it."""
-    if session.config.option.collectonly:
-        return
-    if any("tiny_dataset" in getattr(item, "fixturenames", ()) for item in session.items):
-        _TINY_DATASET_JOBS.append(_TinyDatasetJob())
+    """Starts the tiny dataset's Beam job now if a test to run needs it."""
+    _TINY_DATASET_JOB.start_if_collected(session)
 
 
 def pytest_sessionfinish() -> None:
-    while _TINY_DATASET_JOBS:
-        _TINY_DATASET_JOBS.pop().close()
+    _TINY_DATASET_JOB.close()
 
 
 def run_preprocessing_main(*args: str) -> int:
@@ -113,9 +110,7 @@ def tiny_dataset() -> Path:
     Holds the TFDS dataset (``tfds.builder_from_directory``), vocabularies, stats and dead letters.
     Treat it as read-only: it is shared by every test of the session.
     """
-    if not _TINY_DATASET_JOBS:  # a test that asks for it by request.getfixturevalue
-        _TINY_DATASET_JOBS.append(_TinyDatasetJob())
-    return _TINY_DATASET_JOBS[0].wait()
+    return _TINY_DATASET_JOB.get().wait()
 
 
 @pytest.fixture

@@ -10,35 +10,40 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.helpers.background_server import BackgroundServer
+from tests.helpers.early_start import EarlyStart
+
 if TYPE_CHECKING:
     from serving.model_server.launcher import RunningServer
 
 SAVED_MODELS = Path(__file__).resolve().parents[3] / "saved_models"
 COMMITTED = ("lstm_erk", "abc_irish")
-_STARTED: list = []  # the BackgroundServer and its config folder, once started
 
 
-def _start() -> None:
-    from serving.demo import write_models_config
-    from tests.helpers.background_server import BackgroundServer
+class _CommittedServer(BackgroundServer):
+    """The server over ``COMMITTED``, its models.config in a temporary folder removed when it closes."""
 
-    folder = Path(tempfile.mkdtemp(prefix="committed_models-"))
-    write_models_config(SAVED_MODELS, list(COMMITTED), folder / "models.config")
-    _STARTED.extend([BackgroundServer(list(COMMITTED), model_config_file=folder / "models.config"), folder])
+    def __init__(self) -> None:
+        from serving.demo import write_models_config
+
+        self.folder = Path(tempfile.mkdtemp(prefix="committed_models-"))
+        write_models_config(SAVED_MODELS, list(COMMITTED), self.folder / "models.config")
+        super().__init__(list(COMMITTED), model_config_file=self.folder / "models.config")
+
+    def close(self) -> None:
+        super().close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_COMMITTED_SERVER = EarlyStart("committed_server", _CommittedServer)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if not session.config.option.collectonly and not _STARTED and any(
-            "committed_server" in getattr(item, "fixturenames", ()) for item in session.items):
-        _start()
+    _COMMITTED_SERVER.start_if_collected(session)
 
 
 def pytest_sessionfinish() -> None:
-    if _STARTED:
-        server, folder = _STARTED
-        server.close()
-        shutil.rmtree(folder, ignore_errors=True)
-        _STARTED.clear()
+    _COMMITTED_SERVER.close()
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +52,4 @@ def committed_server() -> RunningServer:
 
     Session-scoped (a folder without ``__init__.py`` has no package scope): no test may change
     what it serves. Stopped when the session ends."""
-    if not _STARTED:  # asked for by request.getfixturevalue
-        _start()
-    return _STARTED[0].running()
+    return _COMMITTED_SERVER.get().running()
