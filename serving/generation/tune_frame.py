@@ -48,7 +48,7 @@ def usual_meter(table: FrameTable | None) -> Meter | None:
     if not counts.any():
         return None
     tied = [meter for meter, count in zip(METERS, counts) if count == counts.max()]
-    return parse_meter(str(COMMON_TIME) if str(COMMON_TIME) in tied else tied[0])
+    return COMMON_TIME if str(COMMON_TIME) in tied else parse_meter(tied[0])
 
 
 def drawn_frames(table: FrameTable, frame: TuneFrame, seeds: Sequence[int], *, pickup: bool, length: bool,

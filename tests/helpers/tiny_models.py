@@ -52,6 +52,9 @@ def export_tiny_models(saved_models: Path) -> list[str]:
 # after a quarter's, and 3/4 tunes of 2 and 4 bars after an eighth's.
 TINY_TUNE_FRAMES = [bp.TuneFrame(16, 0, bp.meter_index("4/4"), 0, 48), bp.TuneFrame(16, 4, bp.meter_index("4/4"), 0, 84),
                     bp.TuneFrame(12, 2, bp.meter_index("3/4"), 1, 26), bp.TuneFrame(12, 2, bp.meter_index("3/4"), 0, 50)]
+# Frames most of which are in 3/4, for an export whose usual meter is not 4/4.
+TINY_WALTZ_FRAMES = [bp.TuneFrame(12, 0, bp.meter_index("3/4"), 0, 36), bp.TuneFrame(12, 3, bp.meter_index("3/4"), 0, 27),
+                     bp.TuneFrame(16, 0, bp.meter_index("4/4"), 0, 32)]
 
 
 def export_tiny_meter_lstm(base_path: Path, tune_frames: bool = True,

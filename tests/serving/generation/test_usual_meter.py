@@ -11,11 +11,9 @@ from serving.generation.tokens import GenerationConfig, generate
 from serving.generation.tune_frame import usual_meter
 from serving.generation.tune_request import TuneRequest
 from serving.local_client import LocalModelClient
-from tests.helpers.tiny_models import export_tiny_meter_lstm
+from tests.helpers.tiny_models import TINY_WALTZ_FRAMES, export_tiny_meter_lstm
 
 NAME = "lstm_meter_waltzes"
-WALTZES = [bp.TuneFrame(12, 0, bp.meter_index("3/4"), 0, 36), bp.TuneFrame(12, 3, bp.meter_index("3/4"), 0, 27),
-           bp.TuneFrame(16, 0, bp.meter_index("4/4"), 0, 32)]
 
 
 def _table(*meters: str) -> bp.FrameTable:
@@ -46,7 +44,7 @@ def test_a_tune_takes_the_usual_meter_unless_the_request_names_one(tmp_path):
     """music21 reads each written MusicXML's time signature and its bars' lengths."""
     import music21  # noqa: PLC0415
 
-    export_tiny_meter_lstm(tmp_path / "models" / NAME, frames=WALTZES)
+    export_tiny_meter_lstm(tmp_path / "models" / NAME, frames=TINY_WALTZ_FRAMES)
     client = LocalModelClient(str(tmp_path / "models"), NAME)
 
     def written(meter: str | None, out: str) -> set[tuple[str, float]]:

@@ -14,25 +14,20 @@ import numpy as np
 import pytest
 from music21 import converter
 
-from serving.contract import bar_position as bp
 from serving.page.app import PageApp
 from serving.page.catalog import ModelCatalog
 from serving.page.soundfont import NoteSamples, note_pitch
 from serving.page.studio import Studio
-from tests.helpers.tiny_models import export_tiny_meter_lstm
+from tests.helpers.tiny_models import TINY_WALTZ_FRAMES, export_tiny_meter_lstm
 
 pytestmark = pytest.mark.server
-
-# The training tunes' frames of the page's meter-aware model: most in 3/4, so that its usual meter is not 4/4.
-WALTZES = [bp.TuneFrame(12, 0, bp.meter_index("3/4"), 0, 36), bp.TuneFrame(12, 3, bp.meter_index("3/4"), 0, 27),
-           bp.TuneFrame(16, 0, bp.meter_index("4/4"), 0, 32)]
 
 
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory, tiny_token_models):
     root = tmp_path_factory.mktemp("saved_models")
     shutil.copytree(tiny_token_models[0] / "lstm_erk", root / "lstm_erk")  # export_tiny_lstm's
-    export_tiny_meter_lstm(root / "lstm_meter_waltzes", frames=WALTZES)
+    export_tiny_meter_lstm(root / "lstm_meter_waltzes", frames=TINY_WALTZ_FRAMES)
     return root
 
 
