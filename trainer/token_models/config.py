@@ -21,6 +21,9 @@ BATCHINGS = ("stream", "songs")
 # How a training song ends (the meter-aware model only): as written, or its last note held to the
 # next bar line ("complete"), as every generated tune ends.
 FINAL_BARS = ("as_written", "complete")
+# A trained model's output bias: as training left it, or moved by the offset that minimises the
+# validation split's loss (``trainer.token_models.output_bias``).
+OUTPUT_BIASES = ("as_trained", "validation")
 # The example feature a token model learns (see ``trainer.token_models.data.FEATURES``).
 FEATURES = (schema.FEATURE_TIMESTEP, schema.FEATURE_ABC)
 # The model kind an export of a model reading each feature states (``serving.contract.signatures``).
@@ -42,6 +45,11 @@ class TrainConfig:
     (from the last downbeat on, the end symbol included) of each song told its length by
     ``final_bar_weight``, and of the holds there by ``final_bar_hold_weight`` (its rests weigh 1).
     Weighting the notes struck alone teaches the model to strike where a tune holds its last note.
+    ``input_noise`` (the meter-aware model's, with ``batching`` "songs") is the share of the input
+    pitch symbols of each training song replaced by a pitch drawn uniformly from the vocabulary's,
+    afresh each epoch (the targets stay), so that the model leans less on a run it has seen verbatim.
+    ``output_bias`` "validation" moves the trained model's output bias to the offset that minimises
+    the validation split's loss (``OUTPUT_BIASES``), before the final evaluation and the export.
     """
 
     # The field a run may not override (``trainer.presets.resolve``): it picks the builder.
@@ -75,6 +83,8 @@ class TrainConfig:
     final_bar: str = "as_written"
     final_bar_weight: float = 1.0
     final_bar_hold_weight: float = 1.0
+    input_noise: float = 0.0
+    output_bias: str = "as_trained"
 
     @property
     def model_kind(self) -> str:
@@ -102,11 +112,18 @@ class TrainConfig:
             if weight != 1.0 and self.batching != "songs":
                 raise ValueError(f"{name}={weight!r} weighs a whole song's last bar: it needs "
                                  f"batching='songs', got {self.batching!r}")
+        if not 0.0 <= self.input_noise < 1.0:
+            raise ValueError(f"input_noise must be in [0, 1), got {self.input_noise!r}")
+        if self.input_noise and self.batching != "songs":
+            raise ValueError(f"input_noise={self.input_noise!r} noises whole training songs: it needs "
+                             f"batching='songs', got {self.batching!r}")
         if self.architecture != "lstm_meter" and (self.batching != "stream" or self.attention_window
                                                   or self.final_bar != "as_written"):
             raise ValueError(f"batching={self.batching!r}, attention_window={self.attention_window!r} and "
                              f"final_bar={self.final_bar!r} are the meter-aware model's; architecture "
                              f"{self.architecture!r} takes none of them")
+        if self.output_bias not in OUTPUT_BIASES:
+            raise ValueError(f"output_bias {self.output_bias!r} is not one of {OUTPUT_BIASES}")
         if self.input_encoding not in INPUT_ENCODINGS:
             raise ValueError(
                 f"input_encoding {self.input_encoding!r} is not one of {INPUT_ENCODINGS}"

@@ -171,6 +171,25 @@ def song_examples(songs: tf.data.Dataset, window: int, delimiter_id: int, final_
     return songs.map(example)
 
 
+def noisy_pitches(examples: tf.data.Dataset, pitch_ids: list[int], share: float, seed: int) -> tf.data.Dataset:
+    """``song_examples``' examples with each input pitch (an id in ``pitch_ids``) replaced, with
+    probability ``share``, by one of ``pitch_ids`` drawn uniformly; drawn afresh on each pass."""
+    pitches = tf.constant(pitch_ids, tf.int32)
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+    def noise(example, draw):
+        inputs, targets, weights = example
+        tokens = inputs[TOKENS]
+        seeds = tf.stack([draw, tf.constant(0, tf.int64)])
+        replaced = tf.logical_and(tf.reduce_any(tf.equal(tokens[:, None], pitches[None, :]), axis=1),
+                                  tf.random.stateless_uniform(tf.shape(tokens), seeds) < share)
+        drawn = tf.gather(pitches, tf.random.stateless_uniform(tf.shape(tokens), seeds + [0, 1], maxval=len(pitch_ids),
+                                                               dtype=tf.int32))
+        return {**inputs, TOKENS: tf.where(replaced, drawn, tokens)}, targets, weights
+
+    return tf.data.Dataset.zip((examples, draws)).map(noise, num_parallel_calls=tf.data.AUTOTUNE)
+
+
 def _mean_over_steps(inputs, targets, weights):
     """Weights scaled so that a batch's mean loss (Keras divides by all its steps) is the mean over its real steps."""
     scale = tf.cast(tf.size(weights), tf.float32) / tf.maximum(tf.reduce_sum(weights), 1.0)
@@ -178,14 +197,20 @@ def _mean_over_steps(inputs, targets, weights):
 
 
 def song_batches(songs: tf.data.Dataset, config: TrainConfig, delimiter_id: int, *,
-                 training: bool = False, symbol_weights: Mapping[int, float] | None = None) -> tf.data.Dataset:
+                 training: bool = False, symbol_weights: Mapping[int, float] | None = None,
+                 pitch_ids: list[int] | None = None) -> tf.data.Dataset:
     """Padded batches ``({TOKENS: [B, T], CONDITIONING: [B, T, 4]}, targets [B, T], weights [B, T])`` of
     songs bucketed by length (padding: ``/`` with weight 0); when ``training``, the last bars weighted
-    by ``config.final_bar_weight`` and ``symbol_weights`` as ``song_examples`` says."""
+    by ``config.final_bar_weight`` and ``symbol_weights`` as ``song_examples`` says, and
+    ``config.input_noise`` of the input pitches (``pitch_ids``) replaced (``noisy_pitches``)."""
     boundaries = [bound for bound in (64, 96, 128, 160, 192, 256, 320, 384, 512) if bound < config.window]
     padding = ({TOKENS: delimiter_id, CONDITIONING: 0}, delimiter_id, 0.0)
     final_bar_weight, symbol_weights = (config.final_bar_weight, symbol_weights) if training else (1.0, None)
     examples = song_examples(songs, config.window, delimiter_id, final_bar_weight, symbol_weights)
+    if training and config.input_noise:
+        if not pitch_ids:
+            raise ValueError(f"input_noise={config.input_noise!r} replaces pitches, but no pitch ids were given")
+        examples = noisy_pitches(examples, pitch_ids, config.input_noise, config.seed)
     batches = examples.bucket_by_sequence_length(
         lambda inputs, targets, weights: tf.shape(targets)[0], [bound + 1 for bound in boundaries],
         [config.batch_size] * (len(boundaries) + 1), padding_values=padding)
@@ -205,8 +230,10 @@ def window_batches(data_dir: str | os.PathLike, split: str, vocabulary: data.Voc
         weights = {HOLD: config.final_bar_hold_weight, REST: 1.0}
         symbol_weights = {vocabulary.symbols.index(symbol): weight for symbol, weight in weights.items()
                           if symbol in vocabulary.symbols}
+        pitch_ids = [index for index, symbol in enumerate(vocabulary.symbols)
+                     if index != vocabulary.delimiter_id and symbol not in (HOLD, REST)]
         batches = song_batches(songs, config, vocabulary.delimiter_id, training=training,
-                               symbol_weights=symbol_weights)
+                               symbol_weights=symbol_weights, pitch_ids=pitch_ids)
         return batches.prefetch(tf.data.AUTOTUNE)
     examples = conditioned_windows(songs, config.window, vocabulary.delimiter_id)
     if training:

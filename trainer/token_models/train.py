@@ -21,7 +21,7 @@ from preprocessing import schema
 from trainer import fitting
 from trainer.files import write_text
 from trainer.run_paths import RunPaths
-from trainer.token_models import data, meter_data
+from trainer.token_models import data, meter_data, output_bias
 from trainer.token_models.builders import build_model
 from trainer.token_models.config import TrainConfig
 from trainer.token_models.init_from import SourceExport, assign_weights, read_export
@@ -121,6 +121,8 @@ def train(
     model = build_model(config, vocabulary.stream_counts(data.count_songs(data_dir, "train")))
     if source is not None:
         assign_weights(model, source)
+    if config.output_bias == "validation":
+        output_bias.softmax_layer(model)  # fails before training on a model without one
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(),
@@ -136,6 +138,7 @@ def train(
         past = fitting.fit(model, train_batches, val_batches, paths, plan, callbacks=callbacks, verbose=verbose)
     else:
         past = fitting.read_history(os.path.join(paths.job_dir, fitting.HISTORY_FILE), MONITOR)
+    fitted_bias = output_bias.fit_output_bias(model, val_batches) if config.output_bias == "validation" else None
     final = model.evaluate(val_batches, verbose=0, return_dict=True)
     metrics = {
         "preset": preset,
@@ -149,6 +152,7 @@ def train(
         "best_val_accuracy": final["accuracy"],
         "data": data_dir,
         "init_from": source.path if source is not None else None,
+        "output_bias": fitted_bias,
     }
     if exporter is not None:
         index = build_training_index(data_dir, config.feature).to_bytes()
