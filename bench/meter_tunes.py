@@ -27,6 +27,7 @@ Columns, over the notes after the primer:
  range      a tune's highest pitch less its lowest, semitones, the mean over tunes
  copy       tunes holding a run of 8 pitches found verbatim in the training split (corpus: its
             test split's tunes)
+ copied_ru  the share of the tunes' runs of 8 pitches (all of them, pooled) found verbatim there
 Corpus rows are the training split's songs (all, and those in each row's meter) cut into bars from
 their own pickup.
 Targets (issue 13), for each meter-aware model: with the defaults, the mean duration within 15% of
@@ -132,7 +133,7 @@ def tune_row(facts: list[tm.TuneFacts], bars: list[BarFacts], corpus_quarters: f
             "mean_bars": total / len(bars) if bars else None,
             "ratio": mean / corpus_quarters if mean is not None and corpus_quarters else None,
             "pc_entropy": entropy, "pc_entropy_sd": entropy_sd, "range": spread, "range_sd": spread_sd,
-            "copy": summary["copy"]}
+            "copy": summary["copy"], "copied_runs": summary["copied_runs"]}
 
 
 def corpus_rows(data_dir: str) -> tuple[dict[str, dict], set]:
@@ -155,7 +156,8 @@ def corpus_rows(data_dir: str) -> tuple[dict[str, dict], set]:
             by_meter[name][1].append(cut)
     rows = {name: tune_row(tunes, cuts, None) for name, (tunes, cuts) in by_meter.items()}
     runs = tm.training_runs(facts)
-    rows["all"]["copy"] = tm.summary(corpus_facts(sig.TOKEN_TIMESTEP, data_dir, "test"), None, runs)["copy"]
+    test = tm.summary(corpus_facts(sig.TOKEN_TIMESTEP, data_dir, "test"), None, runs)
+    rows["all"].update(copy=test["copy"], copied_runs=test["copied_runs"])
     return rows, runs
 
 
@@ -241,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
                                                         runs[CORPORA[name]], args.first_seed)
                     logger.info("%s %s: %s", name, row, report[f"{name} {row}"])
     columns = ("mean_quarters", "ratio", "tonic", "rest_on_downbeat", "tie_through_middle", "last_beat", "mean_bars",
-               "pc_entropy", "range", "copy")
+               "pc_entropy", "range", "copy", "copied_runs")
     seeds = f"{args.first_seed}..{args.first_seed + args.tunes - 1}"
     print(f"# {args.tunes} tunes per model, folkgen generate's defaults (seeds {seeds})")
     print(f"{'':<30}" + "".join(f"{column[:9]:>10}" for column in columns))

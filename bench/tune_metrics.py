@@ -159,6 +159,12 @@ def copies(facts: TuneFacts, runs: set[tuple[int, ...]]) -> bool:
     return any(run in runs for run in _runs(facts))
 
 
+def copied_run_share(tunes: Sequence[TuneFacts], runs: set[tuple[int, ...]]) -> float | None:
+    """The share of the tunes' runs (all tunes' pooled) found in ``runs``; None for no run."""
+    found = [run in runs for facts in tunes for run in _runs(facts)]
+    return _share(found)
+
+
 def exact_bars(facts: TuneFacts, asked: int | None) -> bool:
     """Ended at exactly ``asked`` bars; without a request, ended at a whole bar."""
     whole = facts.bars > _TOLERANCE and abs(facts.bars - round(facts.bars)) < _TOLERANCE
@@ -208,7 +214,8 @@ def pc_entropy_bits(pitches: Sequence[int]) -> float | None:
 def summary(tunes: Sequence[TuneFacts], asked: int | None, runs: set[tuple[int, ...]] | None,
             measured_bars: bool = True) -> dict[str, float | None]:
     """Every tune metric over ``tunes`` (None where it cannot be measured): structural shares per
-    tune, scale share, mean duration and pitch-class entropy over the new notes, copy share."""
+    tune, scale share, mean duration and pitch-class entropy over the new notes, copy share (tunes
+    holding a training run) and copied-run share (of all the tunes' runs)."""
     new = [note for facts in tunes for note in facts.new_notes]
     bars = sum(facts.bar_count for facts in tunes)
     return {
@@ -220,6 +227,7 @@ def summary(tunes: Sequence[TuneFacts], asked: int | None, runs: set[tuple[int, 
         "mean_quarters": sum(quarters for _, quarters in new) / len(new) if new else None,
         "pc_entropy_bits": pc_entropy_bits([pitch for pitch, _ in new]),
         "copy": _share([copies(facts, runs) for facts in tunes]) if runs is not None else None,
+        "copied_runs": copied_run_share(tunes, runs) if runs is not None else None,
     }
 
 

@@ -43,3 +43,18 @@ def test_tune_rows_give_per_tune_entropy_and_range_and_targets_compare_them_with
     report = {"m defaults": {**row, "copy": 0.5, "ratio": 1.1}, "m --end any": {"tonic": 0.7}}
     lines = target_lines("m", report, corpus)
     assert [line.rsplit(": ", 1)[1] for line in lines] == ["met", "met", "NOT met", "met", "NOT met"]
+
+
+def test_copy_counts_tunes_holding_a_training_run_and_copied_runs_counts_the_runs() -> None:
+    from bench import tune_metrics as tm
+    from bench.meter_tunes import tune_row
+
+    def facts(pitches: list[int]) -> tm.TuneFacts:
+        return tm.TuneFacts(True, tuple((pitch, 1.0) for pitch in pitches), 0, 0, tm.WHITE_KEYS)
+
+    training = tm.training_runs([facts(list(range(60, 70)))])  # 3 runs of 8: from 60, 61 and 62
+    copying = facts([55, *range(60, 69)])  # 3 runs, 2 of them the training tune's
+    novel = facts([60, 62] * 5)  # 3 runs, none
+    row = tune_row([copying, novel], [BarFacts(2, 0, 0, 0)] * 2, None, training)
+    assert row["copy"] == 0.5
+    assert row["copied_runs"] == 2 / 6

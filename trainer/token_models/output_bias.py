@@ -16,6 +16,10 @@ import tensorflow as tf
 
 logger = logging.getLogger(__name__)
 
+# The fewest validation targets of a symbol for it to get an offset of its own (50 steps measure a
+# symbol's share to about 14%); the rarer symbols share one.
+MIN_STEPS = 50
+
 
 def softmax_layer(model: keras.Model) -> keras.layers.Dense:
     """The model's last layer; ValueError naming it unless it is a ``Dense`` with a softmax."""
@@ -50,18 +54,25 @@ def loss_and_gradient(log_probs: np.ndarray, targets: np.ndarray, offset: np.nda
     return loss, np.exp(logits - normaliser[:, None]).mean(axis=0) - shares
 
 
-def best_offset(log_probs: np.ndarray, targets: np.ndarray, *, rounds: int = 500, tolerance: float = 1e-7) -> np.ndarray:
-    """The offset ``[V]`` (mean zero) minimising ``loss_and_gradient``'s loss with one added count
-    of each symbol (so that a symbol the split lacks is not driven to probability 0), by
-    generalised iterative scaling: each round adds log(share / mean probability) of every symbol
-    (one indicator feature per step, so a step of 1 is exact and never raises the loss)."""
+def best_offset(log_probs: np.ndarray, targets: np.ndarray, *, min_steps: int = MIN_STEPS, rounds: int = 500,
+                tolerance: float = 1e-7) -> np.ndarray:
+    """The offset ``[V]`` (mean zero) minimising ``loss_and_gradient``'s loss, one offset for each
+    symbol at least ``min_steps`` targets hold and one shared by the rarer symbols (too few to
+    measure alone), each group given one added count (so that a group the split lacks is not
+    driven to probability 0). Fitted by generalised iterative scaling: each round adds to a
+    group's offset log(share / mean probability); one group's indicator is set at each step, so a
+    step of 1 is exact and never raises the loss."""
     counts = np.bincount(targets, minlength=log_probs.shape[1])
-    shares, smoothed = counts / len(targets), (counts + 1) / (len(targets) + len(counts))
+    frequent = counts >= min_steps
+    groups = np.where(frequent, np.cumsum(frequent) - 1, frequent.sum())  # the rare symbols pooled last
+    group_counts = np.bincount(groups, weights=counts)
+    smoothed = (group_counts + 1) / (len(targets) + len(group_counts))
+    shares = counts / len(targets)
     offset = np.zeros(log_probs.shape[1])
     for _ in range(rounds):
         _, gradient = loss_and_gradient(log_probs, targets, offset)
-        step = np.log(smoothed) - np.log(gradient + shares)
-        offset += step
+        step = np.log(smoothed) - np.log(np.bincount(groups, weights=gradient + shares))
+        offset += step[groups]
         if np.abs(step).max() < tolerance:
             break
     return offset - offset.mean()

@@ -79,6 +79,18 @@ def test_the_fitted_offset_matches_each_symbols_share_and_lowers_the_loss() -> N
         assert output_bias.loss_and_gradient(log_probs, targets, nudged)[0] > after
 
 
+def test_symbols_too_rare_to_measure_share_one_offset_and_an_absent_one_keeps_its_probability() -> None:
+    rng = np.random.default_rng(1)
+    targets = np.concatenate([rng.choice(2, size=4000), [2] * 10])  # symbol 3 never comes
+    log_probs = np.log(np.tile([0.45, 0.45, 0.05, 0.05], (len(targets), 1)))
+    offset = output_bias.best_offset(log_probs, targets, min_steps=50)
+    assert offset[2] == pytest.approx(offset[3])
+    shifted = np.exp(log_probs[0] + offset) / np.exp(log_probs[0] + offset).sum()
+    # the pool's share: its 10 targets and one added count, of 4010 and 3 groups
+    assert shifted[2] + shifted[3] == pytest.approx(11 / 4013, rel=1e-3)
+    assert shifted[3] > 1e-3
+
+
 def test_a_model_without_a_softmax_output_is_refused_naming_its_last_layer() -> None:
     inputs = keras.Input(shape=(3,))
     model = keras.Model(inputs, keras.layers.Dense(3, name="logits")(inputs), name="raw")
