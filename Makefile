@@ -48,7 +48,7 @@ pipeline: $(STAMP)
 	$(PY) -m trainer.task --model lstm --data data/han --export saved_models/lstm_han --job-dir runs/lstm_han $(LSTM_FLAGS) --set epochs=25
 	$(PY) -m trainer.task --model lstm_meter --data data/erk --export runs/lstm_meter_erk/export --job-dir runs/lstm_meter_erk $(LSTM_FLAGS) --set epochs=60
 	$(PY) -m trainer.task --model lstm_meter --init-from runs/lstm_meter_erk/export --data data/erk --export saved_models/lstm_meter_erk --job-dir runs/lstm_meter_erk_cadence --set final_bar=complete --set final_bar_weight=100 --set final_bar_hold_weight=30 --set learning_rate=0.001 --set batch_size=32 --set epochs=12 --set patience=3 --set seed=4
-	$(PY) -m trainer.task --model lstm_meter --data data/han --export saved_models/lstm_meter_han --job-dir runs/lstm_meter_han $(LSTM_FLAGS) --set epochs=60 --set final_bar=complete
+	$(PY) -m trainer.task --model lstm_meter --data data/han --export saved_models/lstm_meter_han --job-dir runs/lstm_meter_han $(LSTM_FLAGS) --set epochs=60 --set final_bar=complete --set output_bias=validation
 	$(PY) -m trainer.task --model random --data data/erk --export saved_models/random_erk --job-dir runs/random_erk
 	$(PY) -m trainer.evaluate --model saved_models/lstm_erk --data data/erk --split test --output runs/lstm_erk/test_metrics.json
 	$(PY) -m trainer.evaluate --model saved_models/lstm_han --data data/han --split test --output runs/lstm_han/test_metrics.json

@@ -140,7 +140,8 @@ presets.register("random", TrainConfig(architecture="random", epochs=0))
 # Issue 13's meter-aware timestep LSTM: the slides' model with each step's position in the bar,
 # meter, mode and bars left beside the symbol, and attention over the tune's last 256 steps (2
 # heads of 16), trained on whole tunes from their start (trainer.token_models.meter_lstm). The
-# committed lstm_meter_han adds --set final_bar=complete (each tune held to its final bar line), and
+# committed lstm_meter_han adds --set final_bar=complete (each tune held to its final bar line) and
+# --set output_bias=validation (its softmax bias then fitted on the validation split), and
 # lstm_meter_erk is the preset's model fine-tuned with that, --set final_bar_weight=100 and --set
 # final_bar_hold_weight=30 (its cadences); the first version: --set batching=stream --set window=64
 # --set attention_window=0.

@@ -83,7 +83,7 @@ def fit_output_bias(model: keras.Model, batches: tf.data.Dataset) -> dict[str, f
     returns the mean loss there before and after, and the largest offset."""
     layer = softmax_layer(model)
     log_probs, targets = validation_log_probs(model, batches)
-    offset = best_offset(log_probs, targets)
+    offset = best_offset(log_probs, targets, min_steps=MIN_STEPS)
     before, _ = loss_and_gradient(log_probs, targets, np.zeros_like(offset))
     after, _ = loss_and_gradient(log_probs, targets, offset)
     layer.bias.assign(layer.bias.numpy() + offset.astype(np.float32))

@@ -99,7 +99,8 @@ def test_a_model_without_a_softmax_output_is_refused_naming_its_last_layer() -> 
 
 
 @pytest.mark.train
-def test_a_noisy_run_fits_its_output_bias_and_exports_the_fitted_model(tiny_dataset, tmp_path) -> None:
+def test_a_noisy_run_fits_its_output_bias_and_exports_the_fitted_model(tiny_dataset, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(output_bias, "MIN_STEPS", 1)  # the tiny split's 32 steps: each symbol its own offset
     config = resolve_config("lstm_meter", {"units": "16", "window": "32", "batch_size": "4", "epochs": "1", "attention_window": "8",
                                            "input_noise": "0.2", "output_bias": "validation"})
     paths = RunPaths.resolve(str(tmp_path / "job"), preset="lstm_meter", environ={},
@@ -113,3 +114,12 @@ def test_a_noisy_run_fits_its_output_bias_and_exports_the_fitted_model(tiny_data
     np.testing.assert_array_equal(shipped["dense/kernel:0"], trained.layers[-1].kernel.numpy())
     moved = shipped["dense/bias:0"] - trained.layers[-1].bias.numpy()
     assert np.abs(moved).max() > 1e-3  # the export's output bias is the fitted one, not the checkpoint's
+
+
+@pytest.mark.train
+def test_the_seeds_lstm_fits_its_output_bias_on_its_validation_windows(tiny_dataset, tmp_path) -> None:
+    config = resolve_config("lstm", {"units": "16", "window": "16", "batch_size": "4", "epochs": "1",
+                                     "output_bias": "validation"})
+    paths = RunPaths.resolve(str(tmp_path / "job"), preset="lstm", environ={})
+    fitted = train(config, str(tiny_dataset), paths, preset="lstm", verbose=0)["output_bias"]
+    assert fitted["steps"] > 0 and fitted["loss_after"] < fitted["loss_before"]
