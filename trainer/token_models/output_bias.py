@@ -4,7 +4,7 @@ The model's weights stay; only the bias of its last layer, a softmax ``Dense``, 
 ``b [V]`` that minimises the validation split's mean loss of ``softmax(log p + b)``, where ``p``
 are the model's probabilities. That loss is convex in ``b``, and at its minimum the model's mean
 probability of each symbol equals the symbol's share of the split's targets: it corrects a model
-that, trained under dropout, strikes (or holds) a little more or less often than its corpus.
+that strikes (or holds) a little more or less often than its corpus.
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ def fit_output_bias(model: keras.Model, batches: tf.data.Dataset) -> dict[str, f
     before, _ = loss_and_gradient(log_probs, targets, np.zeros_like(offset))
     after, _ = loss_and_gradient(log_probs, targets, offset)
     layer.bias.assign(layer.bias.numpy() + offset.astype(np.float32))
+    largest = float(np.abs(offset).max())
     logger.info("output bias fitted on %d validation steps: loss %.4f -> %.4f, largest offset %.3f",
-                len(targets), before, after, float(np.abs(offset).max()))
-    return {"steps": int(len(targets)), "loss_before": before, "loss_after": after,
-            "largest_offset": float(np.abs(offset).max())}
+                len(targets), before, after, largest)
+    return {"steps": int(len(targets)), "loss_before": before, "loss_after": after, "largest_offset": largest}

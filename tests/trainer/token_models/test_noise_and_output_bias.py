@@ -1,5 +1,5 @@
-"""The meter-aware model's regularisers: noisy input pitches in training (``input_noise``) and the
-output bias fitted on the validation split after it (``output_bias`` "validation")."""
+"""Noisy input pitches in the meter-aware model's training (``input_noise``), and a token model's
+output bias fitted on the validation split after training (``output_bias`` "validation")."""
 from __future__ import annotations
 
 import keras
