@@ -13,6 +13,7 @@ past the last of ``L`` steps, is where the end symbol comes.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,6 +81,7 @@ class TuneFrame:
     meter: int = len(METERS)
     mode: int = 0
     length: int | None = None
+    repeats: tuple[int, ...] = ()  # per bar after the pickup: the earlier bar it repeats, or -1 (``bar_repeats``)
 
     def __post_init__(self) -> None:
         if self.bar_steps < 1:
@@ -90,6 +92,9 @@ class TuneFrame:
             raise ValueError(f"meter index {self.meter!r} or mode index {self.mode!r} out of range")
         if self.length is not None and self.length < 1:
             raise ValueError(f"length must be >= 1 step or None, got {self.length!r}")
+        wrong = [(bar, earlier) for bar, earlier in enumerate(self.repeats) if not -1 <= earlier < bar]
+        if wrong:
+            raise ValueError(f"a bar can only repeat an earlier bar (or -1), got (bar, repeats) {wrong[:3]}")
 
     @property
     def bars(self) -> int | None:
@@ -116,37 +121,70 @@ class TuneFrame:
         return {name: np.full(rows, value, np.int32) for name, value in values.items()}
 
 
+def bar_repeats(steps: Sequence[object], pickup: int, bar_steps: int) -> tuple[int, ...]:
+    """A tune's steps -> per bar after its ``pickup`` (as ``TuneFrame.bars`` counts them), the first
+    earlier bar whose steps it repeats exactly, or -1 (always for a last, shorter bar): bars
+    ``A B A B`` -> ``(-1, -1, 0, 1)``."""
+    bars = [tuple(steps[start:start + bar_steps]) for start in range(pickup, len(steps), bar_steps)]
+    first: dict[tuple, int] = {}
+    for index, bar in enumerate(bars):
+        if len(bar) == bar_steps:
+            first.setdefault(bar, index)
+    return tuple(first[bar] if len(bar) == bar_steps and first[bar] < index else -1 for index, bar in enumerate(bars))
+
+
 @dataclass(frozen=True)
 class FrameTable:
     """The training tunes' frames (a model's `tune_frames`), int `[N]` each: 16th steps per bar,
-    pickup steps, meter index (``METERS``) and full bars after the pickup, rounded up."""
+    pickup steps, meter index (``METERS``) and full bars after the pickup, rounded up; ``repeats``
+    (None for an export that ships none): every tune's ``bar_repeats`` one after another, int
+    `[sum of the tunes' full bars]`."""
 
     bar_steps: np.ndarray
     pickup: np.ndarray
     meter: np.ndarray
     bars: np.ndarray
+    repeats: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         sizes = {np.shape(value) for value in (self.bar_steps, self.pickup, self.meter, self.bars)}
         if len(sizes) != 1 or len(next(iter(sizes))) != 1:
             raise ValueError(f"a frame table needs four vectors of one length, got shapes {sorted(sizes)}")
+        if self.repeats is not None and len(self.repeats) != self.bars.sum():
+            raise ValueError(f"a frame table's repeats need one per bar ({self.bars.sum()}), got {len(self.repeats)}")
 
     @classmethod
     def of(cls, frames: list[TuneFrame]) -> FrameTable:
-        """The table of tunes' frames, each with its ``length``."""
+        """The table of tunes' frames, each with its ``length`` (and its ``repeats``, () for none)."""
         if any(frame.length is None for frame in frames):
             raise ValueError("every tune frame of a frame table needs its length")
+        with_repeats = any(frame.repeats for frame in frames)
+        unfit = [index for index, frame in enumerate(frames) if with_repeats and len(frame.repeats) != frame.bars]
+        if unfit:
+            raise ValueError(f"tune frames {unfit[:5]} need one bar repeat per bar, as the table's others have")
         rows = [(frame.bar_steps, frame.pickup, frame.meter, frame.bars) for frame in frames]
-        return cls(*np.array(rows, np.int32).reshape(-1, 4).T)
+        repeats = np.array([bar for frame in frames for bar in frame.repeats], np.int32)
+        return cls(*np.array(rows, np.int32).reshape(-1, 4).T, repeats=repeats if with_repeats else None)
+
+    def tune_repeats(self, tune: int) -> tuple[int, ...]:
+        """Tune ``tune``'s ``bar_repeats``; () when the table ships none."""
+        if self.repeats is None:
+            return ()
+        start = int(self.bars[:tune].sum())
+        return tuple(int(bar) for bar in self.repeats[start:start + int(self.bars[tune])])
 
     def outputs(self) -> dict[str, np.ndarray]:
-        """The `tune_frames` signature's outputs (``signatures.TUNE_FRAME_OUTPUTS``)."""
-        return dict(zip(sig.TUNE_FRAME_OUTPUTS, (self.bar_steps, self.pickup, self.meter, self.bars)))
+        """The `tune_frames` signature's outputs (``signatures.TUNE_FRAME_OUTPUTS``, then ``BAR_REPEATS``)."""
+        outputs = dict(zip(sig.TUNE_FRAME_OUTPUTS, (self.bar_steps, self.pickup, self.meter, self.bars)))
+        return outputs if self.repeats is None else {**outputs, sig.BAR_REPEATS: self.repeats}
 
     @classmethod
     def from_outputs(cls, outputs: dict[str, np.ndarray]) -> FrameTable:
-        """The table from a `tune_frames` response; ValueError naming the outputs it lacks."""
+        """The table from a `tune_frames` response (``BAR_REPEATS`` optional: exports before it ship
+        none); ValueError naming the outputs it lacks."""
         missing = [name for name in sig.TUNE_FRAME_OUTPUTS if name not in outputs]
         if missing:
             raise ValueError(f"a {sig.TUNE_FRAMES!r} response lacks the outputs {missing}")
-        return cls(*(np.asarray(outputs[name], np.int64).reshape(-1) for name in sig.TUNE_FRAME_OUTPUTS))
+        repeats = outputs.get(sig.BAR_REPEATS)
+        return cls(*(np.asarray(outputs[name], np.int64).reshape(-1) for name in sig.TUNE_FRAME_OUTPUTS),
+                   repeats=None if repeats is None else np.asarray(repeats, np.int64).reshape(-1))

@@ -73,6 +73,9 @@ GENERATE_CONDITIONING = (BAR_STEPS, PICKUP, METER_INDEX, MODE_INDEX, BARS)
 # that names no length (or, for a primer without notes, no pickup) draws one tune's per seed.
 TUNE_FRAMES = "tune_frames"
 TUNE_FRAME_OUTPUTS = (BAR_STEPS, PICKUP, METER_INDEX, BARS)
+# Beside them, optional (older exports ship none): int [sum of BARS], every tune's bars in turn, each the
+# first earlier bar of its tune whose steps it repeats exactly, or -1.
+BAR_REPEATS = "bar_repeats"
 
 # --- VAEs
 INFO = "info"  # () -> KIND, OUTPUT, LENGTH, LATENT_DIM, ALPHABET int32 [C], PAD_CODE

@@ -62,6 +62,11 @@ class TimestepRows:
     def ended(self, row: int) -> bool:
         return self.states[row].ended
 
+    def position(self, row: int) -> int:
+        """Row ``row``'s next step's place in its tune, counted from the first downbeat (negative in
+        the pickup)."""
+        return self.states[row].position
+
     def restart(self, row: int) -> None:
         """Row ``row`` starts a new tune from its primer."""
         self.states[row] = self._starts[row]

@@ -16,6 +16,7 @@ import numpy as np
 
 from preprocessing.melody.keys import C_MAJOR, COMMON_TIME, Key, Meter
 from preprocessing.melody.novelty import SharedRun, TrainingIndex
+from preprocessing.melody.timestep import DELIMITER
 from serving.client import ModelClient
 from serving.contract import bar_rules
 from serving.contract import signatures as sig
@@ -25,6 +26,7 @@ from serving.generation.codecs import TokenCodec, model_codec
 from serving.generation.constrained_rows import ABC_CHARACTERS_PER_BAR, AbcRows, RowRules, TimestepRows, abc_rows
 from serving.generation.output import check_output, prepare_out_dir
 from serving.generation.primers import PrimerSource, encode
+from serving.generation.repeated_bars import RepeatedBars
 from serving.generation.request_defaults import DEFAULT_CONDITIONED_PRIMER
 from serving.generation.timestep_constraints import steps_per_bar
 from serving.generation.timestep_plan import TimestepPlan, plan_rows, timestep_rules
@@ -132,10 +134,12 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
         plan = TimestepPlan(None, None, steps)
     prepare_out_dir(config.out_dir)  # after every refusal, before anything is sampled
     if config.sampling == "client":
-        rules = abc_rules or (TimestepRows(plan.constraints, [primer_ids] * config.num, plan.steps)
+        rules = abc_rules or (_timestep_rows(plan, [primer_ids] * config.num, vocabulary)
                               if plan.constraints else None)
         sampled = sample_melodies(model, [primer_ids] * config.num, plan.steps, config.settings, seeds, on_step, rules,
                                   plan.frames)
+        if isinstance(rules, RepeatedBars):
+            logger.info("bar repeats: %d of %d steps in repeated bars repeat their bar", rules.followed, rules.asked)
         if rules is not None:
             for row, seed in enumerate(seeds):
                 if not rules.ended(row):
@@ -148,6 +152,14 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
     return [write_melody(primer + [vocabulary[index] for index in ids], len(primer), seed, config, name, codec, key,
                          meter, model.training_index, frame.pickup if frame else pickup, frame)
             for seed, ids, frame in zip(seeds, sampled, frames)]
+
+
+def _timestep_rows(plan: TimestepPlan, primers: list[list[int]], vocabulary: Sequence[str]) -> RowRules:
+    """The plan's bar rules per row, following the rows' bar repeats where their frames have any."""
+    rows = TimestepRows(plan.constraints, primers, plan.steps)
+    if not plan.frames or not any(frame.repeats for frame in plan.frames):
+        return rows
+    return RepeatedBars(rows, plan.frames, primers, vocabulary.index(DELIMITER))
 
 
 def _request(config: GenerationConfig) -> TuneRequest | None:
@@ -228,6 +240,8 @@ def _sample_on_server(model: TokenModel, primer_ids: list[int], settings: Sampli
     """Server-side sampling over `generate`: one request, one row per seed, each with its row's
     rules and (for a meter-aware model) its tune frame."""
     rows, steps = len(seeds), plan.steps
+    if plan.frames and any(frame.repeats for frame in plan.frames):
+        logger.info("the drawn tunes' bar repeats are followed on the client only (--sampling client)")
     rules = None
     if plan.constraints is not None:
         rules = bar_rules.rule_inputs([timestep_rules(row, primer_ids, steps) for row in plan.constraints],

@@ -6,7 +6,9 @@ family, ``--bars`` and the primer's pickup (the steps its tune sounds before the
 starts on one, as the named primers do). The tune's steps count from the primer's last ``/``.
 Where the request leaves the length (or, with no notes in the primer, the pickup) open, each
 seed draws a training tune's (``FrameTable``, the export's `tune_frames`), so that the tunes
-start and end as the corpus's do in that meter.
+start and end as the corpus's do in that meter; a drawn length brings that tune's bar repeats
+(which bars repeat an earlier one exactly), which client-side sampling follows
+(``repeated_bars``).
 """
 from __future__ import annotations
 
@@ -53,9 +55,10 @@ def usual_meter(table: FrameTable | None) -> Meter | None:
 
 def drawn_frames(table: FrameTable, frame: TuneFrame, seeds: Sequence[int], *, pickup: bool, length: bool,
                  min_bars: int = 1) -> list[TuneFrame]:
-    """Per seed, ``frame`` with the pickup (if ``pickup``) and the length (if ``length``) of one
-    training tune in its meter of at least ``min_bars`` bars, drawn uniformly with the seed (the
-    same seed, the same draw); ``frame`` itself for every seed when the table holds no such tune."""
+    """Per seed, ``frame`` with the pickup (if ``pickup``) and the length and bar repeats (if
+    ``length``) of one training tune in its meter of at least ``min_bars`` bars, drawn uniformly
+    with the seed (the same seed, the same draw); ``frame`` itself for every seed when the table
+    holds no such tune."""
     fits = (table.bar_steps == frame.bar_steps) & (table.meter == frame.meter) & (table.bars >= min_bars)
     candidates = np.flatnonzero(fits)
     if not (pickup or length) or not len(candidates):
@@ -69,7 +72,8 @@ def drawn_frames(table: FrameTable, frame: TuneFrame, seeds: Sequence[int], *, p
         start = int(table.pickup[tune]) if pickup else frame.pickup
         bars = int(table.bars[tune]) if length else frame.bars
         end = None if bars is None else bars * frame.bar_steps + start
-        frames.append(dataclasses.replace(frame, pickup=start, length=end))
+        repeats = table.tune_repeats(int(tune)) if length else frame.repeats
+        frames.append(dataclasses.replace(frame, pickup=start, length=end, repeats=repeats))
     return frames
 
 

@@ -15,6 +15,7 @@ rests 1, so that the model learns its cadences.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 
@@ -121,9 +122,12 @@ def song_frames(data_dir: str | os.PathLike, split: str, vocabulary: data.Vocabu
 
 
 def frame_table(data_dir: str | os.PathLike, vocabulary: data.Vocabulary) -> bp.FrameTable:
-    """The training split's tunes' frames (meter, pickup, bars), for the export's `tune_frames`."""
-    _, frames, _ = song_frames(data_dir, "train", vocabulary, lengths=True)
-    return bp.FrameTable.of(frames)
+    """The training split's tunes' frames (meter, pickup, bars, the bars each repeats), for the
+    export's `tune_frames`."""
+    songs, frames, _ = song_frames(data_dir, "train", vocabulary, lengths=True)
+    return bp.FrameTable.of([dataclasses.replace(frame, repeats=bp.bar_repeats(song.tolist(), frame.pickup,
+                                                                              frame.bar_steps))
+                             for song, frame in zip(songs, frames)])
 
 
 def conditioned_windows(songs: tf.data.Dataset, window: int, delimiter_id: int) -> tf.data.Dataset:

@@ -137,6 +137,11 @@ def test_the_songs_of_a_real_preprocessing_output_carry_their_frames(pickup_data
     np.testing.assert_array_equal(table.meter, [frame.meter for frame in frames])
     full_bars = [-(-(len(array) - frame.pickup) // frame.bar_steps) for array, frame in zip(arrays, frames)]
     np.testing.assert_array_equal(table.bars, full_bars)
+    for tune, (array, frame) in enumerate(zip(arrays, frames)):  # each bar repeats its first earlier equal bar
+        starts = range(frame.pickup, len(array), frame.bar_steps)
+        bars = [array[start:start + frame.bar_steps].tolist() for start in starts]
+        first = [bars.index(bar) if len(bar) == frame.bar_steps else -1 for bar in bars]
+        assert table.tune_repeats(tune) == tuple(-1 if earlier == bar else earlier for bar, earlier in enumerate(first))
 
 
 @pytest.mark.beam
@@ -185,6 +190,7 @@ def test_the_first_version_trains_and_its_export_steps_as_the_keras_model_runs(t
     np.testing.assert_array_equal(shipped[sig.BAR_STEPS], [frame.bar_steps for frame in train_frames])
     np.testing.assert_array_equal(shipped[sig.BARS], [-(-(frame.length - frame.pickup) // frame.bar_steps)
                                                       for frame in train_frames])
+    np.testing.assert_array_equal(shipped[sig.BAR_REPEATS], meter_data.frame_table(tiny_dataset, vocabulary).repeats)
     import keras  # noqa: PLC0415
 
     model = keras.models.load_model(paths.checkpoint_dir + "/best.keras")

@@ -1,0 +1,103 @@
+"""A tune's bar repeats: found in a training tune (``bar_repeats``), shipped in its export's frame
+table, and followed where a tune drawn with that tune's length is sampled on the client."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from preprocessing.melody.keys import parse_meter
+from preprocessing.melody.timestep import DELIMITER, HOLD
+from serving.contract import bar_position as bp
+from serving.generation.constrained_rows import TimestepRows
+from serving.generation.repeated_bars import RepeatedBars
+from serving.generation.timestep_constraints import TimestepConstraints
+from serving.generation.tokens import GenerationConfig, generate
+from serving.generation.tune_request import TuneRequest
+from serving.local_client import LocalModelClient
+from tests.helpers.tiny_models import VOCABULARY, export_tiny_meter_lstm
+
+NAME = "lstm_meter_repeats"
+FOUR_FOUR = bp.meter_index("4/4")
+# 4/4 tunes after no pickup: eight bars A B C D A B E F, and six bars A B A B C C.
+FORMS = [(-1, -1, -1, -1, 0, 1, -1, -1), (-1, -1, 0, 1, -1, 4)]
+FRAMES = [bp.TuneFrame(16, 0, FOUR_FOUR, 0, 16 * len(form), form) for form in FORMS]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("steps", "pickup", "bar_steps", "repeats"), [
+    ("abababab", 0, 2, (-1, 0, 0, 0)),
+    ("abcdabcd", 0, 2, (-1, -1, 0, 1)),
+    ("xabcdab", 1, 2, (-1, -1, 0)),  # bars after the pickup
+    ("abcaba", 0, 2, (-1, -1, -1)),  # "ca" is no bar of the tune before
+    ("abcdabc", 0, 2, (-1, -1, 0, -1)),  # a last, shorter bar repeats none
+    ("abcabc", 0, 3, (-1, 0)),
+])
+def test_each_bar_names_the_first_earlier_bar_it_repeats(steps, pickup, bar_steps, repeats):
+    assert bp.bar_repeats(list(steps), pickup, bar_steps) == repeats
+
+
+@pytest.mark.unit
+def test_a_frame_table_ships_every_tunes_repeats_and_reads_them_back():
+    table = bp.FrameTable.of(FRAMES)
+    np.testing.assert_array_equal(table.repeats, [bar for form in FORMS for bar in form])
+    assert [table.tune_repeats(tune) for tune in range(2)] == FORMS
+    again = bp.FrameTable.from_outputs(table.outputs())
+    assert [again.tune_repeats(tune) for tune in range(2)] == FORMS
+    plain = bp.FrameTable.of([dataclasses.replace(frame, repeats=()) for frame in FRAMES])
+    assert plain.repeats is None and "bar_repeats" not in plain.outputs() and plain.tune_repeats(1) == ()
+    assert bp.FrameTable.from_outputs(plain.outputs()).repeats is None  # an export from before repeats
+
+
+@pytest.mark.unit
+def test_repeats_that_do_not_fit_their_tunes_are_refused():
+    with pytest.raises(ValueError, match=r"only repeat an earlier bar .* \[\(1, 1\)\]"):
+        bp.TuneFrame(16, 0, FOUR_FOUR, 0, 32, (-1, 1))
+    with pytest.raises(ValueError, match=r"tune frames \[1\] need one bar repeat per bar"):
+        bp.FrameTable.of([FRAMES[0], dataclasses.replace(FRAMES[1], repeats=(-1, 0))])
+    with pytest.raises(ValueError, match=r"repeats need one per bar \(14\), got 3"):
+        bp.FrameTable(*(np.array([value, value]) for value in (16, 0, FOUR_FOUR, 7)), repeats=np.array([-1, -1, 0]))
+
+
+@pytest.mark.unit
+def test_sampling_under_the_bar_rules_plays_each_repeated_bar_again():
+    """Random tokens that the rules allow, row by row: every repeated bar equals the bar it repeats."""
+    request = TuneRequest(bars=len(FORMS[0]), meter=parse_meter("4/4"))
+    primers = [[VOCABULARY.index(DELIMITER)]] * 2
+    rules = RepeatedBars(TimestepRows(TimestepConstraints(request, VOCABULARY), primers, 200), FRAMES[:1] * 2,
+                         primers, VOCABULARY.index(DELIMITER))
+    generator = np.random.default_rng(3)
+    for row in range(2):
+        tune: list[int] = []
+        while not rules.ended(row):
+            token = int(generator.choice(np.flatnonzero(rules.allowed(row))))
+            rules.advance(row, token)
+            tune.append(token)
+        bars = [tune[start:start + 16] for start in range(0, 16 * len(FORMS[0]), 16)]
+        assert [bars.index(bar) if bars.index(bar) < index else -1 for index, bar in enumerate(bars)] == list(FORMS[0])
+    assert rules.followed == rules.asked == 2 * 2 * 16
+
+
+@pytest.mark.server
+def test_generated_tunes_repeat_the_bars_their_drawn_training_tune_repeats(tmp_path):
+    """music21 reads each written MusicXML: a repeated measure holds the notes of the one it repeats,
+    but for the last, which the bar rules end as a cadence (the second form's last bar repeats one)."""
+    import music21  # noqa: PLC0415
+
+    export_tiny_meter_lstm(tmp_path / "models" / NAME, frames=FRAMES)
+    client = LocalModelClient(str(tmp_path / "models"), NAME)
+    config = GenerationConfig(primer=None, num=6, seed=0, formats=("musicxml",), out_dir=str(tmp_path / "out"),
+                              constraints=TuneRequest())  # the CLI's default request: the length drawn
+    melodies = generate(client, config, NAME)
+    assert {melody.frame.repeats for melody in melodies} == set(FORMS)
+    for melody in melodies:
+        part = music21.converter.parse(melody.paths["musicxml"]).parts[0]
+        measures = [[(element.name if element.isRest else element.nameWithOctave, element.quarterLength)
+                     for element in measure.notesAndRests] for measure in part.getElementsByClass("Measure")]
+        assert len(measures) == len(melody.frame.repeats), melody.paths["musicxml"]
+        for bar, earlier in enumerate(melody.frame.repeats):
+            first_onset = melody.tokens[melody.primer_length + bar * 16]
+            # A bar that starts holding a note continues its own (music21 splits it at the bar line).
+            if earlier >= 0 and first_onset != HOLD and bar < len(measures) - 1:
+                assert measures[bar] == measures[earlier], (melody.paths["musicxml"], bar, earlier)
