@@ -28,6 +28,8 @@ Columns, over the notes after the primer:
  copy       tunes holding a run of 8 pitches found verbatim in the training split (corpus: its
             test split's tunes)
  copied_ru  the share of the tunes' runs of 8 pitches (all of them, pooled) found verbatim there
+ self_repe  the share of the tunes' runs of 8 pitches (pooled) that repeat an earlier run of their
+            own tune (a tune's form: real tunes repeat phrases)
 Corpus rows are the training split's songs (all, and those in each row's meter) cut into bars from
 their own pickup.
 Targets (issue 13), for each meter-aware model: with the defaults, the mean duration within 15% of
@@ -133,13 +135,13 @@ def tune_row(facts: list[tm.TuneFacts], bars: list[BarFacts], corpus_quarters: f
             "mean_bars": total / len(bars) if bars else None,
             "ratio": mean / corpus_quarters if mean is not None and corpus_quarters else None,
             "pc_entropy": entropy, "pc_entropy_sd": entropy_sd, "range": spread, "range_sd": spread_sd,
-            "copy": summary["copy"], "copied_runs": summary["copied_runs"]}
+            "copy": summary["copy"], "copied_runs": summary["copied_runs"], "self_repeats": tm.self_repeat_share(facts)}
 
 
 def corpus_rows(data_dir: str) -> tuple[dict[str, dict], set]:
     """(the training split's songs, each cut into bars from its own meter and pickup: all of them
-    (``"all"``, with ``copy``: the test split's tunes against the training runs) and those of each
-    meter (by its name); the training split's 8-pitch runs)."""
+    (``"all"``, with ``copy`` and ``self_repeats`` those of the test split's tunes, copy against the
+    training runs) and those of each meter (by its name); the training split's 8-pitch runs)."""
     import tensorflow_datasets as tfds  # noqa: PLC0415 (heavy: only here)
 
     facts = corpus_facts(sig.TOKEN_TIMESTEP, data_dir, "train")  # in the order of the examples below
@@ -156,8 +158,9 @@ def corpus_rows(data_dir: str) -> tuple[dict[str, dict], set]:
             by_meter[name][1].append(cut)
     rows = {name: tune_row(tunes, cuts, None) for name, (tunes, cuts) in by_meter.items()}
     runs = tm.training_runs(facts)
-    test = tm.summary(corpus_facts(sig.TOKEN_TIMESTEP, data_dir, "test"), None, runs)
-    rows["all"].update(copy=test["copy"], copied_runs=test["copied_runs"])
+    test_facts = corpus_facts(sig.TOKEN_TIMESTEP, data_dir, "test")
+    test = tm.summary(test_facts, None, runs)
+    rows["all"].update(copy=test["copy"], copied_runs=test["copied_runs"], self_repeats=tm.self_repeat_share(test_facts))
     return rows, runs
 
 
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                                                         runs[CORPORA[name]], args.first_seed)
                     logger.info("%s %s: %s", name, row, report[f"{name} {row}"])
     columns = ("mean_quarters", "ratio", "tonic", "rest_on_downbeat", "tie_through_middle", "last_beat", "mean_bars",
-               "pc_entropy", "range", "copy", "copied_runs")
+               "pc_entropy", "range", "copy", "copied_runs", "self_repeats")
     seeds = f"{args.first_seed}..{args.first_seed + args.tunes - 1}"
     print(f"# {args.tunes} tunes per model, folkgen generate's defaults (seeds {seeds})")
     print(f"{'':<30}" + "".join(f"{column[:9]:>10}" for column in columns))

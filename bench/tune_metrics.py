@@ -165,6 +165,12 @@ def copied_run_share(tunes: Sequence[TuneFacts], runs: set[tuple[int, ...]]) -> 
     return _share(found)
 
 
+def self_repeat_share(tunes: Sequence[TuneFacts]) -> float | None:
+    """The share of the tunes' runs (pooled) that repeat an earlier run of their own tune; None for no run."""
+    runs = [list(_runs(facts)) for facts in tunes]
+    return _share([run in tune[:index] for tune in runs for index, run in enumerate(tune)])
+
+
 def exact_bars(facts: TuneFacts, asked: int | None) -> bool:
     """Ended at exactly ``asked`` bars; without a request, ended at a whole bar."""
     whole = facts.bars > _TOLERANCE and abs(facts.bars - round(facts.bars)) < _TOLERANCE

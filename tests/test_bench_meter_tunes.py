@@ -58,3 +58,18 @@ def test_copy_counts_tunes_holding_a_training_run_and_copied_runs_counts_the_run
     row = tune_row([copying, novel], [BarFacts(2, 0, 0, 0)] * 2, None, training)
     assert row["copy"] == 0.5
     assert row["copied_runs"] == 2 / 6
+
+
+def test_self_repeats_count_the_runs_that_repeat_an_earlier_run_of_their_own_tune() -> None:
+    from bench import tune_metrics as tm
+    from bench.meter_tunes import tune_row
+
+    def facts(pitches: list[int]) -> tm.TuneFacts:
+        return tm.TuneFacts(True, tuple((pitch, 1.0) for pitch in pitches), 0, 0, tm.WHITE_KEYS)
+
+    phrase = list(range(60, 68))
+    repeating = facts([*phrase, 50, *phrase])  # 10 runs: the last repeats the first
+    other = facts(phrase)  # 1 run, the first tune's phrase: no repeat within its own tune
+    row = tune_row([repeating, other], [BarFacts(2, 0, 0, 0)] * 2, None)
+    assert row["self_repeats"] == 1 / 11
+    assert tune_row([facts(phrase[:7])], [BarFacts(2, 0, 0, 0)], None)["self_repeats"] is None  # no run of 8
