@@ -6,9 +6,9 @@ family, ``--bars`` and the primer's pickup (the steps its tune sounds before the
 starts on one, as the named primers do). The tune's steps count from the primer's last ``/``.
 Where the request leaves the length (or, with no notes in the primer, the pickup) open, each
 seed draws a training tune's (``FrameTable``, the export's `tune_frames`), so that the tunes
-start and end as the corpus's do in that meter; a drawn length brings that tune's bar repeats
-(which bars repeat an earlier one exactly), which client-side sampling follows
-(``repeated_bars``).
+start and end as the corpus's do in that meter. The drawn tune brings its bar repeats (which bars
+repeat an earlier one exactly), which client-side sampling follows (``repeated_bars``); a request
+of ``--bars N`` draws them from the training tunes of N bars.
 """
 from __future__ import annotations
 
@@ -55,24 +55,27 @@ def usual_meter(table: FrameTable | None) -> Meter | None:
 
 def drawn_frames(table: FrameTable, frame: TuneFrame, seeds: Sequence[int], *, pickup: bool, length: bool,
                  min_bars: int = 1) -> list[TuneFrame]:
-    """Per seed, ``frame`` with the pickup (if ``pickup``) and the length and bar repeats (if
-    ``length``) of one training tune in its meter of at least ``min_bars`` bars, drawn uniformly
-    with the seed (the same seed, the same draw); ``frame`` itself for every seed when the table
-    holds no such tune."""
+    """Per seed, ``frame`` with one training tune's in its meter of at least ``min_bars`` bars, drawn
+    uniformly with the seed (the same seed, the same draw): its pickup (if ``pickup``), its length
+    (if ``length``) and its bar repeats. A ``frame`` of a stated length (``--bars``) draws among the
+    tunes of that length, for their repeats, where there are any. ``frame`` itself for every seed
+    when there is nothing to draw."""
     fits = (table.bar_steps == frame.bar_steps) & (table.meter == frame.meter) & (table.bars >= min_bars)
-    candidates = np.flatnonzero(fits)
-    if not (pickup or length) or not len(candidates):
+    same_length = fits & (table.bars == frame.bars) if frame.bars is not None and not length else np.zeros_like(fits)
+    form = bool(same_length.any()) and table.repeats is not None
+    candidates = np.flatnonzero(same_length if form else fits)
+    if not (pickup or length or form) or not len(candidates):
         if pickup or length:
             logger.info("no training tune of at least %d bars of %d steps (meter %d) to draw a frame from",
                         min_bars, frame.bar_steps, frame.meter)
         return [frame] * len(seeds)
     frames = []
     for seed in seeds:
-        tune = candidates[np.random.default_rng([seed % 2**32, _DRAW_STREAM]).integers(len(candidates))]
+        tune = int(candidates[np.random.default_rng([seed % 2**32, _DRAW_STREAM]).integers(len(candidates))])
         start = int(table.pickup[tune]) if pickup else frame.pickup
         bars = int(table.bars[tune]) if length else frame.bars
         end = None if bars is None else bars * frame.bar_steps + start
-        repeats = table.tune_repeats(int(tune)) if length else frame.repeats
+        repeats = table.tune_repeats(tune) if length or form else frame.repeats
         frames.append(dataclasses.replace(frame, pickup=start, length=end, repeats=repeats))
     return frames
 

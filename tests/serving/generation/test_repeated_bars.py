@@ -1,5 +1,6 @@
 """A tune's bar repeats: found in a training tune (``bar_repeats``), shipped in its export's frame
-table, and followed where a tune drawn with that tune's length is sampled on the client."""
+table, drawn with its length (or, for ``--bars N``, among the N-bar tunes) and followed where the tune
+is sampled on the client."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,6 +15,7 @@ from serving.generation.constrained_rows import TimestepRows
 from serving.generation.repeated_bars import RepeatedBars
 from serving.generation.timestep_constraints import TimestepConstraints
 from serving.generation.tokens import GenerationConfig, generate
+from serving.generation.tune_frame import drawn_frames
 from serving.generation.tune_request import TuneRequest
 from serving.local_client import LocalModelClient
 from tests.helpers.tiny_models import VOCABULARY, export_tiny_meter_lstm
@@ -61,6 +63,17 @@ def test_repeats_that_do_not_fit_their_tunes_are_refused():
 
 
 @pytest.mark.unit
+def test_a_stated_length_draws_its_form_from_the_training_tunes_of_that_length():
+    table, six_bars = bp.FrameTable.of(FRAMES), bp.TuneFrame(16, 0, FOUR_FOUR, 0, 16 * 6)
+    drawn = drawn_frames(table, six_bars, range(5), pickup=False, length=False)
+    assert drawn == [dataclasses.replace(six_bars, repeats=FORMS[1])] * 5
+    seven_bars = dataclasses.replace(six_bars, length=16 * 7)  # no training tune of 7 bars: no form
+    assert drawn_frames(table, seven_bars, range(2), pickup=False, length=False) == [seven_bars] * 2
+    plain = bp.FrameTable.of([dataclasses.replace(frame, repeats=()) for frame in FRAMES])
+    assert drawn_frames(plain, six_bars, range(2), pickup=False, length=False) == [six_bars] * 2
+
+
+@pytest.mark.unit
 def test_sampling_under_the_bar_rules_plays_each_repeated_bar_again():
     """Random tokens that the rules allow, row by row: every repeated bar equals the bar it repeats."""
     request = TuneRequest(bars=len(FORMS[0]), meter=parse_meter("4/4"))
@@ -80,17 +93,19 @@ def test_sampling_under_the_bar_rules_plays_each_repeated_bar_again():
 
 
 @pytest.mark.server
-def test_generated_tunes_repeat_the_bars_their_drawn_training_tune_repeats(tmp_path):
+@pytest.mark.parametrize(("bars", "forms"), [(None, set(FORMS)), (6, {FORMS[1]})])
+def test_generated_tunes_repeat_the_bars_their_drawn_training_tune_repeats(tmp_path, bars, forms):
     """music21 reads each written MusicXML: a repeated measure holds the notes of the one it repeats,
-    but for the last, which the bar rules end as a cadence (the second form's last bar repeats one)."""
+    but for the last, which the bar rules end as a cadence (the second form's last bar repeats one).
+    A drawn length brings its tune's form; ``--bars 6`` draws the form of a 6-bar training tune."""
     import music21  # noqa: PLC0415
 
     export_tiny_meter_lstm(tmp_path / "models" / NAME, frames=FRAMES)
     client = LocalModelClient(str(tmp_path / "models"), NAME)
     config = GenerationConfig(primer=None, num=6, seed=0, formats=("musicxml",), out_dir=str(tmp_path / "out"),
-                              constraints=TuneRequest())  # the CLI's default request: the length drawn
+                              constraints=TuneRequest(bars=bars))  # the CLI's default request, or --bars
     melodies = generate(client, config, NAME)
-    assert {melody.frame.repeats for melody in melodies} == set(FORMS)
+    assert {melody.frame.repeats for melody in melodies} == forms
     for melody in melodies:
         part = music21.converter.parse(melody.paths["musicxml"]).parts[0]
         measures = [[(element.name if element.isRest else element.nameWithOctave, element.quarterLength)
