@@ -3,7 +3,8 @@
 A meter-aware model's tune that takes a training tune's length also takes that tune's bar repeats
 (``TuneFrame.repeats``: which bars repeat an earlier bar step for step). Sampled on the client,
 each step of such a bar may only be the step it repeats, where the bar rules allow that step
-(they still decide the tune's length and its final bar); elsewhere the model samples as before.
+(they still decide the tune's length); elsewhere the model samples as before, and so in the
+tune's last bar, whose cadence is the model's own.
 Folk tunes repeat themselves: an eighth of the 8-note runs of han's and erk's test tunes repeat an
 earlier run of the same tune, and the model, left alone, writes under 1%.
 """
@@ -36,12 +37,13 @@ class RepeatedBars:
         self.followed = self.asked = 0
 
     def repeated_step(self, row: int) -> int | None:
-        """The token that row ``row``'s next step repeats, or None where its bar repeats none."""
+        """The token that row ``row``'s next step repeats, or None where its bar repeats none or is
+        the tune's last (its cadence is the model's own: a repeat of new notes need not end it)."""
         frame, position = self.frames[row], self.rules.position(row)
         if position < 0:
             return None
         bar, step = divmod(position, frame.bar_steps)
-        if bar >= len(frame.repeats) or frame.repeats[bar] < 0:
+        if bar >= len(frame.repeats) - 1 or frame.repeats[bar] < 0:
             return None
         index = frame.repeats[bar] * frame.bar_steps + step - self.first_position[row]
         return self.tunes[row][index] if 0 <= index < len(self.tunes[row]) else None

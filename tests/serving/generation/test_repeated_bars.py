@@ -74,11 +74,14 @@ def test_a_stated_length_draws_its_form_from_the_training_tunes_of_that_length()
 
 
 @pytest.mark.unit
-def test_sampling_under_the_bar_rules_plays_each_repeated_bar_again():
-    """Random tokens that the rules allow, row by row: every repeated bar equals the bar it repeats."""
-    request = TuneRequest(bars=len(FORMS[0]), meter=parse_meter("4/4"))
+@pytest.mark.parametrize("form", FORMS)
+def test_sampling_under_the_bar_rules_plays_each_repeated_bar_again_but_the_last(form):
+    """Random tokens that the rules allow, row by row: every repeated bar before the last equals the
+    bar it repeats; the last bar (the cadence) is drawn freely."""
+    request = TuneRequest(bars=len(form), meter=parse_meter("4/4"))
     primers = [[VOCABULARY.index(DELIMITER)]] * 2
-    rules = RepeatedBars(TimestepRows(TimestepConstraints(request, VOCABULARY), primers, 200), FRAMES[:1] * 2,
+    frame = bp.TuneFrame(16, 0, FOUR_FOUR, 0, 16 * len(form), form)
+    rules = RepeatedBars(TimestepRows(TimestepConstraints(request, VOCABULARY), primers, 200), [frame] * 2,
                          primers, VOCABULARY.index(DELIMITER))
     generator = np.random.default_rng(3)
     for row in range(2):
@@ -87,16 +90,17 @@ def test_sampling_under_the_bar_rules_plays_each_repeated_bar_again():
             token = int(generator.choice(np.flatnonzero(rules.allowed(row))))
             rules.advance(row, token)
             tune.append(token)
-        bars = [tune[start:start + 16] for start in range(0, 16 * len(FORMS[0]), 16)]
-        assert [bars.index(bar) if bars.index(bar) < index else -1 for index, bar in enumerate(bars)] == list(FORMS[0])
-    assert rules.followed == rules.asked == 2 * 2 * 16
+        bars = [tune[start:start + 16] for start in range(0, 16 * len(form), 16)]
+        repeats = [bars.index(bar) if bars.index(bar) < index else -1 for index, bar in enumerate(bars)]
+        assert repeats[:-1] == list(form[:-1]) and repeats[-1] == -1
+    assert rules.followed == rules.asked == 2 * 16 * sum(earlier >= 0 for earlier in form[:-1])
 
 
 @pytest.mark.server
 @pytest.mark.parametrize(("bars", "forms"), [(None, set(FORMS)), (6, {FORMS[1]})])
 def test_generated_tunes_repeat_the_bars_their_drawn_training_tune_repeats(tmp_path, bars, forms):
     """music21 reads each written MusicXML: a repeated measure holds the notes of the one it repeats,
-    but for the last, which the bar rules end as a cadence (the second form's last bar repeats one).
+    but for the last, the tune's cadence, left to the model (the second form's last bar repeats one).
     A drawn length brings its tune's form; ``--bars 6`` draws the form of a 6-bar training tune."""
     import music21  # noqa: PLC0415
 
