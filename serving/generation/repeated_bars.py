@@ -10,15 +10,12 @@ earlier run of the same tune, and the model, left alone, writes under 1%.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 import numpy as np
 
 from serving.contract.bar_position import TuneFrame
 from serving.generation.constrained_rows import TimestepRows
-
-logger = logging.getLogger(__name__)
 
 
 class RepeatedBars:
