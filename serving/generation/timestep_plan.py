@@ -28,6 +28,11 @@ class TimestepPlan:
     constraints: list[TimestepConstraints] | None
     steps: int
 
+    @property
+    def has_forms(self) -> bool:
+        """Some row's frame carries bar repeats (a drawn training tune's form)."""
+        return bool(self.frames) and any(frame.repeats for frame in self.frames)
+
 
 def plan_rows(model: TokenModel, request: TuneRequest | None, key: Key | None, meter: Meter | None,
               primer_ids: Sequence[int], pickup: int, seeds: Sequence[int], steps: int | None,

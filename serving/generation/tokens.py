@@ -157,9 +157,7 @@ def generate(client: ModelClient, config: GenerationConfig, name: str,
 def _timestep_rows(plan: TimestepPlan, primers: list[list[int]], vocabulary: Sequence[str]) -> RowRules:
     """The plan's bar rules per row, following the rows' bar repeats where their frames have any."""
     rows = TimestepRows(plan.constraints, primers, plan.steps)
-    if not plan.frames or not any(frame.repeats for frame in plan.frames):
-        return rows
-    return RepeatedBars(rows, plan.frames, primers, vocabulary.index(DELIMITER))
+    return RepeatedBars(rows, plan.frames, primers, vocabulary.index(DELIMITER)) if plan.has_forms else rows
 
 
 def _request(config: GenerationConfig) -> TuneRequest | None:
@@ -240,7 +238,7 @@ def _sample_on_server(model: TokenModel, primer_ids: list[int], settings: Sampli
     """Server-side sampling over `generate`: one request, one row per seed, each with its row's
     rules and (for a meter-aware model) its tune frame."""
     rows, steps = len(seeds), plan.steps
-    if plan.frames and any(frame.repeats for frame in plan.frames):
+    if plan.has_forms:
         logger.info("the drawn tunes' bar repeats are followed on the client only (--sampling client)")
     rules = None
     if plan.constraints is not None:
